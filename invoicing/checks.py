@@ -1,0 +1,103 @@
+"""Invariants of invoices and the ledger, checked in the database."""
+
+from collections.abc import Iterator
+
+from django.db.models import F, OuterRef, Q, Subquery, Sum, Window
+from django.db.models.functions import Coalesce, Round
+
+from invoicing.models import Invoice, LedgerEntry
+from invoicing.services.ledger import derived_status
+from o2c.money import minor_units
+
+LIMIT = 20  # problems listed per check; the count says how many there are
+
+
+def check_invoices() -> Iterator[str]:
+    yield from _open_amounts_match_ledger()
+    yield from _statuses_derived()
+    yield from _entries_agree_with_invoice()
+    yield from _amounts_exact()
+    yield from _reversals_mirror_originals()
+    yield from _history_never_negative()
+
+
+def _open_amounts_match_ledger():
+    ledger_sum = (
+        LedgerEntry.objects.filter(invoice=OuterRef("pk"))
+        .values("invoice")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
+    mismatched = (
+        Invoice.objects.annotate(ledger=Coalesce(Subquery(ledger_sum), 0, output_field=Invoice._meta.get_field("open_amount")))
+        .exclude(open_amount=F("ledger"))
+        .values_list("pk", "number", "open_amount", "ledger")
+    )
+    for pk, number, cached, ledger in mismatched[:LIMIT]:
+        yield f"invoice {number or pk}: open_amount {cached} but ledger says {ledger}"
+
+
+def _statuses_derived():
+    issued = Invoice.objects.filter(status__in=Invoice.ISSUED).only(
+        "pk", "number", "status", "open_amount", "total"
+    )
+    wrong = Q()
+    wrong |= Q(open_amount=0) & ~Q(status=Invoice.Status.PAID)
+    wrong |= Q(open_amount__gt=0) & Q(status=Invoice.Status.PAID)
+    wrong |= Q(open_amount__gte=F("total"), open_amount__gt=0) & ~Q(
+        status=Invoice.Status.OPEN
+    )
+    wrong |= (
+        Q(open_amount__gt=0)
+        & Q(open_amount__lt=F("total"))
+        & ~Q(status=Invoice.Status.PARTIALLY_PAID)
+    )
+    for invoice in issued.filter(wrong)[:LIMIT]:
+        yield (
+            f"invoice {invoice.number}: status {invoice.status} but open amount "
+            f"{invoice.open_amount} of {invoice.total} means {derived_status(invoice)}"
+        )
+
+
+def _entries_agree_with_invoice():
+    bad = LedgerEntry.objects.filter(invoice__isnull=False).filter(
+        ~Q(currency=F("invoice__currency")) | ~Q(customer=F("invoice__customer"))
+    )
+    for entry in bad.values_list("pk", "invoice_id")[:LIMIT]:
+        yield f"ledger entry {entry[0]}: currency or customer differs from invoice"
+
+
+def _amounts_exact():
+    for currency in LedgerEntry.objects.values_list("currency", flat=True).distinct():
+        inexact = LedgerEntry.objects.filter(currency=currency).exclude(
+            amount=Round("amount", precision=minor_units(currency))
+        )
+        for pk in inexact.values_list("pk", flat=True)[:LIMIT]:
+            yield f"ledger entry {pk}: amount not exact in {currency}"
+
+
+def _reversals_mirror_originals():
+    bad = LedgerEntry.objects.filter(reverses__isnull=False).exclude(
+        amount=-F("reverses__amount")
+    )
+    for pk in bad.values_list("pk", flat=True)[:LIMIT]:
+        yield f"ledger entry {pk}: reversal amount is not the original's opposite"
+
+
+def _history_never_negative():
+    running = (
+        LedgerEntry.objects.filter(invoice__isnull=False)
+        .annotate(
+            running=Window(
+                Sum("amount"),
+                partition_by=[F("invoice_id")],
+                order_by=[F("posting_date").asc()],
+            )
+        )
+        .filter(running__lt=0)
+    )
+    for entry in running.values("invoice_id", "posting_date", "running")[:LIMIT]:
+        yield (
+            f"invoice id {entry['invoice_id']}: balance {entry['running']} as of "
+            f"{entry['posting_date']}"
+        )

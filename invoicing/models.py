@@ -1,0 +1,350 @@
+"""Invoices, credit notes and the append-only receivables ledger."""
+
+from decimal import Decimal
+
+from django.db import models
+
+from o2c.tenancy import TenantModel
+from orders.models import MONEY, QUANTITY, Customer, Item, SalesOrder, SalesOrderLine
+
+
+class Invoice(TenantModel):
+    """A receivable. ``open_amount`` is a cache of the ledger, kept by one service.
+
+    ``open``, ``partially_paid`` and ``paid`` are derived from the open amount by
+    ``invoicing.services.ledger`` and never set by hand; ``paid`` means nothing is
+    left to collect (settled by payments, credit notes or write-offs).
+    """
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open"
+        PARTIALLY_PAID = "partially_paid", "Partially paid"
+        PAID = "paid", "Paid"
+        VOID = "void", "Void"
+
+    class Source(models.TextChoices):
+        ORDER = "order", "Sales order"
+        DIRECT = "direct", "Direct"
+        IMPORT = "import", "Imported"
+
+    S = Status
+    TRANSITIONS = {
+        S.DRAFT: {S.OPEN, S.PAID, S.VOID},
+        S.OPEN: {S.PARTIALLY_PAID, S.PAID, S.VOID},
+        S.PARTIALLY_PAID: {S.OPEN, S.PAID},
+        S.PAID: {S.OPEN, S.PARTIALLY_PAID},
+        S.VOID: set(),
+    }
+    ISSUED = (S.OPEN, S.PARTIALLY_PAID, S.PAID)
+
+    number = models.CharField(max_length=40, null=True, blank=True)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="invoices"
+    )
+    sales_order = models.ForeignKey(
+        SalesOrder,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoices",
+    )
+    source = models.CharField(
+        max_length=10, choices=Source.choices, default=Source.DIRECT
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.DRAFT
+    )
+    currency = models.CharField(max_length=3)
+    invoice_date = models.DateField()
+    due_date = models.DateField()
+    customer_reference = models.CharField(max_length=100, blank=True)
+    external_id = models.CharField(max_length=100, null=True, blank=True)
+    subtotal = models.DecimalField(**MONEY, default=Decimal(0))
+    tax_total = models.DecimalField(**MONEY, default=Decimal(0))
+    total = models.DecimalField(**MONEY, default=Decimal(0))
+    open_amount = models.DecimalField(**MONEY, default=Decimal(0))
+    notes = models.TextField(blank=True)
+    issued_at = models.DateTimeField(null=True, blank=True)
+    settled_date = models.DateField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "number"], name="invoice_unique_number"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "external_id"],
+                name="invoice_unique_external_id",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(open_amount__gte=0), name="invoice_open_nonneg"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "customer", "status"],
+                name="invoice_customer_status_idx",
+            ),
+            models.Index(
+                fields=["organization", "status", "due_date"],
+                name="invoice_status_due_idx",
+            ),
+            models.Index(
+                fields=["organization", "-id"], name="invoice_org_id_idx"
+            ),
+        ]
+
+    def __str__(self):
+        return self.number or f"draft #{self.pk}"
+
+    @property
+    def is_issued(self) -> bool:
+        return self.status in self.ISSUED
+
+
+class InvoiceLine(TenantModel):
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveIntegerField()
+    order_line = models.ForeignKey(
+        SalesOrderLine,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="invoice_lines",
+    )
+    item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.PROTECT)
+    description = models.CharField(max_length=300)
+    quantity = models.DecimalField(**QUANTITY)
+    unit_price = models.DecimalField(**MONEY)
+    net_amount = models.DecimalField(**MONEY)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal(0))
+    tax_amount = models.DecimalField(**MONEY, default=Decimal(0))
+
+    class Meta:
+        ordering = ["position"]
+
+    @property
+    def total(self):
+        return self.net_amount + self.tax_amount
+
+
+class InvoiceInstalment(TenantModel):
+    """One due date of an invoice on instalment terms (a single row otherwise)."""
+
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.CASCADE, related_name="instalments"
+    )
+    sequence = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        ordering = ["sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "sequence"], name="instalment_unique_sequence"
+            )
+        ]
+
+
+class CreditNote(TenantModel):
+    """Credit against one invoice; it reduces the invoice's open amount."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "Issued"
+        VOID = "void", "Void"
+
+    S = Status
+    TRANSITIONS = {S.ISSUED: {S.VOID}, S.VOID: set()}
+
+    number = models.CharField(max_length=40)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="credit_notes"
+    )
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.ISSUED
+    )
+    currency = models.CharField(max_length=3)
+    credit_date = models.DateField()
+    reason = models.CharField(max_length=300)
+    subtotal = models.DecimalField(**MONEY)
+    tax_total = models.DecimalField(**MONEY)
+    total = models.DecimalField(**MONEY)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "number"], name="creditnote_unique_number"
+            ),
+        ]
+
+    def __str__(self):
+        return self.number
+
+
+class CreditNoteLine(TenantModel):
+    credit_note = models.ForeignKey(
+        CreditNote, on_delete=models.CASCADE, related_name="lines"
+    )
+    position = models.PositiveIntegerField()
+    description = models.CharField(max_length=300)
+    quantity = models.DecimalField(**QUANTITY)
+    unit_price = models.DecimalField(**MONEY)
+    net_amount = models.DecimalField(**MONEY)
+    tax_rate = models.DecimalField(max_digits=6, decimal_places=3, default=Decimal(0))
+    tax_amount = models.DecimalField(**MONEY, default=Decimal(0))
+
+    class Meta:
+        ordering = ["position"]
+
+
+class LedgerEntry(TenantModel):
+    """One line of the append-only receivables ledger (debit > 0, credit < 0).
+
+    Every entry belongs to a customer; entries with an invoice move that invoice's
+    open amount, entries without one are cash on the customer's account (a payment
+    received but not yet allocated). An allocation therefore posts a pair: a credit
+    on the invoice and an equal debit on account, so the customer's balance is
+    unchanged and the payment's unapplied cash falls.
+
+    ``payment_id`` / ``document_id`` name the originating rows of other apps by id:
+    the ledger sits below reconciliation in the dependency order and must not
+    import it. A correction is a new entry with ``reverses`` set, never an UPDATE.
+    """
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", "Invoice"
+        FEE = "fee", "Fee / debit note"
+        CREDIT_NOTE = "credit_note", "Credit note"
+        PAYMENT = "payment", "Payment received"
+        ALLOCATION = "allocation", "Payment allocation"
+        WRITE_OFF = "write_off", "Write-off"
+        IMPORTED_SETTLEMENT = "imported_settlement", "Settlement (imported history)"
+        REVERSAL = "reversal", "Reversal"
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="ledger_entries"
+    )
+    invoice = models.ForeignKey(
+        Invoice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="ledger_entries",
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    posting_date = models.DateField()
+    document_type = models.CharField(max_length=40)
+    document_id = models.BigIntegerField()
+    payment_id = models.BigIntegerField(null=True, blank=True)
+    reverses = models.OneToOneField(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversed_by",
+    )
+    memo = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "ledger entries"
+        constraints = [
+            models.CheckConstraint(
+                condition=~models.Q(amount=0), name="ledger_amount_nonzero"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "customer", "posting_date"],
+                name="ledger_customer_date_idx",
+            ),
+            models.Index(
+                fields=["invoice", "posting_date"], name="ledger_invoice_date_idx"
+            ),
+            models.Index(
+                fields=["organization", "payment_id"], name="ledger_payment_idx"
+            ),
+            models.Index(
+                fields=["organization", "document_type", "document_id"],
+                name="ledger_document_idx",
+            ),
+        ]
+
+
+class InvoiceDelivery(TenantModel):
+    """One email of an issued invoice (or credit note) to a customer's billing contacts.
+
+    The row is written before sending; ``sending`` that never became ``sent`` or
+    ``failed`` means the worker stopped between SMTP and recording: a person checks
+    it, it is never resent automatically.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        NO_RECIPIENT = "no_recipient", "No billing contact"
+
+    S = Status
+    TRANSITIONS = {
+        S.PENDING: {S.SENDING, S.NO_RECIPIENT},
+        S.SENDING: {S.SENT, S.FAILED},
+        S.SENT: set(),
+        S.FAILED: {S.PENDING},
+        S.NO_RECIPIENT: {S.PENDING},
+    }
+
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    credit_note = models.ForeignKey(
+        CreditNote,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    status = models.CharField(
+        max_length=15, choices=Status.choices, default=Status.PENDING
+    )
+    recipients = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    message_id = models.CharField(max_length=300, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "invoice deliveries"
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(invoice__isnull=False)
+                | models.Q(credit_note__isnull=False),
+                name="delivery_has_document",
+            )
+        ]
+
+
+class ImportedSettlement(TenantModel):
+    """History brought from an old system: when an imported invoice was settled.
+
+    Imported settled invoices post their debit and an equal settlement credit so the
+    ledger balances, and this row keeps the original settled date for payment
+    behaviour statistics.
+    """
+
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.CASCADE, related_name="imported_settlement"
+    )
+    settled_date = models.DateField()
+    amount = models.DecimalField(**MONEY)

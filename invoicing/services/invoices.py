@@ -1,0 +1,483 @@
+"""Invoices and credit notes: create, issue, void, credit."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from invoicing.models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceInstalment,
+    InvoiceLine,
+    LedgerEntry,
+)
+from invoicing.services.ledger import Posting, ledger_post, ledger_reverse
+from o2c.errors import ConflictError, DomainError
+from o2c.money import exact_amount, validate_currency
+from o2c.services import Actor, audit_record, next_number, transition
+from o2c.tenancy import current_organization
+from orders.models import Customer, Item, SalesOrder, SalesOrderLine
+from orders.services.orders import order_sync_status
+from orders.services.pricing import PricedLine, price_line
+from orders.services.terms import due_schedule
+
+
+@dataclass(frozen=True)
+class LineInput:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    tax_rate: Decimal | None = None
+    tax_amount: Decimal | None = None
+    item: Item | None = None
+
+
+@transaction.atomic
+def invoice_create(
+    *,
+    customer: Customer,
+    invoice_date: date,
+    lines: list[LineInput],
+    currency: str | None = None,
+    due_date: date | None = None,
+    number: str | None = None,
+    external_id: str | None = None,
+    customer_reference: str = "",
+    notes: str = "",
+    source: str = Invoice.Source.DIRECT,
+    actor: Actor,
+) -> Invoice:
+    """A draft invoice entered directly (or received from another billing system).
+
+    ``number`` is for invoices numbered elsewhere; ours are numbered at issue.
+    """
+    currency = validate_currency(currency or customer.currency)
+    if not lines:
+        raise DomainError("required", "An invoice needs at least one line.", field="lines")
+    priced = [
+        price_line(
+            currency=currency,
+            description=line.description or (line.item.name if line.item else ""),
+            quantity=line.quantity,
+            unit_price=exact_amount(
+                line.unit_price, currency, field=f"lines[{i}].unit_price"
+            ),
+            tax_rate=line.tax_rate or 0,
+            tax_amount=line.tax_amount,
+            field=f"lines[{i}]",
+        )
+        for i, line in enumerate(lines)
+    ]
+    invoice = _new_invoice(
+        customer=customer,
+        currency=currency,
+        invoice_date=invoice_date,
+        due_date=due_date,
+        number=number,
+        external_id=external_id,
+        customer_reference=customer_reference,
+        notes=notes,
+        source=source,
+        lines=[(p, line.item, None) for p, line in zip(priced, lines, strict=True)],
+    )
+    audit_record(actor=actor, obj=invoice, action="created", to_status=invoice.status)
+    return invoice
+
+
+@transaction.atomic
+def invoice_create_from_order(
+    *,
+    order: SalesOrder,
+    invoice_date: date,
+    lines: list[tuple[SalesOrderLine, Decimal]] | None = None,
+    notes: str = "",
+    actor: Actor,
+) -> Invoice:
+    """Invoice shipped quantities not yet invoiced (all of them when no lines given)."""
+    order = SalesOrder.objects.select_for_update().get(pk=order.pk)
+    order_lines = {
+        line.pk: line
+        for line in SalesOrderLine.objects.select_for_update().filter(order=order)
+    }
+    if lines is None:
+        lines = [
+            (line, line.quantity_fulfilled - line.quantity_invoiced)
+            for line in order_lines.values()
+            if line.quantity_fulfilled > line.quantity_invoiced
+        ]
+        if not lines:
+            raise ConflictError(
+                "nothing_to_invoice",
+                f"Order {order} has no shipped quantity left to invoice.",
+                field="sales_order",
+            )
+    invoice_lines = []
+    for index, (line, quantity) in enumerate(lines):
+        field = f"lines[{index}]"
+        order_line = order_lines.get(line.pk)
+        if order_line is None:
+            raise DomainError(
+                "not_on_order", "Line is not on this order.", field=f"{field}.order_line"
+            )
+        invoiceable = order_line.quantity_fulfilled - order_line.quantity_invoiced
+        if quantity <= 0 or quantity > invoiceable:
+            raise DomainError(
+                "exceeds_fulfilled",
+                f"{invoiceable.normalize()} of line {order_line.position} are shipped "
+                f"and not invoiced; got {quantity.normalize()}.",
+                field=f"{field}.quantity",
+            )
+        order_line.quantity_invoiced += quantity
+        order_line.save(update_fields=["quantity_invoiced"])
+        priced = price_line(
+            currency=order.currency,
+            description=order_line.description,
+            quantity=quantity,
+            unit_price=order_line.unit_price,
+            tax_rate=order_line.tax_rate,
+            field=field,
+        )
+        invoice_lines.append((priced, order_line.item, order_line))
+    invoice = _new_invoice(
+        customer=order.customer,
+        currency=order.currency,
+        invoice_date=invoice_date,
+        sales_order=order,
+        customer_reference=order.customer_reference,
+        notes=notes,
+        source=Invoice.Source.ORDER,
+        lines=invoice_lines,
+    )
+    audit_record(actor=actor, obj=invoice, action="created", to_status=invoice.status)
+    order_sync_status(order=order, actor=actor)
+    return invoice
+
+
+def _new_invoice(
+    *,
+    customer,
+    currency,
+    invoice_date,
+    lines: list[tuple[PricedLine, Item | None, SalesOrderLine | None]],
+    due_date=None,
+    number=None,
+    external_id=None,
+    sales_order=None,
+    customer_reference="",
+    notes="",
+    source,
+) -> Invoice:
+    organization = current_organization()
+    subtotal = sum((p.net_amount for p, _, _ in lines), Decimal(0))
+    tax_total = sum((p.tax_amount for p, _, _ in lines), Decimal(0))
+    total = subtotal + tax_total
+    schedule = due_schedule(customer.payment_term, invoice_date, total, currency)
+    if due_date is not None:
+        if due_date < invoice_date:
+            raise DomainError(
+                "invalid_date", "Due date is before the invoice date.", field="due_date"
+            )
+        schedule = [(due_date, total)]
+    invoice = Invoice(
+        organization=organization,
+        customer=customer,
+        sales_order=sales_order,
+        number=number or None,
+        external_id=external_id or None,
+        source=source,
+        currency=currency,
+        invoice_date=invoice_date,
+        due_date=schedule[-1][0] if len(schedule) == 1 else schedule[0][0],
+        customer_reference=customer_reference,
+        notes=notes,
+        subtotal=subtotal,
+        tax_total=tax_total,
+        total=total,
+        open_amount=0,
+    )
+    try:
+        with transaction.atomic():
+            invoice.save()
+    except IntegrityError:
+        raise ConflictError(
+            "duplicate",
+            "An invoice with this number or external id already exists.",
+            field="number" if number else "external_id",
+        ) from None
+    InvoiceLine.objects.bulk_create(
+        InvoiceLine(
+            organization=organization,
+            invoice=invoice,
+            position=position,
+            order_line=order_line,
+            item=item,
+            description=p.description,
+            quantity=p.quantity,
+            unit_price=p.unit_price,
+            net_amount=p.net_amount,
+            tax_rate=p.tax_rate,
+            tax_amount=p.tax_amount,
+        )
+        for position, (p, item, order_line) in enumerate(lines, start=1)
+    )
+    InvoiceInstalment.objects.bulk_create(
+        InvoiceInstalment(
+            organization=organization,
+            invoice=invoice,
+            sequence=sequence,
+            due_date=due,
+            amount=amount,
+        )
+        for sequence, (due, amount) in enumerate(schedule, start=1)
+    )
+    return invoice
+
+
+@transaction.atomic
+def invoice_issue(*, invoice: Invoice, actor: Actor) -> Invoice:
+    """Number the invoice (unless numbered elsewhere) and post it to the ledger."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise ConflictError(
+            "invalid_transition", f"Invoice {invoice} is already {invoice.status}."
+        )
+    if not invoice.number:
+        invoice.number = next_number("invoice", prefix="INV-")
+    invoice.issued_at = timezone.now()
+    invoice.save(update_fields=["number", "issued_at"])
+    target = Invoice.Status.OPEN if invoice.total > 0 else Invoice.Status.PAID
+    invoice = transition(
+        obj=invoice,
+        to_status=target,
+        actor=actor,
+        action="issued",
+        extra_fields={"settled_date": None if invoice.total else invoice.invoice_date},
+    )
+    if invoice.total > 0:
+        ledger_post(
+            postings=[
+                Posting(
+                    customer_id=invoice.customer_id,
+                    invoice_id=invoice.pk,
+                    kind=LedgerEntry.Kind.INVOICE,
+                    amount=invoice.total,
+                    currency=invoice.currency,
+                    posting_date=invoice.invoice_date,
+                    document_type="invoicing.invoice",
+                    document_id=invoice.pk,
+                    memo=f"Invoice {invoice.number}",
+                )
+            ],
+            actor=actor,
+        )
+    invoice.refresh_from_db()
+    return invoice
+
+
+@transaction.atomic
+def invoice_void(
+    *, invoice: Invoice, actor: Actor, reason: str = "", void_date: date | None = None
+) -> Invoice:
+    """Void a draft, or an issued invoice nothing has been applied to yet.
+
+    An issued invoice's ledger debit is reversed on ``void_date`` (default today);
+    quantities it billed on a sales order become invoiceable again.
+    """
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    entries = list(invoice.ledger_entries.all())
+    if any(e.kind != LedgerEntry.Kind.INVOICE for e in entries):
+        raise ConflictError(
+            "has_postings",
+            "Payments, credits or fees are posted to this invoice; issue a credit "
+            "note instead of voiding it.",
+        )
+    # Void first: the reversal below then leaves the status alone instead of
+    # deriving "paid" from the zero balance.
+    invoice = transition(
+        obj=invoice,
+        to_status=Invoice.Status.VOID,
+        actor=actor,
+        data={"reason": reason},
+    )
+    if entries:
+        ledger_reverse(
+            entries=entries,
+            posting_date=void_date or current_organization().today(),
+            actor=actor,
+            memo=f"Void of invoice {invoice.number}",
+        )
+    for line in invoice.lines.exclude(order_line=None):
+        SalesOrderLine.objects.filter(pk=line.order_line_id).update(
+            quantity_invoiced=F("quantity_invoiced") - line.quantity
+        )
+    if invoice.sales_order_id:
+        order_sync_status(order=invoice.sales_order, actor=actor)
+    return invoice
+
+
+@transaction.atomic
+def credit_note_create(
+    *,
+    invoice: Invoice,
+    credit_date: date,
+    reason: str,
+    lines: list[LineInput],
+    actor: Actor,
+) -> CreditNote:
+    """Credit part or all of an invoice's open amount."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if not invoice.is_issued:
+        raise ConflictError(
+            "invalid_status",
+            f"Invoice {invoice} is {invoice.status}; only issued invoices are credited.",
+            field="invoice",
+        )
+    if credit_date < invoice.invoice_date:
+        raise DomainError(
+            "invalid_date",
+            "A credit note cannot be dated before its invoice.",
+            field="credit_date",
+        )
+    if not (reason or "").strip():
+        raise DomainError("required", "Give a reason.", field="reason")
+    if not lines:
+        raise DomainError("required", "A credit note needs a line.", field="lines")
+    currency = invoice.currency
+    priced = [
+        price_line(
+            currency=currency,
+            description=line.description,
+            quantity=line.quantity,
+            unit_price=exact_amount(
+                line.unit_price, currency, field=f"lines[{i}].unit_price"
+            ),
+            tax_rate=line.tax_rate or 0,
+            tax_amount=line.tax_amount,
+            field=f"lines[{i}]",
+        )
+        for i, line in enumerate(lines)
+    ]
+    subtotal = sum((p.net_amount for p in priced), Decimal(0))
+    tax_total = sum((p.tax_amount for p in priced), Decimal(0))
+    total = subtotal + tax_total
+    if total <= 0:
+        raise DomainError("invalid_amount", "Credit must be positive.", field="lines")
+    if total > invoice.open_amount:
+        raise DomainError(
+            "exceeds_open_amount",
+            f"Credit {total} exceeds the invoice's open amount {invoice.open_amount} "
+            f"{currency}; refund the payment instead.",
+            field="lines",
+        )
+    organization = current_organization()
+    credit_note = CreditNote.objects.create(
+        organization=organization,
+        number=next_number("credit_note", prefix="CN-"),
+        customer_id=invoice.customer_id,
+        invoice=invoice,
+        currency=currency,
+        credit_date=credit_date,
+        reason=reason.strip(),
+        subtotal=subtotal,
+        tax_total=tax_total,
+        total=total,
+    )
+    CreditNoteLine.objects.bulk_create(
+        CreditNoteLine(
+            organization=organization,
+            credit_note=credit_note,
+            position=position,
+            description=p.description,
+            quantity=p.quantity,
+            unit_price=p.unit_price,
+            net_amount=p.net_amount,
+            tax_rate=p.tax_rate,
+            tax_amount=p.tax_amount,
+        )
+        for position, p in enumerate(priced, start=1)
+    )
+    ledger_post(
+        postings=[
+            Posting(
+                customer_id=invoice.customer_id,
+                invoice_id=invoice.pk,
+                kind=LedgerEntry.Kind.CREDIT_NOTE,
+                amount=-total,
+                currency=currency,
+                posting_date=credit_date,
+                document_type="invoicing.creditnote",
+                document_id=credit_note.pk,
+                memo=f"Credit note {credit_note.number}",
+                field="lines",
+            )
+        ],
+        actor=actor,
+    )
+    audit_record(
+        actor=actor, obj=credit_note, action="issued", to_status=credit_note.status
+    )
+    return credit_note
+
+
+@transaction.atomic
+def credit_note_void(
+    *, credit_note: CreditNote, actor: Actor, void_date: date | None = None
+) -> CreditNote:
+    entries = list(
+        LedgerEntry.objects.filter(
+            document_type="invoicing.creditnote",
+            document_id=credit_note.pk,
+            kind=LedgerEntry.Kind.CREDIT_NOTE,
+        )
+    )
+    credit_note = transition(
+        obj=credit_note, to_status=CreditNote.Status.VOID, actor=actor
+    )
+    ledger_reverse(
+        entries=entries,
+        posting_date=void_date or current_organization().today(),
+        actor=actor,
+        memo=f"Void of credit note {credit_note.number}",
+    )
+    return credit_note
+
+
+@transaction.atomic
+def fee_post(
+    *,
+    invoice: Invoice,
+    amount: Decimal,
+    posting_date: date,
+    memo: str,
+    document_type: str,
+    document_id: int,
+    actor: Actor,
+) -> LedgerEntry:
+    """Charge a fee (dunning fee, interest) on an invoice: a debit on its balance."""
+    amount = exact_amount(amount, invoice.currency)
+    if amount <= 0:
+        raise DomainError("invalid_amount", "A fee must be positive.", field="amount")
+    (entry,) = ledger_post(
+        postings=[
+            Posting(
+                customer_id=invoice.customer_id,
+                invoice_id=invoice.pk,
+                kind=LedgerEntry.Kind.FEE,
+                amount=amount,
+                currency=invoice.currency,
+                posting_date=posting_date,
+                document_type=document_type,
+                document_id=document_id,
+                memo=memo,
+            )
+        ],
+        actor=actor,
+    )
+    return entry

@@ -1,0 +1,240 @@
+"""The one service that writes the receivables ledger.
+
+Every debit and credit of the receivables goes through :func:`ledger_post`; it also
+keeps each invoice's cached ``open_amount`` and derived status in step with the
+entries, in the same transaction, under a row lock. Nothing else writes
+``LedgerEntry`` rows or ``Invoice.open_amount``.
+
+Invariants it enforces (and ``verify_ledger`` re-checks):
+
+* amounts are non-zero and exact in the entry's currency's minor unit;
+* an entry's currency is its invoice's currency;
+* an invoice's open amount never goes below zero — not now and not as of any past
+  posting date (a back-dated credit cannot make history negative);
+* the on-account (unapplied) cash of a payment stays between zero and the payment's
+  amount at every posting date.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Max, Sum
+
+from invoicing.models import Invoice, LedgerEntry
+from o2c.errors import ConflictError, DomainError
+from o2c.money import quantize
+from o2c.services import Actor, transition
+from o2c.tenancy import current_organization
+
+
+@dataclass(frozen=True)
+class Posting:
+    customer_id: int
+    kind: str
+    amount: Decimal
+    currency: str
+    posting_date: date
+    document_type: str
+    document_id: int
+    invoice_id: int | None = None
+    payment_id: int | None = None
+    reverses_id: int | None = None
+    memo: str = ""
+    field: str = field(default="amount", compare=False)
+
+
+@transaction.atomic
+def ledger_post(*, postings: list[Posting], actor: Actor) -> list[LedgerEntry]:
+    """Append ``postings`` and bring the touched invoices' open amounts in step."""
+    organization = current_organization()
+    invoices = _lock_invoices({p.invoice_id for p in postings if p.invoice_id})
+    for posting in postings:
+        _check_posting(posting, invoices.get(posting.invoice_id))
+    entries = LedgerEntry.objects.bulk_create(
+        [
+            LedgerEntry(
+                organization=organization,
+                customer_id=p.customer_id,
+                invoice_id=p.invoice_id,
+                kind=p.kind,
+                amount=p.amount,
+                currency=p.currency,
+                posting_date=p.posting_date,
+                document_type=p.document_type,
+                document_id=p.document_id,
+                payment_id=p.payment_id,
+                reverses_id=p.reverses_id,
+                memo=p.memo,
+            )
+            for p in postings
+        ]
+    )
+    _check_history(postings)
+    for invoice in invoices.values():
+        _sync_invoice(invoice, actor=actor)
+    return entries
+
+
+@transaction.atomic
+def ledger_reverse(
+    *, entries: list[LedgerEntry], posting_date: date, actor: Actor, memo: str = ""
+) -> list[LedgerEntry]:
+    """Post the exact opposite of each of ``entries`` on ``posting_date``."""
+    already = LedgerEntry.objects.filter(reverses__in=entries).values_list(
+        "reverses_id", flat=True
+    )
+    if already:
+        raise ConflictError("already_reversed", "That posting is already reversed.")
+    for entry in entries:
+        if posting_date < entry.posting_date:
+            raise DomainError(
+                "date_before_original",
+                f"A reversal cannot be dated before the original posting "
+                f"({entry.posting_date.isoformat()}).",
+                field="date",
+            )
+    return ledger_post(
+        postings=[
+            Posting(
+                customer_id=e.customer_id,
+                invoice_id=e.invoice_id,
+                payment_id=e.payment_id,
+                kind=LedgerEntry.Kind.REVERSAL,
+                amount=-e.amount,
+                currency=e.currency,
+                posting_date=posting_date,
+                document_type=e.document_type,
+                document_id=e.document_id,
+                reverses_id=e.pk,
+                memo=memo or f"Reversal of {e.get_kind_display().lower()}",
+            )
+            for e in entries
+        ],
+        actor=actor,
+    )
+
+
+def _lock_invoices(invoice_ids: set[int]) -> dict[int, Invoice]:
+    # A fixed lock order (by id) keeps two concurrent postings from deadlocking.
+    return {
+        invoice.pk: invoice
+        for invoice in Invoice.objects.select_for_update().filter(pk__in=invoice_ids)
+        .order_by("pk")
+    }
+
+
+def _check_posting(posting: Posting, invoice: Invoice | None) -> None:
+    if posting.amount == 0:
+        raise DomainError("zero_amount", "Amount must not be zero.", field=posting.field)
+    if posting.amount != quantize(posting.amount, posting.currency):
+        raise DomainError(
+            "invalid_amount",
+            f"{posting.amount} is not exact in {posting.currency}.",
+            field=posting.field,
+        )
+    if posting.invoice_id is None:
+        return
+    if invoice is None:
+        raise DomainError("unknown_invoice", "Invoice not found.", field="invoice")
+    if invoice.currency != posting.currency:
+        raise DomainError(
+            "currency_mismatch",
+            f"Invoice {invoice} is in {invoice.currency}, not {posting.currency}.",
+            field="currency",
+        )
+    if invoice.customer_id != posting.customer_id:
+        raise DomainError(
+            "customer_mismatch",
+            f"Invoice {invoice} belongs to another customer.",
+            field="invoice",
+        )
+
+
+def _check_history(postings: list[Posting]) -> None:
+    """No invoice below zero and no payment's unapplied cash out of range, ever."""
+    for invoice_id in {p.invoice_id for p in postings if p.invoice_id}:
+        for day, balance in _running_balances(invoice_id=invoice_id):
+            if balance < 0:
+                raise DomainError(
+                    "exceeds_open_amount",
+                    f"This would take the invoice's open amount below zero"
+                    f" (by {-balance} as of {day.isoformat()}).",
+                    field=_field_for(postings, invoice_id=invoice_id),
+                )
+    for payment_id in {p.payment_id for p in postings if p.payment_id}:
+        for day, on_account in _running_balances(
+            payment_id=payment_id, invoice__isnull=True
+        ):
+            if on_account > 0:
+                raise DomainError(
+                    "exceeds_unapplied",
+                    f"This would apply more than the payment's unapplied cash"
+                    f" (by {on_account} as of {day.isoformat()}).",
+                    field=_field_for(postings, payment_id=payment_id),
+                )
+
+
+def _field_for(postings, **match) -> str:
+    for posting in postings:
+        if all(getattr(posting, k) == v for k, v in match.items()):
+            return posting.field
+    return "amount"
+
+
+def _running_balances(**filters):
+    per_day = (
+        LedgerEntry.objects.filter(**filters)
+        .values("posting_date")
+        .order_by("posting_date")
+        .annotate(total=Sum("amount"))
+    )
+    days = [row["posting_date"] for row in per_day]
+    running = itertools.accumulate(row["total"] for row in per_day)
+    return zip(days, running, strict=True)
+
+
+def _sync_invoice(invoice: Invoice, *, actor: Actor) -> None:
+    """Set the cached open amount from the ledger and derive the payment status."""
+    totals = LedgerEntry.objects.filter(invoice=invoice).aggregate(
+        open_amount=Sum("amount"), last_posting=Max("posting_date")
+    )
+    open_amount = quantize(totals["open_amount"] or 0, invoice.currency)
+    Invoice.objects.filter(pk=invoice.pk).update(open_amount=open_amount)
+    invoice.open_amount = open_amount
+    if invoice.status not in Invoice.ISSUED:
+        return
+    derived = derived_status(invoice)
+    settled = totals["last_posting"] if derived == Invoice.Status.PAID else None
+    transition(
+        obj=invoice,
+        to_status=derived,
+        actor=actor,
+        extra_fields={"settled_date": settled},
+    )
+
+
+def derived_status(invoice: Invoice) -> str:
+    if invoice.open_amount == 0:
+        return Invoice.Status.PAID
+    if invoice.open_amount < invoice.total:
+        return Invoice.Status.PARTIALLY_PAID
+    return Invoice.Status.OPEN
+
+
+def unapplied_by_payment(payment_ids) -> dict[int, Decimal]:
+    """The ledger's on-account cash per payment (positive = cash not yet applied)."""
+    rows = (
+        LedgerEntry.objects.filter(payment_id__in=payment_ids, invoice__isnull=True)
+        .values("payment_id")
+        .annotate(total=Sum("amount"))
+    )
+    result = defaultdict(lambda: Decimal(0))
+    for row in rows:
+        result[row["payment_id"]] = -row["total"]
+    return result

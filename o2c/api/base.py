@@ -1,0 +1,92 @@
+"""Base classes every API view derives from.
+
+They bind the caller's organization and role right after authentication, run each
+write in one transaction, and apply ``Idempotency-Key`` to POSTs. Lookups go
+through the tenant-scoped managers, so another organization's id is simply not
+found (404), never forbidden (403).
+"""
+
+from django.db import transaction
+from rest_framework import generics, viewsets
+from rest_framework.views import APIView
+
+from o2c.api import idempotency
+from o2c.api.auth import APIKeyPrincipal
+from o2c.middleware import active_membership
+from o2c.models import OrganizationAPIKey
+from o2c.services import Actor
+from o2c.tenancy import activate, deactivate
+
+
+class TenantAPIMixin:
+    def dispatch(self, request, *args, **kwargs):
+        self._tenant_token = None
+        self._idempotency_record = None
+        self._request_hash = None
+        if request.method == "POST" and idempotency.HEADER in request.META:
+            self._request_hash = idempotency.fingerprint(request, request.body)
+        try:
+            if request.method in ("GET", "HEAD", "OPTIONS"):
+                return super().dispatch(request, *args, **kwargs)
+            with transaction.atomic():
+                return super().dispatch(request, *args, **kwargs)
+        finally:
+            if self._tenant_token is not None:
+                deactivate(self._tenant_token)
+
+    def perform_authentication(self, request):
+        super().perform_authentication(request)
+        organization, role, actor = None, None, None
+        if isinstance(request.auth, OrganizationAPIKey):
+            key = request.auth
+            organization, role = key.organization, key.role
+            actor = Actor(label=request.user.get_username(), role=role)
+        else:
+            membership = active_membership(request._request)
+            if membership is not None:
+                organization, role = membership.organization, membership.role
+                actor = Actor(label=request.user.get_username(), role=role, user=request.user)
+        request.organization = organization
+        request.o2c_role = role
+        request.actor = actor
+        self._tenant_token = activate(organization)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        key = idempotency.request_key(request)
+        if key is not None:
+            self._idempotency_record = idempotency.claim(
+                request, key, self._request_hash
+            )
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        record = getattr(self, "_idempotency_record", None)
+        if record is not None and response.status_code < 400:
+            idempotency.store(record, response)
+        return response
+
+    @property
+    def actor(self) -> Actor:
+        return self.request.actor
+
+
+class TenantAPIView(TenantAPIMixin, APIView):
+    pass
+
+
+class TenantGenericAPIView(TenantAPIMixin, generics.GenericAPIView):
+    pass
+
+
+class TenantViewSet(TenantAPIMixin, viewsets.GenericViewSet):
+    pass
+
+
+__all__ = [
+    "APIKeyPrincipal",
+    "TenantAPIMixin",
+    "TenantAPIView",
+    "TenantGenericAPIView",
+    "TenantViewSet",
+]

@@ -1,0 +1,82 @@
+"""``Idempotency-Key`` on POST.
+
+The first request with a key stores its response; the same key with the same body
+replays that response (header ``Idempotent-Replayed: true``) without doing the work
+again; the same key with a different body answers 422. The key is claimed in the
+request's own transaction, so a request that fails leaves no claim behind and two
+concurrent requests with one key serialize on the unique index: the second replays
+the first's answer. Keys are per organization.
+"""
+
+import hashlib
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import IntegrityError, transaction
+from rest_framework.response import Response
+
+from o2c.api.errors import ReplayResponse
+from o2c.errors import DomainError
+from o2c.models import IdempotencyRecord
+from o2c.tenancy import current_organization
+
+HEADER = "HTTP_IDEMPOTENCY_KEY"
+MAX_KEY_LENGTH = 255
+
+
+def request_key(request) -> str | None:
+    key = request.META.get(HEADER)
+    if key is None or request.method != "POST":
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_KEY_LENGTH:
+        raise DomainError(
+            "invalid_idempotency_key",
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} characters.",
+            field="Idempotency-Key",
+        )
+    return key
+
+
+def fingerprint(request, body: bytes) -> str:
+    try:
+        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True).encode()
+    except ValueError:
+        canonical = body
+    digest = hashlib.sha256()
+    for part in (request.method.encode(), request.path.encode(), canonical):
+        digest.update(part + b"\0")
+    return digest.hexdigest()
+
+
+def claim(request, key: str, request_hash: str) -> IdempotencyRecord:
+    """Claim ``key`` for this request, or raise the stored response to replay."""
+    organization = current_organization()
+    try:
+        with transaction.atomic():
+            return IdempotencyRecord.objects.create(
+                organization=organization,
+                key=key,
+                method=request.method,
+                path=request.path,
+                request_hash=request_hash,
+                response_status=0,
+            )
+    except IntegrityError:
+        existing = IdempotencyRecord.objects.get(key=key)
+    if existing.request_hash != request_hash:
+        raise DomainError(
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different request; use a new key.",
+            field="Idempotency-Key",
+        ) from None
+    replay = Response(existing.response_body, status=existing.response_status)
+    replay["Idempotent-Replayed"] = "true"
+    raise ReplayResponse(replay)
+
+
+def store(record: IdempotencyRecord, response) -> None:
+    body = json.loads(json.dumps(response.data, cls=DjangoJSONEncoder))
+    IdempotencyRecord.objects.filter(pk=record.pk).update(
+        response_status=response.status_code, response_body=body
+    )

@@ -1,0 +1,84 @@
+"""Money helpers: ISO 4217 minor units and the one rounding function.
+
+Minor units come from the ``iso4217`` package (the ISO maintenance agency's table),
+not from CLDR, whose "digits" differ from ISO for a few currencies (IQD, for one).
+"""
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from functools import cache
+
+from iso4217 import Currency
+
+from o2c.errors import DomainError
+
+
+@cache
+def minor_units(currency: str) -> int:
+    """Number of decimals of ``currency`` (JPY 0, EUR 2, KWD 3)."""
+    try:
+        exponent = Currency(currency).exponent
+    except ValueError:
+        raise DomainError(
+            "unknown_currency", f"Unknown currency '{currency}'.", field="currency"
+        ) from None
+    if exponent is None:  # funds and metals (XAU, XDR…) are not invoiced
+        raise DomainError(
+            "unknown_currency",
+            f"'{currency}' is not a currency invoices can be issued in.",
+            field="currency",
+        )
+    return exponent
+
+
+def validate_currency(currency: str) -> str:
+    code = (currency or "").strip().upper()
+    if len(code) != 3:
+        raise DomainError(
+            "unknown_currency", f"Unknown currency '{currency}'.", field="currency"
+        )
+    minor_units(code)
+    return code
+
+
+def quantum(currency: str) -> Decimal:
+    return Decimal(1).scaleb(-minor_units(currency))
+
+
+def quantize(amount: Decimal | int | str, currency: str) -> Decimal:
+    """Round ``amount`` half-up to the minor unit of ``currency``."""
+    return Decimal(amount).quantize(quantum(currency), rounding=ROUND_HALF_UP)
+
+
+def exact_amount(amount, currency: str, *, field: str = "amount") -> Decimal:
+    """Parse an amount that must already be exact in ``currency``.
+
+    Input amounts are never rounded silently: 10.005 EUR is an error, not 10.01.
+    """
+    try:
+        value = Decimal(str(amount))
+    except (InvalidOperation, ValueError, TypeError):
+        raise DomainError(
+            "invalid_amount", f"'{amount}' is not a number.", field=field
+        ) from None
+    if not value.is_finite():
+        raise DomainError("invalid_amount", "Amount must be finite.", field=field)
+    if value != quantize(value, currency):
+        raise DomainError(
+            "invalid_amount",
+            f"{currency} amounts have {minor_units(currency)} decimal places; "
+            f"got {amount}.",
+            field=field,
+        )
+    return quantize(value, currency)
+
+
+def zero(currency: str) -> Decimal:
+    return quantize(0, currency)
+
+
+def split_evenly(total: Decimal, weights: list[Decimal], currency: str) -> list[Decimal]:
+    """Split ``total`` by ``weights``; rounding remainder goes to the last part."""
+    weight_sum = sum(weights)
+    parts = [quantize(total * w / weight_sum, currency) for w in weights[:-1]]
+    parts.append(total - sum(parts, Decimal(0)))
+    return parts

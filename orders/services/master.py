@@ -1,0 +1,158 @@
+"""Customer master data, contacts, payment terms and catalog items."""
+
+from __future__ import annotations
+
+from django.db import IntegrityError, transaction
+
+from o2c.errors import ConflictError, DomainError
+from o2c.money import exact_amount, validate_currency
+from o2c.services import Actor, audit_record, next_number
+from o2c.tenancy import current_organization
+from orders.models import Contact, Customer, Item, PaymentTerm
+from orders.services.terms import MAX_TERM_DAYS, clean_instalments
+
+CUSTOMER_FIELDS = {
+    "name", "legal_name", "email", "phone", "address", "country", "tax_id",
+    "language", "currency", "payment_term", "credit_limit", "collector", "segment",
+    "risk_class", "do_not_contact", "external_id", "number",
+}  # fmt: skip
+
+
+@transaction.atomic
+def payment_term_create(
+    *, name: str, kind: str, days: int = 0, instalments=None, actor: Actor
+) -> PaymentTerm:
+    if kind not in PaymentTerm.Kind.values:
+        raise DomainError("invalid_choice", f"Unknown kind '{kind}'.", field="kind")
+    if not (0 <= int(days) <= MAX_TERM_DAYS):
+        raise DomainError(
+            "invalid_days", f"Days must be 0 to {MAX_TERM_DAYS}.", field="days"
+        )
+    term = PaymentTerm(
+        organization=current_organization(),
+        name=name,
+        kind=kind,
+        days=days,
+        instalments=clean_instalments(kind, instalments or []),
+    )
+    _save_unique(term, field="name", message=f"A term named '{name}' exists.")
+    audit_record(actor=actor, obj=term, action="created")
+    return term
+
+
+@transaction.atomic
+def customer_create(*, actor: Actor, **fields) -> Customer:
+    unknown = set(fields) - CUSTOMER_FIELDS
+    if unknown:
+        raise DomainError("unknown_field", f"Unknown: {sorted(unknown)}")
+    organization = current_organization()
+    customer = Customer(organization=organization, **fields)
+    customer.currency = validate_currency(
+        customer.currency or organization.base_currency
+    )
+    _clean_customer(customer)
+    if not customer.number:
+        customer.number = next_number("customer", prefix="C")
+    _save_unique(customer, field="number", message="Customer number already used.")
+    audit_record(actor=actor, obj=customer, action="created")
+    return customer
+
+
+@transaction.atomic
+def customer_update(*, customer: Customer, actor: Actor, **fields) -> Customer:
+    unknown = set(fields) - CUSTOMER_FIELDS
+    if unknown:
+        raise DomainError("unknown_field", f"Unknown: {sorted(unknown)}")
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    changes = {}
+    for name, value in fields.items():
+        old = getattr(customer, name)
+        if old != value:
+            setattr(customer, name, value)
+            changes[name] = [_jsonable(old), _jsonable(value)]
+    if "currency" in fields:
+        customer.currency = validate_currency(customer.currency)
+    _clean_customer(customer)
+    _save_unique(customer, field="number", message="Customer number already used.")
+    if changes:
+        audit_record(actor=actor, obj=customer, action="updated", data=changes)
+    return customer
+
+
+@transaction.atomic
+def customer_set_credit_hold(
+    *, customer: Customer, on_hold: bool, reason: str = "", actor: Actor
+) -> Customer:
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.on_credit_hold != on_hold:
+        customer.on_credit_hold = on_hold
+        customer.save(update_fields=["on_credit_hold"])
+        audit_record(
+            actor=actor,
+            obj=customer,
+            action="credit_hold" if on_hold else "credit_release",
+            from_status="hold" if not on_hold else "",
+            to_status="hold" if on_hold else "",
+            data={"reason": reason},
+        )
+    return customer
+
+
+@transaction.atomic
+def contact_create(*, customer: Customer, actor: Actor, **fields) -> Contact:
+    contact = Contact.objects.create(
+        organization=current_organization(), customer=customer, **fields
+    )
+    audit_record(actor=actor, obj=contact, action="created")
+    return contact
+
+
+@transaction.atomic
+def item_create(
+    *, sku, name, unit_price, currency, tax_rate=0, active=True, actor: Actor
+) -> Item:
+    currency = validate_currency(currency)
+    item = Item(
+        organization=current_organization(),
+        sku=sku,
+        name=name,
+        unit_price=exact_amount(unit_price, currency, field="unit_price"),
+        currency=currency,
+        tax_rate=tax_rate,
+        active=active,
+    )
+    if item.unit_price < 0:
+        raise DomainError("invalid_amount", "Price must not be negative.", field="unit_price")
+    _save_unique(item, field="sku", message=f"SKU '{sku}' already exists.")
+    audit_record(actor=actor, obj=item, action="created")
+    return item
+
+
+def _clean_customer(customer: Customer) -> None:
+    if not (customer.name or "").strip():
+        raise DomainError("required", "Name is required.", field="name")
+    if customer.credit_limit is not None:
+        customer.credit_limit = exact_amount(
+            customer.credit_limit, customer.currency, field="credit_limit"
+        )
+        if customer.credit_limit < 0:
+            raise DomainError(
+                "invalid_amount", "Credit limit must not be negative.",
+                field="credit_limit",
+            )
+
+
+def _save_unique(obj, *, field: str, message: str) -> None:
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise ConflictError("duplicate", message, field=field) from None
+
+
+def _jsonable(value):
+    if hasattr(value, "pk"):
+        return value.pk
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)

@@ -1,0 +1,82 @@
+"""Line arithmetic shared by orders, invoices and credit notes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from o2c.errors import DomainError
+from o2c.money import exact_amount, quantize
+
+MAX_QUANTITY = Decimal("99999999999")
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    tax_rate: Decimal
+    net_amount: Decimal
+    tax_amount: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.net_amount + self.tax_amount
+
+
+def price_line(
+    *,
+    currency: str,
+    description: str,
+    quantity,
+    unit_price,
+    tax_rate=Decimal(0),
+    tax_amount=None,
+    field: str = "lines[0]",
+) -> PricedLine:
+    """Price one line. Tax is a line amount: given, or the rate applied to the net."""
+    quantity = Decimal(quantity)
+    if quantity <= 0 or quantity > MAX_QUANTITY:
+        raise DomainError(
+            "invalid_quantity",
+            "Quantity must be greater than zero.",
+            field=f"{field}.quantity",
+        )
+    unit_price = Decimal(unit_price)
+    if unit_price < 0:
+        raise DomainError(
+            "invalid_amount",
+            "Unit price must not be negative.",
+            field=f"{field}.unit_price",
+        )
+    tax_rate = Decimal(tax_rate or 0)
+    if not (0 <= tax_rate <= 100):
+        raise DomainError(
+            "invalid_tax_rate",
+            "Tax rate is a percent between 0 and 100.",
+            field=f"{field}.tax_rate",
+        )
+    net_amount = quantize(quantity * unit_price, currency)
+    if tax_amount is None:
+        tax_amount = quantize(net_amount * tax_rate / 100, currency)
+    else:
+        tax_amount = exact_amount(tax_amount, currency, field=f"{field}.tax_amount")
+        if tax_amount < 0:
+            raise DomainError(
+                "invalid_amount",
+                "Tax amount must not be negative.",
+                field=f"{field}.tax_amount",
+            )
+    if not (description or "").strip():
+        raise DomainError(
+            "required", "Every line needs a description.", field=f"{field}.description"
+        )
+    return PricedLine(
+        description=description.strip(),
+        quantity=quantity,
+        unit_price=unit_price,
+        tax_rate=tax_rate,
+        net_amount=net_amount,
+        tax_amount=tax_amount,
+    )

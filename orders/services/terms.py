@@ -1,0 +1,83 @@
+"""Payment terms: validation and the due-date schedule of an invoice."""
+
+from __future__ import annotations
+
+import calendar
+from datetime import date, timedelta
+from decimal import Decimal, InvalidOperation
+
+from o2c.errors import DomainError
+from o2c.money import split_evenly
+from orders.models import PaymentTerm
+
+MAX_TERM_DAYS = 3650
+
+
+def clean_instalments(kind: str, instalments) -> list[dict]:
+    """Validate an instalment schedule; returns it normalised (strings for JSON)."""
+    if kind != PaymentTerm.Kind.INSTALMENTS:
+        if instalments:
+            raise DomainError(
+                "invalid_instalments",
+                "Instalments are only allowed on instalment terms.",
+                field="instalments",
+            )
+        return []
+    if not isinstance(instalments, list) or len(instalments) < 2:
+        raise DomainError(
+            "invalid_instalments",
+            "Instalment terms need at least two instalments.",
+            field="instalments",
+        )
+    cleaned, total, previous_days = [], Decimal(0), -1
+    for index, part in enumerate(instalments):
+        where = f"instalments[{index}]"
+        try:
+            percent = Decimal(str(part["percent"]))
+            days = int(part["days"])
+        except (KeyError, TypeError, ValueError, InvalidOperation):
+            raise DomainError(
+                "invalid_instalments",
+                "Each instalment needs a percent and a number of days.",
+                field=where,
+            ) from None
+        if not (0 < percent <= 100) or not (0 <= days <= MAX_TERM_DAYS):
+            raise DomainError(
+                "invalid_instalments",
+                f"Percent must be in (0, 100] and days in [0, {MAX_TERM_DAYS}].",
+                field=where,
+            )
+        if days <= previous_days:
+            raise DomainError(
+                "invalid_instalments",
+                "Instalments must be in order of increasing days.",
+                field=f"{where}.days",
+            )
+        previous_days = days
+        total += percent
+        cleaned.append({"percent": str(percent), "days": days})
+    if total != 100:
+        raise DomainError(
+            "invalid_instalments",
+            f"Instalment percents must add up to 100, not {total}.",
+            field="instalments",
+        )
+    return cleaned
+
+
+def due_schedule(
+    term: PaymentTerm, invoice_date: date, total: Decimal, currency: str
+) -> list[tuple[date, Decimal]]:
+    """The (due date, amount) pairs of an invoice of ``total`` dated ``invoice_date``."""
+    if term.kind == PaymentTerm.Kind.NET:
+        return [(invoice_date + timedelta(days=term.days), total)]
+    if term.kind == PaymentTerm.Kind.END_OF_MONTH:
+        last_day = calendar.monthrange(invoice_date.year, invoice_date.month)[1]
+        month_end = invoice_date.replace(day=last_day)
+        return [(month_end + timedelta(days=term.days), total)]
+    parts = term.instalments
+    amounts = split_evenly(total, [Decimal(p["percent"]) for p in parts], currency)
+    return [
+        (invoice_date + timedelta(days=int(p["days"])), amount)
+        for p, amount in zip(parts, amounts, strict=True)
+    ]

@@ -1,0 +1,368 @@
+"""Payments, allocations, write-offs and their reversals.
+
+A payment posts one credit on the customer's account; allocating it moves cash from
+the account to invoices (a ledger pair). Anything not allocated stays on account as
+unapplied cash. ``Payment.unapplied_amount`` is refreshed from the ledger by
+:func:`_sync_unapplied` after every posting that touches the payment.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from invoicing.models import Invoice, LedgerEntry
+from invoicing.services.ledger import (
+    Posting,
+    ledger_post,
+    ledger_reverse,
+    unapplied_by_payment,
+)
+from o2c.errors import ConflictError, DomainError
+from o2c.money import exact_amount, validate_currency
+from o2c.services import Actor, audit_record, next_number, transition
+from o2c.tenancy import current_organization
+from orders.models import Customer
+from reconciliation.models import Allocation, Payment, WriteOff
+
+PAYMENT_DOC = "reconciliation.payment"
+ALLOCATION_DOC = "reconciliation.allocation"
+WRITE_OFF_DOC = "reconciliation.writeoff"
+
+
+@dataclass(frozen=True)
+class AllocationInput:
+    invoice: Invoice
+    amount: Decimal
+
+
+@transaction.atomic
+def payment_create(
+    *,
+    customer: Customer,
+    amount,
+    currency: str,
+    received_date: date,
+    method: str = Payment.Method.BANK_TRANSFER,
+    reference: str = "",
+    payer_name: str = "",
+    external_id: str | None = None,
+    allocations: list[AllocationInput] = (),
+    actor: Actor,
+) -> Payment:
+    """Record cash received, post it on account, then apply ``allocations``."""
+    currency = validate_currency(currency)
+    amount = exact_amount(amount, currency)
+    if amount <= 0:
+        raise DomainError("invalid_amount", "Amount must be positive.", field="amount")
+    payment = Payment(
+        organization=current_organization(),
+        number=next_number("payment", prefix="PAY-"),
+        customer=customer,
+        method=method,
+        amount=amount,
+        currency=currency,
+        received_date=received_date,
+        unapplied_amount=amount,
+        reference=reference,
+        payer_name=payer_name,
+        external_id=external_id or None,
+    )
+    try:
+        with transaction.atomic():
+            payment.save()
+    except IntegrityError:
+        raise ConflictError(
+            "duplicate",
+            f"A payment with external id '{external_id}' is already recorded.",
+            field="external_id",
+        ) from None
+    ledger_post(
+        postings=[
+            Posting(
+                customer_id=customer.pk,
+                payment_id=payment.pk,
+                kind=LedgerEntry.Kind.PAYMENT,
+                amount=-amount,
+                currency=currency,
+                posting_date=received_date,
+                document_type=PAYMENT_DOC,
+                document_id=payment.pk,
+                memo=f"Payment {payment.number}",
+            )
+        ],
+        actor=actor,
+    )
+    audit_record(actor=actor, obj=payment, action="received", to_status=payment.status)
+    for index, allocation in enumerate(allocations):
+        allocation_create(
+            payment=payment,
+            invoice=allocation.invoice,
+            amount=allocation.amount,
+            actor=actor,
+            field=f"allocations[{index}]",
+        )
+    payment.refresh_from_db()
+    return payment
+
+
+@transaction.atomic
+def allocation_create(
+    *,
+    payment: Payment,
+    invoice: Invoice,
+    amount,
+    allocation_date: date | None = None,
+    actor: Actor,
+    field: str = "",
+) -> Allocation:
+    """Apply ``amount`` of the payment's unapplied cash to ``invoice``."""
+    prefix = f"{field}." if field else ""
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status != Payment.Status.RECEIVED:
+        raise ConflictError(
+            "invalid_status", f"Payment {payment} is {payment.status}.", field="payment"
+        )
+    _check_allocation(payment, invoice, prefix)
+    amount = exact_amount(amount, payment.currency, field=f"{prefix}amount")
+    if amount <= 0:
+        raise DomainError(
+            "invalid_amount", "Amount must be positive.", field=f"{prefix}amount"
+        )
+    if amount > payment.unapplied_amount:
+        raise DomainError(
+            "exceeds_unapplied",
+            f"Only {payment.unapplied_amount} {payment.currency} of payment "
+            f"{payment} is unapplied; got {amount}.",
+            field=f"{prefix}amount",
+        )
+    locked_invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if amount > locked_invoice.open_amount:
+        raise DomainError(
+            "exceeds_open_amount",
+            f"Invoice {locked_invoice} has {locked_invoice.open_amount} "
+            f"{locked_invoice.currency} open; got {amount}.",
+            field=f"{prefix}amount",
+        )
+    allocation_date = allocation_date or max(
+        payment.received_date, locked_invoice.invoice_date
+    )
+    if allocation_date < max(payment.received_date, locked_invoice.invoice_date):
+        raise DomainError(
+            "invalid_date",
+            "An allocation cannot be dated before the payment or the invoice.",
+            field=f"{prefix}allocation_date",
+        )
+    allocation = Allocation.objects.create(
+        organization=payment.organization,
+        payment=payment,
+        invoice=locked_invoice,
+        amount=amount,
+        allocation_date=allocation_date,
+    )
+    common = {
+        "customer_id": payment.customer_id,
+        "payment_id": payment.pk,
+        "kind": LedgerEntry.Kind.ALLOCATION,
+        "currency": payment.currency,
+        "posting_date": allocation_date,
+        "document_type": ALLOCATION_DOC,
+        "document_id": allocation.pk,
+        "memo": f"Payment {payment.number} to invoice {locked_invoice.number}",
+        "field": f"{prefix}amount",
+    }
+    ledger_post(
+        postings=[
+            Posting(invoice_id=locked_invoice.pk, amount=-amount, **common),
+            Posting(invoice_id=None, amount=amount, **common),
+        ],
+        actor=actor,
+    )
+    _sync_unapplied(payment)
+    audit_record(
+        actor=actor,
+        obj=allocation,
+        action="allocated",
+        to_status=allocation.status,
+        data={"invoice": locked_invoice.number, "amount": str(amount)},
+    )
+    return allocation
+
+
+def _check_allocation(payment: Payment, invoice: Invoice, prefix: str) -> None:
+    if invoice.customer_id != payment.customer_id:
+        raise DomainError(
+            "customer_mismatch",
+            f"Invoice {invoice} belongs to another customer than payment {payment}.",
+            field=f"{prefix}invoice",
+        )
+    if invoice.currency != payment.currency:
+        raise DomainError(
+            "currency_mismatch",
+            f"Invoice {invoice} is in {invoice.currency}; the payment is in "
+            f"{payment.currency}.",
+            field=f"{prefix}invoice",
+        )
+    if not invoice.is_issued:
+        raise DomainError(
+            "invalid_status",
+            f"Invoice {invoice} is {invoice.status}; only issued invoices take cash.",
+            field=f"{prefix}invoice",
+        )
+
+
+@transaction.atomic
+def allocation_reverse(
+    *, allocation: Allocation, reversal_date: date | None = None, actor: Actor
+) -> Allocation:
+    """Take cash back off the invoice and return it to the customer's account."""
+    reversal_date = reversal_date or current_organization().today()
+    allocation = transition(
+        obj=allocation,
+        to_status=Allocation.Status.REVERSED,
+        actor=actor,
+        extra_fields={"reversal_date": reversal_date},
+    )
+    ledger_reverse(
+        entries=list(_entries(ALLOCATION_DOC, allocation.pk)),
+        posting_date=reversal_date,
+        actor=actor,
+    )
+    _sync_unapplied(allocation.payment)
+    return allocation
+
+
+@transaction.atomic
+def payment_reverse(
+    *,
+    payment: Payment,
+    reversal_date: date | None = None,
+    reason: str = "",
+    actor: Actor,
+) -> Payment:
+    """Undo a payment (bounced, entered twice): its allocations first, then the cash.
+
+    The reversal is posted on ``reversal_date``; balances as of earlier dates keep
+    showing the payment, as they did on those dates.
+    """
+    reversal_date = reversal_date or current_organization().today()
+    active = list(payment.allocations.filter(status=Allocation.Status.ACTIVE))
+    latest = max([payment.received_date, *(a.allocation_date for a in active)])
+    if reversal_date < latest:
+        raise DomainError(
+            "invalid_date",
+            f"A reversal cannot be dated before {latest.isoformat()}, when the "
+            f"payment was received or last allocated.",
+            field="reversal_date",
+        )
+    payment = transition(
+        obj=payment,
+        to_status=Payment.Status.REVERSED,
+        actor=actor,
+        data={"reason": reason},
+        extra_fields={"reversal_date": reversal_date, "reversal_reason": reason},
+    )
+    for allocation in active:
+        allocation_reverse(allocation=allocation, reversal_date=reversal_date, actor=actor)
+    ledger_reverse(
+        entries=list(_entries(PAYMENT_DOC, payment.pk)),
+        posting_date=reversal_date,
+        actor=actor,
+        memo=f"Reversal of payment {payment.number}",
+    )
+    _sync_unapplied(payment)
+    return payment
+
+
+@transaction.atomic
+def write_off_create(
+    *, invoice: Invoice, amount, write_off_date: date, reason: str, actor: Actor
+) -> WriteOff:
+    """Write off (part of) an invoice's open amount, within the organization's limit."""
+    organization = current_organization()
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    amount = exact_amount(amount, invoice.currency)
+    if amount <= 0:
+        raise DomainError("invalid_amount", "Amount must be positive.", field="amount")
+    if amount > invoice.open_amount:
+        raise DomainError(
+            "exceeds_open_amount",
+            f"Invoice {invoice} has {invoice.open_amount} {invoice.currency} open; "
+            f"got {amount}.",
+            field="amount",
+        )
+    limit = organization.write_off_limit
+    if limit and amount > limit and actor.role != "admin":
+        raise DomainError(
+            "over_write_off_limit",
+            f"Write-offs above {limit} need an admin.",
+            field="amount",
+        )
+    if write_off_date < invoice.invoice_date:
+        raise DomainError(
+            "invalid_date",
+            "A write-off cannot be dated before the invoice.",
+            field="write_off_date",
+        )
+    if not (reason or "").strip():
+        raise DomainError("required", "Give a reason.", field="reason")
+    write_off = WriteOff.objects.create(
+        organization=organization,
+        invoice=invoice,
+        amount=amount,
+        currency=invoice.currency,
+        write_off_date=write_off_date,
+        reason=reason.strip(),
+    )
+    ledger_post(
+        postings=[
+            Posting(
+                customer_id=invoice.customer_id,
+                invoice_id=invoice.pk,
+                kind=LedgerEntry.Kind.WRITE_OFF,
+                amount=-amount,
+                currency=invoice.currency,
+                posting_date=write_off_date,
+                document_type=WRITE_OFF_DOC,
+                document_id=write_off.pk,
+                memo=f"Write-off: {write_off.reason}"[:200],
+            )
+        ],
+        actor=actor,
+    )
+    audit_record(actor=actor, obj=write_off, action="posted", to_status="posted")
+    return write_off
+
+
+@transaction.atomic
+def write_off_reverse(
+    *, write_off: WriteOff, reversal_date: date | None = None, actor: Actor
+) -> WriteOff:
+    reversal_date = reversal_date or current_organization().today()
+    write_off = transition(
+        obj=write_off,
+        to_status=WriteOff.Status.REVERSED,
+        actor=actor,
+        extra_fields={"reversal_date": reversal_date},
+    )
+    ledger_reverse(
+        entries=list(_entries(WRITE_OFF_DOC, write_off.pk)),
+        posting_date=reversal_date,
+        actor=actor,
+    )
+    return write_off
+
+
+def _entries(document_type: str, document_id: int):
+    return LedgerEntry.objects.filter(
+        document_type=document_type, document_id=document_id
+    ).exclude(kind=LedgerEntry.Kind.REVERSAL)
+
+
+def _sync_unapplied(payment: Payment) -> None:
+    unapplied = unapplied_by_payment([payment.pk])[payment.pk]
+    Payment.objects.filter(pk=payment.pk).update(unapplied_amount=unapplied)
+    payment.unapplied_amount = unapplied
