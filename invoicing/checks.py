@@ -29,7 +29,13 @@ def _open_amounts_match_ledger():
         .values("total")
     )
     mismatched = (
-        Invoice.objects.annotate(ledger=Coalesce(Subquery(ledger_sum), 0, output_field=Invoice._meta.get_field("open_amount")))
+        Invoice.objects.annotate(
+            ledger=Coalesce(
+                Subquery(ledger_sum),
+                0,
+                output_field=Invoice._meta.get_field("open_amount"),
+            )
+        )
         .exclude(open_amount=F("ledger"))
         .values_list("pk", "number", "open_amount", "ledger")
     )

@@ -91,9 +91,7 @@ class Invoice(TenantModel):
                 fields=["organization", "status", "due_date"],
                 name="invoice_status_due_idx",
             ),
-            models.Index(
-                fields=["organization", "-id"], name="invoice_org_id_idx"
-            ),
+            models.Index(fields=["organization", "-id"], name="invoice_org_id_idx"),
         ]
 
     def __str__(self):
@@ -305,7 +303,11 @@ class InvoiceDelivery(TenantModel):
     }
 
     invoice = models.ForeignKey(
-        Invoice, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+        Invoice,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
     )
     credit_note = models.ForeignKey(
         CreditNote,

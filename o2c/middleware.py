@@ -7,7 +7,7 @@ SESSION_KEY = "o2c_organization_id"
 
 
 def active_membership(request) -> Membership | None:
-    """The membership the user works in: the one chosen in the switcher, or the first."""
+    """The membership the user works in: chosen in the switcher, else the first."""
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None

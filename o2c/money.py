@@ -76,7 +76,9 @@ def zero(currency: str) -> Decimal:
     return quantize(0, currency)
 
 
-def split_evenly(total: Decimal, weights: list[Decimal], currency: str) -> list[Decimal]:
+def split_evenly(
+    total: Decimal, weights: list[Decimal], currency: str
+) -> list[Decimal]:
     """Split ``total`` by ``weights``; rounding remainder goes to the last part."""
     weight_sum = sum(weights)
     parts = [quantize(total * w / weight_sum, currency) for w in weights[:-1]]

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("orders.api_urls")),
     path("", include("invoicing.api_urls")),
     path("", include("reconciliation.api_urls")),
+    path("imports/", include("invoicing.imports.api_urls")),
 ]
 
 urlpatterns = [
@@ -23,6 +24,10 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-organization/", views.switch_organization, name="switch_organization"),
     path("", views.home, name="home"),
+    path("", include("orders.urls")),
+    path("", include("invoicing.urls")),
+    path("", include("reconciliation.urls")),
+    path("imports/", include("invoicing.imports.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(

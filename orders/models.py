@@ -184,7 +184,9 @@ class SalesOrder(TenantModel):
 
 
 class SalesOrderLine(TenantModel):
-    order = models.ForeignKey(SalesOrder, on_delete=models.CASCADE, related_name="lines")
+    order = models.ForeignKey(
+        SalesOrder, on_delete=models.CASCADE, related_name="lines"
+    )
     position = models.PositiveIntegerField()
     item = models.ForeignKey(Item, null=True, blank=True, on_delete=models.PROTECT)
     description = models.CharField(max_length=300)

@@ -60,7 +60,9 @@ def invoice_create(
     """
     currency = validate_currency(currency or customer.currency)
     if not lines:
-        raise DomainError("required", "An invoice needs at least one line.", field="lines")
+        raise DomainError(
+            "required", "An invoice needs at least one line.", field="lines"
+        )
     priced = [
         price_line(
             currency=currency,
@@ -124,7 +126,9 @@ def invoice_create_from_order(
         order_line = order_lines.get(line.pk)
         if order_line is None:
             raise DomainError(
-                "not_on_order", "Line is not on this order.", field=f"{field}.order_line"
+                "not_on_order",
+                "Line is not on this order.",
+                field=f"{field}.order_line",
             )
         invoiceable = order_line.quantity_fulfilled - order_line.quantity_invoiced
         if quantity <= 0 or quantity > invoiceable:
@@ -336,7 +340,8 @@ def credit_note_create(
     if not invoice.is_issued:
         raise ConflictError(
             "invalid_status",
-            f"Invoice {invoice} is {invoice.status}; only issued invoices are credited.",
+            f"Invoice {invoice} is {invoice.status}; only issued invoices are "
+            "credited.",
             field="invoice",
         )
     if credit_date < invoice.invoice_date:

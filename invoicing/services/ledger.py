@@ -124,14 +124,17 @@ def _lock_invoices(invoice_ids: set[int]) -> dict[int, Invoice]:
     # A fixed lock order (by id) keeps two concurrent postings from deadlocking.
     return {
         invoice.pk: invoice
-        for invoice in Invoice.objects.select_for_update().filter(pk__in=invoice_ids)
+        for invoice in Invoice.objects.select_for_update()
+        .filter(pk__in=invoice_ids)
         .order_by("pk")
     }
 
 
 def _check_posting(posting: Posting, invoice: Invoice | None) -> None:
     if posting.amount == 0:
-        raise DomainError("zero_amount", "Amount must not be zero.", field=posting.field)
+        raise DomainError(
+            "zero_amount", "Amount must not be zero.", field=posting.field
+        )
     if posting.amount != quantize(posting.amount, posting.currency):
         raise DomainError(
             "invalid_amount",

@@ -45,7 +45,9 @@ class TenantAPIMixin:
             membership = active_membership(request._request)
             if membership is not None:
                 organization, role = membership.organization, membership.role
-                actor = Actor(label=request.user.get_username(), role=role, user=request.user)
+                actor = Actor(
+                    label=request.user.get_username(), role=role, user=request.user
+                )
         request.organization = organization
         request.o2c_role = role
         request.actor = actor

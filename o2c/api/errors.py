@@ -1,8 +1,8 @@
 """One JSON error shape for every API failure.
 
     {"error": {"code": "validation_error",
-               "message": "Quantity must be greater than zero.",
-               "fields": {"lines[0].quantity": ["Quantity must be greater than zero."]}}}
+               "message": "lines[0].quantity: Must be greater than zero.",
+               "fields": {"lines[0].quantity": ["Must be greater than zero."]}}}
 
 Nested serializer errors are flattened to dotted paths with list indexes, so a
 client can point at the exact input at fault.
@@ -41,7 +41,9 @@ def exception_handler(exc, context):
         fields = {exc.field: [exc.message]} if exc.field else None
         return Response(error_body(exc.code, exc.message, fields), exc.status_code)
     if isinstance(exc, Http404 | ObjectDoesNotExist):
-        return Response(error_body("not_found", "Not found."), status.HTTP_404_NOT_FOUND)
+        return Response(
+            error_body("not_found", "Not found."), status.HTTP_404_NOT_FOUND
+        )
     if isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if not isinstance(exc, exceptions.APIException):

@@ -35,7 +35,9 @@ def customer_exposure(customer: Customer, currency: str) -> Exposure:
     return _exposure_provider(customer, currency)
 
 
-def credit_check(*, customer: Customer, order_total: Decimal, currency: str) -> list[str]:
+def credit_check(
+    *, customer: Customer, order_total: Decimal, currency: str
+) -> list[str]:
     """Reasons the order must not be confirmed (empty when it may)."""
     reasons = []
     if customer.on_credit_hold:

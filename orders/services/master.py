@@ -122,7 +122,9 @@ def item_create(
         active=active,
     )
     if item.unit_price < 0:
-        raise DomainError("invalid_amount", "Price must not be negative.", field="unit_price")
+        raise DomainError(
+            "invalid_amount", "Price must not be negative.", field="unit_price"
+        )
     _save_unique(item, field="sku", message=f"SKU '{sku}' already exists.")
     audit_record(actor=actor, obj=item, action="created")
     return item
@@ -137,7 +139,8 @@ def _clean_customer(customer: Customer) -> None:
         )
         if customer.credit_limit < 0:
             raise DomainError(
-                "invalid_amount", "Credit limit must not be negative.",
+                "invalid_amount",
+                "Credit limit must not be negative.",
                 field="credit_limit",
             )
 

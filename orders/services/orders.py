@@ -47,7 +47,9 @@ def order_create(
 ) -> SalesOrder:
     currency = validate_currency(currency or customer.currency)
     if not lines:
-        raise DomainError("required", "An order needs at least one line.", field="lines")
+        raise DomainError(
+            "required", "An order needs at least one line.", field="lines"
+        )
     order = SalesOrder.objects.create(
         organization=current_organization(),
         number=next_number("sales_order", prefix="SO-"),
@@ -77,7 +79,9 @@ def _order_line(order: SalesOrder, position: int, line: OrderLineInput):
             f"{order.currency}.",
             field=f"{field}.item",
         )
-    unit_price = line.unit_price if line.unit_price is not None else item and item.unit_price
+    unit_price = (
+        line.unit_price if line.unit_price is not None else item and item.unit_price
+    )
     if unit_price is None:
         raise DomainError(
             "required", "Give a unit_price or an item.", field=f"{field}.unit_price"
@@ -88,9 +92,9 @@ def _order_line(order: SalesOrder, position: int, line: OrderLineInput):
         description=line.description or (item.name if item else ""),
         quantity=line.quantity,
         unit_price=unit_price,
-        tax_rate=line.tax_rate if line.tax_rate is not None else (
-            item.tax_rate if item else 0
-        ),
+        tax_rate=line.tax_rate
+        if line.tax_rate is not None
+        else (item.tax_rate if item else 0),
         field=field,
     )
     return SalesOrderLine(

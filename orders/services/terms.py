@@ -68,7 +68,7 @@ def clean_instalments(kind: str, instalments) -> list[dict]:
 def due_schedule(
     term: PaymentTerm, invoice_date: date, total: Decimal, currency: str
 ) -> list[tuple[date, Decimal]]:
-    """The (due date, amount) pairs of an invoice of ``total`` dated ``invoice_date``."""
+    """(due date, amount) pairs for an invoice of ``total`` dated ``invoice_date``."""
     if term.kind == PaymentTerm.Kind.NET:
         return [(invoice_date + timedelta(days=term.days), total)]
     if term.kind == PaymentTerm.Kind.END_OF_MONTH:

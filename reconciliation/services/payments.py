@@ -266,7 +266,9 @@ def payment_reverse(
         extra_fields={"reversal_date": reversal_date, "reversal_reason": reason},
     )
     for allocation in active:
-        allocation_reverse(allocation=allocation, reversal_date=reversal_date, actor=actor)
+        allocation_reverse(
+            allocation=allocation, reversal_date=reversal_date, actor=actor
+        )
     ledger_reverse(
         entries=list(_entries(PAYMENT_DOC, payment.pk)),
         posting_date=reversal_date,

@@ -1,0 +1,67 @@
+import pytest
+from rest_framework.test import APIClient
+
+from o2c.models import OrganizationAPIKey, Role
+from o2c.tenancy import tenant_context
+from tests.factories import OrganizationFactory, member
+
+
+def pytest_collection_modifyitems(config, items):
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL (set DATABASE_URL)")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def org(db):
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def other_org(db):
+    return OrganizationFactory()
+
+
+@pytest.fixture
+def tenant(org):
+    """Run the test body inside ``org``'s context."""
+    with tenant_context(org):
+        yield org
+
+
+def api_client_for(organization, role=Role.FINANCE) -> APIClient:
+    """An APIClient authenticated with a fresh API key of ``role``."""
+    _, key = OrganizationAPIKey.objects.create_key(
+        name=f"test-{role}", organization=organization, role=role
+    )
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {key}")
+    return client
+
+
+@pytest.fixture
+def api(org):
+    return api_client_for(org, Role.FINANCE)
+
+
+@pytest.fixture
+def admin_api(org):
+    return api_client_for(org, Role.ADMIN)
+
+
+@pytest.fixture
+def other_api(other_org):
+    return api_client_for(other_org, Role.ADMIN)
+
+
+@pytest.fixture
+def session_client(org):
+    user = member(org, Role.FINANCE)
+    client = APIClient()
+    client.force_login(user)
+    return client
