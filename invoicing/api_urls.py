@@ -1,1 +1,18 @@
-urlpatterns = []
+from django.urls import path
+from rest_framework.routers import SimpleRouter
+
+from invoicing import apis
+
+router = SimpleRouter()
+router.register("invoices", apis.InvoiceViewSet, basename="invoice")
+router.register("credit-notes", apis.CreditNoteViewSet, basename="credit-note")
+router.register("ledger-entries", apis.LedgerEntryViewSet, basename="ledger-entry")
+
+urlpatterns = [
+    path(
+        "customers/<int:pk>/balance/",
+        apis.CustomerBalanceView.as_view(),
+        name="customer-balance",
+    ),
+    *router.urls,
+]

@@ -1,6 +1,7 @@
 """Serializer fields that resolve ids inside the caller's organization only."""
 
 from rest_framework import serializers
+from rest_framework.fields import get_attribute
 
 from o2c.errors import ForeignObject
 from o2c.money import quantize
@@ -67,7 +68,7 @@ class MoneyField(serializers.DecimalField):
     def get_attribute(self, instance):
         value = super().get_attribute(instance)
         try:
-            currency = serializers.get_attribute(instance, self.currency_source)
+            currency = get_attribute(instance, self.currency_source)
         except (AttributeError, KeyError):
             currency = None
         return (value, currency)

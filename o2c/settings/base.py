@@ -174,6 +174,19 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    "DEFAULT_GENERATOR_CLASS": "o2c.api.schema.TenantSchemaGenerator",
+    "ENUM_NAME_OVERRIDES": {
+        "RoleEnum": "o2c.models.Role",
+        "ContactRoleEnum": "orders.models.Contact.Role",
+        "InvoiceStatusEnum": "invoicing.models.Invoice.Status",
+        "CreditNoteStatusEnum": "invoicing.models.CreditNote.Status",
+        "OrderStatusEnum": "orders.models.SalesOrder.Status",
+        "FulfillmentStatusEnum": "orders.models.Fulfillment.Status",
+        "PaymentStatusEnum": "reconciliation.models.Payment.Status",
+        "AllocationStatusEnum": "reconciliation.models.Allocation.Status",
+        "WriteOffStatusEnum": "reconciliation.models.WriteOff.Status",
+        "JobStatusEnum": "o2c.models.Job.Status",
+    },
 }
 
 LOGGING = {

@@ -1,0 +1,442 @@
+"""REST API for invoices, credit notes, the ledger and customer balances."""
+
+import django_filters
+from django.db.models import Q
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from invoicing.models import (
+    CreditNote,
+    CreditNoteLine,
+    Invoice,
+    InvoiceInstalment,
+    InvoiceLine,
+    LedgerEntry,
+)
+from invoicing.selectors import customer_balances, invoice_open_amount
+from invoicing.services import invoices
+from o2c.api.base import TenantAPIView, TenantViewSet
+from o2c.api.fields import MoneyField, QuantityField, TenantRelatedField
+from o2c.api.filters import TenantIdFilter
+from o2c.errors import DomainError
+from o2c.tenancy import current_organization
+from orders.models import Customer, Item, SalesOrder, SalesOrderLine
+
+
+class LineInput(serializers.Serializer):
+    item = TenantRelatedField(Item, required=False, allow_null=True)
+    description = serializers.CharField(max_length=300, required=False, default="")
+    quantity = QuantityField()
+    unit_price = MoneyField()
+    tax_rate = serializers.DecimalField(
+        max_digits=6, decimal_places=3, required=False, allow_null=True
+    )
+    tax_amount = MoneyField(
+        required=False,
+        allow_null=True,
+        help_text="Tax of the line; computed from tax_rate when absent.",
+    )
+
+
+class OrderLineRef(serializers.Serializer):
+    order_line = TenantRelatedField(SalesOrderLine)
+    quantity = QuantityField()
+
+
+class InvoiceInput(serializers.Serializer):
+    """Either ``sales_order`` (bill shipped lines) or ``customer`` + ``lines``."""
+
+    sales_order = TenantRelatedField(SalesOrder, required=False)
+    order_lines = OrderLineRef(
+        many=True,
+        required=False,
+        help_text="Shipped order lines and quantities to bill; default all.",
+    )
+    customer = TenantRelatedField(Customer, required=False)
+    currency = serializers.CharField(max_length=3, required=False)
+    invoice_date = serializers.DateField()
+    due_date = serializers.DateField(
+        required=False, help_text="Overrides the customer's payment terms."
+    )
+    number = serializers.CharField(
+        max_length=40,
+        required=False,
+        help_text="Only for invoices numbered by another billing system.",
+    )
+    external_id = serializers.CharField(max_length=100, required=False)
+    customer_reference = serializers.CharField(
+        max_length=100, required=False, default=""
+    )
+    notes = serializers.CharField(required=False, default="", allow_blank=True)
+    lines = LineInput(many=True, required=False)
+    issue = serializers.BooleanField(
+        default=False, help_text="Issue at once (number it and post it)."
+    )
+
+    def validate(self, attrs):
+        if attrs.get("sales_order"):
+            extra = {"customer", "lines", "currency", "number", "due_date"} & set(attrs)
+            if extra:
+                raise serializers.ValidationError(
+                    {name: "Not allowed with sales_order." for name in sorted(extra)}
+                )
+        else:
+            if not attrs.get("customer"):
+                raise serializers.ValidationError(
+                    {"customer": "This field is required."}
+                )
+            if not attrs.get("lines"):
+                raise serializers.ValidationError({"lines": "This field is required."})
+        return attrs
+
+
+class InvoiceLineOutput(serializers.ModelSerializer):
+    unit_price = MoneyField(currency_source="invoice.currency")
+    net_amount = MoneyField(currency_source="invoice.currency")
+    tax_amount = MoneyField(currency_source="invoice.currency")
+
+    class Meta:
+        model = InvoiceLine
+        fields = [
+            "id", "position", "order_line", "item", "description", "quantity",
+            "unit_price", "net_amount", "tax_rate", "tax_amount",
+        ]  # fmt: skip
+
+
+class InstalmentOutput(serializers.ModelSerializer):
+    amount = MoneyField(currency_source="invoice.currency")
+
+    class Meta:
+        model = InvoiceInstalment
+        fields = ["sequence", "due_date", "amount"]
+
+
+class InvoiceOutput(serializers.ModelSerializer):
+    subtotal = MoneyField()
+    tax_total = MoneyField()
+    total = MoneyField()
+    open_amount = MoneyField()
+
+    class Meta:
+        model = Invoice
+        fields = [
+            "id", "number", "customer", "sales_order", "source", "status", "currency",
+            "invoice_date", "due_date", "customer_reference", "external_id",
+            "subtotal", "tax_total", "total", "open_amount", "settled_date",
+            "issued_at", "created_at",
+        ]  # fmt: skip
+
+
+class InvoiceDetailOutput(InvoiceOutput):
+    lines = InvoiceLineOutput(many=True, read_only=True)
+    instalments = InstalmentOutput(many=True, read_only=True)
+
+    class Meta(InvoiceOutput.Meta):
+        fields = [*InvoiceOutput.Meta.fields, "notes", "lines", "instalments"]
+
+
+class VoidInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, default="", allow_blank=True)
+    void_date = serializers.DateField(required=False)
+
+
+class AsOfInput(serializers.Serializer):
+    as_of = serializers.DateField(required=False)
+
+
+class InvoiceBalanceOutput(serializers.Serializer):
+    invoice = serializers.IntegerField()
+    as_of = serializers.DateField()
+    currency = serializers.CharField()
+    open_amount = MoneyField()
+
+
+class InvoiceFilter(django_filters.FilterSet):
+    customer = TenantIdFilter(field_name="customer_id", model=Customer)
+    sales_order = TenantIdFilter(field_name="sales_order_id", model=SalesOrder)
+    status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices)
+    currency = django_filters.CharFilter()
+    number = django_filters.CharFilter()
+    source = django_filters.ChoiceFilter(choices=Invoice.Source.choices)
+    invoice_date_after = django_filters.DateFilter("invoice_date", lookup_expr="gte")
+    invoice_date_before = django_filters.DateFilter("invoice_date", lookup_expr="lte")
+    due_date_after = django_filters.DateFilter("due_date", lookup_expr="gte")
+    due_date_before = django_filters.DateFilter("due_date", lookup_expr="lte")
+    total_min = django_filters.NumberFilter("total", lookup_expr="gte")
+    total_max = django_filters.NumberFilter("total", lookup_expr="lte")
+    open_amount_min = django_filters.NumberFilter("open_amount", lookup_expr="gte")
+    open_amount_max = django_filters.NumberFilter("open_amount", lookup_expr="lte")
+    overdue = django_filters.BooleanFilter(
+        method="filter_overdue",
+        label="Open and past due in the organization's local today",
+    )
+
+    class Meta:
+        model = Invoice
+        fields = []
+
+    def filter_overdue(self, queryset, name, value):
+        today = current_organization().today()
+        overdue = Q(
+            status__in=(Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID),
+            due_date__lt=today,
+        )
+        return queryset.filter(overdue) if value else queryset.exclude(overdue)
+
+
+class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    filterset_class = InvoiceFilter
+    capability = "bill"
+
+    def get_queryset(self):
+        if self.action == "retrieve":
+            return Invoice.objects.prefetch_related("lines", "instalments")
+        return Invoice.objects.all()
+
+    def get_serializer_class(self):
+        return InvoiceDetailOutput if self.action == "retrieve" else InvoiceOutput
+
+    @extend_schema(request=InvoiceInput, responses={201: InvoiceDetailOutput})
+    def create(self, request):
+        data = InvoiceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        issue = values.pop("issue")
+        if values.get("sales_order"):
+            order_lines = values.pop("order_lines", None)
+            invoice = invoices.invoice_create_from_order(
+                order=values["sales_order"],
+                invoice_date=values["invoice_date"],
+                lines=[(ref["order_line"], ref["quantity"]) for ref in order_lines]
+                if order_lines
+                else None,
+                notes=values.get("notes", ""),
+                actor=self.actor,
+            )
+        else:
+            if values.pop("order_lines", None):
+                raise DomainError(
+                    "invalid", "order_lines need a sales_order.", field="order_lines"
+                )
+            lines = [invoices.LineInput(**line) for line in values.pop("lines")]
+            invoice = invoices.invoice_create(actor=self.actor, lines=lines, **values)
+        if issue:
+            invoice = invoices.invoice_issue(invoice=invoice, actor=self.actor)
+        return Response(self._detail(invoice), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=InvoiceDetailOutput)
+    @action(detail=True, methods=["post"])
+    def issue(self, request, pk=None):
+        invoice = invoices.invoice_issue(invoice=self.get_object(), actor=self.actor)
+        return Response(self._detail(invoice))
+
+    @extend_schema(request=VoidInput, responses=InvoiceDetailOutput)
+    @action(detail=True, methods=["post"])
+    def void(self, request, pk=None):
+        data = VoidInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        invoice = invoices.invoice_void(
+            invoice=self.get_object(), actor=self.actor, **data.validated_data
+        )
+        return Response(self._detail(invoice))
+
+    @extend_schema(parameters=[AsOfInput], responses=InvoiceBalanceOutput)
+    @action(detail=True, methods=["get"])
+    def balance(self, request, pk=None):
+        """What was open on the invoice at the end of ``as_of`` (default: today)."""
+        invoice = self.get_object()
+        query = AsOfInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        as_of = query.validated_data.get("as_of") or request.organization.today()
+        body = {
+            "invoice": invoice.pk,
+            "as_of": as_of,
+            "currency": invoice.currency,
+            "open_amount": invoice_open_amount(invoice=invoice, as_of=as_of),
+        }
+        return Response(InvoiceBalanceOutput(body).data)
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
+    @action(detail=True, methods=["get"])
+    def pdf(self, request, pk=None):
+        from invoicing.documents import render_invoice_pdf
+
+        invoice = self.get_object()
+        response = HttpResponse(render_invoice_pdf(invoice), "application/pdf")
+        name = invoice.number or f"draft-{invoice.pk}"
+        response["Content-Disposition"] = f'attachment; filename="{name}.pdf"'
+        return response
+
+    def _detail(self, invoice):
+        return InvoiceDetailOutput(
+            Invoice.objects.prefetch_related("lines", "instalments").get(pk=invoice.pk)
+        ).data
+
+
+# --- credit notes -------------------------------------------------------------------
+
+
+class CreditNoteInput(serializers.Serializer):
+    invoice = TenantRelatedField(Invoice)
+    credit_date = serializers.DateField()
+    reason = serializers.CharField(max_length=300)
+    lines = LineInput(many=True, allow_empty=False)
+
+
+class CreditNoteLineOutput(serializers.ModelSerializer):
+    unit_price = MoneyField(currency_source="credit_note.currency")
+    net_amount = MoneyField(currency_source="credit_note.currency")
+    tax_amount = MoneyField(currency_source="credit_note.currency")
+
+    class Meta:
+        model = CreditNoteLine
+        fields = [
+            "position", "description", "quantity", "unit_price", "net_amount",
+            "tax_rate", "tax_amount",
+        ]  # fmt: skip
+
+
+class CreditNoteOutput(serializers.ModelSerializer):
+    subtotal = MoneyField()
+    tax_total = MoneyField()
+    total = MoneyField()
+    lines = CreditNoteLineOutput(many=True, read_only=True)
+
+    class Meta:
+        model = CreditNote
+        fields = [
+            "id", "number", "customer", "invoice", "status", "currency",
+            "credit_date", "reason", "subtotal", "tax_total", "total", "lines",
+            "created_at",
+        ]  # fmt: skip
+
+
+class CreditNoteFilter(django_filters.FilterSet):
+    customer = TenantIdFilter(field_name="customer_id", model=Customer)
+    invoice = TenantIdFilter(field_name="invoice_id", model=Invoice)
+    status = django_filters.ChoiceFilter(choices=CreditNote.Status.choices)
+
+    class Meta:
+        model = CreditNote
+        fields = []
+
+
+class CreditNoteViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
+):
+    serializer_class = CreditNoteOutput
+    filterset_class = CreditNoteFilter
+    capability = "bill"
+
+    def get_queryset(self):
+        return CreditNote.objects.prefetch_related("lines__credit_note")
+
+    @extend_schema(request=CreditNoteInput, responses={201: CreditNoteOutput})
+    def create(self, request):
+        data = CreditNoteInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        credit_note = invoices.credit_note_create(
+            actor=self.actor,
+            lines=[invoices.LineInput(**line) for line in values.pop("lines")],
+            **values,
+        )
+        return Response(self._output(credit_note), status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=VoidInput, responses=CreditNoteOutput)
+    @action(detail=True, methods=["post"])
+    def void(self, request, pk=None):
+        data = VoidInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        credit_note = invoices.credit_note_void(
+            credit_note=self.get_object(),
+            actor=self.actor,
+            void_date=data.validated_data.get("void_date"),
+        )
+        return Response(self._output(credit_note))
+
+    def _output(self, credit_note):
+        return CreditNoteOutput(self.get_queryset().get(pk=credit_note.pk)).data
+
+
+# --- ledger and balances ------------------------------------------------------------
+
+
+class LedgerEntryOutput(serializers.ModelSerializer):
+    amount = MoneyField()
+
+    class Meta:
+        model = LedgerEntry
+        fields = [
+            "id", "customer", "invoice", "kind", "amount", "currency",
+            "posting_date", "document_type", "document_id", "payment_id",
+            "reverses", "memo", "created_at",
+        ]  # fmt: skip
+
+
+class LedgerEntryFilter(django_filters.FilterSet):
+    customer = TenantIdFilter(field_name="customer_id", model=Customer)
+    invoice = TenantIdFilter(field_name="invoice_id", model=Invoice)
+    kind = django_filters.MultipleChoiceFilter(choices=LedgerEntry.Kind.choices)
+    currency = django_filters.CharFilter()
+    posting_date_after = django_filters.DateFilter("posting_date", lookup_expr="gte")
+    posting_date_before = django_filters.DateFilter("posting_date", lookup_expr="lte")
+
+    class Meta:
+        model = LedgerEntry
+        fields = []
+
+
+class LedgerEntryViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
+):
+    """The append-only receivables ledger (debits > 0, credits < 0)."""
+
+    serializer_class = LedgerEntryOutput
+    filterset_class = LedgerEntryFilter
+
+    def get_queryset(self):
+        return LedgerEntry.objects.all()
+
+
+class BalanceOutput(serializers.Serializer):
+    currency = serializers.CharField()
+    balance = MoneyField(help_text="Open invoices minus unapplied cash.")
+    invoices_open = MoneyField()
+    unapplied_cash = MoneyField()
+    overdue = MoneyField(help_text="Open on invoices already past due on as_of.")
+
+
+class CustomerBalanceOutput(serializers.Serializer):
+    customer = serializers.IntegerField()
+    as_of = serializers.DateField()
+    balances = BalanceOutput(many=True)
+
+
+class CustomerBalanceView(TenantAPIView):
+    """A customer's balance per currency at the end of ``as_of`` (default today).
+
+    Summed from the ledger's posting dates, so any past date shows what the account
+    stood at on that date.
+    """
+
+    @extend_schema(
+        parameters=[
+            AsOfInput,
+            OpenApiParameter("id", int, OpenApiParameter.PATH),
+        ],
+        responses=CustomerBalanceOutput,
+    )
+    def get(self, request, pk):
+        customer = get_object_or_404(Customer.objects, pk=pk)
+        query = AsOfInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        as_of = query.validated_data.get("as_of") or request.organization.today()
+        balances = customer_balances(customer=customer, as_of=as_of)
+        body = {"customer": customer.pk, "as_of": as_of, "balances": balances}
+        return Response(CustomerBalanceOutput(body).data)

@@ -1,0 +1,28 @@
+"""django-filter pieces shared by the stage APIs."""
+
+import django_filters
+
+from o2c.errors import ForeignObject
+
+
+class TenantIdFilter(django_filters.NumberFilter):
+    """Filter by the id of a related row, resolved in the caller's organization.
+
+    An id that is not there (another organization's, or none at all) answers 404,
+    exactly like a foreign id in a path or a body: nothing about it leaks.
+    """
+
+    def __init__(self, *args, model, **kwargs):
+        self.model = model
+        super().__init__(*args, **kwargs)
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        if not self.model.objects.filter(pk=value).exists():
+            raise ForeignObject(
+                "not_found",
+                f"No {self.model._meta.verbose_name} with id {value}.",
+                field=self.field_name,
+            )
+        return super().filter(qs, value)
