@@ -238,10 +238,11 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     @extend_schema(request=VoidInput, responses=InvoiceDetailOutput)
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):
+        invoice = self.get_object()
         data = VoidInput(data=request.data)
         data.is_valid(raise_exception=True)
         invoice = invoices.invoice_void(
-            invoice=self.get_object(), actor=self.actor, **data.validated_data
+            invoice=invoice, actor=self.actor, **data.validated_data
         )
         return Response(self._detail(invoice))
 
@@ -351,10 +352,11 @@ class CreditNoteViewSet(
     @extend_schema(request=VoidInput, responses=CreditNoteOutput)
     @action(detail=True, methods=["post"])
     def void(self, request, pk=None):
+        credit_note = self.get_object()
         data = VoidInput(data=request.data)
         data.is_valid(raise_exception=True)
         credit_note = invoices.credit_note_void(
-            credit_note=self.get_object(),
+            credit_note=credit_note,
             actor=self.actor,
             void_date=data.validated_data.get("void_date"),
         )

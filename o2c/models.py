@@ -123,7 +123,7 @@ class AuditEvent(TenantModel):
     )
     actor_label = models.CharField(max_length=150)
     object_type = models.CharField(max_length=60)
-    object_id = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=150)
     action = models.CharField(max_length=60)
     from_status = models.CharField(max_length=30, blank=True)
     to_status = models.CharField(max_length=30, blank=True)

@@ -322,20 +322,22 @@ class SalesOrderViewSet(
     @extend_schema(request=ConfirmInput, responses=OrderOutput)
     @action(detail=True, methods=["post"])
     def confirm(self, request, pk=None):
+        order = self.get_object()
         data = ConfirmInput(data=request.data)
         data.is_valid(raise_exception=True)
         order = orders.order_confirm(
-            order=self.get_object(), actor=self.actor, **data.validated_data
+            order=order, actor=self.actor, **data.validated_data
         )
         return Response(self._output(order))
 
     @extend_schema(request=ReasonInput, responses=OrderOutput)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
+        order = self.get_object()
         data = ReasonInput(data=request.data)
         data.is_valid(raise_exception=True)
         order = orders.order_cancel(
-            order=self.get_object(), actor=self.actor, **data.validated_data
+            order=order, actor=self.actor, **data.validated_data
         )
         return Response(self._output(order))
 

@@ -130,10 +130,11 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     @action(detail=True, methods=["post"])
     def allocate(self, request, pk=None):
         """Apply unapplied cash of this payment to an invoice."""
+        payment = self.get_object()
         data = AllocationInput(data=request.data)
         data.is_valid(raise_exception=True)
         allocation = payments.allocation_create(
-            payment=self.get_object(), actor=self.actor, **data.validated_data
+            payment=payment, actor=self.actor, **data.validated_data
         )
         return Response(
             AllocationOutput(allocation).data, status=status.HTTP_201_CREATED
@@ -143,10 +144,11 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
     @action(detail=True, methods=["post"])
     def reverse(self, request, pk=None):
         """Undo the payment (bounced, duplicate): its allocations, then the cash."""
+        payment = self.get_object()
         data = ReversalInput(data=request.data)
         data.is_valid(raise_exception=True)
         payment = payments.payment_reverse(
-            payment=self.get_object(), actor=self.actor, **data.validated_data
+            payment=payment, actor=self.actor, **data.validated_data
         )
         return Response(self._output(payment))
 
@@ -178,10 +180,11 @@ class AllocationViewSet(
     @action(detail=True, methods=["post"])
     def reverse(self, request, pk=None):
         """Take the cash off the invoice; it returns to the customer's account."""
+        allocation = self.get_object()
         data = ReversalInput(data=request.data)
         data.is_valid(raise_exception=True)
         allocation = payments.allocation_reverse(
-            allocation=self.get_object(),
+            allocation=allocation,
             actor=self.actor,
             reversal_date=data.validated_data.get("reversal_date"),
         )
@@ -224,10 +227,11 @@ class WriteOffViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
     @extend_schema(request=ReversalInput, responses=WriteOffOutput)
     @action(detail=True, methods=["post"])
     def reverse(self, request, pk=None):
+        write_off = self.get_object()
         data = ReversalInput(data=request.data)
         data.is_valid(raise_exception=True)
         write_off = payments.write_off_reverse(
-            write_off=self.get_object(),
+            write_off=write_off,
             actor=self.actor,
             reversal_date=data.validated_data.get("reversal_date"),
         )

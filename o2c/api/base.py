@@ -29,7 +29,12 @@ class TenantAPIMixin:
             if request.method in ("GET", "HEAD", "OPTIONS"):
                 return super().dispatch(request, *args, **kwargs)
             with transaction.atomic():
-                return super().dispatch(request, *args, **kwargs)
+                response = super().dispatch(request, *args, **kwargs)
+                if response.status_code >= 400:
+                    # A refused write leaves nothing behind, not even the claim
+                    # of its Idempotency-Key (DRF only rolls back ATOMIC_REQUESTS).
+                    transaction.set_rollback(True)
+                return response
         finally:
             if self._tenant_token is not None:
                 deactivate(self._tenant_token)

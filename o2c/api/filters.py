@@ -13,16 +13,17 @@ class TenantIdFilter(django_filters.NumberFilter):
     """
 
     def __init__(self, *args, model, **kwargs):
-        self.model = model
+        # not ``self.model``: django-filter sets that to the FilterSet's own model
+        self.related_model = model
         super().__init__(*args, **kwargs)
 
     def filter(self, qs, value):
         if value in (None, ""):
             return qs
-        if not self.model.objects.filter(pk=value).exists():
+        if not self.related_model.objects.filter(pk=value).exists():
             raise ForeignObject(
                 "not_found",
-                f"No {self.model._meta.verbose_name} with id {value}.",
-                field=self.field_name,
+                f"No {self.related_model._meta.verbose_name} with id {value}.",
+                field=self.field_name.removesuffix("_id"),
             )
         return super().filter(qs, value)

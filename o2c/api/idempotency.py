@@ -21,6 +21,12 @@ from o2c.models import IdempotencyRecord
 from o2c.tenancy import current_organization
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
+
+
+class KeyReused(DomainError):
+    status_code = 422
+
+
 MAX_KEY_LENGTH = 255
 
 
@@ -65,7 +71,7 @@ def claim(request, key: str, request_hash: str) -> IdempotencyRecord:
     except IntegrityError:
         existing = IdempotencyRecord.objects.get(key=key)
     if existing.request_hash != request_hash:
-        raise DomainError(
+        raise KeyReused(
             "idempotency_key_reused",
             "This Idempotency-Key was used with a different request; use a new key.",
             field="Idempotency-Key",

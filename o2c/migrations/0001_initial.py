@@ -135,7 +135,7 @@ class Migration(migrations.Migration):
                 ('created_at', models.DateTimeField(auto_now_add=True, db_index=True)),
                 ('actor_label', models.CharField(max_length=150)),
                 ('object_type', models.CharField(max_length=60)),
-                ('object_id', models.CharField(max_length=64)),
+                ('object_id', models.CharField(max_length=150)),
                 ('action', models.CharField(max_length=60)),
                 ('from_status', models.CharField(blank=True, max_length=30)),
                 ('to_status', models.CharField(blank=True, max_length=30)),

@@ -187,4 +187,5 @@ def test_order_to_cash_through_the_api(api):
     ledger = api.get(
         f"/api/v1/ledger-entries/?customer={customer['id']}&page_size=100"
     ).json()
+    assert "results" in ledger, ledger
     assert sum(Decimal(e["amount"]) for e in ledger["results"]) == Decimal("680.00")

@@ -1,0 +1,61 @@
+import pytest
+
+from o2c.tenancy import tenant_context
+from reconciliation.models import Payment
+from tests.factories import CustomerFactory, issued_invoice
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def invoice(org):
+    with tenant_context(org):
+        return issued_invoice(CustomerFactory(), "100.00")
+
+
+def pay(api, invoice, key, amount="40.00"):
+    body = {
+        "customer": invoice.customer_id,
+        "amount": amount,
+        "currency": "EUR",
+        "received_date": "2026-01-10",
+        "allocations": [{"invoice": invoice.pk, "amount": amount}],
+    }
+    return api.post("/api/v1/payments/", body, format="json", HTTP_IDEMPOTENCY_KEY=key)
+
+
+def test_same_key_same_body_creates_once_and_replays_the_response(api, org, invoice):
+    first = pay(api, invoice, "pay-1")
+    second = pay(api, invoice, "pay-1")
+    assert first.status_code == second.status_code == 201
+    assert second.json() == first.json()
+    assert second["Idempotent-Replayed"] == "true"
+    with tenant_context(org):
+        assert Payment.objects.count() == 1
+        invoice.refresh_from_db()
+        assert str(invoice.open_amount) == "60.000"
+
+
+def test_same_key_other_body_is_refused(api, org, invoice):
+    assert pay(api, invoice, "pay-2").status_code == 201
+    response = pay(api, invoice, "pay-2", amount="41.00")
+    assert response.status_code == 422
+    assert response.json()["error"]["code"] == "idempotency_key_reused"
+    with tenant_context(org):
+        assert Payment.objects.count() == 1
+
+
+def test_a_failed_request_does_not_burn_the_key(api, org, invoice):
+    refused = pay(api, invoice, "pay-3", amount="150.00")
+    assert refused.status_code == 400
+    assert pay(api, invoice, "pay-3", amount="150.00").status_code == 400
+    assert pay(api, invoice, "pay-3", amount="50.00").status_code == 201
+
+
+def test_keys_are_per_organization(api, other_api, org, other_org, invoice):
+    assert pay(api, invoice, "shared-key").status_code == 201
+    with tenant_context(other_org):
+        theirs = issued_invoice(CustomerFactory(), "100.00")
+    response = pay(other_api, theirs, "shared-key")
+    assert response.status_code == 201
+    assert "Idempotent-Replayed" not in response

@@ -1,0 +1,211 @@
+"""Another organization's ids, anywhere, answer 404; no credentials answer 401."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+
+from invoicing.models import Invoice, LedgerEntry
+from invoicing.services.invoices import LineInput, credit_note_create
+from o2c.models import AuditEvent, OrganizationAPIKey
+from o2c.tenancy import tenant_context
+from orders.models import Customer, Item, SalesOrder
+from orders.services.master import contact_create, item_create
+from orders.services.orders import (
+    OrderLineInput,
+    fulfillment_create,
+    order_confirm,
+    order_create,
+)
+from reconciliation.models import Allocation, Payment, WriteOff
+from reconciliation.services.payments import write_off_create
+from tests.factories import SYSTEM, CustomerFactory, issued_invoice, received_payment
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def victim(org):
+    """A small but complete book in ``org``: one row of every kind."""
+    with tenant_context(org):
+        customer = CustomerFactory()
+        contact_create(customer=customer, name="Ann", email="ann@x.test", actor=SYSTEM)
+        item = item_create(
+            sku="W1", name="Widget", unit_price="10.00", currency="EUR", actor=SYSTEM
+        )
+        order = order_create(
+            customer=customer,
+            order_date=date(2026, 1, 2),
+            lines=[OrderLineInput(quantity=Decimal(2), item=item)],
+            actor=SYSTEM,
+        )
+        order_confirm(order=order, actor=SYSTEM)
+        line = order.lines.get()
+        fulfillment = fulfillment_create(
+            order=order, lines=[(line, Decimal(1))], shipped_date=date(2026, 1, 3),
+            actor=SYSTEM,
+        )  # fmt: skip
+        invoice = issued_invoice(customer, "300.00")
+        credit = credit_note_create(
+            invoice=invoice, credit_date=date(2026, 1, 5), reason="r",
+            lines=[LineInput("x", quantity=Decimal(1), unit_price=Decimal(10))],
+            actor=SYSTEM,
+        )  # fmt: skip
+        payment = received_payment(customer, "100.00", allocations=[(invoice, "50.00")])
+        write_off = write_off_create(
+            invoice=invoice, amount="1.00", write_off_date=date(2026, 1, 20),
+            reason="rounding", actor=SYSTEM,
+        )  # fmt: skip
+        key, _ = OrganizationAPIKey.objects.create_key(name="erp", organization=org)
+        return {
+            "payment-term": customer.payment_term_id,
+            "customer": customer.pk,
+            "item": item.pk,
+            "order": order.pk,
+            "order_line": line.pk,
+            "fulfillment": fulfillment.pk,
+            "invoice": invoice.pk,
+            "credit-note": credit.pk,
+            "ledger-entry": LedgerEntry.objects.filter(invoice=invoice).first().pk,
+            "payment": payment.pk,
+            "allocation": Allocation.objects.get(payment=payment).pk,
+            "write-off": write_off.pk,
+            "api-key": key.pk,
+            "member": org.memberships.first().pk if org.memberships.exists() else 0,
+        }
+
+
+def api_routes():
+    """(route template, url name) of every /api/v1/ endpoint."""
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern) and route.startswith("api/v1/"):
+                yield route, pattern.name
+
+    return sorted(set(walk(get_resolver().url_patterns)))
+
+
+def concrete(route: str, name: str, ids: dict) -> str:
+    """Fill a route's id with the victim's row of the matching kind."""
+    if "pk" in route:
+        basename = max((k for k in ids if name.startswith(k + "-")), key=len)
+    for token in ("(?P<pk>[^/.]+)", "(?P<pk>[^/]+)", "<int:pk>", "<pk>"):
+        if token in route:
+            route = route.replace(token, str(ids[basename]))
+    return "/" + route.replace("^", "").replace("$", "").replace(
+        "\\.(?P<format>[a-z0-9]+)/?", ""
+    )
+
+
+def detail_routes(ids):
+    for route, name in api_routes():
+        if "pk" not in route or "format" in route:
+            continue
+        yield concrete(route, name, ids), name
+
+
+def test_every_detail_route_is_covered(victim):
+    names = {name for _, name in detail_routes(victim)}
+    assert {"invoice-detail", "payment-reverse", "customer-balance"} <= names
+
+
+def test_foreign_ids_in_paths_answer_404(victim, other_api):
+    for path, _name in detail_routes(victim):
+        for method in ("get", "post", "patch"):
+            response = getattr(other_api, method)(path, {}, format="json")
+            assert response.status_code in (404, 405), (method, path, response.content)
+            if response.status_code == 404:
+                assert response.json() == {
+                    "error": {"code": "not_found", "message": "Not found."}
+                }
+
+
+def test_foreign_ids_in_queries_answer_404(victim, other_api):
+    queries = [
+        f"/api/v1/invoices/?customer={victim['customer']}",
+        f"/api/v1/orders/?customer={victim['customer']}",
+        f"/api/v1/payments/?customer={victim['customer']}",
+        f"/api/v1/credit-notes/?invoice={victim['invoice']}",
+        f"/api/v1/ledger-entries/?invoice={victim['invoice']}",
+        f"/api/v1/ledger-entries/?customer={victim['customer']}",
+        f"/api/v1/allocations/?payment={victim['payment']}",
+        f"/api/v1/invoices/?sales_order={victim['order']}",
+    ]
+    for query in queries:
+        response = other_api.get(query)
+        assert response.status_code == 404, (query, response.content)
+
+
+def test_foreign_ids_in_bodies_answer_404_and_write_nothing(
+    victim, other_api, other_org
+):
+    with tenant_context(other_org):
+        own = CustomerFactory()
+    bodies = {
+        "/api/v1/customers/": {"name": "X", "payment_term": victim["payment-term"]},
+        "/api/v1/orders/": {
+            "customer": victim["customer"], "order_date": "2026-01-01",
+            "lines": [{"quantity": "1", "unit_price": "1.00", "description": "x"}],
+        },
+        "/api/v1/fulfillments/": {
+            "order": victim["order"], "shipped_date": "2026-01-01",
+            "lines": [{"order_line": victim["order_line"], "quantity": "1"}],
+        },
+        "/api/v1/invoices/": {
+            "customer": own.pk, "invoice_date": "2026-01-01",
+            "lines": [{"item": victim["item"], "quantity": "1", "unit_price": "1.00"}],
+        },
+        "/api/v1/credit-notes/": {
+            "invoice": victim["invoice"], "credit_date": "2026-02-01", "reason": "x",
+            "lines": [{"description": "x", "quantity": "1", "unit_price": "1.00"}],
+        },
+        "/api/v1/payments/": {
+            "customer": own.pk, "amount": "5.00", "currency": "EUR",
+            "received_date": "2026-01-01",
+            "allocations": [{"invoice": victim["invoice"], "amount": "5.00"}],
+        },
+        "/api/v1/write-offs/": {
+            "invoice": victim["invoice"], "amount": "1.00",
+            "write_off_date": "2026-02-01", "reason": "x",
+        },
+    }  # fmt: skip
+    counts_before = _counts()
+    for url, body in bodies.items():
+        response = other_api.post(url, body, format="json")
+        assert response.status_code == 404, (url, response.content)
+        assert response.json()["error"]["fields"], url
+    assert _counts() == counts_before
+
+
+def _counts():
+    models = (Customer, Item, SalesOrder, Invoice, LedgerEntry, Payment, WriteOff)
+    return {m.__name__: m.unscoped.count() for m in models} | {
+        "audit": AuditEvent.unscoped.count()
+    }
+
+
+def test_no_credentials_answer_401_everywhere(victim):
+    anonymous = APIClient()
+    for route, name in api_routes():
+        if "format" in route:
+            continue
+        path = concrete(route, name, victim)
+        for method in ("get", "post"):
+            response = getattr(anonymous, method)(path, {}, format="json")
+            assert response.status_code == 401, (method, path)
+            assert response.json()["error"]["code"] == "not_authenticated"
+
+
+def test_a_revoked_key_is_refused(org, victim):
+    key, secret = OrganizationAPIKey.objects.create_key(name="old", organization=org)
+    key.revoked = True
+    key.save()
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    assert client.get("/api/v1/invoices/").status_code == 401
