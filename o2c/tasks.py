@@ -1,10 +1,16 @@
 """Celery plumbing: every task acts for exactly one organization."""
 
+import logging
 from functools import wraps
 
+from celery import shared_task
+
+from o2c.checks import run_ledger_checks
 from o2c.errors import TenantNotSet
 from o2c.models import Organization
 from o2c.tenancy import tenant_context
+
+logger = logging.getLogger(__name__)
 
 
 def tenant_task(func):
@@ -25,3 +31,20 @@ def tenant_task(func):
             return func(organization_id, *args, **kwargs)
 
     return wrapper
+
+
+@shared_task(name="o2c.verify_ledger", acks_late=True)
+@tenant_task
+def verify_ledger(organization_id):
+    """Re-check one organization's ledger; problems are logged for operators."""
+    problems = run_ledger_checks()
+    for problem in problems:
+        logger.error("ledger problem in organization %s: %s", organization_id, problem)
+    return len(problems)
+
+
+@shared_task(name="o2c.verify_all_ledgers")
+def verify_all_ledgers():
+    """Nightly (beat): one verification task per organization."""
+    for organization_id in Organization.objects.values_list("pk", flat=True):
+        verify_ledger.delay(organization_id)
