@@ -12,6 +12,8 @@ api_v1 = [
     path("", include("invoicing.api_urls")),
     path("", include("reconciliation.api_urls")),
     path("imports/", include("invoicing.imports.api_urls")),
+    path("", include("collecting.api_urls")),
+    path("", include("reports.api_urls")),
 ]
 
 urlpatterns = [
@@ -28,6 +30,8 @@ urlpatterns = [
     path("", include("invoicing.urls")),
     path("", include("reconciliation.urls")),
     path("imports/", include("invoicing.imports.urls")),
+    path("", include("collecting.urls")),
+    path("", include("reports.urls")),
     path("api/v1/", include(api_v1)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
