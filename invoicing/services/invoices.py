@@ -18,9 +18,13 @@ from invoicing.models import (
     InvoiceLine,
     LedgerEntry,
 )
+from invoicing.services.delivery import (
+    credit_note_delivery_schedule,
+    invoice_delivery_on_issue,
+)
 from invoicing.services.ledger import Posting, ledger_post, ledger_reverse
 from o2c.errors import ConflictError, DomainError
-from o2c.money import exact_amount, validate_currency
+from o2c.money import exact_amount, quantize, validate_currency
 from o2c.services import Actor, audit_record, next_number, transition
 from o2c.tenancy import current_organization
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
@@ -120,6 +124,8 @@ def invoice_create_from_order(
                 f"Order {order} has no shipped quantity left to invoice.",
                 field="sales_order",
             )
+    if not lines:
+        raise DomainError("required", "Choose a line to invoice.", field="lines")
     invoice_lines = []
     for index, (line, quantity) in enumerate(lines):
         field = f"lines[{index}]"
@@ -281,6 +287,8 @@ def invoice_issue(*, invoice: Invoice, actor: Actor) -> Invoice:
             ],
             actor=actor,
         )
+    # Writes the pending email row now; the task is enqueued on commit.
+    invoice_delivery_on_issue(invoice=invoice, actor=actor)
     invoice.refresh_from_db()
     return invoice
 
@@ -377,8 +385,9 @@ def credit_note_create(
     if total > invoice.open_amount:
         raise DomainError(
             "exceeds_open_amount",
-            f"Credit {total} exceeds the invoice's open amount {invoice.open_amount} "
-            f"{currency}; refund the payment instead.",
+            f"Credit {total} exceeds the invoice's open amount "
+            f"{quantize(invoice.open_amount, currency)} {currency}; refund the "
+            "payment instead.",
             field="lines",
         )
     organization = current_organization()
@@ -428,6 +437,7 @@ def credit_note_create(
     audit_record(
         actor=actor, obj=credit_note, action="issued", to_status=credit_note.status
     )
+    credit_note_delivery_schedule(credit_note=credit_note, actor=actor)
     return credit_note
 
 
@@ -466,9 +476,23 @@ def fee_post(
     actor: Actor,
 ) -> LedgerEntry:
     """Charge a fee (dunning fee, interest) on an invoice: a debit on its balance."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    # A draft has no balance yet and a void one must stay at zero.
+    if not invoice.is_issued:
+        raise ConflictError(
+            "invalid_status",
+            f"Invoice {invoice} is {invoice.status}; fees go on issued invoices.",
+            field="invoice",
+        )
     amount = exact_amount(amount, invoice.currency)
     if amount <= 0:
         raise DomainError("invalid_amount", "A fee must be positive.", field="amount")
+    if posting_date < invoice.invoice_date:
+        raise DomainError(
+            "invalid_date",
+            "A fee cannot be dated before its invoice.",
+            field="posting_date",
+        )
     (entry,) = ledger_post(
         postings=[
             Posting(

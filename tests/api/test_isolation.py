@@ -9,7 +9,7 @@ from rest_framework.test import APIClient
 
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import LineInput, credit_note_create
-from o2c.models import AuditEvent, OrganizationAPIKey
+from o2c.models import AuditEvent, Job, OrganizationAPIKey
 from o2c.tenancy import tenant_context
 from orders.models import Customer, Item, SalesOrder
 from orders.services.master import contact_create, item_create
@@ -59,6 +59,7 @@ def victim(org):
             reason="rounding", actor=SYSTEM,
         )  # fmt: skip
         key, _ = OrganizationAPIKey.objects.create_key(name="erp", organization=org)
+        job = Job.objects.create(organization=org, kind="import_invoices")
         return {
             "payment-term": customer.payment_term_id,
             "customer": customer.pk,
@@ -73,6 +74,7 @@ def victim(org):
             "allocation": Allocation.objects.get(payment=payment).pk,
             "write-off": write_off.pk,
             "api-key": key.pk,
+            "import": job.pk,
             "member": org.memberships.first().pk if org.memberships.exists() else 0,
         }
 
@@ -94,7 +96,10 @@ def api_routes():
 def concrete(route: str, name: str, ids: dict) -> str:
     """Fill a route's id with the victim's row of the matching kind."""
     if "pk" in route:
-        basename = max((k for k in ids if name.startswith(k + "-")), key=len)
+        basename = max(
+            (k for k in ids if name.startswith(k + "-")), key=len, default=None
+        )
+        assert basename, f"add a row for {name} to the victim fixture"
     for token in ("(?P<pk>[^/.]+)", "(?P<pk>[^/]+)", "<int:pk>", "<pk>"):
         if token in route:
             route = route.replace(token, str(ids[basename]))
@@ -112,7 +117,12 @@ def detail_routes(ids):
 
 def test_every_detail_route_is_covered(victim):
     names = {name for _, name in detail_routes(victim)}
-    assert {"invoice-detail", "payment-reverse", "customer-balance"} <= names
+    assert {
+        "invoice-detail",
+        "payment-reverse",
+        "customer-balance",
+        "import-detail",
+    } <= names
 
 
 def test_foreign_ids_in_paths_answer_404(victim, other_api):

@@ -1,0 +1,259 @@
+"""Invoice and credit-note PDFs, rendered by WeasyPrint from Django templates.
+
+Rendering fetches nothing but the project's own static files. Customer and
+organization text reaches the HTML through Django's autoescaping, and
+:class:`StaticFilesFetcher` refuses every other URL (``file:`` outside the static
+directories, ``http(s):``, ``data:``), so nothing a user typed can make the renderer
+read a file of the server or call the network.
+
+Amounts are shown with their currency's ISO 4217 minor units (JPY 0, EUR 2, KWD 3)
+in the organization's number locale; dates in the organization's date format.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal
+from django.conf import settings
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
+from django.template.loader import render_to_string
+from weasyprint import HTML
+from weasyprint.urls import URLFetcher, URLFetcherResponse
+
+from invoicing.models import CreditNote, Invoice, LedgerEntry
+from o2c.models import Organization
+from o2c.money import minor_units, quantize
+
+INVOICE_TEMPLATE = "invoicing/pdf/invoice.html"
+CREDIT_NOTE_TEMPLATE = "invoicing/pdf/credit_note.html"
+
+
+class StaticFilesFetcher(URLFetcher):
+    """Serve ``file:`` URLs that resolve inside the static directories; refuse all else.
+
+    Paths are resolved (``..`` and symlinks) before the check, so a URL cannot climb
+    out of a static directory.
+    """
+
+    def __init__(self, roots: list[Path] | None = None):
+        super().__init__(allowed_protocols=("file",), allow_redirects=False)
+        self.roots = roots if roots is not None else static_roots()
+
+    def fetch(self, url, headers=None):
+        parts = urlsplit(url)
+        if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
+            raise PermissionError(f"Documents may not load {url[:100]!r}.")
+        path = Path(url2pathname(parts.path)).resolve()
+        inside = any(path.is_relative_to(root) for root in self.roots)
+        if not inside or not path.is_file():
+            raise PermissionError(f"Documents may not load {url[:100]!r}.")
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        return URLFetcherResponse(
+            path.as_uri(), path.read_bytes(), {"Content-Type": content_type}
+        )
+
+
+def static_roots() -> list[Path]:
+    """The project's static directories (``STATICFILES_DIRS``), resolved."""
+    roots = []
+    for entry in settings.STATICFILES_DIRS:
+        # An entry may be a (prefix, path) pair.
+        directory = entry[1] if isinstance(entry, list | tuple) else entry
+        roots.append(Path(directory).resolve())
+    return roots
+
+
+def render_invoice_pdf(invoice: Invoice) -> bytes:
+    """The invoice as the customer receives it; call inside its organization."""
+    organization = invoice.organization
+    currency = invoice.currency
+    lines = list(invoice.lines.all())
+    instalments = list(invoice.instalments.all())
+    context = {
+        "organization": organization,
+        "customer": invoice.customer,
+        "invoice": invoice,
+        "currency": currency,
+        "document_title": _invoice_title(invoice),
+        "lines": _lines(lines, organization, currency),
+        "tax_summary": _tax_summary(lines, organization, currency),
+        "amounts": _amounts(
+            organization,
+            currency,
+            subtotal=invoice.subtotal,
+            tax_total=invoice.tax_total,
+            total=invoice.total,
+        ),
+        "settlement": _settlement(invoice, organization),
+        "instalments": [
+            {
+                "sequence": instalment.sequence,
+                "due_date": instalment.due_date,
+                "amount": format_amount(instalment.amount, currency, organization),
+            }
+            for instalment in instalments
+        ]
+        if len(instalments) > 1
+        else [],
+    }
+    return _render(INVOICE_TEMPLATE, context)
+
+
+def render_credit_note_pdf(credit_note: CreditNote) -> bytes:
+    """The credit note as the customer receives it; call inside its organization."""
+    organization = credit_note.organization
+    currency = credit_note.currency
+    lines = list(credit_note.lines.all())
+    context = {
+        "organization": organization,
+        "customer": credit_note.customer,
+        "credit_note": credit_note,
+        "invoice": credit_note.invoice,
+        "currency": currency,
+        "document_title": f"Credit note {credit_note.number}",
+        "lines": _lines(lines, organization, currency),
+        "tax_summary": _tax_summary(lines, organization, currency),
+        "amounts": _amounts(
+            organization,
+            currency,
+            subtotal=credit_note.subtotal,
+            tax_total=credit_note.tax_total,
+            total=credit_note.total,
+        ),
+    }
+    return _render(CREDIT_NOTE_TEMPLATE, context)
+
+
+def format_amount(amount: Decimal, currency: str, organization: Organization) -> str:
+    """``amount`` with the currency's minor units, grouped in the org's locale."""
+    decimals = minor_units(currency)
+    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(
+        quantize(amount, currency), format=pattern, locale=_locale(organization.locale)
+    )
+
+
+def _render(template_name: str, context: dict) -> bytes:
+    html = render_to_string(template_name, context)
+    roots = static_roots()
+    return HTML(
+        string=html,
+        base_url=roots[0].as_uri() + "/",
+        url_fetcher=StaticFilesFetcher(roots),
+    ).write_pdf()
+
+
+def _invoice_title(invoice: Invoice) -> str:
+    if invoice.number:
+        return f"Invoice {invoice.number}"
+    return "Draft invoice"
+
+
+@cache
+def _locale(name: str) -> Locale:
+    try:
+        return Locale.parse((name or "en").replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return Locale("en")
+
+
+def _number(value: Decimal, organization: Organization) -> str:
+    """A quantity or rate without trailing zeros (2.000 → 2, 7.500 → 7.5)."""
+    return format_decimal(value, locale=_locale(organization.locale))
+
+
+def _lines(lines, organization: Organization, currency: str) -> list[dict]:
+    def money(value):
+        return format_amount(value, currency, organization)
+
+    return [
+        {
+            "position": line.position,
+            "description": line.description,
+            "quantity": _number(line.quantity, organization),
+            "unit_price": money(line.unit_price),
+            "net_amount": money(line.net_amount),
+            "tax_rate": _number(line.tax_rate, organization),
+            "tax_amount": money(line.tax_amount),
+            "total": money(line.net_amount + line.tax_amount),
+        }
+        for line in lines
+    ]
+
+
+def _tax_summary(lines, organization: Organization, currency: str) -> list[dict]:
+    """Net and tax per tax rate, as tax law asks invoices to show them."""
+    by_rate: dict[Decimal, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 2)
+    for line in lines:
+        by_rate[line.tax_rate][0] += line.net_amount
+        by_rate[line.tax_rate][1] += line.tax_amount
+    return [
+        {
+            "rate": _number(rate, organization),
+            "net": format_amount(net, currency, organization),
+            "tax": format_amount(tax, currency, organization),
+        }
+        for rate, (net, tax) in sorted(by_rate.items())
+    ]
+
+
+def _amounts(organization, currency, **amounts: Decimal) -> dict[str, str]:
+    return {
+        name: format_amount(value, currency, organization)
+        for name, value in amounts.items()
+    }
+
+
+@dataclass(frozen=True)
+class Settlement:
+    """What has happened to an issued invoice since, from its ledger entries."""
+
+    fees: str | None
+    paid: str | None
+    credited: str | None
+    adjusted: str | None
+    open_amount: str
+
+
+_PAID_KINDS = (LedgerEntry.Kind.ALLOCATION, LedgerEntry.Kind.IMPORTED_SETTLEMENT)
+
+
+def _settlement(invoice: Invoice, organization: Organization) -> Settlement | None:
+    """Fees, payments, credits and write-offs on an issued invoice (None otherwise).
+
+    A reversal counts against the kind it reverses, so a reversed payment is no
+    longer "paid".
+    """
+    if not invoice.is_issued:
+        return None
+    by_kind = dict(
+        LedgerEntry.objects.filter(invoice=invoice)
+        .annotate(original_kind=Coalesce("reverses__kind", "kind"))
+        .values_list("original_kind")
+        .annotate(amount=Sum("amount"))
+        .order_by()
+    )
+
+    def shown(kinds, sign=-1):
+        amount = sign * sum((by_kind.get(kind, Decimal(0)) for kind in kinds), 0)
+        if not amount:
+            return None
+        return format_amount(amount, invoice.currency, organization)
+
+    return Settlement(
+        fees=shown([LedgerEntry.Kind.FEE], sign=1),
+        paid=shown(_PAID_KINDS),
+        credited=shown([LedgerEntry.Kind.CREDIT_NOTE]),
+        adjusted=shown([LedgerEntry.Kind.WRITE_OFF]),
+        open_amount=format_amount(invoice.open_amount, invoice.currency, organization),
+    )

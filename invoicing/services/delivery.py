@@ -1,0 +1,309 @@
+"""Emailing issued invoices and credit notes to the customer's billing contacts.
+
+Every email is an :class:`~invoicing.models.InvoiceDelivery` row written before
+anything is sent, in the transaction that issues the document, so none is lost
+silently:
+
+1. :func:`invoice_delivery_on_issue` (called by ``invoice_issue``) and the
+   ``*_delivery_schedule`` services write the row ``pending`` and, once that
+   transaction commits, enqueue the task ``invoicing.send_invoice_delivery``.
+2. :func:`delivery_send` (the task's body) claims the row ``pending → sending``
+   under a row lock. A second run of the task finds it claimed and does nothing.
+   With no billing address the row becomes ``no_recipient`` instead, for a person
+   to see.
+3. It renders the PDF, hands the message to Django's email backend and records
+   ``sent`` (with ``sent_at``) or ``failed`` (with the error).
+
+The Message-ID is chosen and stored at the claim. A row left ``sending`` means the
+worker stopped after the claim and before recording the outcome: the message may
+or may not have gone out, so nothing resends it automatically; a person looks the
+Message-ID up in the mail server's log and records the outcome with
+:func:`delivery_reconcile`. :func:`delivery_resend` is a person's request to try a
+``failed`` or ``no_recipient`` delivery again.
+"""
+
+from __future__ import annotations
+
+from email.utils import formataddr, make_msgid, parseaddr
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.db import transaction
+from django.template.loader import render_to_string
+from django.utils import timezone
+
+from invoicing.models import CreditNote, Invoice, InvoiceDelivery
+from o2c.errors import ConflictError, DomainError
+from o2c.services import Actor, audit_record, lock, transition
+from o2c.tenancy import current_organization
+from orders.models import Contact, Customer
+
+SENDER = Actor.system("invoice email")
+Status = InvoiceDelivery.Status
+
+
+def invoice_delivery_on_issue(
+    *, invoice: Invoice, actor: Actor
+) -> InvoiceDelivery | None:
+    """Email an invoice that is being issued, unless it is imported history.
+
+    Call inside the issuing transaction: the row commits (or rolls back) with the
+    invoice. Invoices imported from a previous system were sent by that system.
+    """
+    if invoice.source == Invoice.Source.IMPORT:
+        return None
+    return _schedule(invoice=invoice, actor=actor)
+
+
+@transaction.atomic
+def invoice_delivery_schedule(*, invoice: Invoice, actor: Actor) -> InvoiceDelivery:
+    """Email an issued invoice (again) at a person's request."""
+    if not invoice.is_issued:
+        raise ConflictError(
+            "invalid_status",
+            f"Invoice {invoice} is {invoice.status}; only issued invoices are sent.",
+            field="invoice",
+        )
+    return _schedule(invoice=invoice, actor=actor)
+
+
+@transaction.atomic
+def credit_note_delivery_schedule(
+    *, credit_note: CreditNote, actor: Actor
+) -> InvoiceDelivery:
+    """Email a credit note to the customer's billing contacts."""
+    if credit_note.status != CreditNote.Status.ISSUED:
+        raise ConflictError(
+            "invalid_status",
+            f"Credit note {credit_note} is {credit_note.status}; it is not sent.",
+            field="credit_note",
+        )
+    return _schedule(credit_note=credit_note, actor=actor)
+
+
+def delivery_send(*, delivery_id: int) -> InvoiceDelivery | None:
+    """Claim a pending delivery and send it; a no-op for any other status.
+
+    Deliberately not one transaction: the claim commits before the message
+    leaves, and the outcome is recorded in a transaction of its own.
+    """
+    delivery = _claim(delivery_id)
+    if delivery is None or delivery.status != Status.SENDING:
+        return delivery
+    try:
+        _build_message(delivery).send()
+    except Exception as error:  # whatever failed, a person must see it
+        return transition(
+            obj=delivery,
+            to_status=Status.FAILED,
+            actor=SENDER,
+            extra_fields={"error": f"{type(error).__name__}: {error}"[:2000]},
+        )
+    return transition(
+        obj=delivery,
+        to_status=Status.SENT,
+        actor=SENDER,
+        extra_fields={"sent_at": timezone.now()},
+    )
+
+
+@transaction.atomic
+def delivery_resend(*, delivery: InvoiceDelivery, actor: Actor) -> InvoiceDelivery:
+    """Try a ``failed`` or ``no_recipient`` delivery again, at a person's request.
+
+    Recipients are looked up afresh when the task claims it, so a billing contact
+    added in the meantime receives it.
+    """
+    delivery = lock(delivery)
+    if delivery.status not in (Status.FAILED, Status.NO_RECIPIENT):
+        raise ConflictError(
+            "invalid_transition",
+            f"This delivery is {delivery.get_status_display().lower()}; only failed "
+            "deliveries and those without a recipient are sent again.",
+        )
+    delivery = transition(
+        obj=delivery,
+        to_status=Status.PENDING,
+        actor=actor,
+        action="resend_requested",
+        data={"previous_error": delivery.error},
+        extra_fields={"error": ""},
+    )
+    _enqueue_on_commit(delivery)
+    return delivery
+
+
+@transaction.atomic
+def delivery_reconcile(
+    *, delivery: InvoiceDelivery, sent: bool, actor: Actor, note: str = ""
+) -> InvoiceDelivery:
+    """Record what a person found out about a delivery left ``sending``.
+
+    ``sent`` is whether the mail server's log shows the Message-ID as accepted.
+    """
+    delivery = lock(delivery)
+    if delivery.status != Status.SENDING:
+        raise ConflictError(
+            "invalid_transition",
+            f"This delivery is {delivery.get_status_display().lower()}; only one "
+            "stuck in sending is reconciled.",
+        )
+    if not sent and not note.strip():
+        raise DomainError("required", "Say what happened to it.", field="note")
+    outcome = {"sent_at": timezone.now()} if sent else {"error": note.strip()}
+    return transition(
+        obj=delivery,
+        to_status=Status.SENT if sent else Status.FAILED,
+        actor=actor,
+        action="reconciled",
+        data={"note": note.strip()},
+        extra_fields=outcome,
+    )
+
+
+def _schedule(*, actor: Actor, invoice=None, credit_note=None) -> InvoiceDelivery:
+    delivery = InvoiceDelivery.objects.create(
+        organization=current_organization(), invoice=invoice, credit_note=credit_note
+    )
+    audit_record(actor=actor, obj=delivery, action="requested", to_status="pending")
+    _enqueue_on_commit(delivery)
+    return delivery
+
+
+def _enqueue_on_commit(delivery: InvoiceDelivery) -> None:
+    # The task module imports this one.
+    from invoicing.tasks import send_invoice_delivery
+
+    organization_id, delivery_id = delivery.organization_id, delivery.pk
+
+    def enqueue():
+        send_invoice_delivery.delay(organization_id, delivery_id)
+
+    # robust: a broker outage must not fail a request whose transaction has
+    # already committed; the row stays pending, visible to a person. (A named
+    # function, not a partial: Django logs the failure by ``__qualname__``.)
+    transaction.on_commit(enqueue, robust=True)
+
+
+@transaction.atomic
+def _claim(delivery_id: int) -> InvoiceDelivery | None:
+    """Move a pending delivery to ``sending`` (or ``no_recipient``) under a lock."""
+    delivery = (
+        InvoiceDelivery.objects.select_for_update().filter(pk=delivery_id).first()
+    )
+    if delivery is None or delivery.status != Status.PENDING:
+        return None
+    document = _document(delivery)
+    recipients = _billing_recipients(document.customer)
+    if not recipients:
+        return transition(
+            obj=delivery,
+            to_status=Status.NO_RECIPIENT,
+            actor=SENDER,
+            extra_fields={
+                "recipients": [],
+                "error": f"Customer {document.customer} has no billing contact "
+                "with an email address and no email of its own.",
+            },
+        )
+    return transition(
+        obj=delivery,
+        to_status=Status.SENDING,
+        actor=SENDER,
+        extra_fields={
+            "recipients": recipients,
+            "subject": _subject(document),
+            "message_id": make_msgid(
+                idstring=f"delivery-{delivery.pk}", domain=_sender_domain()
+            ),
+            "error": "",
+        },
+    )
+
+
+def _document(delivery: InvoiceDelivery) -> Invoice | CreditNote:
+    return delivery.credit_note or delivery.invoice
+
+
+def _billing_recipients(customer: Customer) -> list[str]:
+    """Billing contacts' addresses (primary first); else the customer's own."""
+    addresses = Contact.objects.filter(
+        customer=customer, role=Contact.Role.BILLING
+    ).exclude(email="")
+    unique: dict[str, str] = {}
+    for address in addresses.values_list("email", flat=True):
+        unique.setdefault(address.strip().lower(), address.strip())
+    if unique:
+        return list(unique.values())
+    return [customer.email] if customer.email else []
+
+
+def _subject(document: Invoice | CreditNote) -> str:
+    kind = "Credit note" if isinstance(document, CreditNote) else "Invoice"
+    return f"{kind} {document.number} from {current_organization().name}"
+
+
+def _sender_address() -> str:
+    """The platform's sending address; each organization's name is shown with it.
+
+    Customers reply to the organization's own address (Reply-To), while the
+    envelope stays on a domain whose SPF/DKIM the platform controls.
+    """
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
+
+
+def _sender_domain() -> str:
+    return _sender_address().rpartition("@")[2] or "localhost"
+
+
+def _build_message(delivery: InvoiceDelivery) -> EmailMultiAlternatives:
+    # WeasyPrint loads Pango and fonts; only processes that render pay for it.
+    from invoicing.documents import (
+        format_amount,
+        render_credit_note_pdf,
+        render_invoice_pdf,
+    )
+
+    organization = current_organization()
+    document = _document(delivery)
+    if isinstance(document, CreditNote):
+        template, pdf = "credit_note", render_credit_note_pdf(document)
+        invoice, instalments = document.invoice, []
+    else:
+        template, pdf = "invoice", render_invoice_pdf(document)
+        invoice, instalments = document, list(document.instalments.all())
+    context = {
+        "organization": organization,
+        "customer": document.customer,
+        "document": document,
+        "invoice": invoice,
+        "total": format_amount(document.total, document.currency, organization),
+        "instalments": [
+            (
+                instalment.due_date,
+                format_amount(instalment.amount, document.currency, organization),
+            )
+            for instalment in instalments
+        ]
+        if len(instalments) > 1
+        else [],
+    }
+    message = EmailMultiAlternatives(
+        subject=delivery.subject,
+        body=render_to_string(f"invoicing/email/{template}.txt", context),
+        from_email=formataddr((organization.name, _sender_address())),
+        to=delivery.recipients,
+        reply_to=[organization.email] if organization.email else None,
+        headers={"Message-ID": delivery.message_id},
+    )
+    message.attach_alternative(
+        render_to_string(f"invoicing/email/{template}.html", context), "text/html"
+    )
+    message.attach(_filename(document), pdf, "application/pdf")
+    return message
+
+
+def _filename(document: Invoice | CreditNote) -> str:
+    # Numbers from other billing systems may hold "/" or spaces.
+    safe = "".join(c if c.isalnum() or c in "-_." else "-" for c in document.number)
+    return f"{safe}.pdf"
