@@ -1,4 +1,10 @@
-"""Production: every secret comes from the environment and has no default."""
+"""Production: every secret and address comes from the environment, with no default.
+
+A missing ``SECRET_KEY``, ``ALLOWED_HOSTS``, ``DATABASE_URL`` or ``REDIS_URL`` stops the
+process at start with ``ImproperlyConfigured`` naming the variable, instead of running
+on a development default. TLS is expected to end at a proxy that sets
+``X-Forwarded-Proto``.
+"""
 
 from .base import *  # noqa: F403
 from .base import env
@@ -8,9 +14,14 @@ SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 DATABASES = {"default": env.db("DATABASE_URL")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
+# Persistent connections are checked before reuse, so a restarted PostgreSQL costs one
+# failed ping, not one failed request per worker.
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+# Health probes (compose, load balancers) call the container over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
