@@ -265,8 +265,11 @@ class LedgerEntry(TenantModel):
                 fields=["organization", "customer", "posting_date"],
                 name="ledger_customer_date_idx",
             ),
+            # Tenant-scoped queries always filter by organization too; leading
+            # with it lets SQLite's planner pick this index without statistics.
             models.Index(
-                fields=["invoice", "posting_date"], name="ledger_invoice_date_idx"
+                fields=["organization", "invoice", "posting_date"],
+                name="ledger_invoice_date_idx",
             ),
             models.Index(
                 fields=["organization", "payment_id"], name="ledger_payment_idx"

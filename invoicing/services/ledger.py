@@ -17,14 +17,13 @@ Invariants it enforces (and ``verify_ledger`` re-checks):
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Max, Sum
+from django.db.models import Sum
 
 from invoicing.models import Invoice, LedgerEntry
 from o2c.errors import ConflictError, DomainError
@@ -75,17 +74,24 @@ def ledger_post(*, postings: list[Posting], actor: Actor) -> list[LedgerEntry]:
             for p in postings
         ]
     )
-    _check_history(postings)
-    for invoice in invoices.values():
-        _sync_invoice(invoice, actor=actor)
+    totals = _check_history(postings)
+    _sync_invoices(invoices, totals, actor=actor)
     return entries
 
 
 @transaction.atomic
 def ledger_reverse(
-    *, entries: list[LedgerEntry], posting_date: date, actor: Actor, memo: str = ""
+    *,
+    entries: list[LedgerEntry],
+    posting_date: date,
+    actor: Actor,
+    memo: str = "",
+    date_field: str = "date",
 ) -> list[LedgerEntry]:
-    """Post the exact opposite of each of ``entries`` on ``posting_date``."""
+    """Post the exact opposite of each of ``entries`` on ``posting_date``.
+
+    ``date_field`` names the caller's input that gave the date, for the error.
+    """
     already = LedgerEntry.objects.filter(reverses__in=entries).values_list(
         "reverses_id", flat=True
     )
@@ -97,7 +103,7 @@ def ledger_reverse(
                 "date_before_original",
                 f"A reversal cannot be dated before the original posting "
                 f"({entry.posting_date.isoformat()}).",
-                field="date",
+                field=date_field,
             )
     return ledger_post(
         postings=[
@@ -159,28 +165,35 @@ def _check_posting(posting: Posting, invoice: Invoice | None) -> None:
         )
 
 
-def _check_history(postings: list[Posting]) -> None:
-    """No invoice below zero and no payment's unapplied cash out of range, ever."""
-    for invoice_id in {p.invoice_id for p in postings if p.invoice_id}:
-        for day, balance in _running_balances(invoice_id=invoice_id):
-            if balance < 0:
-                raise DomainError(
-                    "exceeds_open_amount",
-                    f"This would take the invoice's open amount below zero"
-                    f" (by {-balance} as of {day.isoformat()}).",
-                    field=_field_for(postings, invoice_id=invoice_id),
-                )
-    for payment_id in {p.payment_id for p in postings if p.payment_id}:
-        for day, on_account in _running_balances(
-            payment_id=payment_id, invoice__isnull=True
-        ):
-            if on_account > 0:
-                raise DomainError(
-                    "exceeds_unapplied",
-                    f"This would apply more than the payment's unapplied cash"
-                    f" (by {on_account} as of {day.isoformat()}).",
-                    field=_field_for(postings, payment_id=payment_id),
-                )
+def _check_history(postings: list[Posting]) -> dict[int, tuple[Decimal, date]]:
+    """No invoice below zero and no payment's unapplied cash out of range, ever.
+
+    Returns each touched invoice's (open amount, last posting date), read in the
+    same grouped query, for :func:`_sync_invoices`.
+    """
+    invoice_ids = {p.invoice_id for p in postings if p.invoice_id}
+    invoice_totals = {}
+    for invoice_id, day, balance in _running_balances("invoice_id", invoice_ids):
+        if balance < 0:
+            raise DomainError(
+                "exceeds_open_amount",
+                f"This would take the invoice's open amount below zero"
+                f" (by {-balance} as of {day.isoformat()}).",
+                field=_field_for(postings, invoice_id=invoice_id),
+            )
+        invoice_totals[invoice_id] = (balance, day)
+    payment_ids = {p.payment_id for p in postings if p.payment_id}
+    for payment_id, day, on_account in _running_balances(
+        "payment_id", payment_ids, invoice__isnull=True
+    ):
+        if on_account > 0:
+            raise DomainError(
+                "exceeds_unapplied",
+                f"This would apply more than the payment's unapplied cash"
+                f" (by {on_account} as of {day.isoformat()}).",
+                field=_field_for(postings, payment_id=payment_id),
+            )
+    return invoice_totals
 
 
 def _field_for(postings, **match) -> str:
@@ -190,36 +203,56 @@ def _field_for(postings, **match) -> str:
     return "amount"
 
 
-def _running_balances(**filters):
+def _running_balances(key: str, ids: set[int], **filters):
+    """(id, day, balance at the end of day) for every day with entries, in order.
+
+    One grouped query for all ``ids``; a handful of rows per invoice or payment.
+    """
+    if not ids:
+        return
     per_day = (
-        LedgerEntry.objects.filter(**filters)
-        .values("posting_date")
-        .order_by("posting_date")
+        LedgerEntry.objects.filter(**{f"{key}__in": ids}, **filters)
+        .values(key, "posting_date", "currency")
+        .order_by(key, "posting_date")
         .annotate(total=Sum("amount"))
     )
-    days = [row["posting_date"] for row in per_day]
-    running = itertools.accumulate(row["total"] for row in per_day)
-    return zip(days, running, strict=True)
+    running, current = Decimal(0), None
+    for row in per_day:
+        if row[key] != current:
+            running, current = Decimal(0), row[key]
+        # SQLite sums decimals as floats (0.30 - 0.10 - 0.20 is not 0 there); every
+        # entry is exact in its currency, so the true sum is the quantized one.
+        running += quantize(row["total"], row["currency"])
+        yield current, row["posting_date"], running
 
 
-def _sync_invoice(invoice: Invoice, *, actor: Actor) -> None:
-    """Set the cached open amount from the ledger and derive the payment status."""
-    totals = LedgerEntry.objects.filter(invoice=invoice).aggregate(
-        open_amount=Sum("amount"), last_posting=Max("posting_date")
-    )
-    open_amount = quantize(totals["open_amount"] or 0, invoice.currency)
-    Invoice.objects.filter(pk=invoice.pk).update(open_amount=open_amount)
-    invoice.open_amount = open_amount
-    if invoice.status not in Invoice.ISSUED:
-        return
-    derived = derived_status(invoice)
-    settled = totals["last_posting"] if derived == Invoice.Status.PAID else None
-    transition(
-        obj=invoice,
-        to_status=derived,
-        actor=actor,
-        extra_fields={"settled_date": settled},
-    )
+def _sync_invoices(
+    invoices: dict[int, Invoice],
+    totals: dict[int, tuple[Decimal, date]],
+    *,
+    actor: Actor,
+) -> None:
+    """Set cached open amounts from the ledger and derive the payment statuses."""
+    for invoice in invoices.values():
+        open_amount, last_posting = totals.get(invoice.pk, (Decimal(0), None))
+        open_amount = quantize(open_amount, invoice.currency)
+        if open_amount != invoice.open_amount:
+            Invoice.objects.filter(pk=invoice.pk).update(open_amount=open_amount)
+            invoice.open_amount = open_amount
+        if invoice.status not in Invoice.ISSUED:
+            continue
+        derived = derived_status(invoice)
+        if derived != invoice.status:
+            transition(
+                obj=invoice,
+                to_status=derived,
+                actor=actor,
+                extra_fields={
+                    "settled_date": last_posting
+                    if derived == Invoice.Status.PAID
+                    else None
+                },
+            )
 
 
 def derived_status(invoice: Invoice) -> str:
@@ -234,10 +267,11 @@ def unapplied_by_payment(payment_ids) -> dict[int, Decimal]:
     """The ledger's on-account cash per payment (positive = cash not yet applied)."""
     rows = (
         LedgerEntry.objects.filter(payment_id__in=payment_ids, invoice__isnull=True)
-        .values("payment_id")
+        .values("payment_id", "currency")
         .annotate(total=Sum("amount"))
     )
     result = defaultdict(lambda: Decimal(0))
     for row in rows:
-        result[row["payment_id"]] = -row["total"]
+        # 0 - total, not -total: a fully applied payment shows 0.00, not -0.00.
+        result[row["payment_id"]] = quantize(0 - row["total"], row["currency"])
     return result

@@ -22,9 +22,6 @@ class TenantAPIMixin:
     def dispatch(self, request, *args, **kwargs):
         self._tenant_token = None
         self._idempotency_record = None
-        self._request_hash = None
-        if request.method == "POST" and idempotency.HEADER in request.META:
-            self._request_hash = idempotency.fingerprint(request, request.body)
         try:
             if request.method in ("GET", "HEAD", "OPTIONS"):
                 return super().dispatch(request, *args, **kwargs)
@@ -62,9 +59,7 @@ class TenantAPIMixin:
         super().initial(request, *args, **kwargs)
         key = idempotency.request_key(request)
         if key is not None:
-            self._idempotency_record = idempotency.claim(
-                request, key, self._request_hash
-            )
+            self._idempotency_record = idempotency.claim(request, key)
 
     def finalize_response(self, request, response, *args, **kwargs):
         response = super().finalize_response(request, response, *args, **kwargs)

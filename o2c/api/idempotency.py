@@ -44,20 +44,41 @@ def request_key(request) -> str | None:
     return key
 
 
-def fingerprint(request, body: bytes) -> str:
-    try:
-        canonical = json.dumps(json.loads(body or b"null"), sort_keys=True).encode()
-    except ValueError:
-        canonical = body
+def fingerprint(request) -> str:
+    """A hash of what the request asks for: method, path and body.
+
+    JSON bodies are compared by content (key order does not matter). Multipart
+    uploads are compared by their fields and the SHA-256 of each file, read in
+    chunks, so a large upload never has to fit in memory.
+    """
     digest = hashlib.sha256()
-    for part in (request.method.encode(), request.path.encode(), canonical):
+    for part in (request.method.encode(), request.path.encode()):
         digest.update(part + b"\0")
+    if request.content_type.startswith("multipart/"):
+        fields = {key: request.data.getlist(key) for key in request.data}
+        files = {name: _file_digest(upload) for name, upload in request.FILES.items()}
+        digest.update(json.dumps([fields, files], sort_keys=True, default=str).encode())
+        return digest.hexdigest()
+    body = request._request.body
+    try:
+        digest.update(json.dumps(json.loads(body or b"null"), sort_keys=True).encode())
+    except ValueError:
+        digest.update(body)
     return digest.hexdigest()
 
 
-def claim(request, key: str, request_hash: str) -> IdempotencyRecord:
+def _file_digest(upload) -> str:
+    file_digest = hashlib.sha256()
+    for chunk in upload.chunks():
+        file_digest.update(chunk)
+    upload.seek(0)
+    return file_digest.hexdigest()
+
+
+def claim(request, key: str) -> IdempotencyRecord:
     """Claim ``key`` for this request, or raise the stored response to replay."""
     organization = current_organization()
+    request_hash = fingerprint(request)
     try:
         with transaction.atomic():
             return IdempotencyRecord.objects.create(

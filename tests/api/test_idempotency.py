@@ -59,3 +59,26 @@ def test_keys_are_per_organization(api, other_api, org, other_org, invoice):
     response = pay(other_api, theirs, "shared-key")
     assert response.status_code == 201
     assert "Idempotent-Replayed" not in response
+
+
+def test_a_large_upload_with_a_key_is_fingerprinted_without_loading_it(api, org):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from o2c.models import Job
+
+    # 3 MB: above Django's in-memory body limit, below the import's upload limit
+    content = b"invoice_number,customer\n" + b"X" * (3 * 1024 * 1024)
+
+    def upload():
+        return api.post(
+            "/api/v1/imports/",
+            {"file": SimpleUploadedFile("big.csv", content), "kind": "invoices"},
+            format="multipart",
+            HTTP_IDEMPOTENCY_KEY="big-upload",
+        )
+
+    first, second = upload(), upload()
+    assert first.status_code == second.status_code == 202, first.content
+    assert second.json()["id"] == first.json()["id"]
+    with tenant_context(org):
+        assert Job.objects.count() == 1
