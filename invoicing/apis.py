@@ -263,7 +263,8 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         return Response(InvoiceBalanceOutput(body).data)
 
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
-    @action(detail=True, methods=["get"])
+    # url_name: the browser page owns "invoice-pdf"
+    @action(detail=True, methods=["get"], url_name="pdf-download")
     def pdf(self, request, pk=None):
         from invoicing.documents import render_invoice_pdf
 

@@ -92,6 +92,19 @@ class Invoice(TenantModel):
                 name="invoice_status_due_idx",
             ),
             models.Index(fields=["organization", "-id"], name="invoice_org_id_idx"),
+            # Open receivables per customer and currency (balances, overdue): a
+            # small partial index, since most invoices of a mature book are paid.
+            models.Index(
+                fields=[
+                    "organization",
+                    "customer",
+                    "currency",
+                    "due_date",
+                    "open_amount",
+                ],
+                condition=models.Q(status__in=["open", "partially_paid"]),
+                name="invoice_open_customer_idx",
+            ),
         ]
 
     def __str__(self):

@@ -6,12 +6,20 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import (
+    Count,
+    F,
+    Prefetch,
+    Q,
+    QuerySet,
+    Sum,
+    Window,
+)
 
-from invoicing.models import Invoice, LedgerEntry
+from invoicing.models import CreditNote, Invoice, LedgerEntry
 from o2c.money import quantize
 from o2c.tenancy import current_organization
-from orders.models import Customer
+from orders.models import Customer, SalesOrder
 from orders.services.credit import Exposure
 
 
@@ -84,6 +92,135 @@ def customer_exposure(customer: Customer, currency: str) -> Exposure:
         overdue=Sum("open_amount", filter=Q(due_date__lt=today)),
     )
     return Exposure(
-        open_balance=totals["open_balance"] or Decimal(0),
-        overdue_balance=totals["overdue"] or Decimal(0),
+        open_balance=quantize(totals["open_balance"] or 0, currency),
+        overdue_balance=quantize(totals["overdue"] or 0, currency),
     )
+
+
+# --- Web pages ------------------------------------------------------------------
+
+OPEN_STATUSES = (Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID)
+OUTSTANDING = "outstanding"  # the status filter's "open or partially paid"
+
+
+@dataclass(frozen=True)
+class ReceivablesTotals:
+    """What the organization has to collect in one currency, today."""
+
+    currency: str
+    open_amount: Decimal
+    open_invoices: int
+    overdue_amount: Decimal
+    overdue_invoices: int
+    overdue_customers: int
+
+
+def receivables_summary() -> list[ReceivablesTotals]:
+    """Open and overdue receivables per currency: one grouped query over open
+    invoices (the status index keeps paid history out of it)."""
+    today = current_organization().today()
+    overdue = Q(due_date__lt=today)
+    rows = (
+        Invoice.objects.filter(status__in=OPEN_STATUSES)
+        .values("currency")
+        .annotate(
+            open_total=Sum("open_amount"),
+            open_count=Count("id"),
+            overdue_total=Sum("open_amount", filter=overdue),
+            overdue_count=Count("id", filter=overdue),
+            overdue_customers=Count("customer", filter=overdue, distinct=True),
+        )
+        .order_by("currency")
+    )
+    return [
+        ReceivablesTotals(
+            currency=row["currency"],
+            open_amount=quantize(row["open_total"] or 0, row["currency"]),
+            open_invoices=row["open_count"],
+            overdue_amount=quantize(row["overdue_total"] or 0, row["currency"]),
+            overdue_invoices=row["overdue_count"],
+            overdue_customers=row["overdue_customers"],
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class InvoiceFilters:
+    query: str = ""
+    status: str = ""  # an Invoice.Status or OUTSTANDING
+    customer_id: int | None = None
+    currency: str = ""
+    due_from: date | None = None
+    due_to: date | None = None
+    amount_min: Decimal | None = None
+    amount_max: Decimal | None = None
+    overdue_only: bool = False
+
+
+def invoice_search(*, filters: InvoiceFilters) -> QuerySet[Invoice]:
+    """Invoices matching the list's filters (amounts filter the invoice total)."""
+    invoices = Invoice.objects.select_related("customer")
+    if filters.query:
+        invoices = invoices.filter(
+            Q(number__icontains=filters.query)
+            | Q(customer_reference__icontains=filters.query)
+        )
+    if filters.status == OUTSTANDING:
+        invoices = invoices.filter(status__in=OPEN_STATUSES)
+    elif filters.status:
+        invoices = invoices.filter(status=filters.status)
+    if filters.customer_id:
+        invoices = invoices.filter(customer_id=filters.customer_id)
+    if filters.currency:
+        invoices = invoices.filter(currency=filters.currency)
+    if filters.due_from:
+        invoices = invoices.filter(due_date__gte=filters.due_from)
+    if filters.due_to:
+        invoices = invoices.filter(due_date__lte=filters.due_to)
+    if filters.amount_min is not None:
+        invoices = invoices.filter(total__gte=filters.amount_min)
+    if filters.amount_max is not None:
+        invoices = invoices.filter(total__lte=filters.amount_max)
+    if filters.overdue_only:
+        invoices = invoices.filter(
+            status__in=OPEN_STATUSES, due_date__lt=current_organization().today()
+        )
+    return invoices
+
+
+def invoice_detail(*, pk: int) -> QuerySet[Invoice]:
+    """The invoice (as a queryset, for ``get_object_or_404``) with everything its
+    page shows: lines, instalments, credit notes, and its ledger entries with the
+    open amount after each one."""
+    return (
+        Invoice.objects.filter(pk=pk)
+        .select_related("customer", "customer__payment_term", "sales_order")
+        .prefetch_related(
+            "lines",
+            "instalments",
+            Prefetch("credit_notes", queryset=CreditNote.objects.order_by("id")),
+            Prefetch(
+                "ledger_entries",
+                queryset=LedgerEntry.objects.annotate(
+                    running_balance=Window(
+                        Sum("amount"),
+                        partition_by=[F("invoice_id")],
+                        order_by=[F("posting_date").asc(), F("id").asc()],
+                    )
+                ).order_by("posting_date", "id"),
+            ),
+        )
+    )
+
+
+def customer_open_invoices(*, customer: Customer) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(customer=customer, status__in=OPEN_STATUSES)
+
+
+def customer_paid_invoices(*, customer: Customer) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(customer=customer, status=Invoice.Status.PAID)
+
+
+def order_invoices(*, order: SalesOrder) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(sales_order=order).order_by("invoice_date", "id")

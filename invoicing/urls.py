@@ -1,1 +1,21 @@
-urlpatterns = []
+from django.urls import path
+
+from invoicing import views
+
+urlpatterns = [
+    path(
+        "customers/<int:pk>/account/",
+        views.customer_account,
+        name="customer-account-panel",
+    ),
+    path("receivables/summary/", views.receivables_panel, name="receivables-panel"),
+    path("invoices/", views.invoice_list, name="invoices"),
+    path("invoices/<int:pk>/", views.invoice_detail_page, name="invoice"),
+    path("invoices/<int:pk>/pdf/", views.invoice_pdf, name="invoice-pdf"),
+    path("credit-notes/<int:pk>/pdf/", views.credit_note_pdf, name="credit-note-pdf"),
+    path(
+        "orders/<int:pk>/invoices/",
+        views.order_invoices_panel,
+        name="order-invoices-panel",
+    ),
+]

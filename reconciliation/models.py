@@ -73,6 +73,11 @@ class Payment(TenantModel):
                 name="payment_customer_date_idx",
             ),
             models.Index(fields=["organization", "-id"], name="payment_org_id_idx"),
+            models.Index(
+                fields=["organization", "customer", "currency"],
+                condition=models.Q(unapplied_amount__gt=0),
+                name="payment_unapplied_idx",
+            ),
         ]
 
     def __str__(self):

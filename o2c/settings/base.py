@@ -128,7 +128,7 @@ if REDIS_URL:
 else:
     _queue_dir = VAR_DIR / "celery"
     # kombu's filesystem transport needs its folders before the first message.
-    for _folder in ("queue", "processed"):
+    for _folder in ("queue", "processed", "control"):
         (_queue_dir / _folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_URL = "filesystem://"
     CELERY_BROKER_TRANSPORT_OPTIONS = {
@@ -136,6 +136,7 @@ else:
         "data_folder_out": str(_queue_dir / "queue"),
         "processed_folder": str(_queue_dir / "processed"),
         "store_processed": False,
+        "control_folder": str(_queue_dir / "control"),
     }
     CELERY_RESULT_BACKEND = None
 CELERY_TASK_SERIALIZER = "json"
