@@ -1,1 +1,702 @@
-"""Models arrive with their issue."""
+"""The collections stage: dunning policies and runs, notices, the collector's
+worklist, activities, promises to pay, disputes and payment plans.
+
+The app is called ``collecting`` because a top-level ``collections`` package would
+be shadowed by Python's standard-library module of that name.
+
+Statuses move only through :func:`o2c.services.transition` and each model's
+``TRANSITIONS`` table, so every change leaves an audit event.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from invoicing.models import CreditNote, Invoice
+from o2c.tenancy import TenantModel
+from orders.models import MONEY, Customer
+
+
+class CollectingSettings(TenantModel):
+    """One row per organization (created on first use with these defaults)."""
+
+    dunning_hour = models.PositiveSmallIntegerField(
+        default=6,
+        help_text="Local hour (0-23) from which the day's dunning run starts.",
+    )
+    promise_grace_days = models.PositiveSmallIntegerField(
+        default=3, help_text="Days after a promise's date before it is judged."
+    )
+    plan_grace_days = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Days after an instalment's date before it is chased.",
+    )
+    stale_sending_minutes = models.PositiveIntegerField(
+        default=30,
+        help_text=(
+            "A notice claimed this long ago and not recorded is set to "
+            "'unknown — check' for a person."
+        ),
+    )
+
+    class Meta:
+        verbose_name_plural = "collecting settings"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"], name="collectingsettings_one_per_org"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(dunning_hour__lte=23),
+                name="collectingsettings_hour_valid",
+            ),
+        ]
+
+
+class MessageTemplate(models.Model):
+    """Subject and body (Django template syntax) with per-language variants.
+
+    ``translations`` maps a language code to ``{"subject": …, "body": …}``; the
+    customer's ``language`` picks one, the plain fields are the fallback.
+    Placeholders: see :mod:`collecting.services.rendering`.
+    """
+
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    translations = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        abstract = True
+
+    def texts_for(self, language: str) -> tuple[str, str]:
+        language = (language or "").lower()
+        for code in (language, language.split("-")[0]):
+            variant = self.translations.get(code)
+            if variant:
+                return (
+                    variant.get("subject") or self.subject,
+                    variant.get("body") or self.body,
+                )
+        return self.subject, self.body
+
+
+class DunningPolicy(TenantModel):
+    """An ordered list of steps. A customer's policy is, in this order: the one on
+    its collection profile, the one listing its segment, the default."""
+
+    name = models.CharField(max_length=100)
+    description = models.TextField(blank=True)
+    is_default = models.BooleanField(default=False)
+    segments = models.JSONField(
+        default=list, blank=True, help_text="Customer segments this policy covers."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name_plural = "dunning policies"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="dunningpolicy_unique_name"
+            ),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(is_default=True),
+                name="dunningpolicy_one_default",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class DunningStep(MessageTemplate, TenantModel):
+    """One step: ``offset_days`` after the due date (negative: a courtesy reminder
+    before it), a channel, a message, an optional fee, a minimum amount.
+
+    Steps of a policy are ordered by ``offset_days`` (unique within the policy); a
+    later step is a "higher" step. The fee is ``fee_amount`` (in the notice's
+    currency) plus simple interest at ``interest_rate`` percent a year on each
+    listed invoice's open amount for the days not yet charged.
+    """
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        LETTER = "letter", "Letter (PDF)"
+        CALL_TASK = "call_task", "Call task for the queue"
+        CREDIT_HOLD = "credit_hold", "Credit hold"
+        AGENCY_REVIEW = "agency_review", "Flag for agency review"
+
+    policy = models.ForeignKey(
+        DunningPolicy, on_delete=models.CASCADE, related_name="steps"
+    )
+    name = models.CharField(max_length=100)
+    offset_days = models.IntegerField()
+    channel = models.CharField(
+        max_length=20, choices=Channel.choices, default=Channel.EMAIL
+    )
+    attach_invoices = models.BooleanField(
+        default=True, help_text="Attach each listed invoice's PDF to the email."
+    )
+    fee_amount = models.DecimalField(**MONEY, null=True, blank=True)
+    interest_rate = models.DecimalField(
+        max_digits=7,
+        decimal_places=3,
+        null=True,
+        blank=True,
+        help_text="Percent a year on the overdue amount.",
+    )
+    minimum_amount = models.DecimalField(
+        **MONEY, default=0, help_text="Notices totalling less are not sent."
+    )
+
+    class Meta:
+        ordering = ["policy", "offset_days"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "offset_days"], name="dunningstep_unique_offset"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.name} ({self.offset_days:+d} days)"
+
+
+class EmailTemplate(MessageTemplate, TenantModel):
+    """A message a collector sends by hand from the queue."""
+
+    name = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "name"], name="emailtemplate_unique_name"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class CustomerCollectionProfile(TenantModel):
+    """What collecting keeps about a customer (``orders.Customer`` stays as is)."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, related_name="collection_profile"
+    )
+    policy = models.ForeignKey(
+        DunningPolicy,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="profiles",
+    )
+    next_action_date = models.DateField(null=True, blank=True)
+    on_hold = models.BooleanField(
+        default=False, help_text="No dunning and off the queue until released."
+    )
+    hold_reason = models.CharField(max_length=300, blank=True)
+    agency_review = models.BooleanField(default=False)
+    call_requested = models.BooleanField(
+        default=False, help_text="A call-task step asked for a call not yet logged."
+    )
+    last_contact_at = models.DateTimeField(null=True, blank=True)
+
+
+class DunningRun(TenantModel):
+    """The dunning of one organization for one day; a second run of the day is a
+    no-op (unique per organization and date)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETED = "completed", "Completed"
+        FAILED = "failed", "Failed"
+
+    S = Status
+    TRANSITIONS = {
+        S.RUNNING: {S.COMPLETED, S.FAILED},
+        S.FAILED: {S.RUNNING},
+        S.COMPLETED: set(),
+    }
+
+    run_date = models.DateField()
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.RUNNING
+    )
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    notices_created = models.PositiveIntegerField(default=0)
+    invoices_noticed = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-run_date"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "run_date"], name="dunningrun_unique_day"
+            ),
+        ]
+
+    def __str__(self):
+        return f"dunning run {self.run_date.isoformat()}"
+
+
+class Notice(TenantModel):
+    """One message (or action) to one customer about its invoices in one currency.
+
+    Written ``pending`` by the run before anything is sent; the sender claims it
+    (``pending → sending``), sends and records ``sent``/``failed``. A row found still
+    ``sending`` later is set ``unknown_check``: the message may have left, a person
+    checks the mail log (``message_id``) and records what happened. Nothing ever
+    resends it automatically. ``skipped``: every invoice was settled (or paused)
+    by the time of sending.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        UNKNOWN_CHECK = "unknown_check", "Unknown — check"
+        SKIPPED = "skipped", "Skipped"
+
+    S = Status
+    TRANSITIONS = {
+        S.PENDING: {S.SENDING, S.SKIPPED},
+        S.SENDING: {S.SENT, S.FAILED, S.SKIPPED, S.UNKNOWN_CHECK},
+        S.UNKNOWN_CHECK: {S.SENT, S.FAILED},
+        S.FAILED: {S.PENDING},
+        S.SENT: set(),
+        S.SKIPPED: set(),
+    }
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="notices"
+    )
+    run = models.ForeignKey(
+        DunningRun,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notices",
+    )
+    step = models.ForeignKey(
+        DunningStep,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notices",
+    )
+    template = models.ForeignKey(
+        EmailTemplate,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notices",
+    )
+    plan_instalment = models.OneToOneField(
+        "PaymentPlanInstalment",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reminder",
+    )
+    channel = models.CharField(max_length=20, choices=DunningStep.Channel.choices)
+    currency = models.CharField(max_length=3)
+    notice_date = models.DateField()
+    status = models.CharField(
+        max_length=15, choices=Status.choices, default=Status.PENDING
+    )
+    total_amount = models.DecimalField(**MONEY, default=0)
+    fee_amount = models.DecimalField(**MONEY, default=0)
+    recipients = models.JSONField(default=list, blank=True)
+    subject = models.CharField(max_length=300, blank=True)
+    body = models.TextField(blank=True)
+    message_id = models.CharField(max_length=300, blank=True)
+    document = models.FileField(upload_to="notices/%Y/%m/", blank=True)
+    error = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "status", "claimed_at"],
+                name="notice_status_idx",
+            ),
+            models.Index(
+                fields=["organization", "customer", "created_at"],
+                name="notice_customer_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"notice #{self.pk}"
+
+
+class NoticeItem(TenantModel):
+    """An invoice listed on a notice, at its own step, with its own days overdue.
+
+    Unique per (invoice, step): a step is never issued twice for an invoice. A
+    collector's hand-written email has no step, so it never blocks the dunning.
+    """
+
+    notice = models.ForeignKey(Notice, on_delete=models.CASCADE, related_name="items")
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="notice_items"
+    )
+    step = models.ForeignKey(
+        DunningStep,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="items",
+    )
+    offset_days = models.IntegerField(
+        null=True, blank=True, help_text="The step's offset when it was issued."
+    )
+    days_overdue = models.IntegerField()
+    open_amount = models.DecimalField(**MONEY)
+    interest_amount = models.DecimalField(**MONEY, default=0)
+    left_off_reason = models.CharField(
+        max_length=20,
+        blank=True,
+        help_text="Why the invoice was left off when the notice was sent (paid…).",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "step"], name="noticeitem_unique_invoice_step"
+            ),
+        ]
+
+
+class Activity(TenantModel):
+    """A call, email or note a collector logged about a customer."""
+
+    class Kind(models.TextChoices):
+        CALL = "call", "Call"
+        EMAIL = "email", "Email"
+        NOTE = "note", "Note"
+
+    class Outcome(models.TextChoices):
+        NONE = "", "—"
+        NO_ANSWER = "no_answer", "No answer"
+        LEFT_VOICEMAIL = "left_voicemail", "Left voicemail"
+        PROMISED = "promised", "Promised to pay"
+        DISPUTED = "disputed", "Disputed"
+        PAID = "paid", "Says paid"
+        WRONG_CONTACT = "wrong_contact", "Wrong contact"
+
+    #: Outcomes after which the customer has answered us.
+    REACHED = {Outcome.PROMISED, Outcome.DISPUTED, Outcome.PAID}
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="collection_activities"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    outcome = models.CharField(
+        max_length=20, choices=Outcome.choices, default=Outcome.NONE, blank=True
+    )
+    note = models.TextField(blank=True)
+    notice = models.ForeignKey(
+        Notice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    actor_label = models.CharField(max_length=150, blank=True)
+    occurred_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name_plural = "activities"
+        indexes = [
+            models.Index(
+                fields=["organization", "customer", "occurred_at"],
+                name="activity_customer_idx",
+            ),
+        ]
+
+
+class PromiseToPay(TenantModel):
+    """A customer's promise to pay ``amount`` on ``promised_date`` for invoices.
+
+    Active, it pauses dunning of its invoices. On ``promised_date + grace_days`` it
+    is judged on the payments allocated to those invoices since it was made: kept,
+    partially kept or broken (kept as soon as the amount is paid).
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        KEPT = "kept", "Kept"
+        PARTIALLY_KEPT = "partially_kept", "Partially kept"
+        BROKEN = "broken", "Broken"
+        CANCELLED = "cancelled", "Cancelled"
+
+    S = Status
+    TRANSITIONS = {
+        S.ACTIVE: {S.KEPT, S.PARTIALLY_KEPT, S.BROKEN, S.CANCELLED},
+        S.KEPT: set(),
+        S.PARTIALLY_KEPT: set(),
+        S.BROKEN: set(),
+        S.CANCELLED: set(),
+    }
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="promises"
+    )
+    invoices = models.ManyToManyField(
+        Invoice, through="PromiseInvoice", related_name="promises"
+    )
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**MONEY)
+    promised_date = models.DateField()
+    grace_days = models.PositiveSmallIntegerField(default=3)
+    made_on = models.DateField()
+    status = models.CharField(
+        max_length=15, choices=Status.choices, default=Status.ACTIVE
+    )
+    paid_amount = models.DecimalField(**MONEY, default=0)
+    note = models.TextField(blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "status", "promised_date"],
+                name="promise_status_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"promise #{self.pk}"
+
+
+class PromiseInvoice(TenantModel):
+    promise = models.ForeignKey(PromiseToPay, on_delete=models.CASCADE)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["promise", "invoice"], name="promiseinvoice_unique"
+            ),
+        ]
+
+
+class Dispute(TenantModel):
+    """A customer contests invoices; dunning of them pauses while it is open."""
+
+    class Reason(models.TextChoices):
+        PRICING = "pricing", "Price differs from agreement"
+        QUANTITY = "quantity", "Quantity differs"
+        QUALITY = "quality", "Damaged or faulty goods"
+        NOT_RECEIVED = "not_received", "Goods or service not received"
+        DUPLICATE = "duplicate", "Duplicate invoice"
+        TAX = "tax", "Tax or invoice details wrong"
+        OTHER = "other", "Other"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        RESOLVED_CREDIT_NOTE = "resolved_credit_note", "Resolved by credit note"
+        RESOLVED_COMPANY_FAVOUR = "resolved_company_favour", "Resolved in our favour"
+        WITHDRAWN = "withdrawn", "Withdrawn"
+
+    S = Status
+    TRANSITIONS = {
+        S.OPEN: {S.RESOLVED_CREDIT_NOTE, S.RESOLVED_COMPANY_FAVOUR, S.WITHDRAWN},
+        S.RESOLVED_CREDIT_NOTE: set(),
+        S.RESOLVED_COMPANY_FAVOUR: set(),
+        S.WITHDRAWN: set(),
+    }
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="disputes"
+    )
+    invoices = models.ManyToManyField(
+        Invoice, through="DisputeInvoice", related_name="disputes"
+    )
+    reason_code = models.CharField(max_length=20, choices=Reason.choices)
+    description = models.TextField(blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="owned_disputes",
+    )
+    status = models.CharField(
+        max_length=25, choices=Status.choices, default=Status.OPEN
+    )
+    credit_note = models.ForeignKey(
+        CreditNote, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    resolution_note = models.TextField(blank=True)
+    opened_on = models.DateField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"dispute #{self.pk}"
+
+
+class DisputeInvoice(TenantModel):
+    dispute = models.ForeignKey(Dispute, on_delete=models.CASCADE)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dispute", "invoice"], name="disputeinvoice_unique"
+            ),
+        ]
+
+
+class PaymentPlan(TenantModel):
+    """An overdue balance split into instalments, chased by their own dates.
+
+    While active, the dunning leaves its invoices alone; a reminder goes out for
+    each instalment unpaid ``plan_grace_days`` after its date. Payments count
+    toward instalments in date order (allocations to the plan's invoices since
+    the plan started). An instalment unpaid 30 days past its date breaks the plan
+    and the invoices' dunning resumes.
+    """
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        COMPLETED = "completed", "Completed"
+        BROKEN = "broken", "Broken"
+        CANCELLED = "cancelled", "Cancelled"
+
+    S = Status
+    TRANSITIONS = {
+        S.ACTIVE: {S.COMPLETED, S.BROKEN, S.CANCELLED},
+        S.COMPLETED: set(),
+        S.BROKEN: set(),
+        S.CANCELLED: set(),
+    }
+    BREAK_AFTER_DAYS = 30
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="payment_plans"
+    )
+    invoices = models.ManyToManyField(
+        Invoice, through="PaymentPlanInvoice", related_name="payment_plans"
+    )
+    currency = models.CharField(max_length=3)
+    total_amount = models.DecimalField(**MONEY)
+    start_date = models.DateField()
+    status = models.CharField(
+        max_length=12, choices=Status.choices, default=Status.ACTIVE
+    )
+    note = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"payment plan #{self.pk}"
+
+
+class PaymentPlanInvoice(TenantModel):
+    plan = models.ForeignKey(PaymentPlan, on_delete=models.CASCADE)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "invoice"], name="paymentplaninvoice_unique"
+            ),
+        ]
+
+
+class PaymentPlanInstalment(TenantModel):
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        PAID = "paid", "Paid"
+        OVERDUE = "overdue", "Overdue"
+
+    S = Status
+    TRANSITIONS = {
+        S.PENDING: {S.PAID, S.OVERDUE},
+        S.OVERDUE: {S.PAID},
+        S.PAID: set(),
+    }
+
+    plan = models.ForeignKey(
+        PaymentPlan, on_delete=models.CASCADE, related_name="instalments"
+    )
+    sequence = models.PositiveSmallIntegerField()
+    due_date = models.DateField()
+    amount = models.DecimalField(**MONEY)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.PENDING
+    )
+
+    class Meta:
+        ordering = ["plan", "sequence"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["plan", "sequence"], name="planinstalment_unique_sequence"
+            ),
+        ]
+
+
+class WorklistEntry(TenantModel):
+    """One account (customer and currency) in the collectors' queue, denormalised so
+    the queue page is one indexed query.
+
+    ``score`` is the sum of ``score_parts`` (see
+    :mod:`collecting.services.worklist`); ``needs_action`` is false when nothing
+    overdue is left to chase (all paused by promises, disputes or plans, or the
+    account is on hold). The page also hides rows whose ``next_action_date`` is
+    in the future.
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="worklist_entries"
+    )
+    currency = models.CharField(max_length=3)
+    collector = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    segment = models.CharField(max_length=50, blank=True)
+    risk_class = models.CharField(max_length=10, blank=True)
+    amount_overdue = models.DecimalField(**MONEY, default=0)
+    amount_paused = models.DecimalField(**MONEY, default=0)
+    invoices_overdue = models.PositiveIntegerField(default=0)
+    days_overdue = models.IntegerField(default=0)
+    broken_promises = models.PositiveIntegerField(default=0)
+    unanswered_notices = models.PositiveIntegerField(default=0)
+    next_action_date = models.DateField(null=True, blank=True)
+    needs_action = models.BooleanField(default=True)
+    score = models.DecimalField(max_digits=8, decimal_places=1, default=0)
+    score_parts = models.JSONField(default=dict, blank=True)
+    computed_on = models.DateField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "worklist entries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["customer", "currency"], name="worklist_unique_account"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "collector", "needs_action", "-score"],
+                name="worklist_queue_idx",
+            ),
+        ]

@@ -57,6 +57,10 @@ class TenantAPIMixin:
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
+        if self._names_an_object():
+            # Resolve the object named in the path before any input is read, so a
+            # foreign or unknown id answers 404 whatever the body or query holds.
+            self.get_object()
         key = idempotency.request_key(request)
         if key is not None:
             self._idempotency_record = idempotency.claim(request, key)
@@ -67,6 +71,11 @@ class TenantAPIMixin:
         if record is not None and response.status_code < 400:
             idempotency.store(record, response)
         return response
+
+    def _names_an_object(self) -> bool:
+        if not hasattr(self, "get_object"):
+            return False
+        return (self.lookup_url_kwarg or self.lookup_field) in self.kwargs
 
     @property
     def actor(self) -> Actor:

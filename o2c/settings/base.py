@@ -151,6 +151,11 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Each organization's dunning run at its own local hour (the task checks it).
+    "collecting-schedule-runs": {
+        "task": "collecting.schedule_runs",
+        "schedule": crontab(minute="*/15"),
+    },
     "verify-ledgers-nightly": {
         "task": "o2c.verify_all_ledgers",
         "schedule": crontab(hour=2, minute=30),

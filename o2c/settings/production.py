@@ -39,3 +39,6 @@ STORAGES = {
 REDIS_URL = env("REDIS_URL")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+
+# Webhooks never target private or loopback addresses in production.
+WEBHOOK_ALLOW_PRIVATE_ADDRESSES = False

@@ -7,9 +7,17 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
+from collecting.models import DunningRun, Notice
+from collecting.services import accounts, commitments, policies
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import LineInput, credit_note_create
-from o2c.models import AuditEvent, Job, OrganizationAPIKey
+from o2c.models import (
+    AuditEvent,
+    Job,
+    OrganizationAPIKey,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from o2c.tenancy import tenant_context
 from orders.models import Customer, Item, SalesOrder
 from orders.services.master import contact_create, item_create
@@ -60,6 +68,7 @@ def victim(org):
         )  # fmt: skip
         key, _ = OrganizationAPIKey.objects.create_key(name="erp", organization=org)
         job = Job.objects.create(organization=org, kind="import_invoices")
+        collections = _collections_rows(org, customer)
         return {
             "payment-term": customer.payment_term_id,
             "customer": customer.pk,
@@ -75,8 +84,68 @@ def victim(org):
             "write-off": write_off.pk,
             "api-key": key.pk,
             "import": job.pk,
+            **collections,
             "member": org.memberships.first().pk if org.memberships.exists() else 0,
         }
+
+
+def _collections_rows(org, customer):
+    policy = policies.policy_create(
+        actor=SYSTEM,
+        name="P",
+        is_default=True,
+        steps=[{"name": "Call", "offset_days": 0, "channel": "call_task"}],
+    )
+    endpoint = WebhookEndpoint.objects.create(
+        organization=org, url="https://example.com/hook", secret="s"
+    )
+    return {
+        "dunning-policy": policy.pk,
+        "dunning-step": policy.steps.get().pk,
+        "dunning-run": DunningRun.objects.create(
+            organization=org, run_date=date(2026, 1, 20)
+        ).pk,
+        "notice": Notice.objects.create(
+            organization=org,
+            customer=customer,
+            channel="email",
+            currency="EUR",
+            notice_date=date(2026, 1, 20),
+        ).pk,
+        "activity": accounts.activity_log(
+            customer=customer, kind="note", note="x", actor=SYSTEM
+        ).pk,
+        "promise": commitments.promise_create(
+            customer=customer,
+            invoices=[issued_invoice(customer, "10.00")],
+            amount="10.00",
+            promised_date=org.today(),
+            actor=SYSTEM,
+        ).pk,
+        "dispute": commitments.dispute_open(
+            customer=customer,
+            invoices=[issued_invoice(customer, "20.00")],
+            reason_code="other",
+            actor=SYSTEM,
+        ).pk,
+        "payment-plan": commitments.payment_plan_create(
+            customer=customer,
+            invoices=[issued_invoice(customer, "30.00")],
+            count=2,
+            actor=SYSTEM,
+        ).pk,
+        "email-template": policies.template_create(
+            actor=SYSTEM, name="T", subject="S", body="B"
+        ).pk,
+        "webhook-endpoint": endpoint.pk,
+        "webhook-delivery": WebhookDelivery.objects.create(
+            organization=org,
+            endpoint=endpoint,
+            event="notice.sent",
+            event_id="e1",
+            payload={},
+        ).pk,
+    }
 
 
 def api_routes():

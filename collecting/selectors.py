@@ -1,0 +1,346 @@
+"""Reads of the collections stage: settings, paused invoices, policies per customer,
+the collector's queue and the customer timeline."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from decimal import Decimal
+
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from collecting.models import (
+    Activity,
+    CollectingSettings,
+    CustomerCollectionProfile,
+    Dispute,
+    DisputeInvoice,
+    DunningPolicy,
+    DunningStep,
+    Notice,
+    PaymentPlan,
+    PaymentPlanInvoice,
+    PromiseInvoice,
+    PromiseToPay,
+    WorklistEntry,
+)
+from invoicing.models import Invoice, LedgerEntry
+from o2c.models import AuditEvent
+from o2c.tenancy import current_organization
+from orders.models import Customer
+
+PAUSE_DISPUTE = "disputed"
+PAUSE_PROMISE = "promised"
+PAUSE_PLAN = "payment_plan"
+
+
+def collecting_settings() -> CollectingSettings:
+    """The organization's settings row, or the defaults when it has none yet."""
+    organization = current_organization()
+    found = CollectingSettings.objects.first()
+    return found or CollectingSettings(organization=organization)
+
+
+def paused_invoices(*, invoice_ids=None) -> dict[int, str]:
+    """Invoices whose dunning is paused, with why: an open dispute, an active
+    promise to pay or an active payment plan (``None``: all of them)."""
+    sources = [
+        (
+            PAUSE_DISPUTE,
+            DisputeInvoice.objects.filter(dispute__status=Dispute.Status.OPEN),
+        ),
+        (
+            PAUSE_PROMISE,
+            PromiseInvoice.objects.filter(promise__status=PromiseToPay.Status.ACTIVE),
+        ),
+        (
+            PAUSE_PLAN,
+            PaymentPlanInvoice.objects.filter(plan__status=PaymentPlan.Status.ACTIVE),
+        ),
+    ]
+    paused: dict[int, str] = {}
+    for reason, rows in sources:
+        if invoice_ids is not None:
+            rows = rows.filter(invoice_id__in=list(invoice_ids))
+        for invoice_id in rows.values_list("invoice_id", flat=True):
+            paused.setdefault(invoice_id, reason)
+    return paused
+
+
+@dataclass(frozen=True)
+class PolicyBook:
+    """Every policy's steps (by offset) and how customers map to policies."""
+
+    steps: dict[int, list[DunningStep]]
+    by_segment: dict[str, int]
+    default_id: int | None
+
+    def policy_for(self, *, assigned_id: int | None, segment: str) -> int | None:
+        if assigned_id is not None and assigned_id in self.steps:
+            return assigned_id
+        return self.by_segment.get(segment, self.default_id)
+
+    @property
+    def min_offset(self) -> int | None:
+        offsets = [s.offset_days for steps in self.steps.values() for s in steps]
+        return min(offsets) if offsets else None
+
+
+def policy_book() -> PolicyBook:
+    steps: dict[int, list[DunningStep]] = {}
+    by_segment: dict[str, int] = {}
+    default_id = None
+    for policy in DunningPolicy.objects.order_by("pk"):
+        steps[policy.pk] = []
+        if policy.is_default:
+            default_id = policy.pk
+        for segment in policy.segments or []:
+            by_segment.setdefault(segment, policy.pk)
+    for step in DunningStep.objects.order_by("policy_id", "offset_days"):
+        steps.setdefault(step.policy_id, []).append(step)
+    return PolicyBook(steps=steps, by_segment=by_segment, default_id=default_id)
+
+
+def customer_policy(customer: Customer) -> DunningPolicy | None:
+    profile = CustomerCollectionProfile.objects.filter(customer=customer).first()
+    book = policy_book()
+    policy_id = book.policy_for(
+        assigned_id=profile.policy_id if profile else None, segment=customer.segment
+    )
+    return DunningPolicy.objects.filter(pk=policy_id).first() if policy_id else None
+
+
+# --- The collector's queue ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    collector_id: int | None = None
+    unassigned: bool = False
+    segment: str = ""
+    currency: str = ""
+
+
+def queue(*, filters: QueueFilters, today: date | None = None) -> QuerySet:
+    """Accounts needing action today, best score first.
+
+    Rows whose next action date lies ahead (a promise, a call-back) stay out until
+    that day.
+    """
+    today = today or current_organization().today()
+    entries = WorklistEntry.objects.filter(needs_action=True).filter(
+        Q(next_action_date__isnull=True) | Q(next_action_date__lte=today)
+    )
+    if filters.collector_id:
+        entries = entries.filter(collector_id=filters.collector_id)
+    elif filters.unassigned:
+        entries = entries.filter(collector__isnull=True)
+    if filters.segment:
+        entries = entries.filter(segment=filters.segment)
+    if filters.currency:
+        entries = entries.filter(currency=filters.currency)
+    return entries.select_related("customer", "collector").order_by(
+        "-score", "-amount_overdue", "pk"
+    )
+
+
+# --- The customer timeline -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    at: datetime
+    kind: str  # notice, activity, promise, dispute, payment, invoice, status
+    title: str
+    detail: str
+    object_type: str
+    object_id: int
+    amount: Decimal | None = None
+    currency: str = ""
+    status: str = ""
+
+
+def _at(day: date) -> datetime:
+    return timezone.make_aware(
+        datetime.combine(day, time(12)), current_organization().tzinfo
+    )
+
+
+def customer_timeline(*, customer: Customer, limit: int = 200) -> list[TimelineEvent]:
+    """Notices, activities, promises, disputes, payments, invoices and status
+    changes of ``customer``, newest first. Dates without a time (invoice and
+    payment dates) are placed at noon, local time."""
+    events: list[TimelineEvent] = []
+    events += _notice_events(customer, limit)
+    events += _activity_events(customer, limit)
+    events += _promise_events(customer, limit)
+    events += _dispute_events(customer, limit)
+    events += _ledger_events(customer, limit)
+    events += _status_events(customer, limit)
+    events.sort(key=lambda event: (event.at, event.object_id), reverse=True)
+    return events[:limit]
+
+
+def _notice_events(customer, limit):
+    notices = (
+        Notice.objects.filter(customer=customer)
+        .select_related("step")
+        .order_by("-created_at")[:limit]
+    )
+    for notice in notices:
+        label = notice.step.name if notice.step else "Collector email"
+        if notice.plan_instalment_id:
+            label = "Payment plan reminder"
+        yield TimelineEvent(
+            at=notice.sent_at or notice.created_at,
+            kind="notice",
+            title=f"{label} ({notice.get_channel_display().lower()})",
+            detail=notice.subject or notice.error,
+            object_type="notice",
+            object_id=notice.pk,
+            amount=notice.total_amount,
+            currency=notice.currency,
+            status=notice.status,
+        )
+
+
+def _activity_events(customer, limit):
+    activities = Activity.objects.filter(customer=customer).order_by("-occurred_at")
+    for activity in activities[:limit]:
+        title = activity.get_kind_display()
+        if activity.outcome:
+            title += f": {activity.get_outcome_display().lower()}"
+        yield TimelineEvent(
+            at=activity.occurred_at,
+            kind="activity",
+            title=title,
+            detail=activity.note,
+            object_type="activity",
+            object_id=activity.pk,
+            status=activity.outcome,
+        )
+
+
+def _promise_events(customer, limit):
+    for promise in PromiseToPay.objects.filter(customer=customer).order_by("-pk")[
+        :limit
+    ]:
+        yield TimelineEvent(
+            at=promise.created_at,
+            kind="promise",
+            title=f"Promise to pay by {promise.promised_date.isoformat()}",
+            detail=promise.note,
+            object_type="promise",
+            object_id=promise.pk,
+            amount=promise.amount,
+            currency=promise.currency,
+            status=promise.status,
+        )
+
+
+def _dispute_events(customer, limit):
+    for dispute in Dispute.objects.filter(customer=customer).order_by("-pk")[:limit]:
+        yield TimelineEvent(
+            at=dispute.created_at,
+            kind="dispute",
+            title=f"Dispute: {dispute.get_reason_code_display()}",
+            detail=dispute.description,
+            object_type="dispute",
+            object_id=dispute.pk,
+            status=dispute.status,
+        )
+
+
+def _ledger_events(customer, limit):
+    entries = (
+        LedgerEntry.objects.filter(
+            customer=customer,
+            kind__in=(
+                LedgerEntry.Kind.INVOICE,
+                LedgerEntry.Kind.PAYMENT,
+                LedgerEntry.Kind.CREDIT_NOTE,
+                LedgerEntry.Kind.FEE,
+                LedgerEntry.Kind.WRITE_OFF,
+            ),
+        )
+        .select_related("invoice")
+        .order_by("-posting_date", "-pk")[:limit]
+    )
+    for entry in entries:
+        kind = "payment" if entry.kind == LedgerEntry.Kind.PAYMENT else "invoice"
+        yield TimelineEvent(
+            at=_at(entry.posting_date),
+            kind=kind,
+            title=entry.get_kind_display(),
+            detail=entry.memo,
+            object_type=entry.document_type,
+            object_id=entry.document_id,
+            amount=abs(entry.amount),
+            currency=entry.currency,
+        )
+
+
+_STATUS_TYPES = {
+    "collecting.promisetopay": "promise",
+    "collecting.dispute": "dispute",
+    "collecting.paymentplan": "payment plan",
+    "collecting.notice": "notice",
+}
+
+
+def _status_events(customer, limit):
+    """Status changes of the customer's collection objects and credit holds."""
+    ids: dict[str, list[str]] = {
+        "collecting.promisetopay": [
+            str(pk)
+            for pk in PromiseToPay.objects.filter(customer=customer).values_list(
+                "pk", flat=True
+            )
+        ],
+        "collecting.dispute": [
+            str(pk)
+            for pk in Dispute.objects.filter(customer=customer).values_list(
+                "pk", flat=True
+            )
+        ],
+        "collecting.paymentplan": [
+            str(pk)
+            for pk in PaymentPlan.objects.filter(customer=customer).values_list(
+                "pk", flat=True
+            )
+        ],
+    }
+    condition = Q(object_type="orders.customer", object_id=str(customer.pk)) & Q(
+        action__in=("credit_hold", "credit_release", "collection_hold", "reassigned")
+    )
+    for object_type, object_ids in ids.items():
+        if object_ids:
+            condition |= Q(object_type=object_type, object_id__in=object_ids) & ~Q(
+                from_status=""
+            )
+    audit = AuditEvent.objects.filter(condition).order_by("-created_at")[:limit]
+    for event in audit:
+        what = _STATUS_TYPES.get(event.object_type, "customer")
+        title = f"{what.capitalize()} #{event.object_id}: {event.action}"
+        if event.from_status and event.to_status:
+            title = (
+                f"{what.capitalize()} #{event.object_id}: "
+                f"{event.from_status} → {event.to_status}"
+            )
+        yield TimelineEvent(
+            at=event.created_at,
+            kind="status",
+            title=title,
+            detail=event.actor_label,
+            object_type=event.object_type,
+            object_id=int(event.object_id),
+            status=event.to_status,
+        )
+
+
+def open_invoices_of(customer: Customer) -> QuerySet[Invoice]:
+    return Invoice.objects.filter(
+        customer=customer,
+        status__in=(Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID),
+    ).order_by("due_date", "pk")

@@ -1,0 +1,365 @@
+"""Dunning policies and their steps, templates, settings and policy assignment."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+
+from collecting.models import (
+    CollectingSettings,
+    DunningPolicy,
+    DunningStep,
+    EmailTemplate,
+)
+from collecting.selectors import open_invoices_of
+from collecting.services import rendering
+from collecting.services.worklist import profile_for
+from o2c.errors import ConflictError, DomainError
+from o2c.services import Actor, audit_record
+from o2c.tenancy import current_organization
+from orders.models import Contact, Customer
+
+POLICY_FIELDS = {"name", "description", "is_default", "segments"}
+STEP_FIELDS = {
+    "name", "offset_days", "channel", "attach_invoices", "subject", "body",
+    "translations", "fee_amount", "interest_rate", "minimum_amount",
+}  # fmt: skip
+TEMPLATE_FIELDS = {"name", "subject", "body", "translations"}
+SETTINGS_FIELDS = {
+    "dunning_hour", "promise_grace_days", "plan_grace_days", "stale_sending_minutes",
+}  # fmt: skip
+
+
+def _unknown(fields: dict, allowed: set[str]) -> None:
+    unknown = set(fields) - allowed
+    if unknown:
+        raise DomainError("unknown_field", f"Unknown: {sorted(unknown)}")
+
+
+def _save(obj, *, field: str, message: str) -> None:
+    try:
+        with transaction.atomic():
+            obj.save()
+    except IntegrityError:
+        raise ConflictError("duplicate", message, field=field) from None
+
+
+@transaction.atomic
+def policy_create(*, actor: Actor, steps: list[dict] = (), **fields) -> DunningPolicy:
+    _unknown(fields, POLICY_FIELDS)
+    policy = DunningPolicy(organization=current_organization(), **fields)
+    _clean_policy(policy)
+    if policy.is_default:
+        DunningPolicy.objects.filter(is_default=True).update(is_default=False)
+    _save(policy, field="name", message=f"A policy named '{policy.name}' exists.")
+    for index, step in enumerate(steps):
+        step_create(policy=policy, actor=actor, _field=f"steps[{index}]", **step)
+    audit_record(actor=actor, obj=policy, action="created")
+    return policy
+
+
+@transaction.atomic
+def policy_update(*, policy: DunningPolicy, actor: Actor, **fields) -> DunningPolicy:
+    _unknown(fields, POLICY_FIELDS)
+    policy = DunningPolicy.objects.select_for_update().get(pk=policy.pk)
+    for name, value in fields.items():
+        setattr(policy, name, value)
+    _clean_policy(policy)
+    if policy.is_default:
+        DunningPolicy.objects.exclude(pk=policy.pk).filter(is_default=True).update(
+            is_default=False
+        )
+    _save(policy, field="name", message=f"A policy named '{policy.name}' exists.")
+    audit_record(actor=actor, obj=policy, action="updated", data=_jsonable(fields))
+    return policy
+
+
+@transaction.atomic
+def policy_delete(*, policy: DunningPolicy, actor: Actor) -> None:
+    if DunningStep.objects.filter(policy=policy, notices__isnull=False).exists():
+        raise ConflictError(
+            "in_use",
+            "Notices were issued under this policy; keep it (make another default).",
+        )
+    audit_record(actor=actor, obj=policy, action="deleted")
+    policy.delete()
+
+
+def _clean_policy(policy: DunningPolicy) -> None:
+    if not (policy.name or "").strip():
+        raise DomainError("required", "Name is required.", field="name")
+    if not isinstance(policy.segments, list) or not all(
+        isinstance(s, str) for s in policy.segments
+    ):
+        raise DomainError("invalid", "Segments are a list of names.", field="segments")
+    taken = {}
+    for other in DunningPolicy.objects.exclude(pk=policy.pk):
+        for segment in other.segments or []:
+            taken[segment] = other.name
+    clash = [s for s in policy.segments if s in taken]
+    if clash:
+        raise ConflictError(
+            "segment_taken",
+            f"Segment '{clash[0]}' already belongs to policy '{taken[clash[0]]}'.",
+            field="segments",
+        )
+
+
+@transaction.atomic
+def step_create(
+    *, policy: DunningPolicy, actor: Actor, _field: str = "", **fields
+) -> DunningStep:
+    _unknown(fields, STEP_FIELDS)
+    step = DunningStep(organization=current_organization(), policy=policy, **fields)
+    _clean_step(step, prefix=f"{_field}." if _field else "")
+    _save(
+        step,
+        field=f"{_field}.offset_days" if _field else "offset_days",
+        message=f"The policy already has a step at {step.offset_days:+d} days.",
+    )
+    audit_record(actor=actor, obj=step, action="created")
+    return step
+
+
+@transaction.atomic
+def step_update(*, step: DunningStep, actor: Actor, **fields) -> DunningStep:
+    _unknown(fields, STEP_FIELDS)
+    step = DunningStep.objects.select_for_update().get(pk=step.pk)
+    for name, value in fields.items():
+        setattr(step, name, value)
+    _clean_step(step)
+    _save(
+        step,
+        field="offset_days",
+        message=f"The policy already has a step at {step.offset_days:+d} days.",
+    )
+    audit_record(actor=actor, obj=step, action="updated", data=_jsonable(fields))
+    return step
+
+
+@transaction.atomic
+def step_delete(*, step: DunningStep, actor: Actor) -> None:
+    if step.items.exists():
+        raise ConflictError(
+            "in_use", "Notices were issued at this step; it cannot be deleted."
+        )
+    audit_record(actor=actor, obj=step, action="deleted")
+    step.delete()
+
+
+def _clean_step(step: DunningStep, prefix: str = "") -> None:
+    if not (step.name or "").strip():
+        raise DomainError("required", "Name is required.", field=f"{prefix}name")
+    if step.channel not in DunningStep.Channel.values:
+        raise DomainError(
+            "invalid_choice",
+            f"Unknown channel '{step.channel}'.",
+            field=f"{prefix}channel",
+        )
+    if abs(int(step.offset_days)) > 3650:
+        raise DomainError(
+            "invalid_days",
+            "Offset must be within ten years.",
+            field=f"{prefix}offset_days",
+        )
+    for name in ("fee_amount", "interest_rate", "minimum_amount"):
+        value = getattr(step, name)
+        if value is not None and Decimal(value) < 0:
+            raise DomainError(
+                "invalid_amount", "Must not be negative.", field=f"{prefix}{name}"
+            )
+    writes = step.channel in (DunningStep.Channel.EMAIL, DunningStep.Channel.LETTER)
+    if writes and not (step.subject.strip() and step.body.strip()):
+        raise DomainError(
+            "required",
+            "An email or letter step needs a subject and a body.",
+            field=f"{prefix}body",
+        )
+    _clean_texts(step, prefix)
+
+
+def _clean_texts(source, prefix: str = "") -> None:
+    if not isinstance(source.translations, dict):
+        raise DomainError(
+            "invalid", "Translations map a language to a subject and body.",
+            field=f"{prefix}translations",
+        )  # fmt: skip
+    texts = [(source.subject, "subject"), (source.body, "body")]
+    for language, variant in source.translations.items():
+        if not isinstance(variant, dict):
+            raise DomainError(
+                "invalid",
+                f"Translation '{language}' must hold a subject and a body.",
+                field=f"{prefix}translations",
+            )
+        texts += [
+            (variant.get("subject", ""), f"translations.{language}.subject"),
+            (variant.get("body", ""), f"translations.{language}.body"),
+        ]
+    for text, name in texts:
+        rendering.compile_template(text or "", field=f"{prefix}{name}")
+
+
+@transaction.atomic
+def template_create(*, actor: Actor, **fields) -> EmailTemplate:
+    _unknown(fields, TEMPLATE_FIELDS)
+    template = EmailTemplate(organization=current_organization(), **fields)
+    if not template.name.strip() or not template.subject.strip():
+        raise DomainError("required", "Name and subject are required.", field="name")
+    _clean_texts(template)
+    _save(template, field="name", message=f"A template '{template.name}' exists.")
+    audit_record(actor=actor, obj=template, action="created")
+    return template
+
+
+@transaction.atomic
+def settings_update(*, actor: Actor, **fields) -> CollectingSettings:
+    _unknown(fields, SETTINGS_FIELDS)
+    current, _ = CollectingSettings.objects.get_or_create(
+        organization=current_organization()
+    )
+    for name, value in fields.items():
+        setattr(current, name, value)
+    if not 0 <= int(current.dunning_hour) <= 23:
+        raise DomainError("invalid", "Hour is 0 to 23.", field="dunning_hour")
+    current.save()
+    audit_record(actor=actor, obj=current, action="updated", data=_jsonable(fields))
+    return current
+
+
+@transaction.atomic
+def policy_assign(*, customer: Customer, policy: DunningPolicy | None, actor: Actor):
+    profile = profile_for(customer)
+    previous = profile.policy_id
+    profile.policy = policy
+    profile.save(update_fields=["policy"])
+    audit_record(
+        actor=actor,
+        obj=customer,
+        action="policy_assigned",
+        data={"from": previous, "to": policy.pk if policy else None},
+    )
+    return profile
+
+
+def step_preview(
+    *, step: DunningStep, customer: Customer, as_of: date | None = None
+) -> rendering.Rendered:
+    """The step's message for a real customer and its open invoices (sends nothing)."""
+    organization = current_organization()
+    as_of = as_of or organization.today()
+    invoices = list(open_invoices_of(customer))
+    currency = invoices[0].currency if invoices else customer.currency
+    lines = [
+        rendering.Line(
+            invoice_id=invoice.pk,
+            number=invoice.number or "",
+            invoice_date=invoice.invoice_date,
+            due_date=invoice.due_date,
+            days_overdue=(as_of - invoice.due_date).days,
+            open_amount=invoice.open_amount,
+        )
+        for invoice in invoices
+        if invoice.currency == currency
+    ]
+    context = rendering.notice_context(
+        organization=organization,
+        customer=customer,
+        contacts=list(Contact.objects.filter(customer=customer)),
+        lines=lines,
+        currency=currency,
+        fee=step.fee_amount or Decimal(0),
+        notice_date=as_of,
+        step_name=step.name,
+    )
+    return rendering.TemplateCache().render(step, customer.language, context)
+
+
+STANDARD_STEPS = [
+    {
+        "name": "Courtesy reminder",
+        "offset_days": -3,
+        "channel": DunningStep.Channel.EMAIL,
+        "attach_invoices": True,
+        "subject": "Upcoming payment: {{ invoices|length }} invoice(s) due soon",
+        "body": (
+            "Dear {{ contact.name }},\n\nA friendly reminder that the following "
+            "invoices from {{ organization.name }} fall due shortly:\n\n"
+            "{{ invoices_table }}\n\nTotal: {{ total }} {{ currency }}\n\n"
+            "{{ payment_instructions }}\n\nKind regards,\n{{ organization.name }}"
+        ),
+        "translations": {
+            "de": {
+                "subject": "Zahlungserinnerung: bald fällige Rechnungen",
+                "body": (
+                    "Guten Tag {{ contact.name }},\n\nfolgende Rechnungen von "
+                    "{{ organization.name }} werden in Kürze fällig:\n\n"
+                    "{{ invoices_table }}\n\nSumme: {{ total }} {{ currency }}\n\n"
+                    "{{ payment_instructions }}\n\nMit freundlichen Grüßen\n"
+                    "{{ organization.name }}"
+                ),
+            }
+        },
+    },
+    {
+        "name": "First reminder",
+        "offset_days": 7,
+        "channel": DunningStep.Channel.EMAIL,
+        "subject": "Payment reminder: {{ total }} {{ currency }} overdue",
+        "body": (
+            "Dear {{ contact.name }},\n\nOur records show these invoices as unpaid "
+            "({{ days_overdue }} days overdue at most):\n\n{{ invoices_table }}\n\n"
+            "Total overdue: {{ total }} {{ currency }}\n\n{{ payment_instructions }}"
+            "\n\nIf you have already paid, please ignore this message.\n\n"
+            "{{ organization.name }}"
+        ),
+    },
+    {
+        "name": "Second reminder",
+        "offset_days": 21,
+        "channel": DunningStep.Channel.EMAIL,
+        "fee_amount": Decimal("5"),
+        "subject": "Second reminder: {{ total }} {{ currency }} overdue",
+        "body": (
+            "Dear {{ contact.name }},\n\nDespite our reminder these invoices remain "
+            "unpaid:\n\n{{ invoices_table }}\n\nA reminder fee of {{ fee }} "
+            "{{ currency }} has been charged. Please pay {{ total_with_fee }} "
+            "{{ currency }} now.\n\n{{ payment_instructions }}\n\n"
+            "{{ organization.name }}"
+        ),
+    },
+    {
+        "name": "Final notice",
+        "offset_days": 35,
+        "channel": DunningStep.Channel.LETTER,
+        "subject": "Final notice before collection",
+        "body": (
+            "Dear {{ contact.name }},\n\nThe following invoices are now "
+            "{{ days_overdue }} days overdue:\n\n{{ invoices_table }}\n\n"
+            "Unless {{ total }} {{ currency }} reaches us within 10 days we will "
+            "stop deliveries and pass the matter on.\n\n{{ organization.name }}"
+        ),
+    },
+    {"name": "Collector call", "offset_days": 45, "channel": "call_task"},
+    {"name": "Credit hold", "offset_days": 60, "channel": "credit_hold"},
+    {"name": "Agency review", "offset_days": 90, "channel": "agency_review"},
+]
+
+
+@transaction.atomic
+def standard_policy_create(*, actor: Actor, name: str = "Standard") -> DunningPolicy:
+    """A sensible default policy an organization starts from and edits."""
+    return policy_create(
+        actor=actor, name=name, is_default=True, steps=[dict(s) for s in STANDARD_STEPS]
+    )
+
+
+def _jsonable(fields: dict) -> dict:
+    return {
+        key: value
+        if isinstance(value, str | int | bool | list | dict | None)
+        else str(value)
+        for key, value in fields.items()
+    }

@@ -1,0 +1,262 @@
+"""Rendering notices: the placeholders of a template, the email, the letter PDF.
+
+A template's subject and body use Django template syntax over plain values only
+(never model instances, so a template cannot reach into related rows):
+
+``{{ customer.name }}``, ``{{ customer.number }}``, ``{{ contact.name }}``,
+``{{ organization.name }}``, ``{{ organization.email }}``, ``{{ organization.phone }}``,
+``{{ invoices_table }}`` (a text table: number, due date, days overdue, open amount),
+``{% for invoice in invoices %}{{ invoice.number }} {{ invoice.due_date }}
+{{ invoice.days_overdue }} {{ invoice.open_amount }}{% endfor %}``,
+``{{ total }}`` (open amount of the listed invoices), ``{{ fee }}``,
+``{{ total_with_fee }}``, ``{{ currency }}``, ``{{ days_overdue }}`` (the most of
+the listed invoices), ``{{ payment_instructions }}``, ``{{ payment_link }}``,
+``{{ notice_date }}``, ``{{ step }}``.
+
+Amounts show their currency's minor units in the organization's locale; dates
+the organization's date format. ``payment_link`` comes from the setting
+``COLLECTING_PAYMENT_LINK`` (a format string with ``{organization}``,
+``{customer}`` and ``{reference}``), empty when unset.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from functools import cache
+
+from babel import Locale, UnknownLocaleError
+from babel.numbers import parse_pattern
+from django.conf import settings
+from django.template import Context, Engine, TemplateSyntaxError
+from django.template.loader import render_to_string
+from django.utils import dateformat
+from django.utils.html import escape, linebreaks
+
+from o2c.errors import DomainError
+from o2c.models import Organization
+from o2c.money import minor_units, quantize
+from orders.models import Contact, Customer
+
+
+@dataclass(frozen=True)
+class Line:
+    """One invoice as a notice lists it."""
+
+    invoice_id: int
+    number: str
+    invoice_date: date
+    due_date: date
+    days_overdue: int
+    open_amount: Decimal
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    context: dict
+
+
+def format_money(amount: Decimal, currency: str, organization: Organization) -> str:
+    """As on invoices: the currency's minor units, grouped in the org's locale."""
+    pattern, locale = _number_format(currency, organization.locale)
+    return pattern.apply(quantize(amount, currency), locale)
+
+
+@cache
+def _number_format(currency: str, locale_name: str):
+    # A run formats hundreds of thousands of amounts: parse pattern and locale once.
+    decimals = minor_units(currency)
+    pattern = parse_pattern("#,##0" + ("." + "0" * decimals if decimals else ""))
+    try:
+        locale = Locale.parse((locale_name or "en").replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        locale = Locale("en")
+    return pattern, locale
+
+
+def format_date(value: date, organization: Organization) -> str:
+    return dateformat.format(value, organization.date_format)
+
+
+def compile_template(text: str, *, field: str):
+    try:
+        return Engine.get_default().from_string(text or "")
+    except TemplateSyntaxError as error:
+        raise DomainError(
+            "invalid_template", f"Template error: {error}", field=field
+        ) from None
+
+
+def invoices_table(lines: list[dict], currency: str) -> str:
+    header = ("Invoice", "Due date", "Days overdue", f"Open ({currency})")
+    rows = [header] + [
+        (
+            line["number"],
+            line["due_date"],
+            str(line["days_overdue"]),
+            line["open_amount"],
+        )
+        for line in lines
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+
+    def fmt(row):
+        return "  ".join(
+            cell.rjust(width) if i >= 2 else cell.ljust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ).rstrip()
+
+    return "\n".join(
+        [fmt(header), "  ".join("-" * w for w in widths)]
+        + [fmt(row) for row in rows[1:]]
+    )
+
+
+def billing_contact(customer: Customer, contacts: list[Contact]) -> dict:
+    for contact in contacts:
+        if contact.role in (Contact.Role.BILLING, Contact.Role.AP_CLERK):
+            return {"name": contact.name, "email": contact.email}
+    return {"name": customer.name, "email": customer.email}
+
+
+def recipients_for(customer: Customer, contacts: list[Contact]) -> list[str]:
+    """Billing and AP contacts' addresses (primary first), else the customer's."""
+    unique: dict[str, str] = {}
+    for contact in contacts:
+        if contact.role in (Contact.Role.BILLING, Contact.Role.AP_CLERK):
+            address = contact.email.strip()
+            if address:
+                unique.setdefault(address.lower(), address)
+    if unique:
+        return list(unique.values())
+    return [customer.email] if customer.email else []
+
+
+def notice_context(
+    *,
+    organization: Organization,
+    customer: Customer,
+    contacts: list[Contact],
+    lines: list[Line],
+    currency: str,
+    fee: Decimal,
+    notice_date: date,
+    step_name: str = "",
+) -> dict:
+    def money(value):
+        return format_money(value, currency, organization)
+
+    listed = [
+        {
+            "number": line.number,
+            "invoice_date": format_date(line.invoice_date, organization),
+            "due_date": format_date(line.due_date, organization),
+            "days_overdue": line.days_overdue,
+            "open_amount": money(line.open_amount),
+        }
+        for line in lines
+    ]
+    total = sum((line.open_amount for line in lines), Decimal(0))
+    reference = ", ".join(line.number for line in lines)
+    link_format = getattr(settings, "COLLECTING_PAYMENT_LINK", "")
+    return {
+        "organization": {
+            "name": organization.name,
+            "legal_name": organization.legal_name or organization.name,
+            "email": organization.email,
+            "phone": organization.phone,
+            "address": organization.address,
+        },
+        "customer": {
+            "name": customer.name,
+            "number": customer.number,
+            "email": customer.email,
+        },
+        "contact": billing_contact(customer, contacts),
+        "invoices": listed,
+        "invoices_table": invoices_table(listed, currency),
+        "total": money(total),
+        "fee": money(fee),
+        "total_with_fee": money(total + fee),
+        "currency": currency,
+        "days_overdue": max((line.days_overdue for line in lines), default=0),
+        "payment_instructions": organization.payment_instructions,
+        "payment_link": link_format.format(
+            organization=organization.slug,
+            customer=customer.number,
+            reference=reference,
+        )
+        if link_format
+        else "",
+        "notice_date": format_date(notice_date, organization),
+        "step": step_name,
+    }
+
+
+class TemplateCache:
+    """Compiled subject/body per (template row, language): a run renders thousands
+    of notices from a handful of templates."""
+
+    def __init__(self):
+        self._compiled: dict[tuple, tuple] = {}
+
+    def render(self, source, language: str, context: dict) -> Rendered:
+        subject_text, body_text = source.texts_for(language)
+        key = (type(source).__name__, source.pk, subject_text, body_text)
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = (
+                compile_template(subject_text, field="subject"),
+                compile_template(body_text, field="body"),
+            )
+            self._compiled[key] = compiled
+        subject_template, body_template = compiled
+        plain = Context(context, autoescape=False)
+        subject = " ".join(subject_template.render(plain).split())
+        body = body_template.render(plain)
+        return Rendered(subject=subject[:300], body=body, context=context)
+
+
+def render_builtin(name: str, context: dict) -> Rendered:
+    """A message of the platform's own (payment plan reminders)."""
+    subject = render_to_string(f"collecting/email/{name}_subject.txt", context)
+    body = render_to_string(f"collecting/email/{name}.txt", context)
+    return Rendered(subject=" ".join(subject.split()), body=body, context=context)
+
+
+def email_html(rendered: Rendered) -> str:
+    return render_to_string(
+        "collecting/email/notice.html",
+        {
+            "subject": rendered.subject,
+            "body_html": linebreaks(escape(rendered.body)),
+            "invoices": rendered.context.get("invoices", []),
+            "currency": rendered.context.get("currency", ""),
+            "organization": rendered.context.get("organization", {}),
+        },
+    )
+
+
+def letter_pdf(rendered: Rendered) -> bytes:
+    """The notice as a printable letter (A4, WeasyPrint, static files only)."""
+    from weasyprint import HTML
+
+    from invoicing.documents import StaticFilesFetcher, static_roots
+
+    html = render_to_string(
+        "collecting/pdf/letter.html",
+        {
+            "subject": rendered.subject,
+            "body_html": linebreaks(escape(rendered.body)),
+            **rendered.context,
+        },
+    )
+    roots = static_roots()
+    return HTML(
+        string=html,
+        base_url=roots[0].as_uri() + "/",
+        url_fetcher=StaticFilesFetcher(roots),
+    ).write_pdf()

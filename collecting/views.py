@@ -1,0 +1,585 @@
+"""Pages of collections: the collector's queue ("My day"), dunning runs and the
+notices a person must check, policies with a live preview, and a customer's
+timeline (an htmx panel the customer page can pull in by URL name).
+
+Every action on a queue row is an htmx POST that answers with the row again, or
+with an empty row body when the account has left today's queue.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import wraps
+
+from django import forms
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.paginator import Paginator
+from django.db import transaction
+from django.http import HttpResponseForbidden
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from collecting.models import (
+    Activity,
+    Dispute,
+    DunningPolicy,
+    DunningRun,
+    DunningStep,
+    EmailTemplate,
+    Notice,
+    WorklistEntry,
+)
+from collecting.selectors import (
+    QueueFilters,
+    customer_timeline,
+    open_invoices_of,
+    queue,
+)
+from collecting.services import accounts, commitments, policies
+from collecting.services.dunning import dunning_run
+from collecting.services.sending import notice_reconcile, notice_retry
+from collecting.services.worklist import explain, worklist_refresh
+from o2c.errors import DomainError
+from o2c.models import Role
+from o2c.roles import role_can
+from o2c.services import Actor
+from o2c.views import is_htmx, organization_required
+from orders.models import Customer
+
+PAGE_SIZE = 100
+
+
+def capability_required(capability: str):
+    def decorator(view):
+        @wraps(view)
+        @organization_required
+        def wrapper(request, *args, **kwargs):
+            if not role_can(request.membership.role, capability):
+                return HttpResponseForbidden("Your role does not allow this.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def _actor(request) -> Actor:
+    return Actor.for_user(request.user, request.organization)
+
+
+def _members(organization):
+    users = get_user_model().objects.filter(
+        memberships__organization=organization,
+        memberships__role__in=(Role.COLLECTOR, Role.FINANCE, Role.ADMIN),
+    )
+    return users.order_by("username")
+
+
+# --- My day ---------------------------------------------------------------------------
+
+
+class QueueForm(forms.Form):
+    collector = forms.CharField(required=False)  # a user id, "all" or "none"
+    segment = forms.CharField(required=False, max_length=50)
+    currency = forms.CharField(required=False, max_length=3)
+    page = forms.IntegerField(required=False, min_value=1)
+
+
+@capability_required("view")
+def my_day(request):
+    """The accounts needing action today, best score first."""
+    form = QueueForm(request.GET)
+    form.is_valid()
+    data = form.cleaned_data
+    chosen = data.get("collector") or str(request.user.pk)
+    filters = QueueFilters(
+        collector_id=int(chosen) if chosen.isdigit() else None,
+        unassigned=chosen == "none",
+        segment=data.get("segment") or "",
+        currency=(data.get("currency") or "").upper(),
+    )
+    page = Paginator(queue(filters=filters), PAGE_SIZE).get_page(data.get("page"))
+    rows = [_row(entry) for entry in page.object_list]
+    context = {
+        "rows": rows,
+        "page": page,
+        "chosen": chosen,
+        "filters": filters,
+        "collectors": _members(request.organization),
+        "segments": _distinct("segment"),
+        "currencies": _distinct("currency"),
+        "can_reassign": role_can(request.membership.role, "manage_customers"),
+        "can_collect": role_can(request.membership.role, "collect"),
+        "today": request.organization.today(),
+    }
+    template = (
+        "collecting/_queue.html" if is_htmx(request) else "collecting/my_day.html"
+    )
+    return render(request, template, context)
+
+
+def _distinct(field: str) -> list[str]:
+    values = (
+        WorklistEntry.objects.filter(needs_action=True)
+        .exclude(**{field: ""})
+        .values_list(field, flat=True)
+        .distinct()
+        .order_by(field)
+    )
+    return list(values)
+
+
+def _row(entry: WorklistEntry) -> dict:
+    return {"entry": entry, "parts": explain(entry)}
+
+
+@capability_required("collect")
+def account_panel(request, pk):
+    """The action forms of one queue row."""
+    entry = get_object_or_404(WorklistEntry.objects.select_related("customer"), pk=pk)
+    return render(request, "collecting/_row.html", _row_context(request, entry, True))
+
+
+def _row_context(request, entry, open_panel=False, error=None, form_data=None):
+    invoices = [
+        invoice
+        for invoice in open_invoices_of(entry.customer)
+        if invoice.currency == entry.currency
+    ]
+    return {
+        "row": _row(entry),
+        "open_panel": open_panel,
+        "invoices": invoices,
+        "error": error,
+        "data": form_data or {},
+        "outcomes": [o for o in Activity.Outcome.choices if o[0]],
+        "reasons": Dispute.Reason.choices,
+        "templates": EmailTemplate.objects.all(),
+        "members": _members(request.organization),
+        "today": request.organization.today(),
+        "can_collect": True,
+    }
+
+
+class CallForm(forms.Form):
+    outcome = forms.ChoiceField(choices=[o for o in Activity.Outcome.choices if o[0]])
+    note = forms.CharField(required=False, widget=forms.Textarea)
+    promise_amount = forms.CharField(required=False)
+    promise_date = forms.DateField(required=False)
+    next_action_date = forms.DateField(required=False)
+
+
+@require_POST
+@capability_required("collect")
+def account_action(request, pk, action):
+    """Run one action on a queue row; answer with the row (or nothing if it left)."""
+    entry = get_object_or_404(WorklistEntry.objects.select_related("customer"), pk=pk)
+    customer = entry.customer
+    actor = _actor(request)
+    try:
+        with transaction.atomic():
+            message = _ACTIONS[action](request, customer, entry, actor)
+    except (DomainError, KeyError, ValueError, InvalidOperation) as error:
+        text = error.message if isinstance(error, DomainError) else str(error)
+        context = _row_context(request, entry, True, error=text, form_data=request.POST)
+        return render(request, "collecting/_row.html", context, status=422)
+    worklist_refresh(customer=customer)
+    today = request.organization.today()
+    entry = WorklistEntry.objects.filter(pk=entry.pk).first()
+    if entry is None or not _in_queue(entry, today):
+        return render(
+            request,
+            "collecting/_row_left.html",
+            {
+                "customer": customer,
+                "message": message,
+                "next": entry and entry.next_action_date,
+            },
+        )
+    context = _row_context(request, entry)
+    context["message"] = message
+    return render(request, "collecting/_row.html", context)
+
+
+def _in_queue(entry: WorklistEntry, today: date) -> bool:
+    return entry.needs_action and (
+        entry.next_action_date is None or entry.next_action_date <= today
+    )
+
+
+def _selected_invoices(request, customer, entry):
+    ids = [int(i) for i in request.POST.getlist("invoices") if i.isdigit()]
+    invoices = [
+        invoice
+        for invoice in open_invoices_of(customer)
+        if invoice.currency == entry.currency
+    ]
+    chosen = [invoice for invoice in invoices if invoice.pk in ids]
+    if not chosen:
+        raise DomainError("required", "Choose at least one invoice.", field="invoices")
+    return chosen
+
+
+def _call(request, customer, entry, actor) -> str:
+    form = CallForm(request.POST)
+    if not form.is_valid():
+        raise DomainError("invalid", _first_error(form))
+    data = form.cleaned_data
+    accounts.activity_log(
+        customer=customer,
+        kind=Activity.Kind.CALL,
+        outcome=data["outcome"],
+        note=data["note"] or "",
+        next_action_date=data.get("next_action_date"),
+        actor=actor,
+    )
+    if data["outcome"] == Activity.Outcome.PROMISED:
+        if not data.get("promise_date") or not data.get("promise_amount"):
+            raise DomainError(
+                "required", "A promise needs an amount and a date.", field="promise"
+            )
+        commitments.promise_create(
+            customer=customer,
+            invoices=_selected_invoices(request, customer, entry),
+            amount=Decimal(data["promise_amount"].replace(",", "")),
+            promised_date=data["promise_date"],
+            note=data["note"] or "",
+            actor=actor,
+        )
+        return f"Call logged; promise to pay by {data['promise_date'].isoformat()}."
+    return "Call logged."
+
+
+def _note(request, customer, entry, actor) -> str:
+    accounts.activity_log(
+        customer=customer,
+        kind=Activity.Kind.NOTE,
+        note=request.POST.get("note", ""),
+        actor=actor,
+    )
+    return "Note added."
+
+
+def _email(request, customer, entry, actor) -> str:
+    template = get_object_or_404(
+        EmailTemplate.objects.all(), pk=request.POST["template"]
+    )
+    accounts.email_send(
+        customer=customer,
+        template=template,
+        invoices=_selected_invoices(request, customer, entry),
+        actor=actor,
+    )
+    return f"Email “{template.name}” queued."
+
+
+def _promise(request, customer, entry, actor) -> str:
+    promised = date.fromisoformat(request.POST.get("promised_date", ""))
+    commitments.promise_create(
+        customer=customer,
+        invoices=_selected_invoices(request, customer, entry),
+        amount=Decimal(request.POST.get("amount", "").replace(",", "")),
+        promised_date=promised,
+        note=request.POST.get("note", ""),
+        actor=actor,
+    )
+    return f"Promise to pay by {promised.isoformat()} recorded."
+
+
+def _dispute(request, customer, entry, actor) -> str:
+    owner_id = request.POST.get("owner") or ""
+    owner = (
+        _members(request.organization).filter(pk=owner_id).first()
+        if owner_id.isdigit()
+        else None
+    )
+    commitments.dispute_open(
+        customer=customer,
+        invoices=_selected_invoices(request, customer, entry),
+        reason_code=request.POST.get("reason_code", ""),
+        owner=owner,
+        description=request.POST.get("description", ""),
+        actor=actor,
+    )
+    return "Dispute opened; dunning of its invoices is paused."
+
+
+def _next_action(request, customer, entry, actor) -> str:
+    raw = request.POST.get("next_action_date", "")
+    day = date.fromisoformat(raw) if raw else None
+    accounts.next_action_set(customer=customer, day=day, actor=actor)
+    return f"Next action {day.isoformat()}." if day else "Next action cleared."
+
+
+def _hold(request, customer, entry, actor) -> str:
+    accounts.hold_set(
+        customer=customer,
+        on_hold=True,
+        reason=request.POST.get("reason", ""),
+        actor=actor,
+    )
+    return "Account put on hold."
+
+
+_ACTIONS = {
+    "call": _call,
+    "note": _note,
+    "email": _email,
+    "promise": _promise,
+    "dispute": _dispute,
+    "next_action": _next_action,
+    "hold": _hold,
+}
+
+
+def _first_error(form) -> str:
+    for field, errors in form.errors.items():
+        return f"{field}: {errors[0]}"
+    return "Invalid input."
+
+
+@require_POST
+@capability_required("manage_customers")
+def reassign(request):
+    """A manager moves the selected accounts to another collector."""
+    ids = [int(i) for i in request.POST.getlist("entries") if i.isdigit()]
+    target = request.POST.get("collector", "")
+    collector = (
+        _members(request.organization).filter(pk=target).first()
+        if target.isdigit()
+        else None
+    )
+    customers = list(Customer.objects.filter(worklist_entries__pk__in=ids).distinct())
+    try:
+        moved = accounts.collector_assign(
+            customers=customers, collector=collector, actor=_actor(request)
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, f"{moved} account(s) reassigned.")
+    return redirect(request.POST.get("next") or "collecting:my_day")
+
+
+# --- Runs and notices to check --------------------------------------------------------
+
+
+@capability_required("view")
+def runs(request):
+    context = {
+        "runs": DunningRun.objects.order_by("-run_date")[:30],
+        "to_check": Notice.objects.filter(status=Notice.Status.UNKNOWN_CHECK)
+        .select_related("customer", "step")
+        .order_by("claimed_at"),
+        "failed": Notice.objects.filter(status=Notice.Status.FAILED)
+        .select_related("customer", "step")
+        .order_by("-created_at")[:50],
+        "can_collect": role_can(request.membership.role, "collect"),
+        "today": request.organization.today(),
+    }
+    return render(request, "collecting/runs.html", context)
+
+
+@require_POST
+@capability_required("collect")
+def run_now(request):
+    raw = request.POST.get("date") or ""
+    try:
+        target = date.fromisoformat(raw) if raw else None
+        done = dunning_run(target_date=target, actor=_actor(request))
+    except (DomainError, ValueError) as error:
+        messages.error(request, getattr(error, "message", str(error)))
+    else:
+        created = sum(run.notices_created for run in done)
+        messages.success(
+            request, f"Dunning ran for {len(done)} day(s): {created} notice(s) written."
+        )
+    return redirect("collecting:runs")
+
+
+@require_POST
+@capability_required("collect")
+def notice_check(request, pk):
+    """A person's finding about a notice in "unknown — check" (or a retry)."""
+    notice = get_object_or_404(Notice.objects.all(), pk=pk)
+    outcome = request.POST.get("outcome")
+    try:
+        if outcome == "retry":
+            notice_retry(notice=notice, actor=_actor(request))
+        else:
+            notice_reconcile(
+                notice=notice,
+                sent=outcome == "sent",
+                note=request.POST.get("note", ""),
+                actor=_actor(request),
+            )
+    except DomainError as error:
+        messages.error(request, error.message)
+    return redirect("collecting:runs")
+
+
+# --- Policies -------------------------------------------------------------------------
+
+
+class StepForm(forms.ModelForm):
+    class Meta:
+        model = DunningStep
+        fields = [
+            "name", "offset_days", "channel", "attach_invoices", "subject", "body",
+            "translations", "fee_amount", "interest_rate", "minimum_amount",
+        ]  # fmt: skip
+        widgets = {
+            "body": forms.Textarea(attrs={"rows": 10}),
+            "translations": forms.Textarea(attrs={"rows": 4}),
+        }
+        help_texts = {
+            "translations": 'Per language, e.g. {"de": {"subject": "…", "body": "…"}}'
+        }
+
+
+@capability_required("view")
+def policy_list(request):
+    context = {
+        "policies": DunningPolicy.objects.prefetch_related("steps"),
+        "templates": EmailTemplate.objects.all(),
+        "can_edit": role_can(request.membership.role, "administer"),
+    }
+    return render(request, "collecting/policies.html", context)
+
+
+@require_POST
+@capability_required("administer")
+def template_new(request):
+    """A collector's email template (sent by hand from My day)."""
+    try:
+        policies.template_create(
+            actor=_actor(request),
+            name=request.POST.get("name", ""),
+            subject=request.POST.get("subject", ""),
+            body=request.POST.get("body", ""),
+        )
+    except DomainError as error:
+        messages.error(request, error.message)
+    else:
+        messages.success(request, "Email template added.")
+    return redirect("collecting:policies")
+
+
+@capability_required("administer")
+def policy_new(request):
+    if request.method == "POST":
+        try:
+            if request.POST.get("standard"):
+                policy = policies.standard_policy_create(
+                    actor=_actor(request), name=request.POST.get("name") or "Standard"
+                )
+            else:
+                policy = policies.policy_create(
+                    actor=_actor(request),
+                    name=request.POST.get("name", ""),
+                    is_default=bool(request.POST.get("is_default")),
+                    segments=_segments(request.POST.get("segments", "")),
+                )
+        except DomainError as error:
+            messages.error(request, error.message)
+            return redirect("collecting:policies")
+        return redirect("collecting:policy", pk=policy.pk)
+    return redirect("collecting:policies")
+
+
+def _segments(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+@capability_required("view")
+def policy_detail(request, pk):
+    policy = get_object_or_404(DunningPolicy.objects.prefetch_related("steps"), pk=pk)
+    can_edit = role_can(request.membership.role, "administer")
+    if request.method == "POST" and can_edit:
+        try:
+            policies.policy_update(
+                policy=policy,
+                actor=_actor(request),
+                name=request.POST.get("name", policy.name),
+                description=request.POST.get("description", ""),
+                is_default=bool(request.POST.get("is_default")),
+                segments=_segments(request.POST.get("segments", "")),
+            )
+            messages.success(request, "Policy saved.")
+        except DomainError as error:
+            messages.error(request, error.message)
+        return redirect("collecting:policy", pk=policy.pk)
+    context = {
+        "policy": policy,
+        "steps": policy.steps.all(),
+        "new_step": StepForm(),
+        "can_edit": can_edit,
+        "customers": Customer.objects.order_by("name")[:200],
+    }
+    return render(request, "collecting/policy_detail.html", context)
+
+
+@capability_required("administer")
+def step_edit(request, pk=None, policy_pk=None):
+    """Create (under ``policy_pk``) or edit a step; a bad template comes back with
+    its error."""
+    step = get_object_or_404(DunningStep.objects.all(), pk=pk) if pk else None
+    policy = (
+        step.policy
+        if step
+        else get_object_or_404(DunningPolicy.objects.all(), pk=policy_pk)
+    )
+    form = StepForm(request.POST or None, instance=step)
+    if request.method == "POST" and form.is_valid():
+        fields = {name: form.cleaned_data[name] for name in StepForm.Meta.fields}
+        fields["translations"] = fields["translations"] or {}
+        try:
+            if step:
+                policies.step_update(step=step, actor=_actor(request), **fields)
+            else:
+                policies.step_create(policy=policy, actor=_actor(request), **fields)
+        except DomainError as error:
+            form.add_error(None, error.message)
+        else:
+            messages.success(request, "Step saved.")
+            return redirect("collecting:policy", pk=policy.pk)
+    return render(
+        request,
+        "collecting/step_form.html",
+        {"form": form, "step": step, "policy": policy,
+         "customers": Customer.objects.order_by("name")[:200]},
+    )  # fmt: skip
+
+
+@capability_required("view")
+def step_preview(request, pk):
+    """The step's message for a real customer (htmx panel)."""
+    step = get_object_or_404(DunningStep.objects.all(), pk=pk)
+    customer_id = request.GET.get("customer", "")
+    customer = (
+        Customer.objects.filter(pk=customer_id).first()
+        if customer_id.isdigit()
+        else None
+    )
+    context = {"step": step, "customer": customer}
+    if customer is not None:
+        try:
+            context["rendered"] = policies.step_preview(step=step, customer=customer)
+        except DomainError as error:
+            context["error"] = error.message
+    return render(request, "collecting/_preview.html", context)
+
+
+# --- Customer timeline ----------------------------------------------------------------
+
+
+@capability_required("view")
+def timeline(request, pk):
+    customer = get_object_or_404(Customer.objects.all(), pk=pk)
+    events = customer_timeline(customer=customer, limit=300)
+    template = (
+        "collecting/_timeline.html" if is_htmx(request) else "collecting/timeline.html"
+    )
+    return render(request, template, {"customer": customer, "events": events})
