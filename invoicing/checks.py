@@ -1,6 +1,7 @@
 """Invariants of invoices and the ledger, checked in the database."""
 
 from collections.abc import Iterator
+from decimal import Decimal
 
 from django.db.models import F, OuterRef, Q, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, Round
@@ -10,6 +11,19 @@ from invoicing.services.ledger import derived_status
 from o2c.money import minor_units
 
 LIMIT = 20  # problems listed per check; the count says how many there are
+# SQLite sums decimals as floats (0.30 - 0.10 - 0.20 gives -2.8e-17 there). Every
+# amount has at most MONEY's 3 decimals, so rounding a sum to 3 places gives the
+# exact total on SQLite and changes nothing on PostgreSQL.
+MONEY_PLACES = Invoice._meta.get_field("open_amount").decimal_places
+
+
+def exact_sum(expression):
+    return Round(expression, precision=MONEY_PLACES)
+
+
+def as_money_column(value) -> Decimal:
+    """A computed sum shown like a stored amount (SQLite returns 0.100000000000000)."""
+    return Decimal(value).quantize(Decimal(1).scaleb(-MONEY_PLACES))
 
 
 def check_invoices() -> Iterator[str]:
@@ -25,7 +39,7 @@ def _open_amounts_match_ledger():
     ledger_sum = (
         LedgerEntry.objects.filter(invoice=OuterRef("pk"))
         .values("invoice")
-        .annotate(total=Sum("amount"))
+        .annotate(total=exact_sum(Sum("amount")))
         .values("total")
     )
     mismatched = (
@@ -40,7 +54,10 @@ def _open_amounts_match_ledger():
         .values_list("pk", "number", "open_amount", "ledger")
     )
     for pk, number, cached, ledger in mismatched[:LIMIT]:
-        yield f"invoice {number or pk}: open_amount {cached} but ledger says {ledger}"
+        yield (
+            f"invoice {number or pk}: open_amount {cached} but ledger says "
+            f"{as_money_column(ledger)}"
+        )
 
 
 def _statuses_derived():
@@ -94,16 +111,19 @@ def _history_never_negative():
     running = (
         LedgerEntry.objects.filter(invoice__isnull=False)
         .annotate(
-            running=Window(
-                Sum("amount"),
-                partition_by=[F("invoice_id")],
-                order_by=[F("posting_date").asc()],
+            running=exact_sum(
+                Window(
+                    Sum("amount"),
+                    partition_by=[F("invoice_id")],
+                    order_by=[F("posting_date").asc()],
+                )
             )
         )
         .filter(running__lt=0)
     )
     for entry in running.values("invoice_id", "posting_date", "running")[:LIMIT]:
         yield (
-            f"invoice id {entry['invoice_id']}: balance {entry['running']} as of "
+            f"invoice id {entry['invoice_id']}: balance "
+            f"{as_money_column(entry['running'])} as of "
             f"{entry['posting_date']}"
         )

@@ -11,6 +11,10 @@ from iso4217 import Currency
 
 from o2c.errors import DomainError
 
+# Amount columns hold 18 digits, 3 of them decimals (``orders.models.MONEY``).
+MAX_AMOUNT = Decimal(10) ** 15
+MAX_MINOR_UNITS = 3
+
 
 @cache
 def minor_units(currency: str) -> int:
@@ -21,7 +25,9 @@ def minor_units(currency: str) -> int:
         raise DomainError(
             "unknown_currency", f"Unknown currency '{currency}'.", field="currency"
         ) from None
-    if exponent is None:  # funds and metals (XAU, XDR…) are not invoiced
+    # Funds and metals (XAU, XDR…) are not invoiced, and the two units of account
+    # with 4 decimals (CLF, UYW) would be rounded by the amount columns.
+    if exponent is None or exponent > MAX_MINOR_UNITS:
         raise DomainError(
             "unknown_currency",
             f"'{currency}' is not a currency invoices can be issued in.",
@@ -62,6 +68,10 @@ def exact_amount(amount, currency: str, *, field: str = "amount") -> Decimal:
         ) from None
     if not value.is_finite():
         raise DomainError("invalid_amount", "Amount must be finite.", field=field)
+    if abs(value) >= MAX_AMOUNT:
+        raise DomainError(
+            "invalid_amount", f"Amount must be below {MAX_AMOUNT:,}.", field=field
+        )
     if value != quantize(value, currency):
         raise DomainError(
             "invalid_amount",

@@ -148,6 +148,8 @@ def organization_create(
     import zoneinfo
 
     from django.contrib.auth import get_user_model
+    from django.core.exceptions import ValidationError
+    from django.core.validators import validate_slug
 
     from o2c.errors import DomainError
     from o2c.money import validate_currency
@@ -156,6 +158,18 @@ def organization_create(
         raise DomainError(
             "invalid_timezone", f"Unknown timezone '{timezone}'.", field="timezone"
         )
+    if not (name or "").strip():
+        raise DomainError("required", "Name is required.", field="name")
+    # The slug names the tenant in URLs and commands; the model field only
+    # validates in forms, so the service checks it.
+    try:
+        validate_slug(slug)
+    except ValidationError:
+        raise DomainError(
+            "invalid_slug",
+            f"'{slug}' is not a slug: use letters, digits, '-' or '_'.",
+            field="slug",
+        ) from None
     if Organization.objects.filter(slug=slug).exists():
         raise ConflictError("duplicate", f"Slug '{slug}' is taken.", field="slug")
     organization = Organization.objects.create(

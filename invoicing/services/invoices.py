@@ -29,7 +29,7 @@ from o2c.services import Actor, audit_record, next_number, transition
 from o2c.tenancy import current_organization
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
 from orders.services.orders import order_sync_status
-from orders.services.pricing import PricedLine, price_line
+from orders.services.pricing import PricedLine, exact_quantity, price_line
 from orders.services.terms import due_schedule
 
 
@@ -137,11 +137,12 @@ def invoice_create_from_order(
                 field=f"{field}.order_line",
             )
         invoiceable = order_line.quantity_fulfilled - order_line.quantity_invoiced
-        if quantity <= 0 or quantity > invoiceable:
+        quantity = exact_quantity(quantity, field=f"{field}.quantity")
+        if quantity > invoiceable:
             raise DomainError(
                 "exceeds_fulfilled",
-                f"{invoiceable.normalize()} of line {order_line.position} are shipped "
-                f"and not invoiced; got {quantity.normalize()}.",
+                f"{invoiceable.normalize():f} of line {order_line.position} are "
+                f"shipped and not invoiced; got {quantity.normalize():f}.",
                 field=f"{field}.quantity",
             )
         order_line.quantity_invoiced += quantity
@@ -324,6 +325,7 @@ def invoice_void(
             posting_date=void_date or current_organization().today(),
             actor=actor,
             memo=f"Void of invoice {invoice.number}",
+            date_field="void_date",
         )
     for line in invoice.lines.exclude(order_line=None):
         SalesOrderLine.objects.filter(pk=line.order_line_id).update(
@@ -460,6 +462,7 @@ def credit_note_void(
         posting_date=void_date or current_organization().today(),
         actor=actor,
         memo=f"Void of credit note {credit_note.number}",
+        date_field="void_date",
     )
     return credit_note
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from o2c.errors import DomainError
+from o2c.money import quantize
 from orders.models import Customer
 
 
@@ -43,16 +44,18 @@ def credit_check(
     if customer.on_credit_hold:
         reasons.append("The customer is on credit hold.")
     exposure = customer_exposure(customer, currency)
-    if exposure.overdue_balance > 0:
-        reasons.append(
-            f"The customer has {exposure.overdue_balance} {currency} overdue."
-        )
+    # Amounts come back from 3-decimal columns; a person reads them in the
+    # currency's own minor unit (900.00 EUR, not 900 or 900.000).
+    overdue = quantize(exposure.overdue_balance, currency)
+    open_balance = quantize(exposure.open_balance, currency)
+    if overdue > 0:
+        reasons.append(f"The customer has {overdue} {currency} overdue.")
     if customer.credit_limit is not None and currency == customer.currency:
-        needed = exposure.open_balance + order_total
-        if needed > customer.credit_limit:
+        limit = quantize(customer.credit_limit, currency)
+        if open_balance + order_total > limit:
             reasons.append(
-                f"Open balance {exposure.open_balance} + this order {order_total} "
-                f"exceeds the credit limit of {customer.credit_limit} {currency}."
+                f"Open balance {open_balance} + this order {order_total} "
+                f"exceeds the credit limit of {limit} {currency}."
             )
     return reasons
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.db import IntegrityError, transaction
 
 from o2c.errors import ConflictError, DomainError
@@ -125,6 +127,12 @@ def item_create(
         raise DomainError(
             "invalid_amount", "Price must not be negative.", field="unit_price"
         )
+    if not (0 <= Decimal(tax_rate) <= 100):
+        raise DomainError(
+            "invalid_tax_rate",
+            "Tax rate is a percent between 0 and 100.",
+            field="tax_rate",
+        )
     _save_unique(item, field="sku", message=f"SKU '{sku}' already exists.")
     audit_record(actor=actor, obj=item, action="created")
     return item
@@ -133,6 +141,11 @@ def item_create(
 def _clean_customer(customer: Customer) -> None:
     if not (customer.name or "").strip():
         raise DomainError("required", "Name is required.", field="name")
+    # Without this the NOT NULL failure below would be reported as a duplicate.
+    if customer.payment_term_id is None:
+        raise DomainError(
+            "required", "Payment terms are required.", field="payment_term"
+        )
     if customer.credit_limit is not None:
         customer.credit_limit = exact_amount(
             customer.credit_limit, customer.currency, field="credit_limit"

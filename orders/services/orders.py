@@ -22,7 +22,7 @@ from orders.models import (
     SalesOrderLine,
 )
 from orders.services.credit import credit_check, raise_if_refused
-from orders.services.pricing import price_line
+from orders.services.pricing import exact_quantity, price_line
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,17 @@ def order_confirm(
 
     Admin and finance may override a failed check; the override is audited.
     """
+    order = SalesOrder.objects.select_for_update().get(pk=order.pk)
+    # The transition table lets a shipped order fall back to confirmed when its
+    # shipments are cancelled; confirming itself only ever starts from a draft.
+    if order.status == SalesOrder.Status.CONFIRMED:
+        return order
+    if order.status != SalesOrder.Status.DRAFT:
+        raise ConflictError(
+            "invalid_transition",
+            f"Order {order} is {order.status}; only drafts are confirmed.",
+            field="status",
+        )
     customer = Customer.objects.select_for_update().get(pk=order.customer_id)
     reasons = credit_check(
         customer=customer, order_total=order_total(order), currency=order.currency
@@ -199,15 +210,12 @@ def fulfillment_create(
         field = f"lines[{index}].quantity"
         order_line = order_lines[line.pk]
         remaining = order_line.quantity - order_line.quantity_fulfilled
-        if quantity <= 0:
-            raise DomainError(
-                "invalid_quantity", "Quantity must be greater than zero.", field=field
-            )
+        quantity = exact_quantity(quantity, field=field)
         if quantity > remaining:
             raise DomainError(
                 "exceeds_ordered",
-                f"Only {remaining.normalize()} of line {order_line.position} "
-                f"remain to ship; got {quantity.normalize()}.",
+                f"Only {remaining.normalize():f} of line {order_line.position} "
+                f"remain to ship; got {quantity.normalize():f}.",
                 field=field,
             )
         order_line.quantity_fulfilled += quantity

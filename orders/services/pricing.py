@@ -3,12 +3,38 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from o2c.errors import DomainError
 from o2c.money import exact_amount, quantize
+from orders.models import QUANTITY
 
 MAX_QUANTITY = Decimal("99999999999")
+QUANTITY_STEP = Decimal(1).scaleb(-QUANTITY["decimal_places"])
+
+
+def exact_quantity(quantity, *, field: str) -> Decimal:
+    """A positive quantity the quantity columns store as given (3 decimals at most).
+
+    A finer one would be rounded on save, and the line's amount would no longer be
+    its stored quantity times its price.
+    """
+    try:
+        value = Decimal(str(quantity))
+    except (InvalidOperation, ValueError, TypeError):
+        value = Decimal("NaN")
+    if not value.is_finite() or value <= 0 or value > MAX_QUANTITY:
+        raise DomainError(
+            "invalid_quantity", "Quantity must be greater than zero.", field=field
+        )
+    if value != value.quantize(QUANTITY_STEP):
+        raise DomainError(
+            "invalid_quantity",
+            f"Quantity has at most {QUANTITY['decimal_places']} decimals; "
+            f"got {quantity}.",
+            field=field,
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -36,13 +62,7 @@ def price_line(
     field: str = "lines[0]",
 ) -> PricedLine:
     """Price one line. Tax is a line amount: given, or the rate applied to the net."""
-    quantity = Decimal(quantity)
-    if quantity <= 0 or quantity > MAX_QUANTITY:
-        raise DomainError(
-            "invalid_quantity",
-            "Quantity must be greater than zero.",
-            field=f"{field}.quantity",
-        )
+    quantity = exact_quantity(quantity, field=f"{field}.quantity")
     unit_price = Decimal(unit_price)
     if unit_price < 0:
         raise DomainError(

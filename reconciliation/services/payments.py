@@ -22,7 +22,7 @@ from invoicing.services.ledger import (
     unapplied_by_payment,
 )
 from o2c.errors import ConflictError, DomainError
-from o2c.money import exact_amount, validate_currency
+from o2c.money import exact_amount, quantize, validate_currency
 from o2c.services import Actor, audit_record, next_number, transition
 from o2c.tenancy import current_organization
 from orders.models import Customer
@@ -58,6 +58,10 @@ def payment_create(
     amount = exact_amount(amount, currency)
     if amount <= 0:
         raise DomainError("invalid_amount", "Amount must be positive.", field="amount")
+    if method not in Payment.Method.values:
+        raise DomainError(
+            "invalid_choice", f"Unknown payment method '{method}'.", field="method"
+        )
     payment = Payment(
         organization=current_organization(),
         number=next_number("payment", prefix="PAY-"),
@@ -126,7 +130,9 @@ def allocation_create(
         raise ConflictError(
             "invalid_status", f"Payment {payment} is {payment.status}.", field="payment"
         )
-    _check_allocation(payment, invoice, prefix)
+    # The caller's invoice may be stale (voided or issued since it was read).
+    locked_invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    _check_allocation(payment, locked_invoice, prefix)
     amount = exact_amount(amount, payment.currency, field=f"{prefix}amount")
     if amount <= 0:
         raise DomainError(
@@ -135,15 +141,15 @@ def allocation_create(
     if amount > payment.unapplied_amount:
         raise DomainError(
             "exceeds_unapplied",
-            f"Only {payment.unapplied_amount} {payment.currency} of payment "
-            f"{payment} is unapplied; got {amount}.",
+            f"Only {quantize(payment.unapplied_amount, payment.currency)} "
+            f"{payment.currency} of payment {payment} is unapplied; got {amount}.",
             field=f"{prefix}amount",
         )
-    locked_invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if amount > locked_invoice.open_amount:
         raise DomainError(
             "exceeds_open_amount",
-            f"Invoice {locked_invoice} has {locked_invoice.open_amount} "
+            f"Invoice {locked_invoice} has "
+            f"{quantize(locked_invoice.open_amount, locked_invoice.currency)} "
             f"{locked_invoice.currency} open; got {amount}.",
             field=f"{prefix}amount",
         )
@@ -220,6 +226,9 @@ def allocation_reverse(
 ) -> Allocation:
     """Take cash back off the invoice and return it to the customer's account."""
     reversal_date = reversal_date or current_organization().today()
+    # Payment before allocation before invoice, the order allocation_create and
+    # payment_reverse lock in, so concurrent calls queue instead of deadlocking.
+    Payment.objects.select_for_update().get(pk=allocation.payment_id)
     allocation = transition(
         obj=allocation,
         to_status=Allocation.Status.REVERSED,
@@ -230,6 +239,7 @@ def allocation_reverse(
         entries=list(_entries(ALLOCATION_DOC, allocation.pk)),
         posting_date=reversal_date,
         actor=actor,
+        date_field="reversal_date",
     )
     _sync_unapplied(allocation.payment)
     return allocation
@@ -249,13 +259,19 @@ def payment_reverse(
     showing the payment, as they did on those dates.
     """
     reversal_date = reversal_date or current_organization().today()
-    active = list(payment.allocations.filter(status=Allocation.Status.ACTIVE))
-    latest = max([payment.received_date, *(a.allocation_date for a in active)])
+    allocations = list(payment.allocations.all())
+    active = [a for a in allocations if a.status == Allocation.Status.ACTIVE]
+    # Cash sat on an invoice until its allocation was reversed: the payment can
+    # only be taken back from the account after that date.
+    latest = max(
+        [payment.received_date]
+        + [a.reversal_date or a.allocation_date for a in allocations]
+    )
     if reversal_date < latest:
         raise DomainError(
             "invalid_date",
             f"A reversal cannot be dated before {latest.isoformat()}, when the "
-            f"payment was received or last allocated.",
+            f"payment was received, allocated or an allocation reversed.",
             field="reversal_date",
         )
     payment = transition(
@@ -274,6 +290,7 @@ def payment_reverse(
         posting_date=reversal_date,
         actor=actor,
         memo=f"Reversal of payment {payment.number}",
+        date_field="reversal_date",
     )
     _sync_unapplied(payment)
     return payment
@@ -292,15 +309,16 @@ def write_off_create(
     if amount > invoice.open_amount:
         raise DomainError(
             "exceeds_open_amount",
-            f"Invoice {invoice} has {invoice.open_amount} {invoice.currency} open; "
-            f"got {amount}.",
+            f"Invoice {invoice} has {quantize(invoice.open_amount, invoice.currency)}"
+            f" {invoice.currency} open; got {amount}.",
             field="amount",
         )
     limit = organization.write_off_limit
     if limit and amount > limit and actor.role != "admin":
         raise DomainError(
             "over_write_off_limit",
-            f"Write-offs above {limit} need an admin.",
+            f"Write-offs above {quantize(limit, invoice.currency)} "
+            f"{invoice.currency} need an admin.",
             field="amount",
         )
     if write_off_date < invoice.invoice_date:
@@ -354,6 +372,7 @@ def write_off_reverse(
         entries=list(_entries(WRITE_OFF_DOC, write_off.pk)),
         posting_date=reversal_date,
         actor=actor,
+        date_field="reversal_date",
     )
     return write_off
 
