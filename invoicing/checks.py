@@ -10,7 +10,9 @@ from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.ledger import derived_status
 from o2c.money import minor_units
 
-LIMIT = 20  # problems listed per check; the count says how many there are
+# At most this many problems are listed per check: enough to start a diagnosis
+# without flooding the output of a badly broken ledger.
+LIMIT = 20
 # SQLite sums decimals as floats (0.30 - 0.10 - 0.20 gives -2.8e-17 there). Every
 # amount has at most MONEY's 3 decimals, so rounding a sum to 3 places gives the
 # exact total on SQLite and changes nothing on PostgreSQL.

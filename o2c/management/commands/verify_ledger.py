@@ -34,4 +34,6 @@ class Command(BaseCommand):
             if not problems:
                 self.stdout.write(f"{organization.slug}: ledger consistent")
         if failures:
-            raise CommandError(f"{failures} ledger problem(s) found.")
+            raise CommandError(
+                f"{failures} ledger problem(s) listed (at most 20 per check)."
+            )
