@@ -54,7 +54,7 @@ def test_open_amount_changed_behind_the_services_back_is_caught(org, books):
 
     out, err, failure = verify(org=org.slug)
 
-    assert failure == "1 ledger problem(s) found."
+    assert failure == "1 ledger problem(s) listed (at most 20 per check)."
     assert err == (
         f"{org.slug}: invoice {partly.number}: open_amount 0.050 but ledger says "
         "0.100\n"
@@ -66,7 +66,7 @@ def test_status_not_derived_from_the_open_amount_is_caught(org, books):
     paid = books["paid"]
     Invoice.unscoped.filter(pk=paid.pk).update(status=Invoice.Status.OPEN)
     _, err, failure = verify(org=org.slug)
-    assert failure == "1 ledger problem(s) found."
+    assert failure == "1 ledger problem(s) listed (at most 20 per check)."
     assert f"invoice {paid.number}: status open but open amount 0.000" in err
 
 
