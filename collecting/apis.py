@@ -47,7 +47,7 @@ from invoicing.models import CreditNote, Invoice
 from o2c import webhooks
 from o2c.api.base import TenantAPIView, TenantViewSet
 from o2c.api.fields import MoneyField, TenantRelatedField
-from o2c.api.filters import TenantIdFilter
+from o2c.api.filters import ChoicesFilter, TenantIdFilter
 from o2c.errors import ForeignObject
 from o2c.models import Membership, WebhookDelivery, WebhookEndpoint
 from o2c.tenancy import current_organization
@@ -342,7 +342,7 @@ class NoticeSerializer(serializers.ModelSerializer):
 class NoticeFilter(django_filters.FilterSet):
     customer = TenantIdFilter(field_name="customer_id", model=Customer)
     run = TenantIdFilter(field_name="run_id", model=DunningRun)
-    status = django_filters.MultipleChoiceFilter(choices=Notice.Status.choices)
+    status = ChoicesFilter(choices=Notice.Status.choices)
     channel = django_filters.ChoiceFilter(choices=DunningStep.Channel.choices)
     notice_date = django_filters.DateFilter()
 
@@ -369,17 +369,17 @@ ActivityFilter = _customer_filter(
 )
 PromiseFilter = _customer_filter(
     PromiseToPay,
-    status=django_filters.MultipleChoiceFilter(choices=PromiseToPay.Status.choices),
+    status=ChoicesFilter(choices=PromiseToPay.Status.choices),
 )
 DisputeFilter = _customer_filter(
     Dispute,
-    status=django_filters.MultipleChoiceFilter(choices=Dispute.Status.choices),
+    status=ChoicesFilter(choices=Dispute.Status.choices),
     reason_code=django_filters.ChoiceFilter(choices=Dispute.Reason.choices),
     owner=django_filters.NumberFilter(field_name="owner_id"),
 )
 PlanFilter = _customer_filter(
     PaymentPlan,
-    status=django_filters.MultipleChoiceFilter(choices=PaymentPlan.Status.choices),
+    status=ChoicesFilter(choices=PaymentPlan.Status.choices),
 )
 
 

@@ -22,7 +22,7 @@ from invoicing.selectors import customer_balances, invoice_open_amount
 from invoicing.services import invoices
 from o2c.api.base import TenantAPIView, TenantViewSet
 from o2c.api.fields import MoneyField, QuantityField, TenantRelatedField
-from o2c.api.filters import TenantIdFilter
+from o2c.api.filters import ChoicesFilter, TenantIdFilter
 from o2c.errors import DomainError
 from o2c.tenancy import current_organization
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
@@ -159,7 +159,7 @@ class InvoiceBalanceOutput(serializers.Serializer):
 class InvoiceFilter(django_filters.FilterSet):
     customer = TenantIdFilter(field_name="customer_id", model=Customer)
     sales_order = TenantIdFilter(field_name="sales_order_id", model=SalesOrder)
-    status = django_filters.MultipleChoiceFilter(choices=Invoice.Status.choices)
+    status = ChoicesFilter(choices=Invoice.Status.choices)
     currency = django_filters.CharFilter()
     number = django_filters.CharFilter()
     source = django_filters.ChoiceFilter(choices=Invoice.Source.choices)
@@ -385,7 +385,7 @@ class LedgerEntryOutput(serializers.ModelSerializer):
 class LedgerEntryFilter(django_filters.FilterSet):
     customer = TenantIdFilter(field_name="customer_id", model=Customer)
     invoice = TenantIdFilter(field_name="invoice_id", model=Invoice)
-    kind = django_filters.MultipleChoiceFilter(choices=LedgerEntry.Kind.choices)
+    kind = ChoicesFilter(choices=LedgerEntry.Kind.choices)
     currency = django_filters.CharFilter()
     posting_date_after = django_filters.DateFilter("posting_date", lookup_expr="gte")
     posting_date_before = django_filters.DateFilter("posting_date", lookup_expr="lte")

@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from o2c.api.base import TenantViewSet
 from o2c.api.fields import MoneyField, QuantityField, TenantRelatedField
-from o2c.api.filters import TenantIdFilter
+from o2c.api.filters import ChoicesFilter, TenantIdFilter
 from o2c.errors import ForeignObject
 from o2c.models import Membership
 from orders.models import (
@@ -288,7 +288,7 @@ class ReasonInput(serializers.Serializer):
 
 class OrderFilter(django_filters.FilterSet):
     customer = TenantIdFilter(field_name="customer_id", model=Customer)
-    status = django_filters.MultipleChoiceFilter(choices=SalesOrder.Status.choices)
+    status = ChoicesFilter(choices=SalesOrder.Status.choices)
     order_date_after = django_filters.DateFilter("order_date", lookup_expr="gte")
     order_date_before = django_filters.DateFilter("order_date", lookup_expr="lte")
 

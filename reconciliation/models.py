@@ -112,6 +112,18 @@ class Allocation(TenantModel):
                 condition=models.Q(amount__gt=0), name="allocation_amount_positive"
             ),
         ]
+        # Tenant-scoped lookups by payment or invoice: leading with the
+        # organization lets SQLite use them without statistics.
+        indexes = [
+            models.Index(
+                fields=["organization", "payment", "status"],
+                name="allocation_payment_idx",
+            ),
+            models.Index(
+                fields=["organization", "invoice", "status"],
+                name="allocation_invoice_idx",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.payment} -> {self.invoice}: {self.amount}"

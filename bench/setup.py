@@ -1,0 +1,62 @@
+"""The bench organization of a scale: reused when already seeded at that scale."""
+
+from __future__ import annotations
+
+from demo.services import SEEDED, customers_for_invoices, seed_demo
+from o2c.models import AuditEvent, Organization
+
+customers_for = customers_for_invoices
+
+
+def seeded_with(organization: Organization) -> dict:
+    event = (
+        AuditEvent.unscoped.filter(
+            organization=organization,
+            action=SEEDED,
+            object_type="o2c.organization",
+        )
+        .order_by("-pk")
+        .first()
+    )
+    return event.data if event else {}
+
+
+def scale_of(organization: Organization) -> dict:
+    data = seeded_with(organization)
+    keys = ("customers", "months", "invoices", "payments", "ledger_entries")
+    return {key: data.get(key) for key in keys}
+
+
+def bench_organization(*, label: str, customers: int, months: int, seed: int):
+    """(organization, seeding figures) for ``bench-<label>``, seeding it if needed."""
+    slug = f"bench-{label}"
+    organization = Organization.objects.filter(slug=slug).first()
+    if organization is not None:
+        data = seeded_with(organization)
+        wanted = {"customers": customers, "months": months, "seed": seed}
+        if all(data.get(key) == value for key, value in wanted.items()):
+            print(f"Reusing {slug}: {data.get('invoices', 0):,} invoices.")
+            return organization, _seeding(data, reused=True)
+        print(f"{slug} was seeded differently ({data}); seeding it again.")
+    print(f"Seeding {slug}: {customers:,} customers over {months} months…")
+    result = seed_demo(
+        slug=slug,
+        name=f"Northwind Supplies ({slug})",
+        customers=customers,
+        months=months,
+        seed=seed,
+        reset=organization is not None,
+        progress=lambda message: print(message, flush=True),
+    )
+    return result.organization, _seeding(seeded_with(result.organization), False)
+
+
+def _seeding(data: dict, reused: bool) -> dict:
+    return {
+        "invoices": data.get("invoices"),
+        "payments": data.get("payments"),
+        "ledger_entries": data.get("ledger_entries"),
+        "seconds": data.get("seconds"),
+        "invoices_per_second": data.get("invoices_per_second"),
+        "measured": "when the organization was seeded" if reused else "in this run",
+    }
