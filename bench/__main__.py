@@ -13,8 +13,9 @@ The database comes from ``BENCH_DATABASE_URL`` (default
 missing. Each scale is its own organization (``bench-50k``, ``bench-1m``, …) in that
 database, seeded once by ``seed_demo``'s bulk loader and reused by later runs.
 Results go to ``bench/results/latest.json``. ``--suites core`` runs only the
-cases of ``bench/cases.py``; ``reports`` and ``collecting`` are those apps'
-benchmarks (``bench/reports.py``, ``bench/collecting.py``).
+cases of ``bench/cases.py``; ``web`` times the browser pages and the invoice PDF
+(``bench/web.py``); ``reports`` and ``collecting`` are those apps' benchmarks
+(``bench/reports.py``, ``bench/collecting.py``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from urllib.parse import urlparse
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/o2c_bench"
 SCALES = {"small": 50_000, "full": 2_000_000}
 # core: this module's cases; reports and collecting: those apps' own benchmarks.
-SUITES = ("core", "reports", "collecting")
+SUITES = ("core", "web", "reports", "collecting")
 FULL_CUSTOMERS = 50_000
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -107,10 +108,13 @@ def _run_suite(suite: str, organization, results: dict, options) -> None:
             cases.run_all(organization, writes=options.writes, samples=options.samples)
         )
         cases.print_report(results)
-    elif suite == "reports":
+    elif suite in ("web", "reports"):
         from bench import cases
-        from bench.reports import bench_reports
 
+        if suite == "web":
+            from bench.web import bench_web as bench_suite
+        else:
+            from bench.reports import bench_reports as bench_suite
         rows = []
 
         def report(name, seconds, baseline_seconds, note):
@@ -123,9 +127,9 @@ def _run_suite(suite: str, organization, results: dict, options) -> None:
                 }
             )
 
-        bench_reports(organization, report)
-        results["reports"] = rows
-        cases.print_timings("Reports", rows)
+        bench_suite(organization, report)
+        results[suite] = rows
+        cases.print_timings("Web pages" if suite == "web" else "Reports", rows)
     elif suite == "collecting":
         from bench.collecting import bench_collecting
 

@@ -78,6 +78,10 @@ class Payment(TenantModel):
                 condition=models.Q(unapplied_amount__gt=0),
                 name="payment_unapplied_idx",
             ),
+            # Cash received on a day or in a period (dashboard, collections today).
+            models.Index(
+                fields=["organization", "received_date"], name="payment_received_idx"
+            ),
         ]
 
     def __str__(self):

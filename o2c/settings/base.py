@@ -151,6 +151,11 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
+    # Month-end figures and customer payment profiles behind DSO and the dashboard.
+    "reports-refresh-metrics": {
+        "task": "reports.refresh_all_metrics",
+        "schedule": crontab(hour=3, minute=0),
+    },
     # Each organization's dunning run at its own local hour (the task checks it).
     "collecting-schedule-runs": {
         "task": "collecting.schedule_runs",

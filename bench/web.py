@@ -1,0 +1,170 @@
+"""Browser pages at scale, each beside raw SQL for the data the page shows.
+
+``bench_web(organization, report)``:
+
+a. the customers list (first page of 50) sorted by name, by balance and by overdue,
+   and a search, signed in, beside one raw SQL that computes the same page's rows
+   (names plus open and overdue receivables per customer and currency);
+b. the customer page of the customer with the most invoices, with the panels it loads
+   (balances and invoices; payments), beside raw SQL for its balances;
+c. invoice PDF render time per invoice (WeasyPrint), beside rendering the same
+   invoice's HTML only, which shows what the PDF engine itself costs.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from unittest import mock
+
+from django.db import connection
+from django.db.models import Count
+from django.test import Client
+
+from invoicing import documents
+from invoicing.documents import render_invoice_pdf
+from invoicing.models import Invoice
+from o2c.models import Membership, Organization, Role
+from o2c.tenancy import tenant_context
+from orders.models import Customer
+
+Report = Callable[[str, float, float | None, str], None]
+
+CUSTOMER_PAGE_SQL = """
+SELECT c.id, c.name, i.currency,
+       SUM(i.open_amount) AS open_total,
+       SUM(CASE WHEN i.due_date < %s THEN i.open_amount ELSE 0 END) AS overdue
+FROM orders_customer c
+LEFT JOIN invoicing_invoice i
+  ON i.customer_id = c.id AND i.organization_id = c.organization_id
+ AND i.status IN ('open', 'partially_paid')
+WHERE c.organization_id = %s
+GROUP BY c.id, c.name, i.currency
+ORDER BY {order} LIMIT 50
+"""
+
+BALANCE_SQL = """
+SELECT currency, SUM(amount) FROM invoicing_ledgerentry
+WHERE organization_id = %s AND customer_id = %s GROUP BY currency
+"""
+
+
+def bench_web(organization: Organization, report: Report, *, samples: int = 7):
+    with tenant_context(organization):
+        client = _signed_in(organization)
+        today = organization.today()
+        _customer_list(organization, client, report, today, samples)
+        _customer_page(organization, client, report, samples)
+        _pdf(organization, report, samples)
+
+
+def _signed_in(organization: Organization) -> Client:
+    membership = (
+        Membership.objects.filter(organization=organization, role=Role.ADMIN)
+        .select_related("user")
+        .first()
+    )
+    client = Client()
+    client.force_login(membership.user)
+    return client
+
+
+def _customer_list(organization, client, report, today, samples):
+    pages = {
+        "by name": ("/customers/", "c.name, c.id"),
+        "by balance (largest first)": (
+            "/customers/?sort=balance&dir=desc",
+            "i.currency, open_total DESC, c.id",
+        ),
+        "by overdue (largest first)": (
+            "/customers/?sort=overdue&dir=desc",
+            "i.currency, overdue DESC, c.id",
+        ),
+    }
+    for label, (url, order) in pages.items():
+        seconds = _median(lambda url=url: _get(client, url), samples)
+        sql = CUSTOMER_PAGE_SQL.format(order=order)
+        baseline = _median(
+            lambda sql=sql: _fetch(sql, [today, organization.pk]), samples
+        )
+        report(f"customers list, {label}", seconds, baseline, url)
+    name = Customer.objects.order_by("?").values_list("name", flat=True).first()
+    term = name.split()[0]
+    seconds = _median(lambda: _get(client, f"/customers/?q={term}"), samples)
+    report("customers list, search", seconds, None, f"q={term}")
+
+
+def _customer_page(organization, client, report, samples):
+    busiest = (
+        Customer.objects.annotate(invoice_count=Count("invoices"))
+        .order_by("-invoice_count")
+        .values_list("pk", "invoice_count")
+        .first()
+    )
+    customer_id, invoice_count = busiest
+    urls = [
+        f"/customers/{customer_id}/",
+        f"/customers/{customer_id}/account/",
+        f"/customers/{customer_id}/payments/",
+    ]
+
+    def page():
+        for url in urls:
+            _get(client, url)
+
+    seconds = _median(page, samples)
+    baseline = _median(
+        lambda: _fetch(BALANCE_SQL, [organization.pk, customer_id]), samples
+    )
+    report(
+        "customer page with its panels",
+        seconds,
+        baseline,
+        f"customer with the most invoices ({invoice_count})",
+    )
+
+
+def _pdf(organization, report, samples):
+    invoices = list(
+        Invoice.objects.filter(status__in=Invoice.ISSUED)
+        .order_by("-id")
+        .select_related("customer")[: max(samples, 5)]
+    )
+    render_invoice_pdf(invoices[0])  # fonts and stylesheet loaded once
+    seconds = statistics.median(
+        _time(lambda i=i: render_invoice_pdf(i)) for i in invoices
+    )
+    # The same call with WeasyPrint's layout stubbed out: data and HTML only.
+    with mock.patch.object(documents, "HTML") as html_only:
+        html_only.return_value.write_pdf.return_value = b""
+        baseline = statistics.median(
+            _time(lambda i=i: render_invoice_pdf(i)) for i in invoices
+        )
+    report(
+        "invoice PDF, per invoice", seconds, baseline, "baseline: data and HTML only"
+    )
+
+
+def _get(client: Client, url: str):
+    response = client.get(url)
+    if response.status_code != 200:
+        raise RuntimeError(f"{url} answered {response.status_code}")
+    return response
+
+
+def _fetch(sql: str, params: list) -> list:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _time(call) -> float:
+    started = time.perf_counter()
+    call()
+    return time.perf_counter() - started
+
+
+def _median(call, samples: int) -> float:
+    call()  # warm caches for both sides alike
+    return statistics.median(_time(call) for _ in range(samples))

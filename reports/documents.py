@@ -1,0 +1,72 @@
+"""PDFs of reports (aging, statement of account), rendered by WeasyPrint.
+
+Rendering goes through invoicing's :class:`~invoicing.documents.StaticFilesFetcher`:
+the HTML may load the project's static files and nothing else, so no text a
+user typed (a customer name, an address) can make the renderer read a server
+file or call the network.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from django.template.loader import render_to_string
+from weasyprint import HTML
+
+from invoicing.documents import StaticFilesFetcher, static_roots
+from o2c.tenancy import current_organization
+from reports.selectors.aging import AgingFilters, aging_report
+from reports.selectors.history import Statement
+
+MAX_PDF_ROWS = 2000
+
+
+def render_pdf(template_name: str, context: dict) -> bytes:
+    html = render_to_string(
+        template_name, {"organization": current_organization(), **context}
+    )
+    roots = static_roots()
+    return HTML(
+        string=html,
+        base_url=roots[0].as_uri() + "/",
+        url_fetcher=StaticFilesFetcher(roots),
+    ).write_pdf()
+
+
+def statement_pdf(statement: Statement) -> bytes:
+    return render_pdf(
+        "reports/pdf/statement.html",
+        {
+            "statement": statement,
+            "customer": statement.customer,
+            "document_title": f"Statement of account {statement.customer.number}",
+        },
+    )
+
+
+def aging_pdf(
+    *,
+    as_of: date,
+    boundaries: list[int],
+    group_by: str,
+    filters: AgingFilters,
+    in_base: bool = False,
+) -> bytes:
+    """The aging's totals and its first ``MAX_PDF_ROWS`` rows (largest first);
+    the CSV and XLSX exports carry every row."""
+    report = aging_report(
+        as_of=as_of,
+        boundaries=boundaries,
+        group_by=group_by,
+        filters=filters,
+        in_base=in_base,
+        page_size=MAX_PDF_ROWS,
+    )
+    return render_pdf(
+        "reports/pdf/aging.html",
+        {
+            "report": report,
+            "document_title": f"Aging as of {report.as_of.isoformat()}",
+            "truncated": report.line_count > len(report.lines),
+        },
+    )

@@ -1,0 +1,431 @@
+"""What an export contains and how it is written: CSV and XLSX in chunks, PDF.
+
+An :class:`ExportSpec` names the report and its parameters (JSON, so it travels in
+``Job.parameters``). Rows come from the database ``CHUNK_SIZE`` at a time — a
+server-side cursor or ``QuerySet.iterator`` — and each chunk becomes a pandas
+frame written straight to the file: CSV appended chunk by chunk, XLSX through
+openpyxl's write-only workbook, which streams rows to disk. Memory therefore
+depends on the chunk size, not on the number of rows.
+
+Amounts are written as numbers at their currency's minor unit with the
+currency in its own column; dates as dates.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date
+
+import pandas as pd
+from django.db.models import F
+from openpyxl import Workbook
+
+from invoicing.models import Invoice
+from o2c.errors import DomainError, ForeignObject
+from o2c.money import validate_currency
+from orders.models import Customer
+from reports.selectors.aging import (
+    GROUPINGS,
+    AgingFilters,
+    aging_invoices,
+    aging_lines_iter,
+    default_boundaries,
+    make_buckets,
+    parse_boundaries,
+    resolve_as_of,
+)
+from reports.selectors.common import DaysBetween, exact
+from reports.selectors.history import customer_invoice_history
+
+CHUNK_SIZE = 2000
+KINDS = {
+    "aging": "Aging",
+    "aging_invoices": "Aging invoices",
+    "invoices": "Invoices",
+    "customer_history": "Customer history",
+}
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": XLSX, "pdf": "application/pdf"}
+PDF_KINDS = {"aging"}
+INVOICE_STATUSES = {"outstanding", *Invoice.Status.values}
+NO_COLLECTOR = "none"  # filter value: customers without a collector
+NO_SEGMENT = "(none)"  # filter value: customers without a segment
+
+
+@dataclass(frozen=True)
+class ExportSpec:
+    kind: str
+    format: str
+    parameters: dict = field(default_factory=dict)
+
+    @property
+    def job_kind(self) -> str:
+        return f"export_{self.kind}"
+
+    @property
+    def content_type(self) -> str:
+        return FORMATS[self.format]
+
+    def filename(self, today: date) -> str:
+        subject = self.kind.replace("_", "-")
+        as_of = self.parameters.get("as_of") or today.isoformat()
+        return f"{subject}-{as_of}.{self.format}"
+
+
+def export_spec(kind: str, fmt: str, raw: dict) -> ExportSpec:
+    """Check an export request and keep its parameters in canonical form."""
+    if kind not in KINDS:
+        raise DomainError(
+            "invalid_choice", f"Export one of {', '.join(KINDS)}.", field="kind"
+        )
+    if fmt not in FORMATS or (fmt == "pdf" and kind not in PDF_KINDS):
+        allowed = "csv, xlsx or pdf" if kind in PDF_KINDS else "csv or xlsx"
+        raise DomainError(
+            "invalid_choice", f"{KINDS[kind]} exports as {allowed}.", field="format"
+        )
+    parameters: dict = {}
+    if kind in ("aging", "aging_invoices"):
+        as_of, _ = resolve_as_of(_date(raw.get("as_of"), "as_of"))
+        parameters["as_of"] = as_of.isoformat()
+        parameters["buckets"] = (
+            parse_boundaries(raw["buckets"])
+            if raw.get("buckets")
+            else default_boundaries()
+        )
+        parameters |= _aging_filters(raw)
+    if kind == "aging":
+        group_by = raw.get("group_by") or "customer"
+        if group_by not in GROUPINGS:
+            raise DomainError(
+                "invalid_choice",
+                f"Group by one of {', '.join(GROUPINGS)}.",
+                field="group_by",
+            )
+        parameters["group_by"] = group_by
+        # CSV and XLSX rows keep their own currency; the PDF may convert.
+        parameters["in_base"] = raw.get("in_base") in (True, "on", "true", "1")
+    if kind == "aging_invoices" and raw.get("bucket") not in (None, ""):
+        bucket = _int(raw.get("bucket"), "bucket")
+        if not 0 <= bucket <= len(parameters["buckets"]) + 1:
+            raise DomainError("invalid_choice", "No such bucket.", field="bucket")
+        parameters["bucket"] = bucket
+    if kind == "invoices":
+        status = raw.get("status") or ""
+        if status and status not in INVOICE_STATUSES:
+            raise DomainError("invalid_choice", "Unknown status.", field="status")
+        parameters["status"] = status
+        parameters["currency"] = _currency(raw.get("currency"))
+        for name in ("date_from", "date_to"):
+            value = _date(raw.get(name), name)
+            parameters[name] = value.isoformat() if value else ""
+        if raw.get("customer"):
+            parameters["customer"] = _customer(raw.get("customer")).pk
+    if kind == "customer_history":
+        parameters["customer"] = _customer(raw.get("customer")).pk
+    return ExportSpec(kind=kind, format=fmt, parameters=parameters)
+
+
+def _aging_filters(raw: dict) -> dict:
+    result: dict = {"currency": _currency(raw.get("currency"))}
+    collector = raw.get("collector")
+    if collector == NO_COLLECTOR:
+        result["collector"] = NO_COLLECTOR
+    elif collector not in (None, ""):
+        result["collector"] = _int(collector, "collector")
+    segment = raw.get("segment")
+    if segment == NO_SEGMENT:
+        result["segment"] = ""
+    elif segment:
+        result["segment"] = str(segment)[:50]
+    if raw.get("customer"):
+        result["customer"] = _customer(raw.get("customer")).pk
+    return result
+
+
+def aging_filters(parameters: dict) -> AgingFilters:
+    collector = parameters.get("collector")
+    return AgingFilters(
+        customer_id=parameters.get("customer"),
+        collector_id=collector if isinstance(collector, int) else None,
+        unassigned_only=collector == NO_COLLECTOR,
+        segment=parameters.get("segment"),
+        currency=parameters.get("currency") or "",
+    )
+
+
+def _date(value, name: str) -> date | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        raise DomainError(
+            "invalid_date", f"'{value}' is not a date (YYYY-MM-DD).", field=name
+        ) from None
+
+
+def _int(value, name: str) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise DomainError(
+            "invalid", f"'{value}' is not a whole number.", field=name
+        ) from None
+
+
+def _currency(value) -> str:
+    return validate_currency(value) if value else ""
+
+
+def _customer(value) -> Customer:
+    customer = Customer.objects.filter(pk=_int(value, "customer")).first()
+    if customer is None:
+        raise ForeignObject("not_found", f"No customer with id {value}.", "customer")
+    return customer
+
+
+# --- rows ----------------------------------------------------------------------
+
+
+def columns(spec: ExportSpec) -> list[str]:
+    if spec.kind == "aging":
+        labels = [bucket.label for bucket in make_buckets(spec.parameters["buckets"])]
+        group = "Customer" if spec.parameters["group_by"] == "customer" else "Group"
+        return [
+            group,
+            "Customer number",
+            "Currency",
+            *labels,
+            "Total open",
+            "Overdue",
+            "Unapplied cash",
+            "Net balance",
+        ]
+    if spec.kind == "aging_invoices":
+        return [
+            "Invoice",
+            "Customer number",
+            "Customer",
+            "Currency",
+            "Invoice date",
+            "Due date",
+            "Days past due",
+            "Bucket",
+            "Open amount",
+            "Invoice total",
+        ]
+    return [
+        "Invoice",
+        "Customer number",
+        "Customer",
+        "Status",
+        "Currency",
+        "Invoice date",
+        "Due date",
+        "Total",
+        "Open amount",
+        "Settled date",
+        "Days to pay",
+        "Days beyond terms",
+    ]
+
+
+def row_count(spec: ExportSpec) -> int:
+    """How many rows the export will have (an upper bound for the aging)."""
+    if spec.kind == "aging":
+        if spec.parameters["group_by"] == "customer":
+            return Customer.objects.count()
+        return 0  # a few dozen collectors, segments or currencies
+    return _invoices(spec).count()
+
+
+def chunks(spec: ExportSpec, size: int | None = None) -> Iterator[list[tuple]]:
+    size = size or CHUNK_SIZE
+    if spec.kind == "aging":
+        yield from _aging_chunks(spec, size)
+        return
+    if spec.kind == "aging_invoices":
+        yield from _aging_invoice_chunks(spec, size)
+        return
+    fields = (
+        "number",
+        "customer__number",
+        "customer__name",
+        "status",
+        "currency",
+        "invoice_date",
+        "due_date",
+        "total",
+        "open_amount",
+        "settled_date",
+        "days_to_pay",
+        "days_late",
+    )
+    yield from _batched(_invoices(spec).values_list(*fields).iterator(size), size)
+
+
+def _aging_chunks(spec: ExportSpec, size: int) -> Iterator[list[tuple]]:
+    p = spec.parameters
+    for lines in aging_lines_iter(
+        as_of=date.fromisoformat(p["as_of"]),
+        boundaries=p["buckets"],
+        group_by=p["group_by"],
+        filters=aging_filters(p),
+        chunk_size=size,
+    ):
+        yield [
+            (
+                line.label,
+                line.number,
+                line.currency,
+                *line.buckets,
+                line.total,
+                line.overdue,
+                line.unapplied,
+                line.net,
+            )
+            for line in lines
+        ]
+
+
+def _aging_invoice_chunks(spec: ExportSpec, size: int) -> Iterator[list[tuple]]:
+    p = spec.parameters
+    as_of = date.fromisoformat(p["as_of"])
+    buckets = make_buckets(p["buckets"])
+    bucket = buckets[p["bucket"]] if p.get("bucket") is not None else None
+    invoices = aging_invoices(
+        as_of=as_of, bucket=bucket, filters=aging_filters(p)
+    ).values_list(
+        "number",
+        "customer__number",
+        "customer__name",
+        "currency",
+        "invoice_date",
+        "due_date",
+        "open_as_of",
+        "total",
+    )
+    for rows in _batched(invoices.iterator(size), size):
+        chunk = []
+        for number, c_number, c_name, currency, i_date, due, open_, total in rows:
+            days = (as_of - due).days
+            chunk.append(
+                (
+                    number,
+                    c_number,
+                    c_name,
+                    currency,
+                    i_date,
+                    due,
+                    max(days, 0),
+                    _bucket_of(buckets, days).label,
+                    exact(open_, currency),
+                    exact(total, currency),
+                )
+            )
+        yield chunk
+
+
+def _bucket_of(buckets, days_past_due: int):
+    for bucket in buckets[1:]:
+        if bucket.min_days <= days_past_due and (
+            bucket.max_days is None or days_past_due <= bucket.max_days
+        ):
+            return bucket
+    return buckets[0]
+
+
+def _invoices(spec: ExportSpec):
+    p = spec.parameters
+    if spec.kind == "aging_invoices":
+        bucket = None
+        if p.get("bucket") is not None:
+            bucket = make_buckets(p["buckets"])[p["bucket"]]
+        return aging_invoices(
+            as_of=date.fromisoformat(p["as_of"]),
+            bucket=bucket,
+            filters=aging_filters(p),
+        )
+    if spec.kind == "customer_history":
+        return customer_invoice_history(customer=Customer.objects.get(pk=p["customer"]))
+    invoices = Invoice.objects.exclude(status=Invoice.Status.DRAFT).annotate(
+        days_to_pay=DaysBetween(F("settled_date"), F("invoice_date")),
+        days_late=DaysBetween(F("settled_date"), F("due_date")),
+    )
+    if p.get("status") == "outstanding":
+        invoices = invoices.filter(
+            status__in=(Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID)
+        )
+    elif p.get("status"):
+        invoices = invoices.filter(status=p["status"])
+    if p.get("currency"):
+        invoices = invoices.filter(currency=p["currency"])
+    if p.get("customer"):
+        invoices = invoices.filter(customer_id=p["customer"])
+    if p.get("date_from"):
+        invoices = invoices.filter(invoice_date__gte=p["date_from"])
+    if p.get("date_to"):
+        invoices = invoices.filter(invoice_date__lte=p["date_to"])
+    return invoices.order_by("invoice_date", "id")
+
+
+def _batched(rows, size: int) -> Iterator[list]:
+    chunk = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+# --- files -----------------------------------------------------------------------
+
+Progress = Callable[[int], None]
+
+
+def write_table(
+    spec: ExportSpec, stream, *, progress: Progress = lambda rows: None
+) -> int:
+    """Write the export's rows as CSV or XLSX to the binary ``stream``; returns the
+    number of rows. ``progress`` is called after each chunk with the rows done."""
+    header = columns(spec)
+    done = 0
+    if spec.format == "csv":
+        text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+        # Excel opens a BOM-marked UTF-8 file with the right accents.
+        pd.DataFrame(columns=header).to_csv(text, index=False)
+        for chunk in chunks(spec):
+            _frame(chunk, header).to_csv(text, header=False, index=False)
+            done += len(chunk)
+            progress(done)
+        text.flush()
+        text.detach()
+        return done
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(KINDS[spec.kind][:31])
+    sheet.append(header)
+    for chunk in chunks(spec):
+        frame = _frame(chunk, header)
+        for row in frame.itertuples(index=False, name=None):
+            sheet.append([None if _missing(value) else value for value in row])
+        done += len(chunk)
+        progress(done)
+    workbook.save(stream)
+    return done
+
+
+def _frame(chunk: list[tuple], header: list[str]) -> pd.DataFrame:
+    # Object columns keep Decimal amounts and dates exactly as they are.
+    return pd.DataFrame.from_records(chunk, columns=header, coerce_float=False).astype(
+        object
+    )
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and value != value)

@@ -1,0 +1,422 @@
+"""Receivables metrics per calendar month: DSO, Best Possible DSO, ADD, CEI, AR
+turnover, % current and the amount overdue.
+
+The inputs, all sums of the receivables ledger:
+
+* **Receivables (AR)** at a month's end: open invoice amounts on its last day
+  (entries on invoices posted on or before it). It is the aging total on that
+  date; cash on account is not netted against it.
+* **Current AR**: the part not yet past due on that day (due on it or later),
+  the aging's "Current" bucket.
+* **Credit sales** of a month: invoices and fees (debit notes) posted in it, less
+  voids of them posted in it. Credit notes are not subtracted: they settle
+  receivables, so they show in CEI as collected, not as negative sales.
+
+The definitions (the same words stand beside each figure in the UI):
+
+* **DSO, countback**: take AR at month end, subtract each month's credit sales,
+  newest month first, counting that month's days while the balance lasts; the
+  month where it runs out counts the fraction ``remaining / sales`` of its days.
+  (212,000 against 100,000, 80,000, 70,000 in 30-day months: 30 + 30 + 32/70 x 30
+  = 73.7 days.) No figure when AR is older than the sales history kept
+  (``LOOKBACK_MONTHS`` before the first month shown).
+* **DSO, simple** = AR / credit sales of the month x days in the month.
+* **Best Possible DSO** = current AR / credit sales x days in the month.
+* **Average Days Delinquent** = DSO (simple) - Best Possible DSO, i.e. overdue AR
+  / credit sales x days.
+* **CEI** = (opening AR + credit sales - closing AR) / (opening AR + credit sales
+  - closing current AR) x 100, opening AR being the previous month's closing AR.
+* **AR turnover** (annualised) = credit sales x 365 / days in the month / average
+  AR, the average of opening and closing AR.
+* **% current** = current AR / AR x 100; **overdue** = AR - current AR.
+
+A figure whose denominator is zero (no sales, no receivables) is None, shown as a
+dash. Amounts are per currency; converted to the base currency each month's
+amounts use the rate of the month's last day (the latest stored on or before it).
+
+Per collector and segment, customers are attributed by their collector and
+segment now, not when the invoice was issued.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Q, Sum
+from django.db.models.functions import TruncMonth
+
+from invoicing.models import LedgerEntry
+from o2c.errors import DomainError
+from o2c.money import quantize
+from o2c.tenancy import current_organization
+from reports.models import MonthEndFigure
+from reports.selectors.common import FxRates, add_months, exact, month_end
+
+SCOPES = MonthEndFigure.Scope
+# Shown beside each figure (web pages, PDF, API): what it is and how it is made.
+DEFINITIONS = {
+    "receivables": "Open invoice amounts at month end (the aging total); cash on "
+    "account is shown apart, not netted.",
+    "current_receivables": "The part of the receivables not yet past due at month "
+    "end (due on the last day or later).",
+    "overdue": "Receivables past their due date at month end.",
+    "credit_sales": "Invoices and fees posted in the month, less voids of them. "
+    "Credit notes are not subtracted: they count as collected in CEI.",
+    "dso_countback": "Countback DSO: month-end receivables less each month's "
+    "credit sales, newest month first, counting whole months' days until the "
+    "balance is used up, then the fraction of the last month.",
+    "dso_simple": "Simple DSO = receivables / credit sales of the month x days in "
+    "the month.",
+    "best_possible_dso": "Best Possible DSO = current (not overdue) receivables / "
+    "credit sales x days in the month.",
+    "average_days_delinquent": "Average Days Delinquent = simple DSO - Best "
+    "Possible DSO (overdue receivables / credit sales x days).",
+    "cei": "Collection Effectiveness Index = (opening receivables + credit sales - "
+    "closing receivables) / (opening receivables + credit sales - closing current "
+    "receivables) x 100.",
+    "turnover": "AR turnover, annualised = credit sales x 365 / days in the month / "
+    "average of opening and closing receivables.",
+    "percent_current": "% current = current receivables / receivables x 100.",
+}
+LOOKBACK_MONTHS = 12
+MAX_MONTHS = 60
+SALES_KINDS = (LedgerEntry.Kind.INVOICE, LedgerEntry.Kind.FEE)
+_DAYS = Decimal("0.01")
+
+
+@dataclass
+class MonthSums:
+    """The ledger sums of one month, per scope and currency."""
+
+    receivables: Decimal = Decimal(0)
+    current_receivables: Decimal = Decimal(0)
+    credit_sales: Decimal = Decimal(0)
+
+
+ScopeKey = tuple[str, str, str]  # (scope, key, currency)
+
+
+@dataclass
+class MonthMetrics:
+    month: date  # first day
+    days: int
+    currency: str
+    opening_receivables: Decimal
+    receivables: Decimal
+    current_receivables: Decimal
+    credit_sales: Decimal
+    dso_countback: Decimal | None
+    dso_simple: Decimal | None
+    best_possible_dso: Decimal | None
+    average_days_delinquent: Decimal | None
+    cei: Decimal | None
+    turnover: Decimal | None
+    percent_current: Decimal | None
+
+    @property
+    def overdue(self) -> Decimal:
+        return self.receivables - self.current_receivables
+
+    @property
+    def month_end(self) -> date:
+        return month_end(self.month)
+
+
+@dataclass
+class MetricSeries:
+    scope: str
+    key: str
+    currency: str
+    months: list[MonthMetrics] = field(default_factory=list)
+    converted: bool = False
+
+    @property
+    def latest(self) -> MonthMetrics | None:
+        return self.months[-1] if self.months else None
+
+
+def last_closed_month(today: date | None = None) -> date:
+    """The first day of the last complete month before ``today``."""
+    today = today or current_organization().today()
+    return add_months(today, -1)
+
+
+def month_window(end_month: date, months: int) -> list[date]:
+    """First days of ``months`` months ending with ``end_month``'s month."""
+    if not 1 <= months <= MAX_MONTHS:
+        raise DomainError(
+            "invalid_months", f"Months run from 1 to {MAX_MONTHS}.", field="months"
+        )
+    end_month = end_month.replace(day=1)
+    return [add_months(end_month, k - months + 1) for k in range(months)]
+
+
+# --- the sums, from the ledger ------------------------------------------------
+
+
+def ledger_month_sums(
+    *, first_month: date, last_month: date
+) -> dict[ScopeKey, dict[date, MonthSums]]:
+    """Month-end sums for every month from ``first_month`` to ``last_month`` and
+    every scope: the organization, each collector, each segment.
+
+    Three grouped queries over the ledger, by (collector, segment, currency):
+    receivables before the first month, each month's movement and credit sales,
+    and current receivables at each month end; the scopes are rolled up from
+    those few hundred rows.
+    """
+    months = month_window(last_month, _months_between(first_month, last_month))
+    ends = [month_end(m) for m in months]
+    group = ("customer__collector_id", "customer__segment", "currency")
+    on_invoices = LedgerEntry.objects.filter(invoice__isnull=False).order_by()
+
+    opening = (
+        on_invoices.filter(posting_date__lt=months[0])
+        .values(*group)
+        .annotate(total=Sum("amount"))
+    )
+    sales = Q(kind__in=SALES_KINDS) | Q(
+        kind=LedgerEntry.Kind.REVERSAL, reverses__kind__in=SALES_KINDS
+    )
+    moves = (
+        on_invoices.filter(posting_date__gte=months[0], posting_date__lte=ends[-1])
+        .annotate(month=TruncMonth("posting_date"))
+        .values(*group, "month")
+        .annotate(movement=Sum("amount"), credit_sales=Sum("amount", filter=sales))
+    )
+    # An entry counts towards the current AR of every month end between its
+    # posting date and its invoice's due date.
+    current = (
+        on_invoices.filter(invoice__due_date__gte=ends[0], posting_date__lte=ends[-1])
+        .values(*group)
+        .annotate(
+            **{
+                f"c{index}": Sum(
+                    "amount",
+                    filter=Q(posting_date__lte=end, invoice__due_date__gte=end),
+                )
+                for index, end in enumerate(ends)
+            }
+        )
+    )
+    balances: dict[ScopeKey, Decimal] = defaultdict(Decimal)
+    result: dict[ScopeKey, dict[date, MonthSums]] = defaultdict(
+        lambda: {month: MonthSums() for month in months}
+    )
+    for row in opening:
+        for scope_key in _scope_keys(row):
+            balances[scope_key] += exact(row["total"], row["currency"])
+    movements: dict[ScopeKey, dict[date, Decimal]] = defaultdict(
+        lambda: defaultdict(Decimal)
+    )
+    for row in moves:
+        month = _as_date(row["month"])
+        for scope_key in _scope_keys(row):
+            movements[scope_key][month] += exact(row["movement"], row["currency"])
+            result[scope_key][month].credit_sales += exact(
+                row["credit_sales"], row["currency"]
+            )
+    for scope_key in set(balances) | set(movements):
+        balance = balances[scope_key]
+        for month in months:
+            balance += movements[scope_key][month]
+            result[scope_key][month].receivables = balance
+    for row in current:
+        for scope_key in _scope_keys(row):
+            for index, month in enumerate(months):
+                result[scope_key][month].current_receivables += exact(
+                    row[f"c{index}"], row["currency"]
+                )
+    return dict(result)
+
+
+def _scope_keys(row) -> list[ScopeKey]:
+    currency = row["currency"]
+    collector = row["customer__collector_id"]
+    return [
+        (SCOPES.ORGANIZATION, "", currency),
+        (SCOPES.COLLECTOR, str(collector) if collector else "", currency),
+        (SCOPES.SEGMENT, row["customer__segment"] or "", currency),
+    ]
+
+
+def _as_date(value) -> date:
+    return value.date() if hasattr(value, "date") else value
+
+
+def _months_between(first: date, last: date) -> int:
+    return (last.year - first.year) * 12 + last.month - first.month + 1
+
+
+# --- the metrics, from the sums -------------------------------------------------
+
+
+def countback_dso(
+    receivables: Decimal, sales_newest_first: list[tuple[Decimal, int]]
+) -> Decimal | None:
+    """Days of the newest credit sales it takes to account for ``receivables``.
+
+    ``sales_newest_first`` is (credit sales, days) of the month itself, then the
+    month before, and so on. None when the receivables outlast the history.
+    """
+    if receivables <= 0:
+        return Decimal(0)
+    remaining, days = receivables, Decimal(0)
+    for sales, month_days in sales_newest_first:
+        if sales > 0 and remaining <= sales:
+            return days + remaining / sales * month_days
+        remaining -= max(sales, Decimal(0))
+        days += month_days
+    return None
+
+
+def simple_dso(receivables: Decimal, sales: Decimal, days: int) -> Decimal | None:
+    return receivables / sales * days if sales > 0 else None
+
+
+def collection_effectiveness(
+    *, opening: Decimal, sales: Decimal, closing: Decimal, closing_current: Decimal
+) -> Decimal | None:
+    collectible = opening + sales - closing_current
+    if collectible <= 0:
+        return None
+    return (opening + sales - closing) / collectible * 100
+
+
+def ar_turnover(
+    *, opening: Decimal, closing: Decimal, sales: Decimal, days: int
+) -> Decimal | None:
+    average = (opening + closing) / 2
+    if average <= 0:
+        return None
+    return sales * 365 / days / average
+
+
+def series_from_sums(
+    *,
+    scope: str,
+    key: str,
+    currency: str,
+    sums: dict[date, MonthSums],
+    months: list[date],
+    converted: bool = False,
+) -> MetricSeries:
+    """The metrics of ``months`` from month sums reaching ``LOOKBACK_MONTHS``
+    further back (for the countback and the first month's opening balance); a
+    month missing from ``sums`` had no activity."""
+    history_start = add_months(months[0], -LOOKBACK_MONTHS)
+    empty = MonthSums()
+    series = MetricSeries(scope=scope, key=key, currency=currency, converted=converted)
+    for month in months:
+        figures = sums.get(month, empty)
+        days = month_end(month).day
+        before = month_window(
+            add_months(month, -1), _months_between(history_start, month) - 1
+        )
+        opening = sums.get(before[-1], empty).receivables
+        ar, current, sales = (
+            figures.receivables,
+            figures.current_receivables,
+            figures.credit_sales,
+        )
+        newest_first = [
+            (sums.get(m, empty).credit_sales, month_end(m).day) for m in before[::-1]
+        ]
+        simple = simple_dso(ar, sales, days)
+        best = simple_dso(current, sales, days)
+        no_activity = not ar and not sales and not opening
+        series.months.append(
+            MonthMetrics(
+                month=month,
+                days=days,
+                currency=currency,
+                opening_receivables=opening,
+                receivables=ar,
+                current_receivables=current,
+                credit_sales=sales,
+                dso_countback=None
+                if no_activity
+                else _days(countback_dso(ar, [(sales, days), *newest_first])),
+                dso_simple=_days(simple),
+                best_possible_dso=_days(best),
+                average_days_delinquent=_days(simple - best)
+                if simple is not None
+                else None,
+                cei=_days(
+                    collection_effectiveness(
+                        opening=opening,
+                        sales=sales,
+                        closing=ar,
+                        closing_current=current,
+                    )
+                ),
+                turnover=_days(
+                    ar_turnover(opening=opening, closing=ar, sales=sales, days=days)
+                ),
+                percent_current=_days(current / ar * 100) if ar > 0 else None,
+            )
+        )
+    return series
+
+
+def _days(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.quantize(_DAYS)
+
+
+def converted_sums(
+    per_currency: dict[str, dict[date, MonthSums]], *, base: str, fx: FxRates
+) -> dict[date, MonthSums]:
+    """Month sums of several currencies in ``base``, each month at the rate of its
+    last day. Zero amounts need no rate (months before a currency was used)."""
+    result: dict[date, MonthSums] = defaultdict(MonthSums)
+    for currency, sums in per_currency.items():
+        for month, figures in sums.items():
+            target = result[month]
+            for name in ("receivables", "current_receivables", "credit_sales"):
+                amount = getattr(figures, name)
+                if amount:
+                    amount = fx.convert(amount, currency, month_end(month))
+                setattr(target, name, getattr(target, name) + quantize(amount, base))
+    return dict(result)
+
+
+def metric_series(
+    *,
+    sums: dict[ScopeKey, dict[date, MonthSums]],
+    months: list[date],
+    scope: str = SCOPES.ORGANIZATION,
+    key: str = "",
+    in_base: bool = True,
+) -> list[MetricSeries]:
+    """The series of one scope: one per currency, or one in the base currency."""
+    per_currency = {
+        currency: month_sums
+        for (s, k, currency), month_sums in sums.items()
+        if s == scope and k == key
+    }
+    if in_base:
+        base = current_organization().base_currency
+        converted = converted_sums(per_currency, base=base, fx=FxRates(base))
+        return [
+            series_from_sums(
+                scope=scope,
+                key=key,
+                currency=base,
+                sums=converted,
+                months=months,
+                converted=len(per_currency) > 1 or base not in per_currency,
+            )
+        ]
+    return [
+        series_from_sums(
+            scope=scope, key=key, currency=currency, sums=month_sums, months=months
+        )
+        for currency, month_sums in sorted(per_currency.items())
+    ]
+
+
+def scope_keys(sums: dict[ScopeKey, dict], scope: str) -> list[str]:
+    return sorted({k for s, k, _ in sums if s == scope})

@@ -1,0 +1,444 @@
+"""Writes of the reports app: the stored month-end figures, export jobs, statement
+emails and bucket settings. Reports never write the ledger or business rows.
+
+Exports
+    :func:`export_job_create` stores the request as a :class:`~o2c.models.Job`
+    (kind ``export_<report>``) and enqueues ``reports.run_export`` on commit; the
+    task calls :func:`export_run`, which claims the job (``queued → running``; a
+    second run finds it claimed and does nothing), writes the file chunk by chunk
+    with progress and attaches it to the job for download. A small export is
+    written straight into the response by :func:`export_write` instead.
+
+Statement emails
+    :func:`statement_email_request` writes a ``StatementDelivery`` row first and
+    enqueues ``reports.send_statement`` on commit; :func:`statement_email_send`
+    claims the row (``pending → sending``) under a row lock, sends, and records
+    ``sent`` or ``failed``. A row left ``sending`` is for a person to check,
+    never resent automatically.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+import time
+from datetime import date, timedelta
+from email.utils import make_msgid
+from functools import partial
+
+from django.conf import settings
+from django.core.files import File
+from django.core.mail import EmailMessage
+from django.db import transaction
+from django.db.models import Max, Q
+from django.template.loader import render_to_string
+from django.utils import timezone
+from django.utils.text import get_valid_filename
+
+from invoicing.models import LedgerEntry
+from o2c.errors import DomainError
+from o2c.models import Job, Role
+from o2c.services import Actor, audit_record, transition
+from o2c.tenancy import current_organization
+from orders.models import Contact, Customer
+from reports import exports
+from reports.documents import aging_pdf, statement_pdf
+from reports.models import (
+    AgingBucketSet,
+    MetricsSnapshot,
+    MonthEndFigure,
+    PaymentProfile,
+    StatementDelivery,
+)
+from reports.selectors.aging import parse_boundaries
+from reports.selectors.common import add_months
+from reports.selectors.forecast import MIN_PAID_INVOICES
+from reports.selectors.history import (
+    behaviour_aggregates,
+    behaviour_from,
+    settled_invoices,
+    statement,
+)
+from reports.selectors.metrics import (
+    LOOKBACK_MONTHS,
+    last_closed_month,
+    ledger_month_sums,
+)
+from reports.selectors.snapshot import (
+    STORED_MONTHS,
+    profiles_are_old,
+    snapshot_is_stale,
+)
+
+logger = logging.getLogger(__name__)
+
+PROFILE_DAYS = 365
+# Rows an export may have to be written inside the request; more go to a job.
+DIRECT_EXPORT_ROWS = 5000
+
+
+# --- month-end figures and payment profiles ------------------------------------
+
+
+@transaction.atomic
+def metrics_refresh(*, force: bool = False) -> MetricsSnapshot:
+    """Rebuild the month-end figures if the ledger has changed behind them, and
+    the payment profiles if they are from an earlier day (both with ``force``).
+
+    The snapshot row is locked for the rebuild, so two workers asked at once
+    rebuild once: the second finds it fresh.
+    """
+    organization = current_organization()
+    started = time.monotonic()
+    through = last_closed_month()
+    first = add_months(through, -(STORED_MONTHS + LOOKBACK_MONTHS - 1))
+    snapshot, created = MetricsSnapshot.objects.get_or_create(
+        organization=organization,
+        defaults={
+            "first_month": first,
+            "through_month": through,
+            "computed_at": timezone.now(),
+        },
+    )
+    snapshot = MetricsSnapshot.objects.select_for_update().get(pk=snapshot.pk)
+    if created or force or snapshot_is_stale(snapshot):
+        _refresh_figures(snapshot, first=first, through=through)
+        snapshot.seconds = time.monotonic() - started
+    if force or profiles_are_old(snapshot):
+        _refresh_payment_profiles(organization)
+        snapshot.profiles_computed_on = organization.today()
+    snapshot.save()
+    return snapshot
+
+
+def _refresh_figures(snapshot: MetricsSnapshot, *, first, through) -> None:
+    organization = snapshot.organization
+    # Read before summing: an entry committed meanwhile is above the mark and
+    # makes the next check stale rather than being missed.
+    high_water = LedgerEntry.objects.aggregate(top=Max("id"))["top"] or 0
+    sums = ledger_month_sums(first_month=first, last_month=through)
+    MonthEndFigure.objects.filter(snapshot=snapshot).delete()
+    MonthEndFigure.objects.bulk_create(
+        (
+            MonthEndFigure(
+                organization=organization,
+                snapshot=snapshot,
+                month=month,
+                scope=scope,
+                key=key,
+                currency=currency,
+                receivables=figures.receivables,
+                current_receivables=figures.current_receivables,
+                credit_sales=figures.credit_sales,
+            )
+            for (scope, key, currency), by_month in sums.items()
+            for month, figures in by_month.items()
+            if figures.receivables
+            or figures.credit_sales
+            or figures.current_receivables
+        ),
+        batch_size=2000,
+    )
+    snapshot.first_month, snapshot.through_month = first, through
+    snapshot.ledger_high_water = high_water
+    snapshot.computed_at = timezone.now()
+
+
+def _refresh_payment_profiles(organization) -> None:
+    today = organization.today()
+    rows = (
+        settled_invoices()
+        .filter(
+            settled_date__gt=today - timedelta(days=PROFILE_DAYS),
+            settled_date__lte=today,
+        )
+        .values("customer_id")
+        .annotate(**behaviour_aggregates())
+        .order_by()
+    )
+    PaymentProfile.objects.all().delete()
+    profiles = []
+    for row in rows.iterator(chunk_size=5000):
+        behaviour = behaviour_from(row)
+        profiles.append(
+            PaymentProfile(
+                organization=organization,
+                customer_id=row["customer_id"],
+                paid_invoices=behaviour.paid_invoices,
+                average_days_to_pay=behaviour.average_days_to_pay,
+                average_days_late=behaviour.average_days_late,
+                on_time_share=behaviour.on_time_share,
+                expected_delay_days=round(behaviour.average_days_late)
+                if behaviour.paid_invoices >= MIN_PAID_INVOICES
+                else None,
+                computed_on=today,
+            )
+        )
+        if len(profiles) >= 5000:
+            PaymentProfile.objects.bulk_create(profiles)
+            profiles = []
+    PaymentProfile.objects.bulk_create(profiles)
+
+
+# --- bucket sets ------------------------------------------------------------------
+
+
+@transaction.atomic
+def bucket_set_save(
+    *, name: str, boundaries, make_default: bool, actor: Actor
+) -> AgingBucketSet:
+    """Create or change a named bucket set; optionally the organization's default."""
+    name = (name or "").strip()
+    if not name:
+        raise DomainError("required", "Give the bucket set a name.", field="name")
+    values = parse_boundaries(boundaries, field="boundaries")
+    organization = current_organization()
+    if make_default:
+        AgingBucketSet.objects.filter(is_default=True).exclude(name=name).update(
+            is_default=False
+        )
+    bucket_set, created = AgingBucketSet.objects.update_or_create(
+        organization=organization,
+        name=name[:60],
+        defaults={"boundaries": values, "is_default": make_default},
+    )
+    audit_record(
+        actor=actor,
+        obj=bucket_set,
+        action="created" if created else "changed",
+        data={"boundaries": values, "default": make_default},
+    )
+    return bucket_set
+
+
+# --- exports ----------------------------------------------------------------------
+
+
+def export_write(
+    spec: exports.ExportSpec, stream, *, progress=lambda rows: None
+) -> int:
+    """Write ``spec``'s file to the binary ``stream``; returns its rows."""
+    if spec.format != "pdf":
+        return exports.write_table(spec, stream, progress=progress)
+    p = spec.parameters
+    stream.write(
+        aging_pdf(
+            as_of=date.fromisoformat(p["as_of"]),
+            boundaries=p["buckets"],
+            group_by=p["group_by"],
+            filters=exports.aging_filters(p),
+            in_base=p.get("in_base", False),
+        )
+    )
+    return 0
+
+
+def export_needs_job(spec: exports.ExportSpec) -> bool:
+    return exports.row_count(spec) > DIRECT_EXPORT_ROWS
+
+
+@transaction.atomic
+def export_job_create(*, spec: exports.ExportSpec, actor: Actor) -> Job:
+    """Queue an export; the worker writes it and the job page offers the file."""
+    organization = current_organization()
+    job = Job.objects.create(
+        organization=organization,
+        kind=spec.job_kind,
+        created_by=actor.user if getattr(actor.user, "pk", None) else None,
+        parameters={
+            "format": spec.format,
+            "report": spec.parameters,
+            "requested_by": actor.label,
+        },
+    )
+    audit_record(
+        actor=actor,
+        obj=job,
+        action="export_requested",
+        to_status=job.status,
+        data={"kind": spec.kind, "format": spec.format},
+    )
+    from reports.tasks import run_export  # the task calls this module
+
+    transaction.on_commit(partial(run_export.delay, organization.pk, job.pk))
+    return job
+
+
+def export_spec_of(job: Job) -> exports.ExportSpec:
+    return exports.ExportSpec(
+        kind=job.kind.removeprefix("export_"),
+        format=job.parameters["format"],
+        parameters=job.parameters["report"],
+    )
+
+
+def export_run(*, job_id: int) -> Job | None:
+    """Run a queued export once; a job already claimed is left alone."""
+    now = timezone.now()
+    dead_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    claimed = (
+        Job.objects.filter(pk=job_id, kind__startswith="export_")
+        .filter(
+            Q(status=Job.Status.QUEUED)
+            | Q(status=Job.Status.RUNNING, started_at__lt=dead_before)
+        )
+        .update(status=Job.Status.RUNNING, started_at=now, progress=0)
+    )
+    if not claimed:
+        return None
+    job = Job.objects.get(pk=job_id)
+    actor = Actor(label=job.parameters.get("requested_by", "export"), role=Role.VIEWER)
+    spec = export_spec_of(job)
+    try:
+        total = exports.row_count(spec)
+        Job.objects.filter(pk=job.pk).update(total=total)
+
+        def progress(rows: int) -> None:
+            Job.objects.filter(pk=job.pk).update(progress=rows, total=max(total, rows))
+
+        with tempfile.TemporaryFile() as stream:
+            rows = export_write(spec, stream, progress=progress)
+            stream.seek(0)
+            filename = spec.filename(current_organization().today())
+            job.output_file.save(
+                f"{job.organization_id}/{job.pk}-{get_valid_filename(filename)}",
+                File(stream),
+                save=False,
+            )
+        return transition(
+            obj=job,
+            to_status=Job.Status.SUCCEEDED,
+            actor=actor,
+            action="export_succeeded",
+            extra_fields={
+                "finished_at": timezone.now(),
+                "output_file": job.output_file.name,
+                "progress": rows,
+                "total": rows,
+                "result": {"rows": rows, "filename": filename},
+            },
+        )
+    except Exception as error:
+        logger.exception("Export job %s stopped", job.pk)
+        message = (
+            error.message
+            if isinstance(error, DomainError)
+            else f"The export stopped on an unexpected error (job {job.pk})."
+        )
+        return transition(
+            obj=job,
+            to_status=Job.Status.FAILED,
+            actor=actor,
+            action="export_failed",
+            extra_fields={
+                "finished_at": timezone.now(),
+                "errors": [{"message": message}],
+                "result": {"message": message},
+            },
+        )
+
+
+# --- statement emails -------------------------------------------------------------
+
+SENDER = Actor.system("statement email")
+Status = StatementDelivery.Status
+
+
+def statement_recipients(customer: Customer) -> list[str]:
+    """Billing contacts with an address, else the customer's own address."""
+    contacts = Contact.objects.filter(
+        customer=customer, role=Contact.Role.BILLING
+    ).exclude(email="")
+    emails = [contact.email for contact in contacts]
+    if not emails and customer.email:
+        emails = [customer.email]
+    return emails
+
+
+@transaction.atomic
+def statement_email_request(
+    *, customer: Customer, start: date, end: date, currency: str, actor: Actor
+) -> StatementDelivery:
+    """Record a statement email to send; without a recipient it says so."""
+    statement(customer=customer, start=start, end=end, currency=currency)  # checks
+    organization = current_organization()
+    recipients = statement_recipients(customer)
+    delivery = StatementDelivery.objects.create(
+        organization=organization,
+        customer=customer,
+        currency=currency,
+        period_start=start,
+        period_end=end,
+        recipients=recipients,
+        status=Status.PENDING if recipients else Status.NO_RECIPIENT,
+        subject=f"Statement of account {start.isoformat()} to {end.isoformat()}"
+        f" - {organization.name}",
+        requested_by=actor.user if getattr(actor.user, "pk", None) else None,
+    )
+    audit_record(
+        actor=actor,
+        obj=delivery,
+        action="statement_requested",
+        to_status=delivery.status,
+        data={"customer": customer.number, "recipients": recipients},
+    )
+    if recipients:
+        from reports.tasks import send_statement  # the task calls this module
+
+        transaction.on_commit(
+            partial(send_statement.delay, organization.pk, delivery.pk)
+        )
+    return delivery
+
+
+def statement_email_send(*, delivery_id: int) -> StatementDelivery | None:
+    """Send one pending statement email; a no-op once claimed."""
+    with transaction.atomic():
+        delivery = (
+            StatementDelivery.objects.select_for_update()
+            .filter(pk=delivery_id, status=Status.PENDING)
+            .first()
+        )
+        if delivery is None:
+            return None
+        domain = settings.DEFAULT_FROM_EMAIL.rpartition("@")[2] or None
+        delivery = transition(
+            obj=delivery,
+            to_status=Status.SENDING,
+            actor=SENDER,
+            extra_fields={"message_id": make_msgid(domain=domain)},
+        )
+    try:
+        the_statement = statement(
+            customer=delivery.customer,
+            start=delivery.period_start,
+            end=delivery.period_end,
+            currency=delivery.currency,
+        )
+        context = {"statement": the_statement, "organization": current_organization()}
+        message = EmailMessage(
+            subject=delivery.subject,
+            body=render_to_string("reports/email/statement.txt", context),
+            to=delivery.recipients,
+            headers={"Message-ID": delivery.message_id},
+        )
+        message.attach(
+            f"statement-{delivery.customer.number}-{delivery.period_end}.pdf",
+            statement_pdf(the_statement),
+            "application/pdf",
+        )
+        message.send()
+    except Exception as error:
+        logger.exception("Statement email %s failed", delivery.pk)
+        return transition(
+            obj=delivery,
+            to_status=Status.FAILED,
+            actor=SENDER,
+            extra_fields={"error": str(error)[:2000]},
+        )
+    return transition(
+        obj=delivery,
+        to_status=Status.SENT,
+        actor=SENDER,
+        extra_fields={"sent_at": timezone.now()},
+    )
