@@ -323,8 +323,10 @@ def test_the_closer_of_two_column_names_wins_and_the_other_is_ignored(tenant, ru
 
 
 def test_progress_is_written_as_rows_are_checked_then_imported(
-    tenant, run, monkeypatch
+    transactional_db, tenant, run, monkeypatch
 ):
+    # Committed rows: on PostgreSQL, progress is written through a second
+    # connection, which cannot see a job created inside an open test transaction.
     CustomerFactory(number="C1", currency="EUR")
     monkeypatch.setattr(services, "PROGRESS_EVERY", 1)
     monkeypatch.setattr(services, "WRITE_CHUNK", 1)
