@@ -1,9 +1,11 @@
 import pytest
+from aiosmtpd.controller import Controller
 from rest_framework.test import APIClient
 
 from o2c.models import OrganizationAPIKey, Role
 from o2c.tenancy import tenant_context
 from tests.factories import OrganizationFactory, member
+from tests.smtp import SmtpSink, free_port
 
 
 def pytest_collection_modifyitems(config, items):
@@ -15,6 +17,26 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture
+def smtp_sink(settings):
+    """A real SMTP server, with Django's SMTP backend pointed at it."""
+    sink = SmtpSink(port=free_port())
+    controller = Controller(sink, hostname=sink.host, port=sink.port)
+    controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = sink.host
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_TIMEOUT = 5
+    try:
+        yield sink
+    finally:
+        controller.stop()
 
 
 @pytest.fixture

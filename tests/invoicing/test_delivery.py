@@ -23,7 +23,7 @@ from o2c.errors import ConflictError
 from o2c.models import AuditEvent
 from orders.models import Contact
 from tests.factories import SYSTEM, CustomerFactory, issued_invoice
-from tests.invoicing.conftest import free_port
+from tests.smtp import free_port
 
 Status = InvoiceDelivery.Status
 

@@ -1,10 +1,12 @@
+"""A real SMTP server for tests: aiosmtpd on 127.0.0.1, keeping what it accepts."""
+
 import email
 import email.policy
+import re
 import socket
 from dataclasses import dataclass, field
 
-import pytest
-from aiosmtpd.controller import Controller
+TABLE_ROW = re.compile(r"^(\S+)\s+(\S+)\s+(-?\d+)\s+([\d.,]+)$")
 
 
 @dataclass
@@ -13,16 +15,30 @@ class ReceivedMessage:
     rcpt_tos: list[str]
     message: email.message.EmailMessage
 
+    @property
+    def subject(self) -> str:
+        return str(self.message["Subject"])
+
+    @property
+    def text(self) -> str:
+        return self.message.get_body(("plain",)).get_content()
+
+    def invoice_rows(self) -> list[tuple[str, int, str]]:
+        """(invoice number, days overdue, open amount) of a notice's invoices table."""
+        rows = []
+        for line in self.text.splitlines():
+            match = TABLE_ROW.match(line.strip())
+            if match and match.group(1) != "Invoice":
+                rows.append((match.group(1), int(match.group(3)), match.group(4)))
+        return rows
+
     def attachments(self) -> list[email.message.EmailMessage]:
         return list(self.message.iter_attachments())
 
 
 @dataclass
 class SmtpSink:
-    """An SMTP server on 127.0.0.1 that keeps every message it accepts.
-
-    ``refuse`` holds recipient addresses answered with ``550`` at ``RCPT TO``.
-    """
+    """Keeps every message; ``refuse`` holds recipients answered ``550`` at RCPT."""
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -52,23 +68,3 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-@pytest.fixture
-def smtp_sink(settings):
-    """A real SMTP server, with Django's SMTP backend pointed at it."""
-    sink = SmtpSink(port=free_port())
-    controller = Controller(sink, hostname=sink.host, port=sink.port)
-    controller.start()
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = sink.host
-    settings.EMAIL_PORT = sink.port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_USE_SSL = False
-    settings.EMAIL_TIMEOUT = 5
-    try:
-        yield sink
-    finally:
-        controller.stop()
