@@ -17,6 +17,7 @@ from collecting.models import (
     Dispute,
     DisputeInvoice,
     DunningPolicy,
+    DunningRun,
     DunningStep,
     Notice,
     PaymentPlan,
@@ -145,6 +146,18 @@ def queue(*, filters: QueueFilters, today: date | None = None) -> QuerySet:
     )
 
 
+# --- Dunning runs ---------------------------------------------------------------------
+
+
+def run_notices(*, run: DunningRun, limit: int = 100) -> list[Notice]:
+    """The notices a run wrote, by customer: what went out that day."""
+    return list(
+        Notice.objects.filter(run=run)
+        .select_related("customer", "step")
+        .order_by("customer__name", "currency", "pk")[:limit]
+    )
+
+
 # --- The customer timeline -----------------------------------------------------------
 
 
@@ -159,6 +172,7 @@ class TimelineEvent:
     amount: Decimal | None = None
     currency: str = ""
     status: str = ""
+    all_day: bool = False  # a posting date, not a moment: shown without a time
 
 
 def _at(day: date) -> datetime:
@@ -170,7 +184,7 @@ def _at(day: date) -> datetime:
 def customer_timeline(*, customer: Customer, limit: int = 200) -> list[TimelineEvent]:
     """Notices, activities, promises, disputes, payments, invoices and status
     changes of ``customer``, newest first. Dates without a time (invoice and
-    payment dates) are placed at noon, local time."""
+    payment dates) are placed at noon, local time, and marked ``all_day``."""
     events: list[TimelineEvent] = []
     events += _notice_events(customer, limit)
     events += _activity_events(customer, limit)
@@ -278,6 +292,7 @@ def _ledger_events(customer, limit):
             object_id=entry.document_id,
             amount=abs(entry.amount),
             currency=entry.currency,
+            all_day=True,
         )
 
 

@@ -8,7 +8,7 @@ with an empty row body when the account has left today's queue.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 
@@ -17,8 +17,9 @@ from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import HttpResponseForbidden
+from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from collecting.models import (
@@ -36,15 +37,17 @@ from collecting.selectors import (
     customer_timeline,
     open_invoices_of,
     queue,
+    run_notices,
 )
 from collecting.services import accounts, commitments, policies
-from collecting.services.dunning import dunning_run
+from collecting.services.dunning import MAX_CATCH_UP_DAYS, dunning_run
 from collecting.services.sending import notice_reconcile, notice_retry
 from collecting.services.worklist import explain, worklist_refresh
 from o2c.errors import DomainError
 from o2c.models import Role
 from o2c.roles import role_can
 from o2c.services import Actor
+from o2c.templatetags.o2c_tags import orgdate
 from o2c.views import is_htmx, organization_required
 from orders.models import Customer
 
@@ -93,7 +96,10 @@ def my_day(request):
     form = QueueForm(request.GET)
     form.is_valid()
     data = form.cleaned_data
-    chosen = data.get("collector") or str(request.user.pk)
+    # A collector starts on their own accounts; finance and admins own none, so
+    # they start on everyone's.
+    own = request.membership.role == Role.COLLECTOR
+    chosen = data.get("collector") or (str(request.user.pk) if own else "all")
     filters = QueueFilters(
         collector_id=int(chosen) if chosen.isdigit() else None,
         unassigned=chosen == "none",
@@ -160,30 +166,41 @@ def _row_context(request, entry, open_panel=False, error=None, form_data=None):
         "members": _members(request.organization),
         "today": request.organization.today(),
         "can_collect": True,
+        # The row keeps the queue's columns: the selection box is there for managers.
+        "can_reassign": role_can(request.membership.role, "manage_customers"),
     }
 
 
 class CallForm(forms.Form):
     outcome = forms.ChoiceField(choices=[o for o in Activity.Outcome.choices if o[0]])
     note = forms.CharField(required=False, widget=forms.Textarea)
-    promise_amount = forms.CharField(required=False)
-    promise_date = forms.DateField(required=False)
-    next_action_date = forms.DateField(required=False)
+    promise_amount = forms.CharField(required=False, label="Promised amount")
+    promise_date = forms.DateField(required=False, label="Promise date")
+    next_action_date = forms.DateField(required=False, label="Call back on")
 
 
 @require_POST
 @capability_required("collect")
 def account_action(request, pk, action):
-    """Run one action on a queue row; answer with the row (or nothing if it left)."""
+    """Run one action on a queue row; answer with the row (or nothing if it left).
+
+    A refused action answers 422 with the row's panel: the error sits on the form
+    that was sent, which keeps what was typed."""
+    if action not in _ACTIONS:
+        raise Http404("No such action.")
     entry = get_object_or_404(WorklistEntry.objects.select_related("customer"), pk=pk)
     customer = entry.customer
     actor = _actor(request)
     try:
         with transaction.atomic():
             message = _ACTIONS[action](request, customer, entry, actor)
-    except (DomainError, KeyError, ValueError, InvalidOperation) as error:
-        text = error.message if isinstance(error, DomainError) else str(error)
-        context = _row_context(request, entry, True, error=text, form_data=request.POST)
+    except DomainError as error:
+        context = _row_context(request, entry, True, error=error.message)
+        context.update(
+            action=action,
+            data=request.POST,
+            selected=[int(i) for i in request.POST.getlist("invoices") if i.isdigit()],
+        )
         return render(request, "collecting/_row.html", context, status=422)
     worklist_refresh(customer=customer)
     today = request.organization.today()
@@ -201,6 +218,30 @@ def account_action(request, pk, action):
     context = _row_context(request, entry)
     context["message"] = message
     return render(request, "collecting/_row.html", context)
+
+
+def _parsed_date(raw: str, *, field: str, label: str) -> date | None:
+    if not raw:
+        return None
+    try:
+        return date.fromisoformat(raw)
+    except ValueError:
+        raise DomainError(
+            "invalid", f"Enter the {label} as a date.", field=field
+        ) from None
+
+
+def _parsed_amount(raw: str, *, field: str) -> Decimal:
+    """An amount as typed: thousands separators are dropped, the decimal is a point."""
+    try:
+        amount = Decimal(raw.replace(",", "").replace(" ", ""))
+    except InvalidOperation:
+        raise DomainError(
+            "invalid", "Enter the amount as a number, e.g. 1250.00.", field=field
+        ) from None
+    if not amount.is_finite():
+        raise DomainError("invalid", "Enter the amount as a number.", field=field)
+    return amount
 
 
 def _in_queue(entry: WorklistEntry, today: date) -> bool:
@@ -227,6 +268,11 @@ def _call(request, customer, entry, actor) -> str:
     if not form.is_valid():
         raise DomainError("invalid", _first_error(form))
     data = form.cleaned_data
+    promised = data["outcome"] == Activity.Outcome.PROMISED
+    if promised and (not data.get("promise_date") or not data.get("promise_amount")):
+        raise DomainError(
+            "required", "A promise needs an amount and a date.", field="promise"
+        )
     accounts.activity_log(
         customer=customer,
         kind=Activity.Kind.CALL,
@@ -235,37 +281,38 @@ def _call(request, customer, entry, actor) -> str:
         next_action_date=data.get("next_action_date"),
         actor=actor,
     )
-    if data["outcome"] == Activity.Outcome.PROMISED:
-        if not data.get("promise_date") or not data.get("promise_amount"):
-            raise DomainError(
-                "required", "A promise needs an amount and a date.", field="promise"
-            )
+    if promised:
         commitments.promise_create(
             customer=customer,
             invoices=_selected_invoices(request, customer, entry),
-            amount=Decimal(data["promise_amount"].replace(",", "")),
+            amount=_parsed_amount(data["promise_amount"], field="promise_amount"),
             promised_date=data["promise_date"],
             note=data["note"] or "",
             actor=actor,
         )
-        return f"Call logged; promise to pay by {data['promise_date'].isoformat()}."
+        return f"Call logged; promise to pay by {orgdate(data['promise_date'])}."
     return "Call logged."
 
 
 def _note(request, customer, entry, actor) -> str:
+    note = request.POST.get("note", "").strip()
+    if not note:
+        raise DomainError("required", "Write the note first.", field="note")
     accounts.activity_log(
-        customer=customer,
-        kind=Activity.Kind.NOTE,
-        note=request.POST.get("note", ""),
-        actor=actor,
+        customer=customer, kind=Activity.Kind.NOTE, note=note, actor=actor
     )
     return "Note added."
 
 
 def _email(request, customer, entry, actor) -> str:
-    template = get_object_or_404(
-        EmailTemplate.objects.all(), pk=request.POST["template"]
+    template_id = request.POST.get("template", "")
+    template = (
+        EmailTemplate.objects.filter(pk=template_id).first()
+        if template_id.isdigit()
+        else None
     )
+    if template is None:
+        raise DomainError("required", "Choose an email template.", field="template")
     accounts.email_send(
         customer=customer,
         template=template,
@@ -276,16 +323,23 @@ def _email(request, customer, entry, actor) -> str:
 
 
 def _promise(request, customer, entry, actor) -> str:
-    promised = date.fromisoformat(request.POST.get("promised_date", ""))
+    amount = request.POST.get("amount", "").strip()
+    promised = _parsed_date(
+        request.POST.get("promised_date", ""), field="promised_date", label="date"
+    )
+    if promised is None or not amount:
+        raise DomainError(
+            "required", "A promise needs an amount and a date.", field="promise"
+        )
     commitments.promise_create(
         customer=customer,
         invoices=_selected_invoices(request, customer, entry),
-        amount=Decimal(request.POST.get("amount", "").replace(",", "")),
+        amount=_parsed_amount(amount, field="amount"),
         promised_date=promised,
         note=request.POST.get("note", ""),
         actor=actor,
     )
-    return f"Promise to pay by {promised.isoformat()} recorded."
+    return f"Promise to pay by {orgdate(promised)} recorded."
 
 
 def _dispute(request, customer, entry, actor) -> str:
@@ -307,10 +361,13 @@ def _dispute(request, customer, entry, actor) -> str:
 
 
 def _next_action(request, customer, entry, actor) -> str:
-    raw = request.POST.get("next_action_date", "")
-    day = date.fromisoformat(raw) if raw else None
+    day = _parsed_date(
+        request.POST.get("next_action_date", ""),
+        field="next_action_date",
+        label="next action",
+    )
     accounts.next_action_set(customer=customer, day=day, actor=actor)
-    return f"Next action {day.isoformat()}." if day else "Next action cleared."
+    return f"Next action on {orgdate(day)}." if day else "Next action cleared."
 
 
 def _hold(request, customer, entry, actor) -> str:
@@ -336,7 +393,8 @@ _ACTIONS = {
 
 def _first_error(form) -> str:
     for field, errors in form.errors.items():
-        return f"{field}: {errors[0]}"
+        label = form.fields[field].label or field.replace("_", " ").capitalize()
+        return f"{label}: {errors[0]}"
     return "Invalid input."
 
 
@@ -346,11 +404,23 @@ def reassign(request):
     """A manager moves the selected accounts to another collector."""
     ids = [int(i) for i in request.POST.getlist("entries") if i.isdigit()]
     target = request.POST.get("collector", "")
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = "collecting:my_day"
+    # "none" unassigns on purpose; an empty choice must not unassign by accident.
     collector = (
         _members(request.organization).filter(pk=target).first()
         if target.isdigit()
         else None
     )
+    if not ids or (target != "none" and collector is None):
+        messages.error(
+            request,
+            "Tick the accounts to move and choose who gets them."
+            if not ids
+            else "Choose who gets the selected accounts.",
+        )
+        return redirect(back)
     customers = list(Customer.objects.filter(worklist_entries__pk__in=ids).distinct())
     try:
         moved = accounts.collector_assign(
@@ -360,16 +430,26 @@ def reassign(request):
         messages.error(request, error.message)
     else:
         messages.success(request, f"{moved} account(s) reassigned.")
-    return redirect(request.POST.get("next") or "collecting:my_day")
+    return redirect(back)
 
 
 # --- Runs and notices to check --------------------------------------------------------
 
+RUN_NOTICES = 100
+
 
 @capability_required("view")
 def runs(request):
+    recent = list(DunningRun.objects.order_by("-run_date")[:30])
+    chosen = request.GET.get("run", "")
+    shown = next((run for run in recent if str(run.pk) == chosen), None) or (
+        recent[0] if recent else None
+    )
     context = {
-        "runs": DunningRun.objects.order_by("-run_date")[:30],
+        "runs": recent,
+        "shown_run": shown,
+        "run_notices": run_notices(run=shown, limit=RUN_NOTICES) if shown else [],
+        "run_notices_limit": RUN_NOTICES,
         "to_check": Notice.objects.filter(status=Notice.Status.UNKNOWN_CHECK)
         .select_related("customer", "step")
         .order_by("claimed_at"),
@@ -385,18 +465,42 @@ def runs(request):
 @require_POST
 @capability_required("collect")
 def run_now(request):
-    raw = request.POST.get("date") or ""
     try:
-        target = date.fromisoformat(raw) if raw else None
+        target = _parsed_date(request.POST.get("date", ""), field="date", label="day")
+        # Days already completed come back unchanged: only the days run now count.
+        completed_before = _completed_runs(up_to=target or request.organization.today())
         done = dunning_run(target_date=target, actor=_actor(request))
-    except (DomainError, ValueError) as error:
-        messages.error(request, getattr(error, "message", str(error)))
+    except DomainError as error:
+        messages.error(request, error.message)
+        return redirect("collecting:runs")
+    ran = [run for run in done if run.pk not in completed_before]
+    if not ran:
+        messages.info(
+            request,
+            f"The dunning of {orgdate(done[-1].run_date)} had already run: "
+            "nothing new was written."
+            if done
+            else "Nothing to run.",
+        )
     else:
-        created = sum(run.notices_created for run in done)
+        created = sum(run.notices_created for run in ran)
         messages.success(
-            request, f"Dunning ran for {len(done)} day(s): {created} notice(s) written."
+            request,
+            f"Dunning ran for {len(ran)} day(s) up to {orgdate(ran[-1].run_date)}: "
+            f"{created} notice(s) written.",
         )
     return redirect("collecting:runs")
+
+
+def _completed_runs(*, up_to: date) -> set[int]:
+    """Completed runs a run up to ``up_to`` may hand back (its catch-up window)."""
+    return set(
+        DunningRun.objects.filter(
+            status=DunningRun.Status.COMPLETED,
+            run_date__lte=up_to,
+            run_date__gte=up_to - timedelta(days=MAX_CATCH_UP_DAYS),
+        ).values_list("pk", flat=True)
+    )
 
 
 @require_POST
@@ -441,12 +545,19 @@ class StepForm(forms.ModelForm):
 
 @capability_required("view")
 def policy_list(request):
+    return _policies_page(request)
+
+
+def _policies_page(request, status=200, **form_state):
+    """The policies page; ``form_state`` brings a refused form back with what was
+    typed and why (``policy_data``/``policy_error``, ``template_data``/…)."""
     context = {
         "policies": DunningPolicy.objects.prefetch_related("steps"),
         "templates": EmailTemplate.objects.all(),
         "can_edit": role_can(request.membership.role, "administer"),
+        **form_state,
     }
-    return render(request, "collecting/policies.html", context)
+    return render(request, "collecting/policies.html", context, status=status)
 
 
 @require_POST
@@ -461,32 +572,34 @@ def template_new(request):
             body=request.POST.get("body", ""),
         )
     except DomainError as error:
-        messages.error(request, error.message)
-    else:
-        messages.success(request, "Email template added.")
+        return _policies_page(
+            request, 400, template_data=request.POST, template_error=error.message
+        )
+    messages.success(request, "Email template added.")
     return redirect("collecting:policies")
 
 
 @capability_required("administer")
 def policy_new(request):
-    if request.method == "POST":
-        try:
-            if request.POST.get("standard"):
-                policy = policies.standard_policy_create(
-                    actor=_actor(request), name=request.POST.get("name") or "Standard"
-                )
-            else:
-                policy = policies.policy_create(
-                    actor=_actor(request),
-                    name=request.POST.get("name", ""),
-                    is_default=bool(request.POST.get("is_default")),
-                    segments=_segments(request.POST.get("segments", "")),
-                )
-        except DomainError as error:
-            messages.error(request, error.message)
-            return redirect("collecting:policies")
-        return redirect("collecting:policy", pk=policy.pk)
-    return redirect("collecting:policies")
+    if request.method != "POST":
+        return redirect("collecting:policies")
+    try:
+        if request.POST.get("standard"):
+            policy = policies.standard_policy_create(
+                actor=_actor(request), name=request.POST.get("name") or "Standard"
+            )
+        else:
+            policy = policies.policy_create(
+                actor=_actor(request),
+                name=request.POST.get("name", ""),
+                is_default=bool(request.POST.get("is_default")),
+                segments=_segments(request.POST.get("segments", "")),
+            )
+    except DomainError as error:
+        return _policies_page(
+            request, 400, policy_data=request.POST, policy_error=error.message
+        )
+    return redirect("collecting:policy", pk=policy.pk)
 
 
 def _segments(raw: str) -> list[str]:
@@ -497,6 +610,12 @@ def _segments(raw: str) -> list[str]:
 def policy_detail(request, pk):
     policy = get_object_or_404(DunningPolicy.objects.prefetch_related("steps"), pk=pk)
     can_edit = role_can(request.membership.role, "administer")
+    context = {
+        "policy": policy,
+        "steps": policy.steps.all(),
+        "can_edit": can_edit,
+        "customers": Customer.objects.order_by("name")[:200],
+    }
     if request.method == "POST" and can_edit:
         try:
             policies.policy_update(
@@ -507,17 +626,11 @@ def policy_detail(request, pk):
                 is_default=bool(request.POST.get("is_default")),
                 segments=_segments(request.POST.get("segments", "")),
             )
-            messages.success(request, "Policy saved.")
         except DomainError as error:
-            messages.error(request, error.message)
+            context.update(form_data=request.POST, error=error.message)
+            return render(request, "collecting/policy_detail.html", context, status=400)
+        messages.success(request, "Policy saved.")
         return redirect("collecting:policy", pk=policy.pk)
-    context = {
-        "policy": policy,
-        "steps": policy.steps.all(),
-        "new_step": StepForm(),
-        "can_edit": can_edit,
-        "customers": Customer.objects.order_by("name")[:200],
-    }
     return render(request, "collecting/policy_detail.html", context)
 
 
@@ -531,6 +644,9 @@ def step_edit(request, pk=None, policy_pk=None):
         if step
         else get_object_or_404(DunningPolicy.objects.all(), pk=policy_pk)
     )
+    # Validating a bound ModelForm writes the input onto the instance: keep the
+    # saved name for the heading of a refused edit.
+    saved_name = step.name if step else ""
     form = StepForm(request.POST or None, instance=step)
     if request.method == "POST" and form.is_valid():
         fields = {name: form.cleaned_data[name] for name in StepForm.Meta.fields}
@@ -548,8 +664,9 @@ def step_edit(request, pk=None, policy_pk=None):
     return render(
         request,
         "collecting/step_form.html",
-        {"form": form, "step": step, "policy": policy,
+        {"form": form, "step": step, "policy": policy, "saved_name": saved_name,
          "customers": Customer.objects.order_by("name")[:200]},
+        status=400 if form.errors else 200,
     )  # fmt: skip
 
 
@@ -575,11 +692,22 @@ def step_preview(request, pk):
 # --- Customer timeline ----------------------------------------------------------------
 
 
+TIMELINE_PAGE_EVENTS = 300
+TIMELINE_PANEL_EVENTS = 15  # the customer page shows the latest; the page has more
+
+
 @capability_required("view")
 def timeline(request, pk):
     customer = get_object_or_404(Customer.objects.all(), pk=pk)
-    events = customer_timeline(customer=customer, limit=300)
-    template = (
-        "collecting/_timeline.html" if is_htmx(request) else "collecting/timeline.html"
-    )
-    return render(request, template, {"customer": customer, "events": events})
+    panel = is_htmx(request)
+    limit = TIMELINE_PANEL_EVENTS if panel else TIMELINE_PAGE_EVENTS
+    events = customer_timeline(customer=customer, limit=limit)
+    template = "collecting/_timeline.html" if panel else "collecting/timeline.html"
+    context = {
+        "customer": customer,
+        "events": events,
+        "panel": panel,
+        "limited": len(events) >= limit,
+        "limit": limit,
+    }
+    return render(request, template, context)
