@@ -7,11 +7,8 @@ and webhooks need "administer".
 """
 
 import django_filters
-from django.contrib.auth import get_user_model
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.extensions import OpenApiSerializerFieldExtension
-from drf_spectacular.plumbing import build_basic_type
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -46,38 +43,13 @@ from collecting.services.worklist import profile_for
 from invoicing.models import CreditNote, Invoice
 from o2c import webhooks
 from o2c.api.base import TenantAPIView, TenantViewSet
-from o2c.api.fields import MoneyField, TenantRelatedField
-from o2c.api.filters import ChoicesFilter, TenantIdFilter
+from o2c.api.errors import input_named
+from o2c.api.fields import DateField, MemberField, MoneyField, TenantRelatedField
+from o2c.api.filters import ChoicesFilter, MemberIdFilter, TenantIdFilter
 from o2c.errors import ForeignObject
-from o2c.models import Membership, WebhookDelivery, WebhookEndpoint
+from o2c.models import WebhookDelivery, WebhookEndpoint
 from o2c.tenancy import current_organization
 from orders.models import Customer
-
-
-class MemberField(serializers.PrimaryKeyRelatedField):
-    """A user id that must be a member of the caller's organization."""
-
-    def get_queryset(self):
-        members = Membership.objects.filter(organization=current_organization())
-        return get_user_model().objects.filter(pk__in=members.values("user_id"))
-
-    def to_internal_value(self, data):
-        user = (
-            self.get_queryset().filter(pk=data).first() if str(data).isdigit() else None
-        )
-        if user is None:
-            raise ForeignObject(
-                "not_found", f"No member with id {data}.", field=self.field_name
-            )
-        return user
-
-
-class MemberFieldSchema(OpenApiSerializerFieldExtension):
-    target_class = "collecting.apis.MemberField"
-
-    def map_serializer_field(self, auto_schema, direction):
-        return build_basic_type(OpenApiTypes.INT)
-
 
 # --- policies and steps ------------------------------------------------------------
 
@@ -98,6 +70,9 @@ class StepSerializer(serializers.ModelSerializer):
             "subject", "body", "translations", "fee_amount", "interest_rate",
             "minimum_amount",
         ]  # fmt: skip
+        # The service answers a second step at the same offset with 409; DRF's
+        # unique-together check would also make a PATCH repeat policy and offset.
+        validators = []
 
 
 class NestedStepInput(StepSerializer):
@@ -285,7 +260,7 @@ class RunSerializer(serializers.ModelSerializer):
 
 
 class RunInput(serializers.Serializer):
-    date = serializers.DateField(required=False)
+    date = DateField(required=False)
 
 
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
@@ -375,7 +350,7 @@ DisputeFilter = _customer_filter(
     Dispute,
     status=ChoicesFilter(choices=Dispute.Status.choices),
     reason_code=django_filters.ChoiceFilter(choices=Dispute.Reason.choices),
-    owner=django_filters.NumberFilter(field_name="owner_id"),
+    owner=MemberIdFilter(field_name="owner_id"),
 )
 PlanFilter = _customer_filter(
     PaymentPlan,
@@ -437,7 +412,7 @@ class NoticeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
 
 class ActivitySerializer(serializers.ModelSerializer):
     customer = TenantRelatedField(Customer)
-    next_action_date = serializers.DateField(required=False, write_only=True)
+    next_action_date = DateField(required=False, write_only=True)
 
     class Meta:
         model = Activity
@@ -471,6 +446,7 @@ class PromiseSerializer(serializers.ModelSerializer):
     customer = TenantRelatedField(Customer)
     invoices = TenantRelatedField(Invoice, many=True)
     amount = MoneyField()
+    promised_date = DateField()
     paid_amount = MoneyField(read_only=True)
     grace_days = serializers.IntegerField(min_value=0, max_value=60, required=False)
 
@@ -582,8 +558,8 @@ class InstalmentSerializer(serializers.ModelSerializer):
 
 
 class InstalmentInput(serializers.Serializer):
-    due_date = serializers.DateField()
-    amount = serializers.DecimalField(max_digits=18, decimal_places=3)
+    due_date = DateField()
+    amount = MoneyField()
 
 
 class PlanSerializer(serializers.ModelSerializer):
@@ -602,9 +578,9 @@ class PlanSerializer(serializers.ModelSerializer):
 
 
 class PlanInput(PlanSerializer):
-    schedule = InstalmentInput(many=True, required=False)
+    schedule = InstalmentInput(many=True, required=False, allow_empty=False)
     count = serializers.IntegerField(required=False, min_value=1, max_value=60)
-    first_date = serializers.DateField(required=False)
+    first_date = DateField(required=False)
     interval_days = serializers.IntegerField(required=False, min_value=1, max_value=366)
 
     class Meta(PlanSerializer.Meta):
@@ -632,7 +608,8 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
         schedule = values.pop("schedule", None)
         if schedule:
             values["instalments"] = [(i["due_date"], i["amount"]) for i in schedule]
-        plan = commitments.payment_plan_create(actor=self.actor, **values)
+        with input_named("instalments", "schedule"):
+            plan = commitments.payment_plan_create(actor=self.actor, **values)
         return Response(self._output(plan), status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=PlanSerializer)
@@ -665,7 +642,7 @@ class WorklistSerializer(serializers.ModelSerializer):
 
 
 class WorklistQuery(serializers.Serializer):
-    collector = serializers.IntegerField(required=False)
+    collector = MemberField(required=False)
     unassigned = serializers.BooleanField(required=False, default=False)
     segment = serializers.CharField(required=False, default="")
     currency = serializers.CharField(required=False, default="")
@@ -691,7 +668,7 @@ class WorklistViewSet(mixins.ListModelMixin, TenantViewSet):
         values = query.validated_data
         return queue(
             filters=QueueFilters(
-                collector_id=values.get("collector"),
+                collector_id=values["collector"].pk if "collector" in values else None,
                 unassigned=values["unassigned"],
                 segment=values["segment"],
                 currency=values["currency"].upper(),
@@ -714,12 +691,12 @@ class WorklistViewSet(mixins.ListModelMixin, TenantViewSet):
 
 class AccountSerializer(serializers.Serializer):
     policy = TenantRelatedField(DunningPolicy, required=False, allow_null=True)
-    next_action_date = serializers.DateField(required=False, allow_null=True)
+    next_action_date = DateField(required=False, allow_null=True)
     on_hold = serializers.BooleanField(required=False)
     hold_reason = serializers.CharField(required=False, allow_blank=True)
     agency_review = serializers.BooleanField(read_only=True)
     call_requested = serializers.BooleanField(read_only=True)
-    last_contact_at = serializers.DateTimeField(read_only=True)
+    last_contact_at = serializers.DateTimeField(read_only=True, allow_null=True)
 
 
 class AccountView(TenantAPIView):

@@ -21,7 +21,8 @@ from invoicing.models import (
 from invoicing.selectors import customer_balances, invoice_open_amount
 from invoicing.services import invoices
 from o2c.api.base import TenantAPIView, TenantViewSet
-from o2c.api.fields import MoneyField, QuantityField, TenantRelatedField
+from o2c.api.errors import input_named
+from o2c.api.fields import DateField, MoneyField, QuantityField, TenantRelatedField
 from o2c.api.filters import ChoicesFilter, TenantIdFilter
 from o2c.errors import DomainError
 from o2c.tenancy import current_organization
@@ -55,12 +56,13 @@ class InvoiceInput(serializers.Serializer):
     order_lines = OrderLineRef(
         many=True,
         required=False,
+        allow_empty=False,
         help_text="Shipped order lines and quantities to bill; default all.",
     )
     customer = TenantRelatedField(Customer, required=False)
     currency = serializers.CharField(max_length=3, required=False)
-    invoice_date = serializers.DateField()
-    due_date = serializers.DateField(
+    invoice_date = DateField()
+    due_date = DateField(
         required=False, help_text="Overrides the customer's payment terms."
     )
     number = serializers.CharField(
@@ -142,11 +144,11 @@ class InvoiceDetailOutput(InvoiceOutput):
 
 class VoidInput(serializers.Serializer):
     reason = serializers.CharField(required=False, default="", allow_blank=True)
-    void_date = serializers.DateField(required=False)
+    void_date = DateField(required=False)
 
 
 class AsOfInput(serializers.Serializer):
-    as_of = serializers.DateField(required=False)
+    as_of = DateField(required=False)
 
 
 class InvoiceBalanceOutput(serializers.Serializer):
@@ -209,15 +211,16 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         issue = values.pop("issue")
         if values.get("sales_order"):
             order_lines = values.pop("order_lines", None)
-            invoice = invoices.invoice_create_from_order(
-                order=values["sales_order"],
-                invoice_date=values["invoice_date"],
-                lines=[(ref["order_line"], ref["quantity"]) for ref in order_lines]
-                if order_lines
-                else None,
-                notes=values.get("notes", ""),
-                actor=self.actor,
-            )
+            with input_named("lines", "order_lines"):
+                invoice = invoices.invoice_create_from_order(
+                    order=values["sales_order"],
+                    invoice_date=values["invoice_date"],
+                    lines=[(ref["order_line"], ref["quantity"]) for ref in order_lines]
+                    if order_lines
+                    else None,
+                    notes=values.get("notes", ""),
+                    actor=self.actor,
+                )
         else:
             if values.pop("order_lines", None):
                 raise DomainError(
@@ -285,7 +288,7 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 
 class CreditNoteInput(serializers.Serializer):
     invoice = TenantRelatedField(Invoice)
-    credit_date = serializers.DateField()
+    credit_date = DateField()
     reason = serializers.CharField(max_length=300)
     lines = LineInput(many=True, allow_empty=False)
 

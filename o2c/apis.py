@@ -1,5 +1,6 @@
 """Kernel API: the caller's organization, its members and its API keys."""
 
+from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
@@ -52,8 +53,16 @@ class APIKeyInput(serializers.Serializer):
     role = serializers.ChoiceField(choices=Role.choices, default=Role.FINANCE)
     expiry_date = serializers.DateTimeField(required=False, allow_null=True)
 
+    def validate_expiry_date(self, value):
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError("An expiry must be in the future.")
+        return value
+
 
 class APIKeyOutput(serializers.ModelSerializer):
+    # The row's own id embeds the key's hash, which never leaves the server.
+    id = serializers.CharField(source="prefix", read_only=True)
+
     class Meta:
         model = OrganizationAPIKey
         fields = ["id", "name", "prefix", "role", "created", "expiry_date", "revoked"]
@@ -70,7 +79,10 @@ class APIKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     """Integration keys. Admins only; the key itself is returned once, at creation."""
 
     serializer_class = APIKeyOutput
-    lookup_value_regex = "[^/]+"  # key ids are "prefix.hash"
+    lookup_field = "prefix"
+    lookup_url_kwarg = "pk"
+    # Anything up to the slash, so an old-style "prefix.hash" id answers a JSON 404.
+    lookup_value_regex = "[^/]+"
     capabilities = {"list": "administer", "retrieve": "administer"}
     capability = "administer"
 

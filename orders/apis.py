@@ -1,7 +1,6 @@
 """REST API for customers, contacts, payment terms, items, orders and fulfillments."""
 
 import django_filters
-from django.contrib.auth import get_user_model
 from django.db.models import Q
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
@@ -9,10 +8,14 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from o2c.api.base import TenantViewSet
-from o2c.api.fields import MoneyField, QuantityField, TenantRelatedField
-from o2c.api.filters import ChoicesFilter, TenantIdFilter
-from o2c.errors import ForeignObject
-from o2c.models import Membership
+from o2c.api.fields import (
+    DateField,
+    MemberField,
+    MoneyField,
+    QuantityField,
+    TenantRelatedField,
+)
+from o2c.api.filters import ChoicesFilter, MemberIdFilter, TenantIdFilter
 from orders.models import (
     Contact,
     Customer,
@@ -37,6 +40,11 @@ class PaymentTermSerializer(serializers.ModelSerializer):
     class Meta:
         model = PaymentTerm
         fields = ["id", "name", "kind", "days", "instalments"]
+        # The model's defaults, which the service does not assume.
+        extra_kwargs = {
+            "kind": {"default": PaymentTerm.Kind.NET},
+            "days": {"default": 30},
+        }
 
 
 class PaymentTermViewSet(
@@ -63,26 +71,6 @@ class PaymentTermViewSet(
 # --- customers ---------------------------------------------------------------------
 
 
-class CollectorField(serializers.PrimaryKeyRelatedField):
-    """A user id that must belong to the caller's organization."""
-
-    def get_queryset(self):
-        from o2c.tenancy import current_organization
-
-        members = Membership.objects.filter(organization=current_organization())
-        return get_user_model().objects.filter(pk__in=members.values("user_id"))
-
-    def to_internal_value(self, data):
-        user = (
-            self.get_queryset().filter(pk=data).first() if str(data).isdigit() else None
-        )
-        if user is None:
-            raise ForeignObject(
-                "not_found", f"No member with id {data}.", field="collector"
-            )
-        return user
-
-
 class CustomerInput(serializers.Serializer):
     number = serializers.CharField(max_length=40, required=False)
     name = serializers.CharField(max_length=200)
@@ -96,7 +84,7 @@ class CustomerInput(serializers.Serializer):
     currency = serializers.CharField(max_length=3, required=False)
     payment_term = TenantRelatedField(PaymentTerm)
     credit_limit = MoneyField(required=False, allow_null=True)
-    collector = CollectorField(required=False, allow_null=True)
+    collector = MemberField(required=False, allow_null=True)
     segment = serializers.CharField(max_length=50, required=False, allow_blank=True)
     risk_class = serializers.ChoiceField(Customer.Risk.choices, required=False)
     do_not_contact = serializers.BooleanField(required=False)
@@ -112,7 +100,7 @@ class ContactSerializer(serializers.ModelSerializer):
 
 
 class CustomerOutput(serializers.ModelSerializer):
-    credit_limit = MoneyField()
+    credit_limit = MoneyField(allow_null=True)
     contacts = ContactSerializer(many=True, read_only=True)
 
     class Meta:
@@ -132,7 +120,7 @@ class CreditHoldInput(serializers.Serializer):
 
 class CustomerFilter(django_filters.FilterSet):
     search = django_filters.CharFilter(method="filter_search", label="Name or number")
-    collector = django_filters.NumberFilter(method="filter_collector")
+    collector = MemberIdFilter(field_name="collector_id")
     segment = django_filters.CharFilter()
     currency = django_filters.CharFilter()
     on_credit_hold = django_filters.BooleanFilter()
@@ -142,13 +130,6 @@ class CustomerFilter(django_filters.FilterSet):
     class Meta:
         model = Customer
         fields = []
-
-    def filter_collector(self, queryset, name, value):
-        if not CollectorField().get_queryset().filter(pk=value).exists():
-            raise ForeignObject(
-                "not_found", f"No member with id {value}.", field="collector"
-            )
-        return queryset.filter(collector_id=value)
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(number__iexact=value))
@@ -190,8 +171,11 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
         )
         return Response(CustomerOutput(customer).data)
 
-    @extend_schema(request=ContactSerializer, responses={201: ContactSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @extend_schema(methods=["GET"], responses=ContactSerializer(many=True))
+    @extend_schema(
+        methods=["POST"], request=ContactSerializer, responses={201: ContactSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], pagination_class=None)
     def contacts(self, request, pk=None):
         customer = self.get_object()
         if request.method == "GET":
@@ -246,7 +230,7 @@ class OrderLineInput(serializers.Serializer):
 
 class OrderInput(serializers.Serializer):
     customer = TenantRelatedField(Customer)
-    order_date = serializers.DateField()
+    order_date = DateField()
     currency = serializers.CharField(max_length=3, required=False)
     customer_reference = serializers.CharField(
         max_length=100, required=False, default=""
@@ -355,7 +339,7 @@ class FulfillmentLineInput(serializers.Serializer):
 
 class FulfillmentInput(serializers.Serializer):
     order = TenantRelatedField(SalesOrder)
-    shipped_date = serializers.DateField()
+    shipped_date = DateField()
     carrier = serializers.CharField(max_length=100, required=False, default="")
     tracking_number = serializers.CharField(max_length=100, required=False, default="")
     lines = FulfillmentLineInput(many=True, allow_empty=False)

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 
 from invoicing.models import Invoice
 from o2c.api.base import TenantViewSet
-from o2c.api.fields import MoneyField, TenantRelatedField
+from o2c.api.fields import DateField, MoneyField, TenantRelatedField
 from o2c.api.filters import TenantIdFilter
 from orders.models import Customer
 from reconciliation.models import Allocation, Payment, WriteOff
@@ -18,7 +18,7 @@ from reconciliation.services import payments
 class AllocationInput(serializers.Serializer):
     invoice = TenantRelatedField(Invoice)
     amount = MoneyField()
-    allocation_date = serializers.DateField(
+    allocation_date = DateField(
         required=False,
         help_text="Posting date; default the later of payment and invoice dates.",
     )
@@ -28,7 +28,7 @@ class PaymentInput(serializers.Serializer):
     customer = TenantRelatedField(Customer)
     amount = MoneyField()
     currency = serializers.CharField(max_length=3)
-    received_date = serializers.DateField()
+    received_date = DateField()
     method = serializers.ChoiceField(
         Payment.Method.choices, default=Payment.Method.BANK_TRANSFER
     )
@@ -74,7 +74,7 @@ class PaymentOutput(serializers.ModelSerializer):
 
 
 class ReversalInput(serializers.Serializer):
-    reversal_date = serializers.DateField(
+    reversal_date = DateField(
         required=False, help_text="Posting date of the reversal; default today."
     )
     reason = serializers.CharField(required=False, default="", allow_blank=True)
@@ -118,8 +118,8 @@ class PaymentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         data.is_valid(raise_exception=True)
         values = data.validated_data
         allocations = [
-            payments.AllocationInput(invoice=a["invoice"], amount=a["amount"])
-            for a in values.pop("allocations")
+            payments.AllocationInput(**allocation)
+            for allocation in values.pop("allocations")
         ]
         payment = payments.payment_create(
             actor=self.actor, allocations=allocations, **values
@@ -194,7 +194,7 @@ class AllocationViewSet(
 class WriteOffInput(serializers.Serializer):
     invoice = TenantRelatedField(Invoice)
     amount = MoneyField()
-    write_off_date = serializers.DateField()
+    write_off_date = DateField()
     reason = serializers.CharField(max_length=300)
 
 

@@ -17,6 +17,7 @@ from collecting.models import (
     NoticeItem,
 )
 from collecting.selectors import open_invoices_of
+from collecting.services.commitments import clean_invoices
 from collecting.services.sending import notices_enqueue
 from collecting.services.worklist import profile_for, worklist_refresh
 from o2c.errors import DomainError
@@ -166,15 +167,20 @@ def email_send(
     It is a notice like the dunning's (written first, claimed, sent, recorded) but
     without a step, so it never counts as a dunning step issued.
     """
-    invoices = list(invoices) if invoices else list(open_invoices_of(customer))
-    if not invoices:
-        raise DomainError(
-            "nothing_open",
-            f"Customer {customer} has no open invoice.",
-            field="invoices",
-        )
-    currency = invoices[0].currency
-    invoices = [invoice for invoice in invoices if invoice.currency == currency]
+    if invoices:
+        # Chosen invoices must be this customer's: the email lists them to its
+        # contacts.
+        invoices, currency = clean_invoices(customer, invoices)
+    else:
+        invoices = list(open_invoices_of(customer))
+        if not invoices:
+            raise DomainError(
+                "nothing_open",
+                f"Customer {customer} has no open invoice.",
+                field="invoices",
+            )
+        currency = invoices[0].currency
+        invoices = [invoice for invoice in invoices if invoice.currency == currency]
     organization = current_organization()
     today = organization.today()
     notice = Notice.objects.create(

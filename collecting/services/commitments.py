@@ -37,7 +37,7 @@ from orders.models import Customer
 OPEN_STATUSES = (Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID)
 
 
-def _clean_invoices(customer: Customer, invoices: list[Invoice]) -> tuple[list, str]:
+def clean_invoices(customer: Customer, invoices: list[Invoice]) -> tuple[list, str]:
     """The invoices, open, all of ``customer``, in one currency (which is returned)."""
     if not invoices:
         raise DomainError("required", "Choose at least one invoice.", field="invoices")
@@ -99,7 +99,7 @@ def promise_create(
     """Record a promise; dunning of its invoices pauses and, when nothing else of
     the account is overdue and unpaused, the account leaves the queue until the
     promise date."""
-    invoices, currency = _clean_invoices(customer, invoices)
+    invoices, currency = clean_invoices(customer, invoices)
     amount = exact_amount(amount, currency)
     if amount <= 0:
         raise DomainError("invalid_amount", "Amount must be positive.", field="amount")
@@ -248,7 +248,7 @@ def dispute_open(
         raise DomainError(
             "invalid_choice", f"Unknown reason '{reason_code}'.", field="reason_code"
         )
-    invoices, _ = _clean_invoices(customer, invoices)
+    invoices, _ = clean_invoices(customer, invoices)
     organization = current_organization()
     dispute = Dispute.objects.create(
         organization=organization,
@@ -348,7 +348,7 @@ def payment_plan_create(
     """Split the invoices' open balance into instalments: given explicitly
     (dates and amounts summing to the balance), or ``count`` equal ones every
     ``interval_days`` from ``first_date``."""
-    invoices, currency = _clean_invoices(customer, invoices)
+    invoices, currency = clean_invoices(customer, invoices)
     paused = paused_invoices(invoice_ids=[invoice.pk for invoice in invoices])
     if any(reason == "payment_plan" for reason in paused.values()):
         raise ConflictError(
@@ -407,6 +407,12 @@ def _schedule(balance, currency, instalments, count, first_date, interval_days):
                 "invalid_count", "Choose 1 to 60 instalments.", field="count"
             )
         first_date = first_date or today + timedelta(days=interval_days)
+        if first_date < today:
+            raise DomainError(
+                "invalid_date",
+                "The first instalment cannot be in the past.",
+                field="first_date",
+            )
         amounts = split_evenly(balance, [Decimal(1)] * count, currency)
         schedule = [
             (first_date + timedelta(days=interval_days * i), amount)

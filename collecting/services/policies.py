@@ -30,6 +30,14 @@ TEMPLATE_FIELDS = {"name", "subject", "body", "translations"}
 SETTINGS_FIELDS = {
     "dunning_hour", "promise_grace_days", "plan_grace_days", "stale_sending_minutes",
 }  # fmt: skip
+# Grace as long as a promise's own may be (60 days); a notice left "sending" for a
+# week is long past needing a person to check it.
+SETTINGS_RANGES = {
+    "dunning_hour": (0, 23, "The hour is 0 to 23, local time."),
+    "promise_grace_days": (0, 60, "Grace is 0 to 60 days."),
+    "plan_grace_days": (0, 60, "Grace is 0 to 60 days."),
+    "stale_sending_minutes": (1, 7 * 24 * 60, "Give 1 minute to 7 days (10080)."),
+}
 
 
 def _unknown(fields: dict, allowed: set[str]) -> None:
@@ -188,7 +196,9 @@ def _clean_texts(source, prefix: str = "") -> None:
         )  # fmt: skip
     texts = [(source.subject, "subject"), (source.body, "body")]
     for language, variant in source.translations.items():
-        if not isinstance(variant, dict):
+        if not isinstance(variant, dict) or not all(
+            isinstance(variant.get(part, ""), str) for part in ("subject", "body")
+        ):
             raise DomainError(
                 "invalid",
                 f"Translation '{language}' must hold a subject and a body.",
@@ -222,8 +232,9 @@ def settings_update(*, actor: Actor, **fields) -> CollectingSettings:
     )
     for name, value in fields.items():
         setattr(current, name, value)
-    if not 0 <= int(current.dunning_hour) <= 23:
-        raise DomainError("invalid", "Hour is 0 to 23.", field="dunning_hour")
+    for name, (low, high, message) in SETTINGS_RANGES.items():
+        if not low <= int(getattr(current, name)) <= high:
+            raise DomainError("invalid", message, field=name)
     current.save()
     audit_record(actor=actor, obj=current, action="updated", data=_jsonable(fields))
     return current

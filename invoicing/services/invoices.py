@@ -29,7 +29,12 @@ from o2c.services import Actor, audit_record, next_number, transition
 from o2c.tenancy import current_organization
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
 from orders.services.orders import order_sync_status
-from orders.services.pricing import PricedLine, exact_quantity, price_line
+from orders.services.pricing import (
+    PricedLine,
+    check_total,
+    exact_quantity,
+    price_line,
+)
 from orders.services.terms import due_schedule
 
 
@@ -189,6 +194,7 @@ def _new_invoice(
     subtotal = sum((p.net_amount for p, _, _ in lines), Decimal(0))
     tax_total = sum((p.tax_amount for p, _, _ in lines), Decimal(0))
     total = subtotal + tax_total
+    check_total(total, field="lines")
     schedule = due_schedule(customer.payment_term, invoice_date, total, currency)
     if due_date is not None:
         if due_date < invoice_date:

@@ -3,7 +3,8 @@
 They bind the caller's organization and role right after authentication, run each
 write in one transaction, and apply ``Idempotency-Key`` to POSTs. Lookups go
 through the tenant-scoped managers, so another organization's id is simply not
-found (404), never forbidden (403).
+found (404), never forbidden (403). Bodies are JSON: nested input (lines,
+allocations) has no form encoding, and one content type keeps the schema honest.
 """
 
 from django.db import transaction
@@ -12,6 +13,8 @@ from rest_framework.views import APIView
 
 from o2c.api import idempotency
 from o2c.api.auth import APIKeyPrincipal
+from o2c.api.parsers import JSONParser
+from o2c.api.schema import TenantAutoSchema
 from o2c.middleware import active_membership
 from o2c.models import OrganizationAPIKey
 from o2c.services import Actor
@@ -19,6 +22,9 @@ from o2c.tenancy import activate, deactivate
 
 
 class TenantAPIMixin:
+    parser_classes = [JSONParser]
+    schema = TenantAutoSchema()
+
     def dispatch(self, request, *args, **kwargs):
         self._tenant_token = None
         self._idempotency_record = None

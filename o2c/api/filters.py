@@ -1,11 +1,19 @@
 """django-filter pieces shared by the stage APIs."""
 
 import django_filters
+from django import forms
 
+from o2c.api.fields import organization_members
 from o2c.errors import ForeignObject
 
 
-class TenantIdFilter(django_filters.NumberFilter):
+class IdFilter(django_filters.NumberFilter):
+    """A filter on a row id: a whole number ("1.5" is refused, not rounded)."""
+
+    field_class = forms.IntegerField
+
+
+class TenantIdFilter(IdFilter):
     """Filter by the id of a related row, resolved in the caller's organization.
 
     An id that is not there (another organization's, or none at all) answers 404,
@@ -24,6 +32,21 @@ class TenantIdFilter(django_filters.NumberFilter):
             raise ForeignObject(
                 "not_found",
                 f"No {self.related_model._meta.verbose_name} with id {value}.",
+                field=self.field_name.removesuffix("_id"),
+            )
+        return super().filter(qs, value)
+
+
+class MemberIdFilter(IdFilter):
+    """Filter by a user who must be a member of the caller's organization (404)."""
+
+    def filter(self, qs, value):
+        if value in (None, ""):
+            return qs
+        if not organization_members().filter(pk=value).exists():
+            raise ForeignObject(
+                "not_found",
+                f"No member with id {value}.",
                 field=self.field_name.removesuffix("_id"),
             )
         return super().filter(qs, value)

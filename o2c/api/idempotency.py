@@ -62,7 +62,8 @@ def fingerprint(request) -> str:
     body = request._request.body
     try:
         digest.update(json.dumps(json.loads(body or b"null"), sort_keys=True).encode())
-    except ValueError:
+    except (ValueError, RecursionError):
+        # Not JSON (or nested too deeply to decode): the parser refuses it later.
         digest.update(body)
     return digest.hexdigest()
 

@@ -5,7 +5,8 @@ from drf_spectacular.extensions import (
     OpenApiSerializerFieldExtension,
 )
 from drf_spectacular.generators import SchemaGenerator
-from drf_spectacular.plumbing import build_basic_type
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.plumbing import ResolvedComponent, build_basic_type
 from drf_spectacular.types import OpenApiTypes
 
 from o2c.models import Organization
@@ -23,6 +24,75 @@ class TenantSchemaGenerator(SchemaGenerator):
     def get_schema(self, *args, **kwargs):
         with tenant_context(Organization(pk=0, name="schema", slug="schema")):
             return super().get_schema(*args, **kwargs)
+
+
+ERROR_SCHEMA = {
+    "type": "object",
+    "required": ["error"],
+    "properties": {
+        "error": {
+            "type": "object",
+            "required": ["code", "message"],
+            "properties": {
+                "code": {"type": "string", "example": "validation_error"},
+                "message": {
+                    "type": "string",
+                    "example": "lines[0].quantity: Must be greater than zero.",
+                },
+                "fields": {
+                    "type": "object",
+                    "description": "Messages per input, by its path.",
+                    "additionalProperties": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                    },
+                },
+            },
+        }
+    },
+}
+ERRORS = {
+    "400": "Bad input; `fields` names each input at fault.",
+    "401": "No valid credentials.",
+    "403": "The caller's role does not allow this.",
+    "404": "Not found in the caller's organization (anywhere in the request).",
+    "409": "The object's state does not allow this, or a duplicate.",
+    "413": "The body is too large.",
+    "415": "The body is not JSON.",
+    "422": "The Idempotency-Key was used with another request.",
+}
+ERRORS_BY_METHOD = {
+    "GET": ("400", "401", "403", "404"),
+    "DELETE": ("401", "403", "404", "409"),
+}
+WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "415", "422")
+
+
+class TenantAutoSchema(AutoSchema):
+    """Documents the one error shape, and paginates reads only: a POST answering
+    a list (a dunning run and the days it caught up) returns the plain list."""
+
+    def _get_paginator(self):
+        return super()._get_paginator() if self.method == "GET" else None
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        error = ResolvedComponent(
+            name="Error",
+            type=ResolvedComponent.SCHEMA,
+            object="Error",
+            schema=ERROR_SCHEMA,
+        )
+        self.registry.register_on_missing(error)
+        for code in ERRORS_BY_METHOD.get(self.method, WRITE_ERRORS):
+            responses.setdefault(
+                code,
+                {
+                    "description": ERRORS[code],
+                    "content": {"application/json": {"schema": error.ref}},
+                },
+            )
+        return responses
 
 
 class APIKeyScheme(OpenApiAuthenticationExtension):
@@ -45,5 +115,5 @@ class TenantRelatedFieldSchema(OpenApiSerializerFieldExtension):
         return build_basic_type(OpenApiTypes.INT)
 
 
-class CollectorFieldSchema(TenantRelatedFieldSchema):
-    target_class = "orders.apis.CollectorField"
+class MemberFieldSchema(TenantRelatedFieldSchema):
+    target_class = "o2c.api.fields.MemberField"

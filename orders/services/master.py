@@ -146,6 +146,17 @@ def _clean_customer(customer: Customer) -> None:
         raise DomainError(
             "required", "Payment terms are required.", field="payment_term"
         )
+    # An integration finds its customer by this id, so two must not share one.
+    # Only a partial unique index would also stop two concurrent creates.
+    duplicate = Customer.objects.filter(external_id=customer.external_id).exclude(
+        pk=customer.pk
+    )
+    if customer.external_id and duplicate.exists():
+        raise ConflictError(
+            "duplicate",
+            f"A customer with external id '{customer.external_id}' exists.",
+            field="external_id",
+        )
     if customer.credit_limit is not None:
         customer.credit_limit = exact_amount(
             customer.credit_limit, customer.currency, field="credit_limit"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from o2c.errors import DomainError
-from o2c.money import exact_amount, quantize
+from o2c.money import MAX_AMOUNT, exact_amount, quantize
 from orders.models import QUANTITY
 
 MAX_QUANTITY = Decimal("99999999999")
@@ -35,6 +35,17 @@ def exact_quantity(quantity, *, field: str) -> Decimal:
             field=field,
         )
     return value
+
+
+def check_total(amount: Decimal, *, field: str) -> None:
+    """Refuse an amount the money columns cannot hold (18 digits, 3 decimals)."""
+    if abs(amount) >= MAX_AMOUNT:
+        raise DomainError(
+            "invalid_amount",
+            f"The amount {amount:,} is too large; amounts must be below "
+            f"{MAX_AMOUNT:,}.",
+            field=field,
+        )
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,7 @@ def price_line(
         raise DomainError(
             "required", "Every line needs a description.", field=f"{field}.description"
         )
+    check_total(net_amount + tax_amount, field=field)
     return PricedLine(
         description=description.strip(),
         quantity=quantity,

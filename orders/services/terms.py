@@ -41,7 +41,12 @@ def clean_instalments(kind: str, instalments) -> list[dict]:
                 "Each instalment needs a percent and a number of days.",
                 field=where,
             ) from None
-        if not (0 < percent <= 100) or not (0 <= days <= MAX_TERM_DAYS):
+        # NaN is refused before comparing: comparisons with it raise.
+        if (
+            not percent.is_finite()
+            or not (0 < percent <= 100)
+            or not (0 <= days <= MAX_TERM_DAYS)
+        ):
             raise DomainError(
                 "invalid_instalments",
                 f"Percent must be in (0, 100] and days in [0, {MAX_TERM_DAYS}].",
@@ -69,6 +74,18 @@ def due_schedule(
     term: PaymentTerm, invoice_date: date, total: Decimal, currency: str
 ) -> list[tuple[date, Decimal]]:
     """(due date, amount) pairs for an invoice of ``total`` dated ``invoice_date``."""
+    try:
+        return _due_schedule(term, invoice_date, total, currency)
+    except OverflowError:
+        raise DomainError(
+            "invalid_date",
+            f"Invoice date {invoice_date.isoformat()} puts the due date past the "
+            "end of the calendar.",
+            field="invoice_date",
+        ) from None
+
+
+def _due_schedule(term, invoice_date, total, currency):
     if term.kind == PaymentTerm.Kind.NET:
         return [(invoice_date + timedelta(days=term.days), total)]
     if term.kind == PaymentTerm.Kind.END_OF_MONTH:

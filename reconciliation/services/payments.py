@@ -37,6 +37,7 @@ WRITE_OFF_DOC = "reconciliation.writeoff"
 class AllocationInput:
     invoice: Invoice
     amount: Decimal
+    allocation_date: date | None = None
 
 
 @transaction.atomic
@@ -106,6 +107,7 @@ def payment_create(
             payment=payment,
             invoice=allocation.invoice,
             amount=allocation.amount,
+            allocation_date=allocation.allocation_date,
             actor=actor,
             field=f"allocations[{index}]",
         )
@@ -259,6 +261,12 @@ def payment_reverse(
     showing the payment, as they did on those dates.
     """
     reversal_date = reversal_date or current_organization().today()
+    if payment.status == Payment.Status.REVERSED:
+        raise ConflictError(
+            "already_reversed",
+            f"Payment {payment} is already reversed.",
+            field="status",
+        )
     allocations = list(payment.allocations.all())
     active = [a for a in allocations if a.status == Allocation.Status.ACTIVE]
     # Cash sat on an invoice until its allocation was reversed: the payment can
@@ -303,6 +311,13 @@ def write_off_create(
     """Write off (part of) an invoice's open amount, within the organization's limit."""
     organization = current_organization()
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if not invoice.is_issued:
+        raise ConflictError(
+            "invalid_status",
+            f"Invoice {invoice} is {invoice.status}; only issued invoices are "
+            "written off.",
+            field="invoice",
+        )
     amount = exact_amount(amount, invoice.currency)
     if amount <= 0:
         raise DomainError("invalid_amount", "Amount must be positive.", field="amount")
