@@ -43,3 +43,6 @@ urlpatterns = [
 
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+handler404 = "o2c.views.not_found"
+handler500 = "o2c.views.server_error"

@@ -15,6 +15,7 @@ from django.db import connection
 from django.http import HttpResponseBadRequest, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import patch_vary_headers
+from django.views import defaults
 from django.views.decorators.http import require_POST
 
 from o2c.celery import app as celery_app
@@ -125,3 +126,21 @@ def switch_organization(request):
         return HttpResponseBadRequest("You are not a member of that organization.")
     request.session[SESSION_KEY] = int(organization_id)
     return redirect("home")
+
+
+def not_found(request, exception=None):
+    """404 in the API's JSON error shape under /api/, Django's page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": {"code": "not_found", "message": "Not found."}}, status=404
+        )
+    return defaults.page_not_found(request, exception)
+
+
+def server_error(request):
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {"error": {"code": "server_error", "message": "Internal server error."}},
+            status=500,
+        )
+    return defaults.server_error(request)

@@ -288,3 +288,10 @@ def test_a_revoked_key_is_refused(org, victim):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Api-Key {secret}")
     assert client.get("/api/v1/invoices/").status_code == 401
+
+
+def test_an_unknown_api_path_answers_json(api, settings):
+    settings.DEBUG = False
+    response = api.get("/api/v1/invoices/1.5/")
+    assert response.status_code == 404
+    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
