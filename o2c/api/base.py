@@ -12,7 +12,6 @@ from rest_framework import generics, viewsets
 from rest_framework.views import APIView
 
 from o2c.api import idempotency
-from o2c.api.auth import APIKeyPrincipal
 from o2c.api.parsers import JSONParser
 from o2c.api.schema import TenantAutoSchema
 from o2c.middleware import active_membership
@@ -98,12 +97,3 @@ class TenantGenericAPIView(TenantAPIMixin, generics.GenericAPIView):
 
 class TenantViewSet(TenantAPIMixin, viewsets.GenericViewSet):
     pass
-
-
-__all__ = [
-    "APIKeyPrincipal",
-    "TenantAPIMixin",
-    "TenantAPIView",
-    "TenantGenericAPIView",
-    "TenantViewSet",
-]
