@@ -16,12 +16,10 @@ import mimetypes
 from collections import defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from babel import Locale, UnknownLocaleError
 from babel.numbers import format_decimal
 from django.conf import settings
 from django.db.models import Sum
@@ -32,7 +30,8 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from invoicing.models import CreditNote, Invoice, LedgerEntry
 from o2c.models import Organization
-from o2c.money import minor_units, quantize
+from o2c.money import format_amount as format_money_amount
+from o2c.money import known_locale
 
 INVOICE_TEMPLATE = "invoicing/pdf/invoice.html"
 CREDIT_NOTE_TEMPLATE = "invoicing/pdf/credit_note.html"
@@ -135,16 +134,16 @@ def render_credit_note_pdf(credit_note: CreditNote) -> bytes:
 
 
 def format_amount(amount: Decimal, currency: str, organization: Organization) -> str:
-    """``amount`` with the currency's minor units, grouped in the org's locale."""
-    decimals = minor_units(currency)
-    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(
-        quantize(amount, currency), format=pattern, locale=_locale(organization.locale)
-    )
+    """``amount`` as printed on the organization's documents."""
+    return format_money_amount(amount, currency, organization.locale)
 
 
 def _render(template_name: str, context: dict) -> bytes:
-    html = render_to_string(template_name, context)
+    return html_to_pdf(render_to_string(template_name, context))
+
+
+def html_to_pdf(html: str) -> bytes:
+    """Lay out ``html`` as a PDF, fetching nothing but the project's static files."""
     roots = static_roots()
     return HTML(
         string=html,
@@ -159,17 +158,9 @@ def _invoice_title(invoice: Invoice) -> str:
     return "Draft invoice"
 
 
-@cache
-def _locale(name: str) -> Locale:
-    try:
-        return Locale.parse((name or "en").replace("-", "_"))
-    except (ValueError, TypeError, UnknownLocaleError):
-        return Locale("en")
-
-
 def _number(value: Decimal, organization: Organization) -> str:
     """A quantity or rate without trailing zeros (2.000 → 2, 7.500 → 7.5)."""
-    return format_decimal(value, locale=_locale(organization.locale))
+    return format_decimal(value, locale=known_locale(organization.locale))
 
 
 def _lines(lines, organization: Organization, currency: str) -> list[dict]:

@@ -7,6 +7,8 @@ not from CLDR, whose "digits" differ from ISO for a few currencies (IQD, for one
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
+from babel import Locale, UnknownLocaleError
+from babel.numbers import parse_pattern
 from iso4217 import Currency
 
 from o2c.errors import DomainError
@@ -94,3 +96,29 @@ def split_evenly(
     parts = [quantize(total * w / weight_sum, currency) for w in weights[:-1]]
     parts.append(total - sum(parts, Decimal(0)))
     return parts
+
+
+def format_amount(amount, currency: str, locale_name: str = "en") -> str:
+    """``amount`` at ``currency``'s minor unit, thousands grouped as the locale
+    writes them (1,234.50 in en, 1.234,50 in de). An unknown locale reads as en."""
+    pattern, locale = _amount_format(currency, locale_name or "en")
+    return pattern.apply(quantize(amount, currency), locale)
+
+
+@cache
+def _amount_format(currency: str, locale_name: str):
+    # Runs and exports format many thousands of amounts: parse each pattern once.
+    decimals = minor_units(currency)
+    return (
+        parse_pattern("#,##0" + ("." + "0" * decimals if decimals else "")),
+        known_locale(locale_name),
+    )
+
+
+@cache
+def known_locale(name: str) -> Locale:
+    """``name`` ("de", "en-GB") as a Babel locale; English when Babel lacks it."""
+    try:
+        return Locale.parse((name or "en").replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        return Locale("en")

@@ -11,9 +11,8 @@ from __future__ import annotations
 from datetime import date
 
 from django.template.loader import render_to_string
-from weasyprint import HTML
 
-from invoicing.documents import StaticFilesFetcher, static_roots
+from invoicing.documents import html_to_pdf
 from o2c.tenancy import current_organization
 from reports.selectors.aging import AgingFilters, aging_report
 from reports.selectors.history import Statement
@@ -25,12 +24,7 @@ def render_pdf(template_name: str, context: dict) -> bytes:
     html = render_to_string(
         template_name, {"organization": current_organization(), **context}
     )
-    roots = static_roots()
-    return HTML(
-        string=html,
-        base_url=roots[0].as_uri() + "/",
-        url_fetcher=StaticFilesFetcher(roots),
-    ).write_pdf()
+    return html_to_pdf(html)
 
 
 def statement_pdf(statement: Statement) -> bytes:

@@ -24,10 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from functools import cache
 
-from babel import Locale, UnknownLocaleError
-from babel.numbers import parse_pattern
 from django.conf import settings
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.loader import render_to_string
@@ -36,7 +33,7 @@ from django.utils.html import escape, linebreaks
 
 from o2c.errors import DomainError
 from o2c.models import Organization
-from o2c.money import minor_units, quantize
+from o2c.money import format_amount
 from orders.models import Contact, Customer
 
 
@@ -61,20 +58,7 @@ class Rendered:
 
 def format_money(amount: Decimal, currency: str, organization: Organization) -> str:
     """As on invoices: the currency's minor units, grouped in the org's locale."""
-    pattern, locale = _number_format(currency, organization.locale)
-    return pattern.apply(quantize(amount, currency), locale)
-
-
-@cache
-def _number_format(currency: str, locale_name: str):
-    # A run formats hundreds of thousands of amounts: parse pattern and locale once.
-    decimals = minor_units(currency)
-    pattern = parse_pattern("#,##0" + ("." + "0" * decimals if decimals else ""))
-    try:
-        locale = Locale.parse((locale_name or "en").replace("-", "_"))
-    except (ValueError, TypeError, UnknownLocaleError):
-        locale = Locale("en")
-    return pattern, locale
+    return format_amount(amount, currency, organization.locale)
 
 
 def format_date(value: date, organization: Organization) -> str:
@@ -242,9 +226,7 @@ def email_html(rendered: Rendered) -> str:
 
 def letter_pdf(rendered: Rendered) -> bytes:
     """The notice as a printable letter (A4, WeasyPrint, static files only)."""
-    from weasyprint import HTML
-
-    from invoicing.documents import StaticFilesFetcher, static_roots
+    from invoicing.documents import html_to_pdf
 
     html = render_to_string(
         "collecting/pdf/letter.html",
@@ -254,9 +236,4 @@ def letter_pdf(rendered: Rendered) -> bytes:
             **rendered.context,
         },
     )
-    roots = static_roots()
-    return HTML(
-        string=html,
-        base_url=roots[0].as_uri() + "/",
-        url_fetcher=StaticFilesFetcher(roots),
-    ).write_pdf()
+    return html_to_pdf(html)

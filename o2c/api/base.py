@@ -78,9 +78,16 @@ class TenantAPIMixin:
         return response
 
     def _names_an_object(self) -> bool:
-        if not hasattr(self, "get_object"):
+        if not isinstance(self, generics.GenericAPIView):
             return False
         return (self.lookup_url_kwarg or self.lookup_field) in self.kwargs
+
+    def get_object(self):
+        # initial() resolved it already; the view asks again. Services lock and
+        # re-read what they change, so one read per request is enough.
+        if getattr(self, "_path_object", None) is None:
+            self._path_object = super().get_object()
+        return self._path_object
 
     @property
     def actor(self) -> Actor:

@@ -9,9 +9,7 @@ decimal separator. ``{{ d|orgdate }}`` writes dates in the organization's
 
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
-from functools import cache
 
-from babel import Locale, UnknownLocaleError
 from babel.numbers import format_decimal
 from django import template
 from django.urls import reverse
@@ -19,7 +17,8 @@ from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
 
 from o2c.errors import DomainError
-from o2c.money import minor_units, quantize
+from o2c.money import format_amount as format_money_amount
+from o2c.money import known_locale
 from o2c.tenancy import current_organization_or_none
 
 register = template.Library()
@@ -29,29 +28,15 @@ EMPTY = "—"
 
 def _locale() -> str:
     organization = current_organization_or_none()
-    return _known_locale(organization.locale if organization else "en")
-
-
-@cache
-def _known_locale(code: str) -> str:
-    """``code`` as Babel spells it, or English when Babel does not know it."""
-    code = code.replace("-", "_")
-    try:
-        Locale.parse(code)
-    except (UnknownLocaleError, ValueError):
-        return "en"
-    return code
+    return organization.locale if organization else "en"
 
 
 def format_amount(amount, currency: str) -> str:
     """``amount`` rounded to ``currency``'s minor unit with grouped thousands."""
     try:
-        value = quantize(Decimal(amount), currency)
-        decimals = minor_units(currency)
+        return format_money_amount(Decimal(amount), currency, _locale())
     except (InvalidOperation, TypeError, ValueError, DomainError):
         return str(amount)
-    pattern = "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=pattern, locale=_locale())
 
 
 @register.filter
@@ -95,7 +80,9 @@ def quantity(value):
     normalized = Decimal(value).normalize()
     if normalized == normalized.to_integral():
         normalized = normalized.quantize(Decimal(1))
-    return format_decimal(normalized, locale=_locale(), decimal_quantization=False)
+    return format_decimal(
+        normalized, locale=known_locale(_locale()), decimal_quantization=False
+    )
 
 
 @register.filter
