@@ -69,7 +69,7 @@ def capability_required(capability: str):
 
 
 def _actor(request) -> Actor:
-    return Actor.for_user(request.user, request.organization)
+    return Actor.for_member(request.membership)
 
 
 def _members(organization):

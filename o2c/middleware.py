@@ -11,7 +11,9 @@ def active_membership(request) -> Membership | None:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return None
-    memberships = Membership.objects.filter(user=user).select_related("organization")
+    memberships = Membership.objects.filter(user=user).select_related(
+        "organization", "user"
+    )
     chosen = request.session.get(SESSION_KEY)
     membership = None
     if chosen:

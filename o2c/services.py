@@ -32,6 +32,12 @@ class Actor:
         role = membership.role if membership else Role.VIEWER
         return cls(label=user.get_username(), role=role, user=user)
 
+    @classmethod
+    def for_member(cls, membership: Membership) -> Actor:
+        """The signed-in person of a request (``request.membership``)."""
+        user = membership.user
+        return cls(label=user.get_username(), role=membership.role, user=user)
+
 
 def audit_record(
     *,

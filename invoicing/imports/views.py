@@ -55,7 +55,7 @@ def import_list(request):
             raise PermissionDenied(f"Your role cannot import {kind}.")
         try:
             job = services.import_job_create(
-                actor=Actor.for_user(request.user, request.organization),
+                actor=Actor.for_member(request.membership),
                 **form.cleaned_data,
             )
         except DomainError as error:

@@ -49,12 +49,13 @@ class TenantAPIMixin:
             organization, role = key.organization, key.role
             actor = Actor(label=request.user.get_username(), role=role)
         else:
-            membership = active_membership(request._request)
+            # The middleware already found the session user's membership.
+            membership = getattr(request._request, "membership", None)
+            if membership is None or membership.user_id != request.user.pk:
+                membership = active_membership(request._request)
             if membership is not None:
                 organization, role = membership.organization, membership.role
-                actor = Actor(
-                    label=request.user.get_username(), role=role, user=request.user
-                )
+                actor = Actor.for_member(membership)
         request.organization = organization
         request.o2c_role = role
         request.actor = actor
