@@ -1,0 +1,2 @@
+"""Bank-statement readers, one module per format; see :mod:`.base` for what each
+produces."""
