@@ -258,7 +258,7 @@ class _Reader:
         count_name: str = "",
     ) -> None:
         where = f"line {trailer.line}"
-        fields = trailer.fields + ["", "", ""]
+        fields = [*trailer.fields, "", "", ""]
         stated_total = _integer(fields[0], trailer, "control total")
         if stated_total != total:
             raise StatementError(
@@ -326,8 +326,7 @@ def _detail(
     fields = record.fields
     if len(fields) < 3:
         raise StatementError(
-            "A transaction detail (16) needs a type code, an amount and a funds "
-            "type.",
+            "A transaction detail (16) needs a type code, an amount and a funds type.",
             location=f"line {record.line}",
         )
     type_text, amount_text, funds_type = fields[0], fields[1], fields[2]

@@ -137,9 +137,7 @@ def _text(element: etree._Element | None, *paths: str) -> str:
     return ""
 
 
-def _amount(
-    element: etree._Element | None, where: str
-) -> tuple[Decimal, str] | None:
+def _amount(element: etree._Element | None, where: str) -> tuple[Decimal, str] | None:
     if element is None:
         return None
     text = (element.text or "").strip()
@@ -149,8 +147,7 @@ def _amount(
         raise StatementError(f"'{text}' is not an amount.", location=where) from None
     if not value.is_finite() or value < 0:
         raise StatementError(
-            f"'{text}' is not an amount (amounts are positive, the sign is "
-            "CdtDbtInd).",
+            f"'{text}' is not an amount (amounts are positive, the sign is CdtDbtInd).",
             location=where,
         )
     currency = (element.get("Ccy") or "").strip().upper()
@@ -306,8 +303,7 @@ def _entries(
         detail_amount = _amount(amount_element, f"{detail_where}/Amt")
         if detail_amount is None:
             raise StatementError(
-                "A detail of a batched entry has no amount (AmtDtls/TxAmt/Amt or "
-                "Amt).",
+                "A detail of a batched entry has no amount (AmtDtls/TxAmt/Amt or Amt).",
                 location=detail_where,
             )
         detail_value, detail_currency = detail_amount
@@ -372,9 +368,7 @@ def _detail_fields(
     # money out; a reversal is booked opposite to what it reverses.
     money_in = (sign > 0) != is_reversal
     sides = ("Dbtr", "Cdtr") if money_in else ("Cdtr", "Dbtr")
-    party = next(
-        (side for side in sides if _counterparty_name(detail, side)), sides[0]
-    )
+    party = next((side for side in sides if _counterparty_name(detail, side)), sides[0])
     return {
         "remittance": unstructured
         or ("" if structured else _text(detail, "AddtlTxInf") or entry_text),

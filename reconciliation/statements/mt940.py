@@ -223,7 +223,9 @@ def _decimal(text: str) -> Decimal:
 def _date(text: str, item: _Field) -> date:
     year = int(text[:2])
     try:
-        return date(year + (1900 if year >= 80 else 2000), int(text[2:4]), int(text[4:6]))
+        return date(
+            year + (1900 if year >= 80 else 2000), int(text[2:4]), int(text[4:6])
+        )
     except ValueError:
         raise StatementError(
             f"'{text}' in field :{item.tag}: is not a date (YYMMDD).",
