@@ -157,7 +157,13 @@ def test_mt940_german_and_polish_structured_field_86():
             Decimal("84349.74"),
             Decimal("84437.04"),
         ),
-        ("10020030/1234567", 2, Decimal("2200"), Decimal("2187.95"), Decimal("4387.95")),
+        (
+            "10020030/1234567",
+            2,
+            Decimal("2200"),
+            Decimal("2187.95"),
+            Decimal("4387.95"),
+        ),
         (
             "BPHKPLPK/320000546101",
             3,
@@ -197,8 +203,10 @@ def test_mt940_swiss_free_text_and_abn_amro_headers_are_read():
     abn_amro = mt940.parse(read("mt940-abnamro.sta"))
 
     assert [len(s.entries) for s in postfinance] == [2, 2]
-    assert postfinance[0].entries[0].remittance.startswith(
-        "GIRO AUS ONLINE-SIC 80532 AUFTRAGGEBER: JANE DOE"
+    assert (
+        postfinance[0]
+        .entries[0]
+        .remittance.startswith("GIRO AUS ONLINE-SIC 80532 AUFTRAGGEBER: JANE DOE")
     )
     assert [(len(s.entries), sum(e.amount for e in s.entries)) for s in abn_amro] == [
         (8, Decimal("-321.44")),

@@ -207,7 +207,15 @@ def write_bai2(statements: list[ParsedStatement], *, minor_units: int = 2) -> by
     return "\n".join(records).encode()
 
 
-CSV_HEADER = ["Buchungstag", "Betrag", "Währung", "Auftraggeber", "IBAN", "Zweck", "Ref"]
+CSV_HEADER = [
+    "Buchungstag",
+    "Betrag",
+    "Währung",
+    "Auftraggeber",
+    "IBAN",
+    "Zweck",
+    "Ref",
+]
 
 
 def write_csv(entries: list[ParsedEntry], *, german: bool = True) -> bytes:
