@@ -199,7 +199,10 @@ def _statement(report: etree._Element, where: str, kind: str) -> ParsedStatement
     _read_balances(report, where, statement)
     if statement.opening_date is None:
         statement.opening_date = _date_from_datetime(_text(report, "FrToDt/FrDtTm"))
-        statement.closing_date = _date_from_datetime(_text(report, "FrToDt/ToDtTm"))
+    if statement.closing_date is None:
+        statement.closing_date = _date_from_datetime(
+            _text(report, "FrToDt/ToDtTm") or _text(report, "CreDtTm")
+        )
     for index, entry in enumerate(_children(report, "Ntry"), 1):
         statement.entries.extend(
             _entries(entry, f"{where}/Ntry[{index}]", statement, index)
@@ -258,10 +261,19 @@ def _entries(
         raise StatementError("The entry has no amount.", location=f"{where}/Amt")
     value, currency = amount
     sign = _sign(entry, where)
-    booking_date = _date(_find(entry, "BookgDt"), f"{where}/BookgDt")
+    value_date = _date(_find(entry, "ValDt"), f"{where}/ValDt")
+    # BookgDt is optional in the schema; a bank that leaves it out books on
+    # the value date, or at the latest on the statement's date.
+    booking_date = (
+        _date(_find(entry, "BookgDt"), f"{where}/BookgDt")
+        or value_date
+        or statement.closing_date
+    )
     if booking_date is None:
         raise StatementError(
-            "The booked entry has no booking date.", location=f"{where}/BookgDt"
+            "The booked entry has no booking date (BookgDt), no value date and "
+            "the statement no date.",
+            location=f"{where}/BookgDt",
         )
     entry_reference = _text(entry, "AcctSvcrRef", "NtryRef") or (
         f"{statement.statement_id or statement.account}/{position}"
@@ -269,7 +281,7 @@ def _entries(
     common = {
         "booking_date": booking_date,
         "currency": currency,
-        "value_date": _date(_find(entry, "ValDt"), f"{where}/ValDt"),
+        "value_date": value_date,
         "entry_reference": entry_reference,
         "is_reversal": _text(entry, "RvslInd").lower() in ("true", "1"),
         "transaction_code": _transaction_code(entry),
