@@ -167,3 +167,31 @@ def test_mt940_dutch_ing_layout_with_counterparty_and_structured_reference():
         "ABNANL2A",
     )
     assert abn.structured_reference == "RF18539007547034"
+
+
+def parties(debtor: str, creditor: str) -> str:
+    return (
+        "<TxDtls><RltdPties>"
+        f"<Dbtr><Nm>{debtor}</Nm></Dbtr><Cdtr><Nm>{creditor}</Nm></Cdtr>"
+        "</RltdPties></TxDtls>"
+    )
+
+
+def test_camt_counterparty_is_the_payer_of_a_credit_and_of_its_reversal():
+    reversal = entry(
+        "50.00",
+        "DBIT",
+        "<RvslInd>true</RvslInd><Sts>BOOK</Sts>",
+        "R",
+        parties("Customer Ltd", "Our Company"),
+    )
+    supplier = entry(
+        "80.00", "DBIT", "<Sts>BOOK</Sts>", "S", parties("Our Company", "Supplier AG")
+    )
+
+    (statement,) = parse_statement(camt(reversal + supplier, version="02"))
+
+    assert [(e.amount, e.is_reversal, e.payer_name) for e in statement.entries] == [
+        (Decimal("-50.00"), True, "Customer Ltd"),
+        (Decimal("-80.00"), False, "Supplier AG"),
+    ]
