@@ -50,9 +50,11 @@ _STATEMENT_LINE = re.compile(
     (?P<funds_code>[A-Z])?
     (?P<amount>\d+,\d*)
     (?P<type>[NSF][A-Z0-9]{3})
-    (?P<customer_reference>(?:(?!//).){0,16})
-    (?://(?P<bank_reference>.{0,16}))?
-    \s*$""",
+    # SWIFT allows 16 characters for each reference; some banks send more,
+    # which costs nothing to accept.
+    (?P<customer_reference>(?:(?!//).)*)
+    (?://(?P<bank_reference>.*))?
+    $""",
     re.VERBOSE,
 )
 _NO_REFERENCE = {"", "NONREF", "NOTPROVIDED"}
