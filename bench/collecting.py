@@ -355,7 +355,8 @@ def _timed_preview(organization) -> dict:
 RAW_SMTP_PROGRAM = """
 import smtplib, sys
 port, count = int(sys.argv[1]), int(sys.argv[2])
-body = ("Subject: Reminder\\r\\nFrom: ar@bench.example\\r\\n\\r\\n" + ("x" * 70 + "\\r\\n") * 30).encode()
+headers = "Subject: Reminder\\r\\nFrom: ar@bench.example\\r\\n\\r\\n"
+body = (headers + ("x" * 70 + "\\r\\n") * 30).encode()
 with smtplib.SMTP("127.0.0.1", port) as smtp:
     for index in range(count):
         smtp.sendmail("ar@bench.example", [f"billing{index}@customer.example"], body)
