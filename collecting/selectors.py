@@ -448,8 +448,8 @@ def customers_with_bounced_address(customer_ids) -> set[int]:
     for model, column in ((Customer, "pk"), (Contact, "customer_id")):
         matches |= set(
             model.objects.filter(**{f"{column}__in": ids})
-            .annotate(address=Lower(Trim("email")))
-            .filter(address__in=suppressed)
+            .annotate(normalized_email=Lower(Trim("email")))
+            .filter(normalized_email__in=suppressed)
             .values_list(column, flat=True)
         )
     return matches
