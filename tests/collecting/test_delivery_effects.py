@@ -138,7 +138,7 @@ def test_releasing_an_address_lets_email_go_to_it_again(tenant, smtp_sink, mailg
 
 
 def test_bounces_are_on_the_timeline_and_soft_ones_flag_nothing(
-    tenant, smtp_sink, mailgun
+    tenant, smtp_sink, mailgun, session_client
 ):
     make_policy()
     notice, message_id = send_notice(tenant, smtp_sink, "jane@example.com")
@@ -163,6 +163,11 @@ def test_bounces_are_on_the_timeline_and_soft_ones_flag_nothing(
     }
     soft = next(e for e in delivery if "soft" in e.title)
     assert "over quota" in soft.detail
+
+    page = session_client.get(f"/collections/customers/{notice.customer_id}/timeline/")
+    assert page.status_code == 200
+    assert "Email hard bounce: jane@example.com" in page.text
+    assert "Not delivering to previously bounced address" in page.text
 
 
 def test_a_bounced_invoice_email_flags_the_address_for_the_dunning(
