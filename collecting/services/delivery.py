@@ -27,7 +27,12 @@ from django.contrib.auth.hashers import make_password
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from collecting.inbound import ProviderEvent, normalize_message_id, sendgrid_public_key
+from collecting.inbound import (
+    NotAuthentic,
+    ProviderEvent,
+    normalize_message_id,
+    sendgrid_public_key,
+)
 from collecting.models import (
     EmailEvent,
     EmailProviderEndpoint,
@@ -45,6 +50,8 @@ PROVIDER_EVENTS = Actor.system("email provider")
 Kind = EmailEvent.Kind
 Provider = EmailProviderEndpoint.Provider
 
+#: Providers that sign with a key kept on the endpoint.
+_KEYED = {Provider.SENDGRID, Provider.MAILGUN}
 _EFFECTS = {
     Kind.HARD_BOUNCE: (Notice.Status.BOUNCED, SuppressedAddress.Reason.HARD_BOUNCE),
     Kind.COMPLAINT: (Notice.Status.COMPLAINED, SuppressedAddress.Reason.COMPLAINT),
@@ -85,10 +92,11 @@ def email_provider_endpoint_create(
         endpoint,
         signing_key=signing_key,
         basic_auth_username=basic_auth_username,
-        new_password=True,
     )
     endpoint.save()
-    audit_record(actor=actor, obj=endpoint, action="created")
+    audit_record(
+        actor=actor, obj=endpoint, action="created", data={"provider": provider}
+    )
     return endpoint, password
 
 
@@ -116,7 +124,6 @@ def email_provider_endpoint_rotate(
             if basic_auth_username is None
             else basic_auth_username
         ),
-        new_password=True,
     )
     endpoint.save()
     audit_record(actor=actor, obj=endpoint, action="rotated")
@@ -127,9 +134,7 @@ def _new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _set_credentials(
-    endpoint, *, signing_key: str, basic_auth_username: str, new_password: bool
-) -> str:
+def _set_credentials(endpoint, *, signing_key: str, basic_auth_username: str) -> str:
     """Check and set what the provider proves itself with; returns a new
     Postmark password ("" for the other providers)."""
     signing_key = signing_key.strip()
@@ -137,7 +142,7 @@ def _set_credentials(
     if provider == Provider.SENDGRID:
         try:
             sendgrid_public_key(signing_key)
-        except Exception:
+        except NotAuthentic:
             raise DomainError(
                 "invalid_key",
                 "Paste the verification key SendGrid shows for the signed Event "
@@ -161,12 +166,9 @@ def _set_credentials(
             field="basic_auth_username",
         )
     endpoint.basic_auth_username = username
-    password = secrets.token_urlsafe(24) if new_password else ""
+    password = secrets.token_urlsafe(24)
     endpoint.basic_auth_password = make_password(password)
     return password
-
-
-_KEYED = {Provider.SENDGRID, Provider.MAILGUN}
 
 
 # --- events -------------------------------------------------------------------------
