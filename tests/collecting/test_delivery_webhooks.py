@@ -385,3 +385,9 @@ def test_an_unknown_token_or_provider_is_not_found(mailgun):
     assert (unknown.status_code, wrong_provider.status_code) == (404, 404)
     assert client.get(f"/hooks/email/mailgun/{mailgun.token}/").status_code == 405
     assert not EmailEvent.objects.exists()
+
+
+def test_a_body_that_is_not_json_is_a_bad_request(mailgun, sns):
+    assert post(mailgun, b"event=failed&recipient=x").status_code == 400
+    assert post(ses_endpoint(), b"<xml/>").status_code == 400
+    assert not EmailEvent.objects.exists()
