@@ -69,6 +69,7 @@ from collecting.models import (
 )
 from collecting.selectors import collecting_settings, paused_invoices
 from collecting.services import rendering
+from collecting.services.delivery import deliverable
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import fee_post
 from o2c import celery
@@ -538,6 +539,13 @@ def _hand_over(notice, rendered, organization, contacts, lines, mailer) -> dict:
                 "no_recipient",
                 f"Customer {notice.customer} has no billing contact with an email "
                 "address and no email of its own.",
+            )
+        recipients, bounced = deliverable(recipients)
+        if not recipients:
+            raise DomainError(
+                "every_address_bounced",
+                "Every address bounced or complained and is suppressed: "
+                f"{', '.join(bounced)}. Enter a new address for the customer.",
             )
         notice.recipients = recipients
         Notice.objects.filter(pk=notice.pk).update(recipients=recipients)
