@@ -564,7 +564,12 @@ def _email(notice, rendered, organization, lines) -> EmailMultiAlternatives:
         from_email=formataddr((organization.name, _sender_address())),
         to=notice.recipients,
         reply_to=[organization.email] if organization.email else None,
-        headers={"Message-ID": notice.message_id, "X-O2C-Notice": str(notice.pk)},
+        headers={
+            "Message-ID": notice.message_id,
+            "X-O2C-Notice": str(notice.pk),
+            # Postmark reports its own id; this metadata brings ours back.
+            "X-PM-Metadata-message-id": notice.message_id,
+        },
     )
     message.attach_alternative(rendering.email_html(rendered), "text/html")
     if notice.step is not None and notice.step.attach_invoices:

@@ -289,7 +289,10 @@ def test_postmark_needs_its_basic_auth_credentials(tenant, smtp_sink):
     endpoint, password = email_provider_endpoint_create(
         provider="postmark", basic_auth_username="postmark", actor=SYSTEM
     )
-    body = postmark_body("postmark_bounce.json", message_id, "john@example.com")
+    # Postmark returns what the sent email's X-PM-Metadata-message-id header held.
+    metadata = str(smtp_sink.messages[-1].message["X-PM-Metadata-message-id"])
+    assert metadata == message_id
+    body = postmark_body("postmark_bounce.json", metadata, "john@example.com")
 
     wrong = post(endpoint, body, Authorization=basic_auth("postmark", "guess"))
     missing = post(endpoint, body)
