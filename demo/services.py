@@ -26,6 +26,7 @@ from django.db.models import Count, Q, Sum
 
 from collecting.services.worklist import worklist_rebuild
 from demo import data
+from demo.collections import CollectionHistory
 from demo.history import CustomerProfile, History, MonthChunk, slug
 from invoicing.models import Invoice
 from invoicing.services.bulk import BulkWriter, InvoiceLoader, reserve_numbers
@@ -241,12 +242,15 @@ class _Seeder:
         self._open_orders(history)
         self.writer.flush()
         self.invoices.finish()
+        collections = CollectionHistory(
+            self.organization, seed=self.seed, start=history.start
+        ).run(progress)
         # The bulk load sends no signals; build the collectors' queue as the daily
         # run would, so "My day" is full from the first login.
         accounts = worklist_rebuild(today=self.today)
         progress(f"  collectors' worklist: {accounts:,} accounts with overdue items")
         result = SeedResult(organization=self.organization, logins=logins)
-        result.counts = self._counts()
+        result.counts = self._counts() | collections
         result.tables = sorted(self.writer.inserted)
         result.open_by_currency = self._open_by_currency()
         result.unapplied_by_currency = self._unapplied_by_currency()
