@@ -829,6 +829,8 @@ class CollectionHistory:
     # --- calls and promises -----------------------------------------------------------
     def _call(self, account: _Account, call: _Call) -> None:
         rnd, day = self.random, call.day
+        if account.dnc_since is not None and day >= account.dnc_since:
+            return
         chased = [
             invoice
             for invoice in account.invoices
