@@ -191,7 +191,7 @@ class _Promise:
 class _Pause:
     invoice_ids: set[int]
     first_day: date  # the first run that leaves the invoices alone
-    end_day: date | None  # the first run that doses them again (None: still paused)
+    end_day: date | None  # the first run that chases them again (None: still paused)
 
     def covers(self, invoice_id: int, day: date) -> bool:
         return (
@@ -208,6 +208,7 @@ class _Call:
     attempt: int = 1
     forced_outcome: str = ""
     promised_date: date | None = None
+    invoice: _Invoice | None = None  # the one invoice a forced call is about
 
 
 @dataclass
@@ -275,11 +276,11 @@ class CollectionHistory:
         self.steps = list(DunningStep.objects.filter(policy=self.policy))
         self.steps.sort(key=lambda step: step.offset_days)
         self.offsets = [step.offset_days for step in self.steps]
-        self._runs()
         customer_ids = list(
             Customer.objects.order_by("pk").values_list("pk", flat=True)
         )
         with historical_timestamps():
+            self._runs()
             for first in range(0, len(customer_ids), CHUNK_CUSTOMERS):
                 chunk = customer_ids[first : first + CHUNK_CUSTOMERS]
                 accounts = self._accounts(chunk)
@@ -348,36 +349,41 @@ class CollectionHistory:
         return accounts
 
     def _runs(self) -> None:
-        """One completed run a day from the policy's start to yesterday."""
+        """One completed run a day from the policy's start to yesterday, written
+        before the notices that point at them; their figures come at the end."""
         day = self.start
         while day <= self.yesterday:
-            self.runs[day] = self.writer.new_id(DunningRun)
-            day += timedelta(days=1)
-
-    def _finish_runs(self) -> None:
-        org_id = self.organization.pk
-        for day, run_id in self.runs.items():
-            notices, invoices = self.run_counts[day]
+            run_id = self.runs[day] = self.writer.new_id(DunningRun)
             started = self._moment(day, 6)
             self.writer.add(
                 DunningRun,
                 {
                     "id": run_id,
-                    "organization_id": org_id,
+                    "organization_id": self.organization.pk,
                     "run_date": day,
                     "status": DunningRun.Status.COMPLETED,
                     "started_at": started,
                     "finished_at": started + timedelta(seconds=4),
-                    "notices_created": notices,
-                    "invoices_noticed": invoices,
+                    "notices_created": 0,
+                    "invoices_noticed": 0,
                     "error": "",
                 },
             )
+            day += timedelta(days=1)
+        self.writer.flush()
+
+    def _finish_runs(self) -> None:
+        runs = list(DunningRun.objects.filter(pk__in=self.runs.values()))
+        for run in runs:
+            run.notices_created, run.invoices_noticed = self.run_counts[run.run_date]
             self._audit(
-                RUN_ACTOR, "collecting.dunningrun", run_id, "transition",
-                started + timedelta(seconds=4), DunningRun.Status.RUNNING,
-                DunningRun.Status.COMPLETED, {"notices": notices},
+                RUN_ACTOR, "collecting.dunningrun", run.pk, "transition",
+                run.finished_at, DunningRun.Status.RUNNING,
+                DunningRun.Status.COMPLETED, {"notices": run.notices_created},
             )  # fmt: skip
+        DunningRun.objects.bulk_update(
+            runs, ["notices_created", "invoices_noticed"], batch_size=500
+        )
 
     # --- what is decided before the replay ---------------------------------------
     def _plan_disputes(self, accounts: list[_Account]) -> None:
@@ -587,6 +593,7 @@ class CollectionHistory:
                         if promised
                         else Outcome.NO_ANSWER,
                         promised_date=promised,
+                        invoice=invoice,
                     )
                 )
                 heapq.heappush(account.days, call_day)
@@ -833,7 +840,7 @@ class CollectionHistory:
             return
         chased = [
             invoice
-            for invoice in account.invoices
+            for invoice in ([call.invoice] if call.invoice else account.invoices)
             if invoice.open_on(day + timedelta(1))
             and invoice.due_date < day
             and not account.paused(invoice, day + timedelta(1))

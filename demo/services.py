@@ -80,9 +80,14 @@ def seed_demo(
     months: int = 18,
     seed: int = 42,
     reset: bool = False,
+    collection_history: bool = True,
     progress: Callable[[str], None] = lambda message: None,
 ) -> SeedResult | None:
-    """Create the demo organization with its history; None if it already exists."""
+    """Create the demo organization with its history; None if it already exists.
+
+    ``collection_history`` adds the standard dunning policy and the collections
+    replayed over the history (:mod:`demo.collections`); without it the company
+    has no policy (a benchmark of the loaders alone)."""
     existing = Organization.objects.filter(slug=slug).first()
     if existing is not None and not reset:
         return None
@@ -103,7 +108,11 @@ def seed_demo(
         )
         with tenant_context(organization):
             result = _Seeder(
-                organization, customers=customers, months=months, seed=seed
+                organization,
+                customers=customers,
+                months=months,
+                seed=seed,
+                collection_history=collection_history,
             ).run(progress)
             result.seconds = time.monotonic() - started
             audit_record(
@@ -176,9 +185,13 @@ def organization_delete(*, organization: Organization) -> None:
 
 
 class _Seeder:
-    def __init__(self, organization: Organization, *, customers, months, seed):
+    def __init__(
+        self, organization: Organization, *, customers, months, seed,
+        collection_history,
+    ):  # fmt: skip
         self.organization = organization
         self.customer_count, self.month_count, self.seed = customers, months, seed
+        self.collection_history = collection_history
         self.today = organization.today()
         self.writer = BulkWriter()
         self.invoices = InvoiceLoader(self.writer)
@@ -242,9 +255,11 @@ class _Seeder:
         self._open_orders(history)
         self.writer.flush()
         self.invoices.finish()
-        collections = CollectionHistory(
-            self.organization, seed=self.seed, start=history.start
-        ).run(progress)
+        collections = {}
+        if self.collection_history:
+            collections = CollectionHistory(
+                self.organization, seed=self.seed, start=history.start
+            ).run(progress)
         # The bulk load sends no signals; build the collectors' queue as the daily
         # run would, so "My day" is full from the first login.
         accounts = worklist_rebuild(today=self.today)

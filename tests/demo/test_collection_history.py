@@ -206,24 +206,33 @@ def test_promises_are_judged_by_the_payments_that_came(demo):
         assert transition.from_status == "active"
 
 
-def test_a_promise_broken_by_todays_run_resumes_its_dunning(
+def test_promises_that_ran_out_yesterday_are_judged_by_todays_run(
     demo, django_capture_on_commit_callbacks
 ):
-    due = PromiseToPay.objects.get(
+    ran_out = PromiseToPay.objects.filter(
         status=PromiseToPay.Status.ACTIVE,
         promised_date=TODAY - timedelta(days=4),
+        grace_days=3,
     )
-    invoice_ids = set(due.invoices.values_list("pk", flat=True))
+    assert ran_out.exists()
+    promise_ids = list(ran_out.values_list("pk", flat=True))
 
     with django_capture_on_commit_callbacks(execute=True):
         (run,) = dunning_run()
 
-    due.refresh_from_db()
-    assert due.status == PromiseToPay.Status.BROKEN
+    judged = PromiseToPay.objects.filter(pk__in=promise_ids)
+    assert not judged.filter(status=PromiseToPay.Status.ACTIVE).exists()
+    broken = judged.filter(status=PromiseToPay.Status.BROKEN)
+    assert broken.exists()
     chased = set(
         NoticeItem.objects.filter(notice__run=run).values_list("invoice_id", flat=True)
     )
-    assert invoice_ids & chased
+    # Their invoices' dunning resumes: a step reached while they were promised
+    # goes out today.
+    assert any(
+        set(promise.invoices.values_list("pk", flat=True)) & chased
+        for promise in broken
+    )
 
 
 def test_disputes_plan_and_calls_are_what_the_ledger_says(demo):
