@@ -47,6 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from time import monotonic
 
 from django.contrib.auth import get_user_model
 
@@ -272,6 +273,7 @@ class CollectionHistory:
         self.notices: list[dict] = []
 
     def run(self, progress) -> dict[str, int]:
+        started = monotonic()
         self.policy = standard_policy_create(actor=SEED_ACTOR)
         DunningPolicy.objects.filter(pk=self.policy.pk).update(
             created_at=self._moment(self.start, 8)
@@ -300,7 +302,8 @@ class CollectionHistory:
         progress(
             f"  collections: {self.counts['notices']:,} notices, "
             f"{self.counts['calls']:,} calls, {self.counts['promises']:,} promises, "
-            f"{self.counts['disputes']:,} disputes, up to {self.yesterday}"
+            f"{self.counts['disputes']:,} disputes, up to {self.yesterday} "
+            f"({monotonic() - started:.1f} s)"
         )
         return dict(self.counts)
 
