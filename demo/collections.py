@@ -494,25 +494,31 @@ class CollectionHistory:
             for invoice in account.invoices:
                 if not invoice.open_on(self.today):
                     continue
-                paid_days = invoice.payment_days(invoice.due_date + timedelta(14))
-                if not paid_days or paid_days[-1] >= self.today:
+                later = invoice.payment_days(invoice.due_date + timedelta(14))
+                if not later or later[-1] >= self.today:
                     continue
-                start = paid_days[0] - timedelta(rnd.randint(6, 12))
-                if start <= invoice.due_date + timedelta(10):
-                    continue
+                start = later[0] - timedelta(rnd.randint(6, 12))
+                if start <= invoice.due_date + timedelta(10) or any(
+                    day >= start and kind != LedgerEntry.Kind.ALLOCATION
+                    for day, _, kind in invoice.postings
+                ):
+                    continue  # not overdue long enough, or settled otherwise too
+                # Every payment from the plan's first day counts toward it.
+                paid_days = invoice.payment_days(start - timedelta(1))
                 self._write_plan(account, invoice, start, paid_days)
                 taken.add(account.customer.pk)
                 return
 
     def _write_plan(self, account, invoice: _Invoice, start: date, paid_days) -> None:
         rnd, org_id = self.random, self.organization.pk
-        total = invoice.balance_before(start + timedelta(1))
+        total = invoice.balance_before(start)
         plan_id = self.writer.new_id(PaymentPlan)
         created = self._moment(start, 11)
-        schedule, covered = [], Decimal(0)
+        schedule, covered, due = [], Decimal(0), start
         for day in sorted(set(paid_days)):
             amount = invoice.paid_between(day, day)
-            schedule.append((day + timedelta(rnd.randint(0, 3)), amount, day))
+            due = max(due, day + timedelta(rnd.randint(0, 3)))  # paid by its date
+            schedule.append((due, amount, day))
             covered += amount
         rest = total - covered
         first_open = self.today + timedelta(rnd.randint(8, 20))
