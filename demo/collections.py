@@ -50,6 +50,7 @@ from decimal import Decimal
 from time import monotonic
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from collecting.models import (
     Activity,
@@ -275,10 +276,18 @@ class CollectionHistory:
     def run(self, progress) -> dict[str, int]:
         started = monotonic()
         self.policy = standard_policy_create(actor=SEED_ACTOR)
+        self.steps = list(DunningStep.objects.filter(policy=self.policy))
+        # The policy has been in force since the history's first day.
         DunningPolicy.objects.filter(pk=self.policy.pk).update(
             created_at=self._moment(self.start, 8)
         )
-        self.steps = list(DunningStep.objects.filter(policy=self.policy))
+        AuditEvent.objects.filter(
+            Q(object_type="collecting.dunningpolicy", object_id=str(self.policy.pk))
+            | Q(
+                object_type="collecting.dunningstep",
+                object_id__in=[str(step.pk) for step in self.steps],
+            )
+        ).update(created_at=self._moment(self.start, 8))
         self.steps.sort(key=lambda step: step.offset_days)
         self.offsets = [step.offset_days for step in self.steps]
         customer_ids = list(
