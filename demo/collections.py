@@ -73,6 +73,7 @@ from collecting.services.policies import standard_policy_create
 from invoicing.models import CreditNote, Invoice, LedgerEntry
 from invoicing.services.bulk import BulkWriter
 from o2c.models import AuditEvent, Organization
+from o2c.money import quantize
 from o2c.services import Actor
 from orders.models import Contact, Customer
 
@@ -758,7 +759,7 @@ class CollectionHistory:
                 invoice_date=invoice.invoice_date,
                 due_date=invoice.due_date,
                 days_overdue=(day - invoice.due_date).days,
-                open_amount=invoice.balance_before(day),
+                open_amount=quantize(invoice.balance_before(day), currency),
             )
             for invoice, _ in listed
         ]
@@ -791,7 +792,9 @@ class CollectionHistory:
                 "currency": currency,
                 "notice_date": day,
                 "status": Notice.Status.SENT,
-                "total_amount": sum((line.open_amount for line in lines), Decimal(0)),
+                "total_amount": quantize(
+                    sum((line.open_amount for line in lines), Decimal(0)), currency
+                ),
                 "fee_amount": Decimal(0),
                 "recipients": recipients,
                 "subject": rendered.subject,
@@ -884,7 +887,7 @@ class CollectionHistory:
             promise = self._promise(account, day, chased, call.promised_date)
             if promise is None:
                 outcome = Outcome.LEFT_VOICEMAIL
-        note = _call_note(outcome, promise)
+        note = _call_note(outcome, promise, self.organization)
         self._note(account, at, outcome, note, notice_id=call.notice_id)
         account.call_requested = False
         self.counts["calls"] += 1
@@ -917,8 +920,9 @@ class CollectionHistory:
         ]
         if not invoices:
             return None
-        amount = sum(
-            (i.balance_before(day + timedelta(1)) for i in invoices), Decimal(0)
+        amount = quantize(
+            sum((i.balance_before(day + timedelta(1)) for i in invoices), Decimal(0)),
+            currency,
         )
         if amount <= 0:
             return None
@@ -927,10 +931,11 @@ class CollectionHistory:
             payments = sorted(
                 d for invoice in invoices for d in invoice.payment_days(day)
             )
-            if payments and (payments[0] - day).days <= 30 and rnd.random() < 0.65:
+            soon = [d for d in payments if (d - day).days <= 30]
+            if soon and rnd.random() < 0.65:
                 # Most who promise do pay, about when they said.
                 promised_date = max(
-                    day + timedelta(1), payments[-1] - timedelta(rnd.randint(0, 2))
+                    day + timedelta(1), soon[-1] - timedelta(rnd.randint(0, 2))
                 )
         promise = _Promise(
             id=self.writer.new_id(PromiseToPay),
@@ -1140,12 +1145,11 @@ def _draw_outcome(rnd: random.Random, soon_paid: bool) -> str:
     )[0]  # fmt: skip
 
 
-def _call_note(outcome: str, promise: _Promise | None) -> str:
+def _call_note(outcome: str, promise: _Promise | None, organization) -> str:
     if promise is not None:
-        return (
-            f"Promised {promise.amount} {promise.currency} by "
-            f"{promise.promised_date.isoformat()}."
-        )
+        amount = rendering.format_money(promise.amount, promise.currency, organization)
+        day = rendering.format_date(promise.promised_date, organization)
+        return f"Promised {amount} {promise.currency} by {day}."
     return {
         Outcome.PAID: "Says the payment is on its way; watch the bank account.",
         Outcome.NO_ANSWER: "No answer; try again.",
