@@ -920,23 +920,26 @@ class CollectionHistory:
         ]
         if not invoices:
             return None
+        if promised_date is None:
+            promised_date = day + timedelta(rnd.randint(4, 12))
+            paying = [
+                invoice
+                for invoice in invoices
+                if invoice.settled_date and (invoice.settled_date - day).days <= 30
+            ]
+            if paying and rnd.random() < 0.75:
+                # Most who promise pay what they promised, about when they said.
+                invoices = paying
+                last = max(invoice.settled_date for invoice in paying)
+                promised_date = max(
+                    day + timedelta(1), last - timedelta(rnd.randint(0, 2))
+                )
         amount = quantize(
             sum((i.balance_before(day + timedelta(1)) for i in invoices), Decimal(0)),
             currency,
         )
         if amount <= 0:
             return None
-        if promised_date is None:
-            promised_date = day + timedelta(rnd.randint(4, 12))
-            payments = sorted(
-                d for invoice in invoices for d in invoice.payment_days(day)
-            )
-            soon = [d for d in payments if (d - day).days <= 30]
-            if soon and rnd.random() < 0.65:
-                # Most who promise do pay, about when they said.
-                promised_date = max(
-                    day + timedelta(1), soon[-1] - timedelta(rnd.randint(0, 2))
-                )
         promise = _Promise(
             id=self.writer.new_id(PromiseToPay),
             customer_id=account.customer.pk,
