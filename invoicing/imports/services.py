@@ -245,22 +245,23 @@ def import_run(*, job_id: int) -> Job | None:
 def _claim(job_id: int) -> Job | None:
     now = timezone.now()
     dead_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimed = (
-        Job.objects.filter(pk=job_id, kind__in=JOB_KINDS.values())
-        .filter(
-            Q(status=Job.Status.QUEUED)
-            | Q(status=Job.Status.RUNNING, started_at__lt=dead_before)
-        )
-        .update(status=Job.Status.RUNNING, started_at=now, progress=0)
+    claimable = Job.objects.filter(pk=job_id, kind__in=JOB_KINDS.values()).filter(
+        Q(status=Job.Status.QUEUED)
+        | Q(status=Job.Status.RUNNING, started_at__lt=dead_before)
     )
+    # Read before the claim only to name it in the audit trail; the conditional
+    # UPDATE below stays the claim itself.
+    previous = claimable.values_list("status", flat=True).first()
+    claimed = claimable.update(status=Job.Status.RUNNING, started_at=now, progress=0)
     if not claimed:
         return None
     job = Job.objects.get(pk=job_id)
+    reclaimed = previous == Job.Status.RUNNING
     audit_record(
         actor=_job_actor(job),
         obj=job,
-        action="status:running",
-        from_status=Job.Status.QUEUED,
+        action="reclaimed" if reclaimed else "status:running",
+        from_status=previous or Job.Status.QUEUED,
         to_status=Job.Status.RUNNING,
     )
     return job
