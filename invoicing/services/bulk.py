@@ -13,9 +13,10 @@ memory, chunk by chunk, and inserts them in bulk:
 * :class:`InvoiceLoader` writes invoices (lines, instalments, the ledger debit, and a
   reversal for voided ones) and credit notes. An invoice arrives with the credits it
   will receive in this load (allocations, credit notes, write-offs, each with its
-  posting date), so its ``open_amount``, status and ``settled_date`` are written
-  once, final, exactly as :func:`invoicing.services.ledger.ledger_post` would have
-  left them. Each credit posted later in the load must match one planned credit
+  posting date) and the fees charged on it (posted by the loader), so its
+  ``open_amount``, status (:func:`invoicing.status.payment_status`) and
+  ``settled_date`` are written once, final, exactly as
+  :func:`invoicing.services.ledger.ledger_post` would have left them. Each credit posted later in the load must match one planned credit
   (:meth:`InvoiceLoader.take_credit`), and :meth:`InvoiceLoader.finish` refuses a
   load that left one unposted: the cached amounts cannot drift from the ledger.
 * Numbers come from the organization's :class:`~o2c.models.Sequence` rows, a block
