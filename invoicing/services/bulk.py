@@ -16,7 +16,8 @@ memory, chunk by chunk, and inserts them in bulk:
   posting date) and the fees charged on it (posted by the loader), so its
   ``open_amount``, status (:func:`invoicing.status.payment_status`) and
   ``settled_date`` are written once, final, exactly as
-  :func:`invoicing.services.ledger.ledger_post` would have left them. Each credit posted later in the load must match one planned credit
+  :func:`invoicing.services.ledger.ledger_post` would have left them. Each credit
+  posted later in the load must match one planned credit
   (:meth:`InvoiceLoader.take_credit`), and :meth:`InvoiceLoader.finish` refuses a
   load that left one unposted: the cached amounts cannot drift from the ledger.
 * Numbers come from the organization's :class:`~o2c.models.Sequence` rows, a block

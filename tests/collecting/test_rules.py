@@ -119,13 +119,15 @@ def test_interest_is_charged_per_invoice_for_the_days_not_yet_charged(
     assert "Fee: 8.29" in smtp_sink.messages[1].text
 
     # 2 March: the late invoice reaches Reminder 2 at 45 days, 15 of them charged:
-    # 500.00 x 8 % x 30/365 = 3.29, plus 5.00. The early one is not charged again.
+    # 500.00 x 8 % x 30/365 = 3.29. Reminder 2's fixed fee was charged to this
+    # customer 15 days ago, inside the policy's 30-day fee period, so only the
+    # interest is; the early invoice is not charged again.
     (third,) = run_and_send(date(2026, 3, 2))
-    assert fees_posted(third) == {late.number: (Decimal("8.29"), date(2026, 3, 2))}
+    assert fees_posted(third) == {late.number: (Decimal("3.29"), date(2026, 3, 2))}
     assert [row[:2] for row in smtp_sink.messages[2].invoice_rows()] == [
         (late.number, 45),
     ]
-    assert "Fee: 8.29" in smtp_sink.messages[2].text
+    assert "Fee: 3.29" in smtp_sink.messages[2].text
     assert len(smtp_sink.messages) == 3
 
 
