@@ -132,14 +132,6 @@ def test_interest_is_charged_per_invoice_for_the_days_not_yet_charged(
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "collecting.services.dunning._price_fee charges interest on the invoice's "
-        "open amount, which includes the fees and interest charged at earlier "
-        "steps: interest on interest, where the step promises simple interest"
-    ),
-)
 def test_interest_of_a_later_step_is_not_charged_on_earlier_interest_and_fees(
     tenant, smtp_sink, staggered
 ):
