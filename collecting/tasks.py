@@ -6,7 +6,7 @@ Beat runs :func:`schedule_runs` every 15 minutes (``CELERY_BEAT_SCHEDULE`` entry
 """
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 
 from celery import shared_task
 from django.utils import timezone
@@ -38,7 +38,7 @@ def schedule_runs() -> int:
             sweep_notices.delay(organization.pk)
             if local.hour < collecting_settings().dunning_hour:
                 continue
-            if not _ran_today(local.date()):
+            if not _ran_today(local.date()) or _left_queued():
                 run_dunning.delay(organization.pk, local.date().isoformat())
                 enqueued += 1
     return enqueued
@@ -47,6 +47,14 @@ def schedule_runs() -> int:
 def _ran_today(today: date) -> bool:
     return DunningRun.objects.filter(
         run_date=today, status=DunningRun.Status.COMPLETED
+    ).exists()
+
+
+def _left_queued() -> bool:
+    """A run a person started whose task never reached a worker (broker down)."""
+    return DunningRun.objects.filter(
+        status=DunningRun.Status.QUEUED,
+        started_at__lt=timezone.now() - timedelta(minutes=2),
     ).exists()
 
 
@@ -64,13 +72,14 @@ def run_dunning(
     if run_id is not None:
         run = DunningRun.objects.filter(pk=run_id).first()
         return dunning_run_execute(run=run).pk if run is not None else None
-    if _ran_today(current_organization().today()):
-        return None
     active = DunningRun.objects.filter(status__in=DunningRun.ACTIVE).first()
     if active is not None:
         # Under way in another worker (this one waits for its lock and finds it
-        # done) or left running by a worker that died (done again from scratch).
+        # done), left running by a worker that died (done again from scratch), or
+        # queued by a person while the broker was down.
         return dunning_run_execute(run=active).pk
+    if _ran_today(current_organization().today()):
+        return None
     try:
         return dunning_run().pk
     except ConflictError:  # started elsewhere at this very moment

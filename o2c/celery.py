@@ -15,4 +15,8 @@ def enqueue(name: str, *args, countdown: float | None = None, **kwargs) -> None:
     """Enqueue the task registered as ``name``: the seam through which services
     start background work without importing their app's ``tasks`` module (which
     imports them). Eager mode (tests) runs it at once, as ``delay`` would."""
+    if name not in app.tasks:
+        # A web process has not imported the apps' task modules (workers do at
+        # start): run the autodiscovery once.
+        app.loader.import_default_modules()
     app.tasks[name].apply_async(args=args, kwargs=kwargs, countdown=countdown)

@@ -93,7 +93,9 @@ def dunning_run_start(*, actor: Actor, trigger: str = Trigger.MANUAL) -> Dunning
     def enqueue():
         celery.enqueue("collecting.run_dunning", organization_id, run_id=run.pk)
 
-    transaction.on_commit(enqueue)
+    # robust: with the broker down the run stays queued, and beat's next tick
+    # (collecting.schedule_runs) executes it.
+    transaction.on_commit(enqueue, robust=True)
     return run
 
 

@@ -104,7 +104,7 @@ def test_todays_run_mails_notices_in_each_customers_language(
     assert not DunningRun.objects.filter(run_date=TODAY).exists()
 
     with django_capture_on_commit_callbacks(execute=True):
-        (run,) = dunning_run()
+        run = dunning_run()
 
     assert run.run_date == TODAY and run.notices_created > 0
     emails = Notice.objects.filter(run=run, channel="email")
@@ -218,7 +218,7 @@ def test_promises_that_ran_out_yesterday_are_judged_by_todays_run(
     promise_ids = list(ran_out.values_list("pk", flat=True))
 
     with django_capture_on_commit_callbacks(execute=True):
-        (run,) = dunning_run()
+        run = dunning_run()
 
     judged = PromiseToPay.objects.filter(pk__in=promise_ids)
     assert not judged.filter(status=PromiseToPay.Status.ACTIVE).exists()
