@@ -10,7 +10,7 @@ import django_filters
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -37,7 +37,7 @@ from collecting.selectors import (
     queue,
 )
 from collecting.services import accounts, commitments, policies
-from collecting.services.dunning import dunning_run
+from collecting.services.dunning import dunning_preview, dunning_run_start
 from collecting.services.sending import notice_reconcile, notice_retry
 from collecting.services.worklist import profile_for
 from invoicing.models import CreditNote, Invoice
@@ -48,6 +48,7 @@ from o2c.api.fields import DateField, MemberField, MoneyField, TenantRelatedFiel
 from o2c.api.filters import ChoicesFilter, MemberIdFilter, TenantIdFilter
 from o2c.errors import ForeignObject
 from o2c.models import WebhookDelivery, WebhookEndpoint
+from o2c.money import quantize
 from o2c.tenancy import current_organization
 from orders.models import Customer
 
@@ -85,7 +86,10 @@ class PolicySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = DunningPolicy
-        fields = ["id", "name", "description", "is_default", "segments", "steps"]
+        fields = [
+            "id", "name", "description", "is_default", "segments",
+            "min_days_between_notices", "fee_period_days", "steps",
+        ]  # fmt: skip
 
 
 class PolicyInput(serializers.ModelSerializer):
@@ -93,7 +97,10 @@ class PolicyInput(serializers.ModelSerializer):
 
     class Meta:
         model = DunningPolicy
-        fields = ["name", "description", "is_default", "segments", "steps"]
+        fields = [
+            "name", "description", "is_default", "segments",
+            "min_days_between_notices", "fee_period_days", "steps",
+        ]  # fmt: skip
 
 
 class PolicyViewSet(
@@ -254,17 +261,69 @@ class RunSerializer(serializers.ModelSerializer):
     class Meta:
         model = DunningRun
         fields = [
-            "id", "run_date", "status", "started_at", "finished_at",
-            "notices_created", "invoices_noticed", "error",
+            "id", "run_date", "trigger", "status", "caught_up_from", "started_at",
+            "finished_at", "notices_created", "invoices_noticed", "steps_passed_over",
+            "customers_held", "error",
         ]  # fmt: skip
 
 
-class RunInput(serializers.Serializer):
-    date = DateField(required=False)
+class PreviewQuery(serializers.Serializer):
+    limit = serializers.IntegerField(min_value=0, max_value=1000, default=100)
+
+
+class PreviewInvoiceSerializer(serializers.Serializer):
+    invoice = serializers.IntegerField()
+    number = serializers.CharField()
+    step = serializers.CharField()
+    days_overdue = serializers.IntegerField()
+    open_amount = MoneyField(currency_source="currency")
+
+
+class PreviewNoticeSerializer(serializers.Serializer):
+    customer = serializers.IntegerField()
+    customer_name = serializers.CharField()
+    customer_number = serializers.CharField()
+    policy = serializers.CharField()
+    step = serializers.CharField()
+    channel = serializers.CharField()
+    currency = serializers.CharField()
+    total = MoneyField()
+    fee = MoneyField()
+    invoices = serializers.SerializerMethodField()
+
+    @extend_schema_field(PreviewInvoiceSerializer(many=True))
+    def get_invoices(self, row) -> list:
+        return [
+            {**item, "open_amount": str(quantize(item["open_amount"], row["currency"]))}
+            for item in row["invoices"]
+        ]
+
+
+class PreviewSummarySerializer(serializers.Serializer):
+    policy = serializers.CharField()
+    step = serializers.CharField()
+    offset_days = serializers.IntegerField()
+    channel = serializers.CharField()
+    currency = serializers.CharField()
+    notices = serializers.IntegerField()
+    invoices = serializers.IntegerField()
+    total = MoneyField()
+    fees = MoneyField()
+
+
+class PreviewSerializer(serializers.Serializer):
+    as_of = serializers.DateField()
+    caught_up_from = serializers.DateField(allow_null=True)
+    notices_count = serializers.IntegerField()
+    customers_held = serializers.IntegerField()
+    steps_passed_over = serializers.IntegerField()
+    summary = PreviewSummarySerializer(many=True)
+    notices = PreviewNoticeSerializer(many=True)
 
 
 class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    """Dunning runs, one per day. POST runs (and catches up to) a date now."""
+    """Dunning runs. POST starts one as of today in the background (202 with the
+    run; poll it); ``preview/`` says what a run now would write."""
 
     serializer_class = RunSerializer
     capability = "collect"
@@ -272,14 +331,19 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
     def get_queryset(self):
         return DunningRun.objects.all()
 
-    @extend_schema(request=RunInput, responses={201: RunSerializer(many=True)})
+    @extend_schema(request=None, responses={202: RunSerializer})
     def create(self, request):
-        data = RunInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        runs = dunning_run(target_date=data.validated_data.get("date"))
-        return Response(
-            RunSerializer(runs, many=True).data, status=status.HTTP_201_CREATED
-        )
+        run = dunning_run_start(actor=self.actor)
+        return Response(RunSerializer(run).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(parameters=[PreviewQuery], responses=PreviewSerializer)
+    @action(detail=False, methods=["get"])
+    def preview(self, request):
+        """What a run started now would write (nothing is written)."""
+        query = PreviewQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        preview = dunning_preview(limit=query.validated_data["limit"])
+        return Response(PreviewSerializer(preview).data)
 
 
 class NoticeItemSerializer(serializers.ModelSerializer):

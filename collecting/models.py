@@ -90,6 +90,18 @@ class DunningPolicy(TenantModel):
     segments = models.JSONField(
         default=list, blank=True, help_text="Customer segments this policy covers."
     )
+    min_days_between_notices = models.PositiveSmallIntegerField(
+        default=7,
+        help_text=(
+            "A customer gets no email or letter from the dunning sooner than this "
+            "many days after the previous one."
+        ),
+    )
+    fee_period_days = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="A step's fixed fee is charged to a customer at most once in this "
+        "many days.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -205,36 +217,70 @@ class CustomerCollectionProfile(TenantModel):
 
 
 class DunningRun(TenantModel):
-    """The dunning of one organization for one day; a second run of the day is a
-    no-op (unique per organization and date)."""
+    """One dunning of an organization as of one day.
+
+    The morning's run is started by beat (``scheduled``); a person may start one
+    (``manual``) again the same day, after a policy change say: it adds only what
+    is new. At most one run of an organization is queued or running at a time.
+    A run after missed days (``caught_up_from`` is the first missed day) writes one
+    notice per customer and currency as of its own day and records the steps
+    that fell due meanwhile as :class:`PassedOverStep`.
+    """
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
 
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        MANUAL = "manual", "Started by a person"
+
     S = Status
     TRANSITIONS = {
+        S.QUEUED: {S.RUNNING, S.FAILED},
         S.RUNNING: {S.COMPLETED, S.FAILED},
-        S.FAILED: {S.RUNNING},
+        S.FAILED: set(),
         S.COMPLETED: set(),
     }
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     run_date = models.DateField()
+    trigger = models.CharField(
+        max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULED
+    )
     status = models.CharField(
-        max_length=12, choices=Status.choices, default=Status.RUNNING
+        max_length=12, choices=Status.choices, default=Status.QUEUED
+    )
+    caught_up_from = models.DateField(
+        null=True, blank=True, help_text="First missed day this run caught up."
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     notices_created = models.PositiveIntegerField(default=0)
     invoices_noticed = models.PositiveIntegerField(default=0)
+    steps_passed_over = models.PositiveIntegerField(default=0)
+    customers_held = models.PositiveIntegerField(
+        default=0, help_text="Customers waiting for their notice interval."
+    )
     error = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["-run_date"]
+        ordering = ["-started_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["organization", "run_date", "status"], name="dunningrun_day_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
-                fields=["organization", "run_date"], name="dunningrun_unique_day"
+                fields=["organization"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="dunningrun_one_active",
             ),
         ]
 
@@ -263,8 +309,8 @@ class Notice(TenantModel):
 
     S = Status
     TRANSITIONS = {
-        S.PENDING: {S.SENDING, S.SKIPPED},
-        S.SENDING: {S.SENT, S.FAILED, S.SKIPPED, S.UNKNOWN_CHECK},
+        S.PENDING: {S.SENDING, S.SKIPPED, S.FAILED},
+        S.SENDING: {S.SENT, S.FAILED, S.SKIPPED, S.UNKNOWN_CHECK, S.PENDING},
         S.UNKNOWN_CHECK: {S.SENT, S.FAILED},
         S.FAILED: {S.PENDING},
         S.SENT: set(),
@@ -322,6 +368,12 @@ class Notice(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Hand-overs that failed before the mail server took it."
+    )
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="Not sent before this time (backoff)."
+    )
 
     class Meta:
         indexes = [
@@ -332,6 +384,10 @@ class Notice(TenantModel):
             models.Index(
                 fields=["organization", "customer", "created_at"],
                 name="notice_customer_idx",
+            ),
+            # The cadence: each customer's latest notice of the last few days.
+            models.Index(
+                fields=["organization", "notice_date"], name="notice_date_idx"
             ),
         ]
 
@@ -373,6 +429,36 @@ class NoticeItem(TenantModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["invoice", "step"], name="noticeitem_unique_invoice_step"
+            ),
+        ]
+
+
+class PassedOverStep(TenantModel):
+    """A step that fell due on a day the dunning did not run, for an invoice that
+    the catching-up run listed at a higher step. It is never sent late; this row
+    keeps it from being lost silently (the customer's timeline shows it)."""
+
+    run = models.ForeignKey(
+        DunningRun, on_delete=models.CASCADE, related_name="passed_over"
+    )
+    notice = models.ForeignKey(
+        Notice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    step = models.ForeignKey(DunningStep, on_delete=models.PROTECT, related_name="+")
+    fell_due_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "step"], name="passedoverstep_unique_invoice_step"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "customer", "fell_due_on"],
+                name="passedover_customer_idx",
             ),
         ]
 

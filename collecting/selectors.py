@@ -8,7 +8,10 @@ from datetime import date, datetime, time
 from decimal import Decimal
 
 from django.db.models import (
+    BooleanField,
+    Count,
     Exists,
+    ExpressionWrapper,
     Max,
     OuterRef,
     Q,
@@ -29,6 +32,7 @@ from collecting.models import (
     DunningRun,
     DunningStep,
     Notice,
+    PassedOverStep,
     PaymentPlan,
     PaymentPlanInvoice,
     PromiseInvoice,
@@ -321,6 +325,40 @@ def run_notices(*, run: DunningRun, limit: int = 100) -> list[Notice]:
     )
 
 
+def run_progress(*, runs: list[DunningRun]) -> dict[int, dict[str, int]]:
+    """Per run: its notices ``sent``, ``to_send`` (pending or being sent),
+    ``waiting`` (to be tried again after the mail server failed), ``failed``,
+    ``unknown_check`` and ``skipped``."""
+    progress: dict[int, dict[str, int]] = {
+        run.pk: dict.fromkeys(
+            ("sent", "to_send", "waiting", "failed", "unknown_check", "skipped"), 0
+        )
+        for run in runs
+    }
+    rows = (
+        Notice.objects.filter(run__in=runs)
+        .values(
+            "run_id",
+            "status",
+            waiting=ExpressionWrapper(
+                Q(retry_at__isnull=False), output_field=BooleanField()
+            ),
+        )
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    for row in rows:
+        status = row["status"]
+        if status == Notice.Status.PENDING:
+            status = "waiting" if row["waiting"] else "to_send"
+        elif status == Notice.Status.SENDING:
+            status = "to_send"
+        counts = progress[row["run_id"]]
+        if status in counts:
+            counts[status] += row["count"]
+    return progress
+
+
 # --- The customer timeline -----------------------------------------------------------
 
 
@@ -350,6 +388,7 @@ def customer_timeline(*, customer: Customer, limit: int = 200) -> list[TimelineE
     payment dates) are placed at noon, local time, and marked ``all_day``."""
     events: list[TimelineEvent] = []
     events += _notice_events(customer, limit)
+    events += _passed_over_events(customer, limit)
     events += _activity_events(customer, limit)
     events += _promise_events(customer, limit)
     events += _dispute_events(customer, limit)
@@ -379,6 +418,32 @@ def _notice_events(customer, limit):
             amount=notice.total_amount,
             currency=notice.currency,
             status=notice.status,
+        )
+
+
+def _passed_over_events(customer, limit):
+    passed = (
+        PassedOverStep.objects.filter(customer=customer)
+        .select_related("step", "invoice", "run")
+        .order_by("-fell_due_on", "-pk")[:limit]
+    )
+    for row in passed:
+        yield TimelineEvent(
+            at=row.run.finished_at or row.run.started_at,
+            kind="notice",
+            title=f"{row.step.name} passed over during catch-up",
+            detail=f"Invoice {row.invoice.number} reached this step on "
+            f"{row.fell_due_on.isoformat()}, a day the dunning did not run; it "
+            "is not sent late"
+            + (
+                f" (the notice of {row.run.run_date.isoformat()} lists the invoice "
+                "at its later step)."
+                if row.notice_id
+                else "."
+            ),
+            object_type="invoice",
+            object_id=row.invoice_id,
+            status="passed_over",
         )
 
 

@@ -21,7 +21,14 @@ from o2c.services import Actor, audit_record
 from o2c.tenancy import current_organization
 from orders.models import Contact, Customer
 
-POLICY_FIELDS = {"name", "description", "is_default", "segments"}
+POLICY_FIELDS = {
+    "name", "description", "is_default", "segments", "min_days_between_notices",
+    "fee_period_days",
+}  # fmt: skip
+POLICY_RANGES = {
+    "min_days_between_notices": (0, 90, "Give 0 to 90 days between two notices."),
+    "fee_period_days": (0, 366, "Give a fee period of 0 to 366 days."),
+}
 STEP_FIELDS = {
     "name", "offset_days", "channel", "attach_invoices", "subject", "body",
     "translations", "fee_amount", "interest_rate", "minimum_amount",
@@ -98,6 +105,10 @@ def policy_delete(*, policy: DunningPolicy, actor: Actor) -> None:
 def _clean_policy(policy: DunningPolicy) -> None:
     if not (policy.name or "").strip():
         raise DomainError("required", "Name is required.", field="name")
+    for name, (low, high, message) in POLICY_RANGES.items():
+        value = getattr(policy, name)
+        if not isinstance(value, int) or not low <= value <= high:
+            raise DomainError("invalid", message, field=name)
     if not isinstance(policy.segments, list) or not all(
         isinstance(s, str) for s in policy.segments
     ):
