@@ -8,7 +8,7 @@ with an empty row body when the account has left today's queue.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 
