@@ -162,8 +162,7 @@ def my_day(request):
         "chosen": chosen,
         "filters": filters,
         "collectors": _members(request.organization),
-        "segments": _distinct("segment"),
-        "currencies": _distinct("currency"),
+        **_filter_choices(),
         "can_reassign": role_can(request.membership.role, "manage_customers"),
         "can_collect": role_can(request.membership.role, "collect"),
         "today": today,
@@ -216,21 +215,30 @@ def _page_url(request, number: int) -> str:
     return f"{request.path}?{query.urlencode()}"
 
 
-def _distinct(field: str) -> list[str]:
-    values = (
+def _filter_choices() -> dict[str, list[str]]:
+    """The segments and currencies of the accounts needing action, read in one
+    pass over the queue (the pairs are few)."""
+    pairs = (
         WorklistEntry.objects.filter(needs_action=True)
-        .exclude(**{field: ""})
-        .values_list(field, flat=True)
+        .values_list("segment", "currency")
         .distinct()
-        .order_by(field)
+        .order_by()
     )
-    return list(values)
+    segments, currencies = set(), set()
+    for segment, currency in pairs:
+        segments.add(segment)
+        currencies.add(currency)
+    return {
+        "segments": sorted(segments - {""}),
+        "currencies": sorted(currencies - {""}),
+    }
 
 
 def _row(entry: WorklistEntry, contacts: dict) -> dict:
     return {
         "entry": entry,
-        "parts": explain(entry),
+        # Points as text: a page of rows formats hundreds of them.
+        "parts": [(label, str(points)) for label, points in explain(entry)],
         "contact": contacts[entry.customer_id],
     }
 
