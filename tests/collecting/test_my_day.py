@@ -72,7 +72,7 @@ def invoice_boxes(html: str) -> list[tuple[int, bool]]:
 
 def section(html: str, title: str) -> str:
     """The text of the section headed ``title`` (up to the next section)."""
-    match = re.search(rf"<h2[^>]*>{title}</h2>(.*?)</section>", html, re.S)
+    match = re.search(rf"<h2[^>]*>{title}</h2>(.*?)</table>", html, re.S)
     return text(match.group(1)) if match else ""
 
 
