@@ -103,6 +103,7 @@ class QueueForm(forms.Form):
 
 
 SECTION_ROWS = 8  # each section above the ranked list is short; the list has all
+SECTION_KEYS = {"promises-due", "promises-broken", "callbacks", "disputes"}
 PAUSE_LABELS = {
     PAUSE_DISPUTE: "disputed",
     PAUSE_PROMISE: "promised",
@@ -204,9 +205,6 @@ def _sections(filters: QueueFilters, today: date) -> list[dict]:
         {"key": "disputes", "title": "Disputes waiting for you", "items": disputes,
          "empty": "No open dispute waits."},
     ]  # fmt: skip
-
-
-SECTION_KEYS = {"promises-due", "promises-broken", "callbacks", "disputes"}
 
 
 def _page_url(request, number: int) -> str:
@@ -372,7 +370,7 @@ def account_action(request, pk, action):
                 "customer": customer,
                 "message": message,
                 "next": entry and entry.next_action_date,
-                "slot": slot in SECTION_KEYS,
+                "in_section": slot in SECTION_KEYS,
                 "row_id": f"{slot}-{pk}" if slot in SECTION_KEYS else f"account-{pk}",
             },
         )
