@@ -134,7 +134,11 @@ def my_day(request):
     page = Paginator(queue(filters=filters), PAGE_SIZE).get_page(data.get("page"))
     entries = list(page.object_list)
     more_rows = is_htmx(request) and page.number > 1
-    sections = [] if more_rows else _sections(filters, today)
+    sections = (
+        []
+        if more_rows
+        else _sections(filters, today, yours=filters.collector_id == request.user.pk)
+    )
     contacts = account_contacts(
         {entry.customer for entry in entries}
         | {item.customer for section in sections for item in section["items"]}
@@ -177,7 +181,7 @@ def my_day(request):
     return render(request, template, context)
 
 
-def _sections(filters: QueueFilters, today: date) -> list[dict]:
+def _sections(filters: QueueFilters, today: date, *, yours: bool) -> list[dict]:
     """The short lists above the ranked one, each read one more than shown to
     know whether there are more; an account shows in the first section that has
     it, so a promise due today is not also a call-back."""
@@ -202,8 +206,8 @@ def _sections(filters: QueueFilters, today: date) -> list[dict]:
          "items": broken, "empty": "No promise was broken since yesterday."},
         {"key": "callbacks", "title": "Call-backs due", "items": callbacks,
          "empty": "No call-back is due."},
-        {"key": "disputes", "title": "Disputes waiting for you", "items": disputes,
-         "empty": "No open dispute waits."},
+        {"key": "disputes", "items": disputes, "empty": "No open dispute waits.",
+         "title": "Disputes waiting for you" if yours else "Disputes waiting"},
     ]  # fmt: skip
 
 

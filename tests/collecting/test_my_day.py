@@ -208,12 +208,12 @@ def test_a_manager_sees_everyones_sections_or_one_collectors(org, day):
 
     assert "Hotel" in section(everyone, "Promises due today")
     assert "Acme" in section(everyone, "Promises due today")
-    assert "Golf" in section(everyone, "Disputes waiting for you")
+    assert "Golf" in section(everyone, "Disputes waiting")
     assert "Hotel" in section(dans, "Promises due today")
     assert "Acme" not in section(dans, "Promises due today")
     # Foxtrot's dispute is Carla's to answer, not Dan's.
-    assert "Foxtrot" not in section(dans, "Disputes waiting for you")
-    assert "Golf" in section(dans, "Disputes waiting for you")
+    assert "Foxtrot" not in section(dans, "Disputes waiting")
+    assert "Golf" in section(dans, "Disputes waiting")
 
 
 @pytest.mark.django_db
