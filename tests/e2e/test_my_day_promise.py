@@ -142,3 +142,26 @@ def test_a_promise_for_one_overdue_invoice_by_keyboard(
 def _entry_pk(books) -> int:
     with tenant_context(books["org"]):
         return WorklistEntry.objects.get(customer=books["acme"]).pk
+
+
+def test_the_ranked_list_loads_the_next_rows_when_they_come_into_view(
+    live_server, laptop, books, monkeypatch
+):
+    from collecting import views
+
+    monkeypatch.setattr(views, "PAGE_SIZE", 1)
+    page = laptop
+    sign_in(page, live_server)
+    page.goto(f"{live_server.url}/collections/my-day/")
+    rows = page.locator("tbody.queue-row")
+
+    # One account a page: the end of the list is in view, so the next page comes.
+    rows.nth(1).wait_for()
+    assert [row.get_attribute("data-customer") for row in rows.all()] == [
+        "Acme Metals",
+        "Bolt & Nut",
+    ]
+    # The keyboard reaches the rows that came later.
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    assert "is-current" in rows.nth(1).get_attribute("class")
