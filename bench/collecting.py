@@ -147,7 +147,7 @@ def bench_collecting(
             baseline_sink.port, run["notices"], workers
         )
     finally:
-        baseline_sink.stop()
+        run["baseline_messages_at_sink"] = baseline_sink.stop()
     page = _queue_page(organization, collectors[0], samples)
     results = {"preview": preview, "dunning_run": run, "queue_page": page}
     report["collecting"] = results
@@ -355,7 +355,8 @@ def _timed_preview(organization) -> dict:
 RAW_SMTP_PROGRAM = """
 import smtplib, sys
 port, count = int(sys.argv[1]), int(sys.argv[2])
-body = ("Subject: Reminder\r\nFrom: ar@bench.example\r\n\r\n" + "x" * 2000).encode()
+headers = "Subject: Reminder\\r\\nFrom: ar@bench.example\\r\\n\\r\\n"
+body = (headers + ("x" * 70 + "\\r\\n") * 30).encode()
 with smtplib.SMTP("127.0.0.1", port) as smtp:
     for index in range(count):
         smtp.sendmail("ar@bench.example", [f"billing{index}@customer.example"], body)
