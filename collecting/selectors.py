@@ -7,7 +7,19 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+)
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from collecting.models import (
@@ -30,7 +42,7 @@ from collecting.models import (
 from invoicing.models import Invoice, LedgerEntry
 from o2c.models import AuditEvent
 from o2c.tenancy import current_organization
-from orders.models import Customer
+from orders.models import Contact, Customer
 
 PAUSE_DISPUTE = "disputed"
 PAUSE_PROMISE = "promised"
@@ -145,6 +157,160 @@ def queue(*, filters: QueueFilters, today: date | None = None) -> QuerySet:
     return entries.select_related("customer", "collector").order_by(
         "-score", "-amount_overdue", "pk"
     )
+
+
+def _collector_scope(filters: QueueFilters, *, via: str = "customer__") -> Q:
+    """The accounts ``filters`` choose, through the customer at ``via``."""
+    scope = Q()
+    if filters.collector_id:
+        scope &= Q(**{f"{via}collector_id": filters.collector_id})
+    elif filters.unassigned:
+        scope &= Q(**{f"{via}collector__isnull": True})
+    if filters.segment:
+        scope &= Q(**{f"{via}segment": filters.segment})
+    return scope
+
+
+def _account_id(*, by_currency: bool = True) -> Subquery:
+    """The queue row (worklist entry) of the customer's account (in the row's
+    currency, or the customer's best-scored one), for the row's Act button; none
+    when nothing of the customer is overdue."""
+    entries = WorklistEntry.objects.filter(customer_id=OuterRef("customer_id"))
+    if by_currency:
+        entries = entries.filter(currency=OuterRef("currency"))
+    return Subquery(entries.order_by("-score").values("pk")[:1])
+
+
+def promises_due(*, filters: QueueFilters, today: date, limit: int) -> list:
+    """Active promises whose date is ``today``: the money to look out for."""
+    promises = (
+        PromiseToPay.objects.filter(
+            _collector_scope(filters),
+            status=PromiseToPay.Status.ACTIVE,
+            promised_date=today,
+        )
+        .annotate(account_id=_account_id())
+        .select_related("customer")
+        .order_by("-amount", "pk")
+    )
+    if filters.currency:
+        promises = promises.filter(currency=filters.currency)
+    return list(promises[:limit])
+
+
+def promises_broken(*, filters: QueueFilters, since: date, limit: int) -> list:
+    """Promises judged broken or partly kept from the start of ``since`` (the
+    organization's day) on."""
+    start = datetime.combine(since, time.min, tzinfo=current_organization().tzinfo)
+    promises = (
+        PromiseToPay.objects.filter(
+            _collector_scope(filters),
+            status__in=(PromiseToPay.Status.BROKEN, PromiseToPay.Status.PARTIALLY_KEPT),
+            evaluated_at__gte=start,
+        )
+        .annotate(account_id=_account_id())
+        .select_related("customer")
+        .order_by("-amount", "pk")
+    )
+    if filters.currency:
+        promises = promises.filter(currency=filters.currency)
+    return list(promises[:limit])
+
+
+def callbacks_due(*, filters: QueueFilters, today: date, limit: int) -> list:
+    """Accounts in today's queue whose next-action date has come and that nobody
+    has called since that day, oldest call-back first."""
+    called_since = Activity.objects.annotate(
+        day=TruncDate("occurred_at", tzinfo=current_organization().tzinfo)
+    ).filter(
+        customer_id=OuterRef("customer_id"),
+        kind=Activity.Kind.CALL,
+        day__gte=OuterRef("next_action_date"),
+    )
+    entries = (
+        WorklistEntry.objects.filter(
+            _collector_scope(filters, via=""),
+            needs_action=True,
+            next_action_date__lte=today,
+        )
+        .exclude(Exists(called_since))
+        .select_related("customer")
+        .order_by("next_action_date", "-score", "pk")
+    )
+    if filters.currency:
+        entries = entries.filter(currency=filters.currency)
+    return list(entries[:limit])
+
+
+def disputes_awaiting(*, filters: QueueFilters, limit: int) -> list:
+    """Open disputes for the chosen collector: the ones they own, and the unowned
+    ones of their accounts (everyone's when no collector is chosen), oldest first,
+    with the disputed open amount."""
+    if filters.collector_id:
+        scope = Q(owner_id=filters.collector_id) | Q(
+            owner__isnull=True, customer__collector_id=filters.collector_id
+        )
+    else:
+        scope = _collector_scope(filters)
+    if filters.segment:
+        scope &= Q(customer__segment=filters.segment)
+    disputes = Dispute.objects.filter(scope, status=Dispute.Status.OPEN)
+    if filters.currency:
+        disputes = disputes.filter(invoices__currency=filters.currency)
+    disputes = (
+        # One dispute's invoices share one currency (clean_invoices).
+        disputes.annotate(
+            disputed_amount=Sum("invoices__open_amount"),
+            currency=Max("invoices__currency"),
+        )
+        .annotate(account_id=_account_id(by_currency=False))
+        .select_related("customer", "owner")
+        .order_by("opened_on", "pk")
+    )
+    return list(disputes[:limit])
+
+
+@dataclass(frozen=True)
+class AccountContact:
+    """Whom a collector calls or writes to about an account."""
+
+    name: str
+    phone: str
+    email: str
+
+
+CONTACT_ROLES = {Contact.Role.BILLING: 0, Contact.Role.AP_CLERK: 1}
+
+
+def account_contacts(customers) -> dict[int, AccountContact]:
+    """Per customer id: the primary billing contact, else another billing
+    contact, else an AP clerk; without one, the customer's own phone and email.
+    One query for all of ``customers``."""
+    by_customer: dict[int, list[Contact]] = {}
+    contacts = Contact.objects.filter(
+        customer_id__in=[customer.pk for customer in customers],
+        role__in=list(CONTACT_ROLES),
+    )
+    for contact in contacts:
+        by_customer.setdefault(contact.customer_id, []).append(contact)
+    found = {}
+    for customer in customers:
+        candidates = by_customer.get(customer.pk)
+        if candidates:
+            best = min(
+                candidates,
+                key=lambda c: (CONTACT_ROLES[c.role], not c.is_primary, c.pk),
+            )
+            found[customer.pk] = AccountContact(
+                name=best.name,
+                phone=best.phone or customer.phone,
+                email=best.email or customer.email,
+            )
+        else:
+            found[customer.pk] = AccountContact(
+                name="", phone=customer.phone, email=customer.email
+            )
+    return found
 
 
 # --- Dunning runs ---------------------------------------------------------------------

@@ -8,7 +8,7 @@ with an empty row body when the account has left today's queue.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 
@@ -34,9 +34,18 @@ from collecting.models import (
     WorklistEntry,
 )
 from collecting.selectors import (
+    PAUSE_DISPUTE,
+    PAUSE_PLAN,
+    PAUSE_PROMISE,
     QueueFilters,
+    account_contacts,
+    callbacks_due,
     customer_timeline,
+    disputes_awaiting,
     open_invoices_of,
+    paused_invoices,
+    promises_broken,
+    promises_due,
     queue,
     run_notices,
     run_progress,
@@ -47,6 +56,7 @@ from collecting.services.sending import notice_reconcile, notice_retry
 from collecting.services.worklist import explain, worklist_refresh
 from o2c.errors import DomainError
 from o2c.models import Role
+from o2c.money import minor_units, quantize
 from o2c.roles import role_can
 from o2c.services import Actor
 from o2c.templatetags.o2c_tags import orgdate
@@ -92,9 +102,21 @@ class QueueForm(forms.Form):
     page = forms.IntegerField(required=False, min_value=1)
 
 
+SECTION_ROWS = 8  # each section above the ranked list is short; the list has all
+SECTION_KEYS = {"promises-due", "promises-broken", "callbacks", "disputes"}
+PAUSE_LABELS = {
+    PAUSE_DISPUTE: "disputed",
+    PAUSE_PROMISE: "promised",
+    PAUSE_PLAN: "payment plan",
+}
+
+
 @capability_required("view")
 def my_day(request):
-    """The accounts needing action today, best score first."""
+    """The collector's day: promises due today, promises broken since yesterday,
+    call-backs due and disputes waiting, then every account needing action, best
+    score first. Later pages of the ranked list load as the collector scrolls
+    (``?page=N`` with htmx answers only those rows)."""
     form = QueueForm(request.GET)
     form.is_valid()
     data = form.cleaned_data
@@ -108,58 +130,151 @@ def my_day(request):
         segment=data.get("segment") or "",
         currency=(data.get("currency") or "").upper(),
     )
+    today = request.organization.today()
     page = Paginator(queue(filters=filters), PAGE_SIZE).get_page(data.get("page"))
-    rows = [_row(entry) for entry in page.object_list]
+    entries = list(page.object_list)
+    more_rows = is_htmx(request) and page.number > 1
+    sections = (
+        []
+        if more_rows
+        else _sections(filters, today, yours=filters.collector_id == request.user.pk)
+    )
+    contacts = account_contacts(
+        {entry.customer for entry in entries}
+        | {item.customer for section in sections for item in section["items"]}
+    )
+    rows = [_row(entry, contacts) for entry in entries]
+    for section in sections:
+        section["more"] = len(section["items"]) > SECTION_ROWS
+        section["rows"] = [
+            {
+                "item": item,
+                "contact": contacts[item.customer_id],
+                # Call-backs are queue rows themselves; the others name theirs.
+                "account_id": item.pk
+                if section["key"] == "callbacks"
+                else item.account_id,
+            }
+            for item in section.pop("items")[:SECTION_ROWS]
+        ]
     context = {
         "rows": rows,
+        "sections": sections,
         "page": page,
+        "next_page": _page_url(request, page.next_page_number())
+        if page.has_next()
+        else "",
         "chosen": chosen,
         "filters": filters,
         "collectors": _members(request.organization),
-        "segments": _distinct("segment"),
-        "currencies": _distinct("currency"),
+        **_filter_choices(),
         "can_reassign": role_can(request.membership.role, "manage_customers"),
         "can_collect": role_can(request.membership.role, "collect"),
-        "today": request.organization.today(),
+        "today": today,
     }
-    template = (
-        "collecting/_queue.html" if is_htmx(request) else "collecting/my_day.html"
-    )
+    if more_rows:
+        template = "collecting/_rows.html"
+    elif is_htmx(request):
+        template = "collecting/_queue.html"
+    else:
+        template = "collecting/my_day.html"
     return render(request, template, context)
 
 
-def _distinct(field: str) -> list[str]:
-    values = (
-        WorklistEntry.objects.filter(needs_action=True)
-        .exclude(**{field: ""})
-        .values_list(field, flat=True)
-        .distinct()
-        .order_by(field)
+def _sections(filters: QueueFilters, today: date, *, yours: bool) -> list[dict]:
+    """The short lists above the ranked one, each read one more than shown to
+    know whether there are more; an account shows in the first section that has
+    it, so a promise due today is not also a call-back."""
+    limit = SECTION_ROWS + 1
+    due = promises_due(filters=filters, today=today, limit=limit)
+    broken = promises_broken(
+        filters=filters, since=today - timedelta(days=1), limit=limit
     )
-    return list(values)
+    seen = {(p.customer_id, p.currency) for p in [*due, *broken]}
+    callbacks = [
+        entry
+        for entry in callbacks_due(
+            filters=filters, today=today, limit=limit + len(seen)
+        )
+        if (entry.customer_id, entry.currency) not in seen
+    ]
+    disputes = disputes_awaiting(filters=filters, limit=limit)
+    return [
+        {"key": "promises-due", "title": "Promises due today", "items": due,
+         "empty": "No promise falls due today."},
+        {"key": "promises-broken", "title": "Promises broken since yesterday",
+         "items": broken, "empty": "No promise was broken since yesterday."},
+        {"key": "callbacks", "title": "Call-backs due", "items": callbacks,
+         "empty": "No call-back is due."},
+        {"key": "disputes", "items": disputes, "empty": "No open dispute waits.",
+         "title": "Disputes waiting for you" if yours else "Disputes waiting"},
+    ]  # fmt: skip
 
 
-def _row(entry: WorklistEntry) -> dict:
-    return {"entry": entry, "parts": explain(entry)}
+def _page_url(request, number: int) -> str:
+    query = request.GET.copy()
+    query["page"] = number
+    return f"{request.path}?{query.urlencode()}"
+
+
+def _filter_choices() -> dict[str, list[str]]:
+    """The segments and currencies of the accounts needing action, read in one
+    pass over the queue (the pairs are few)."""
+    pairs = (
+        WorklistEntry.objects.filter(needs_action=True)
+        .values_list("segment", "currency")
+        .distinct()
+        .order_by()
+    )
+    segments, currencies = set(), set()
+    for segment, currency in pairs:
+        segments.add(segment)
+        currencies.add(currency)
+    return {
+        "segments": sorted(segments - {""}),
+        "currencies": sorted(currencies - {""}),
+    }
+
+
+def _row(entry: WorklistEntry, contacts: dict) -> dict:
+    return {
+        "entry": entry,
+        # Points as text: a page of rows formats hundreds of them.
+        "parts": [(label, str(points)) for label, points in explain(entry)],
+        "contact": contacts[entry.customer_id],
+    }
 
 
 @capability_required("collect")
 def account_panel(request, pk):
-    """The action forms of one queue row."""
+    """The action forms of one account: under its ranked row, or (``?slot=``)
+    under its row in one of the sections above."""
     entry = get_object_or_404(WorklistEntry.objects.select_related("customer"), pk=pk)
-    return render(request, "collecting/_row.html", _row_context(request, entry, True))
+    context = _row_context(request, entry, True, slot=request.GET.get("slot", ""))
+    return render(request, _row_template(context), context)
 
 
-def _row_context(request, entry, open_panel=False, error=None, form_data=None):
-    invoices = [
-        invoice
-        for invoice in open_invoices_of(entry.customer)
-        if invoice.currency == entry.currency
-    ]
+def _row_template(context) -> str:
+    # A section row keeps its own columns: only its panel is redrawn.
+    return "collecting/_row_panel.html" if context["slot"] else "collecting/_row.html"
+
+
+def _row_context(
+    request, entry, open_panel=False, error=None, form_data=None, *, slot=""
+):
+    slot = slot if slot in SECTION_KEYS else ""
+    row_id = f"{slot or 'account'}-{entry.pk}"
     return {
-        "row": _row(entry),
+        "row": _row(entry, account_contacts([entry.customer])),
+        "row_id": row_id,
+        "slot": slot,
+        # Forms answer with the whole ranked row, or a section row's panel.
+        "target": f"#panel-{row_id}" if slot else f"#{row_id}",
         "open_panel": open_panel,
-        "invoices": invoices,
+        "invoices": _invoice_choices(entry, request.organization.today())
+        if open_panel
+        else None,
+        "minor_units": minor_units(entry.currency),
         "error": error,
         "data": form_data or {},
         "outcomes": [o for o in Activity.Outcome.choices if o[0]],
@@ -170,6 +285,45 @@ def _row_context(request, entry, open_panel=False, error=None, form_data=None):
         "can_collect": True,
         # The row keeps the queue's columns: the selection box is there for managers.
         "can_reassign": role_can(request.membership.role, "manage_customers"),
+    }
+
+
+def _invoice_choices(
+    entry: WorklistEntry, today: date, ticked: list[int] | None = None
+) -> dict:
+    """The account's open invoices for the panel's one list. Ticked: the ones the
+    collector came for, overdue and not already paused, unless ``ticked`` says
+    which (a refused form keeps what was ticked)."""
+    invoices = [
+        invoice
+        for invoice in open_invoices_of(entry.customer)
+        if invoice.currency == entry.currency
+    ]
+    paused = paused_invoices(invoice_ids=[invoice.pk for invoice in invoices])
+    exponent = minor_units(entry.currency)
+    rows = []
+    for invoice in invoices:
+        overdue = invoice.due_date < today
+        rows.append(
+            {
+                "invoice": invoice,
+                "days_overdue": (today - invoice.due_date).days,
+                "overdue": overdue,
+                "paused": PAUSE_LABELS.get(paused.get(invoice.pk), ""),
+                "ticked": invoice.pk in ticked
+                if ticked is not None
+                else overdue and invoice.pk not in paused,
+                "minor": int(
+                    quantize(invoice.open_amount, entry.currency).scaleb(exponent)
+                ),
+            }
+        )
+    ticked_rows = [row for row in rows if row["ticked"]]
+    total = sum((row["invoice"].open_amount for row in ticked_rows), Decimal(0))
+    return {
+        "rows": rows,
+        "count": len(ticked_rows),
+        "total": quantize(total, entry.currency),
     }
 
 
@@ -187,23 +341,28 @@ def account_action(request, pk, action):
     """Run one action on a queue row; answer with the row (or nothing if it left).
 
     A refused action answers 422 with the row's panel: the error sits on the form
-    that was sent, which keeps what was typed."""
+    that was sent, which keeps what was typed and what was ticked. A section
+    row (``slot``) gets its panel back instead of the whole row."""
     if action not in _ACTIONS:
         raise Http404("No such action.")
     entry = get_object_or_404(WorklistEntry.objects.select_related("customer"), pk=pk)
     customer = entry.customer
     actor = _actor(request)
+    slot = request.POST.get("slot", "")
     try:
         with transaction.atomic():
             message = _ACTIONS[action](request, customer, entry, actor)
     except DomainError as error:
-        context = _row_context(request, entry, True, error=error.message)
+        context = _row_context(request, entry, True, error=error.message, slot=slot)
+        ticked = [int(i) for i in request.POST.getlist("invoices") if i.isdigit()]
         context.update(
             action=action,
             data=request.POST,
-            selected=[int(i) for i in request.POST.getlist("invoices") if i.isdigit()],
+            invoices=_invoice_choices(
+                entry, request.organization.today(), ticked=ticked
+            ),
         )
-        return render(request, "collecting/_row.html", context, status=422)
+        return render(request, _row_template(context), context, status=422)
     worklist_refresh(customer=customer)
     today = request.organization.today()
     entry = WorklistEntry.objects.filter(pk=entry.pk).first()
@@ -215,11 +374,13 @@ def account_action(request, pk, action):
                 "customer": customer,
                 "message": message,
                 "next": entry and entry.next_action_date,
+                "in_section": slot in SECTION_KEYS,
+                "row_id": f"{slot}-{pk}" if slot in SECTION_KEYS else f"account-{pk}",
             },
         )
-    context = _row_context(request, entry)
+    context = _row_context(request, entry, slot=slot)
     context["message"] = message
-    return render(request, "collecting/_row.html", context)
+    return render(request, _row_template(context), context)
 
 
 def _parsed_date(raw: str, *, field: str, label: str) -> date | None:
@@ -260,8 +421,16 @@ def _selected_invoices(request, customer, entry):
         if invoice.currency == entry.currency
     ]
     chosen = [invoice for invoice in invoices if invoice.pk in ids]
-    if not chosen:
+    if not ids:
         raise DomainError("required", "Choose at least one invoice.", field="invoices")
+    if len(chosen) != len(set(ids)):
+        # Paid or credited since the panel opened: say so rather than act on
+        # fewer invoices than the collector ticked.
+        raise DomainError(
+            "stale_invoices",
+            "A ticked invoice is no longer open; close the panel and open it again.",
+            field="invoices",
+        )
     return chosen
 
 
@@ -275,12 +444,13 @@ def _call(request, customer, entry, actor) -> str:
         raise DomainError(
             "required", "A promise needs an amount and a date.", field="promise"
         )
+    call_back = data.get("next_action_date")
     accounts.activity_log(
         customer=customer,
         kind=Activity.Kind.CALL,
         outcome=data["outcome"],
         note=data["note"] or "",
-        next_action_date=data.get("next_action_date"),
+        next_action_date=call_back,
         actor=actor,
     )
     if promised:
@@ -290,6 +460,7 @@ def _call(request, customer, entry, actor) -> str:
             amount=_parsed_amount(data["promise_amount"], field="promise_amount"),
             promised_date=data["promise_date"],
             note=data["note"] or "",
+            next_action_date=call_back,
             actor=actor,
         )
         return f"Call logged; promise to pay by {orgdate(data['promise_date'])}."
@@ -307,6 +478,11 @@ def _note(request, customer, entry, actor) -> str:
 
 
 def _email(request, customer, entry, actor) -> str:
+    if customer.do_not_contact:
+        raise DomainError(
+            "do_not_contact",
+            f"{customer.name} is marked do not contact: no email is sent.",
+        )
     template_id = request.POST.get("template", "")
     template = (
         EmailTemplate.objects.filter(pk=template_id).first()

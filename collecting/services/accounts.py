@@ -165,8 +165,14 @@ def email_send(
     """A collector's templated email about the customer's open invoices.
 
     It is a notice like the dunning's (written first, claimed, sent, recorded) but
-    without a step, so it never counts as a dunning step issued.
+    without a step, so it never counts as a dunning step issued. A customer
+    marked do-not-contact gets none.
     """
+    if customer.do_not_contact:
+        raise DomainError(
+            "do_not_contact",
+            f"{customer.name} is marked do not contact: no email is sent.",
+        )
     if invoices:
         # Chosen invoices must be this customer's: the email lists them to its
         # contacts.

@@ -95,10 +95,12 @@ def promise_create(
     actor: Actor,
     grace_days: int | None = None,
     note: str = "",
+    next_action_date: date | None = None,
 ) -> PromiseToPay:
     """Record a promise; dunning of its invoices pauses and, when nothing else of
     the account is overdue and unpaused, the account leaves the queue until the
-    promise date."""
+    promise date. A call-back date the collector agreed with the customer
+    (``next_action_date``) wins over the promise date."""
     invoices, currency = clean_invoices(customer, invoices)
     amount = exact_amount(amount, currency)
     if amount <= 0:
@@ -135,7 +137,9 @@ def promise_create(
         for invoice in invoices
     )
     audit_record(actor=actor, obj=promise, action="created", to_status=promise.status)
-    if not _other_overdue(customer, currency, today):
+    if next_action_date is not None:
+        _set_next_action(customer, next_action_date)
+    elif not _other_overdue(customer, currency, today):
         # Nothing else to chase: the account leaves the queue until the date.
         _set_next_action(customer, promised_date)
     webhook_emit("promise.made", _promise_data(promise, invoices))
