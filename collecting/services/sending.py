@@ -304,6 +304,7 @@ def _defer(notice: Notice, reason: str, *, claimed: bool) -> str:
                 "error": f"Not sent after {attempts} attempts. {reason}"[:2000],
             },
         )
+        _queue_the_account(notice)
         return Status.FAILED
     retry_at = timezone.now() + retry_delay(attempts)
     fields = {"attempts": attempts, "retry_at": retry_at, "error": reason[:2000]}
@@ -459,7 +460,15 @@ def _fail(notice: Notice, reason: str) -> str:
         actor=SENDER,
         extra_fields={"error": reason[:2000], "retry_at": None},
     )
+    _queue_the_account(notice)
     return Status.FAILED
+
+
+def _queue_the_account(notice: Notice) -> None:
+    """A notice that did not go out puts its account in the collector's queue."""
+    from collecting.services.worklist import worklist_refresh
+
+    worklist_refresh(customer=notice.customer)
 
 
 def _lines_still_due(notice: Notice, batch: _Batch) -> list[rendering.Line]:

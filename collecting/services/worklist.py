@@ -17,6 +17,8 @@ each stored in ``WorklistEntry.score_parts`` and shown on the row:
 ``agency_review``      10 while flagged for agency review
 ``email_bounced``      20 while one of the customer's addresses is suppressed after a
                        hard bounce or spam complaint (someone must find a new one)
+``notice_failed``      15 while a dunning notice of the last 30 days failed to go out
+                       (the mail server refused it, or gave up after retries)
 =====================  ==============================================================
 
 A broken promise is worth more than any other single part, so the account goes
@@ -67,6 +69,7 @@ LABELS = {
     "call_requested": "call requested",
     "agency_review": "agency review",
     "email_bounced": "email bounced",
+    "notice_failed": "notice not delivered",
 }
 
 
@@ -95,6 +98,7 @@ class _Facts:
     broken: dict[int, tuple[int, bool]] = field(default_factory=dict)
     unanswered: dict[int, int] = field(default_factory=dict)
     bounced: set[int] = field(default_factory=set)
+    failed_notice: set[int] = field(default_factory=set)
 
 
 def score_parts(
@@ -110,6 +114,7 @@ def score_parts(
     agency_review: bool,
     today: date,
     email_bounced: bool = False,
+    notice_failed: bool = False,
 ) -> dict[str, float]:
     """The parts of the score (see the module's table); zero parts are left out."""
     parts = {
@@ -131,6 +136,7 @@ def score_parts(
         "call_requested": 15 if call_requested else 0,
         "agency_review": 10 if agency_review else 0,
         "email_bounced": 20 if email_bounced else 0,
+        "notice_failed": 15 if notice_failed else 0,
     }
     return {name: round(points, 1) for name, points in parts.items() if points}
 
@@ -258,6 +264,13 @@ def _facts(customer_ids: set[int], today: date) -> _Facts:
     }
     facts.unanswered = _unanswered(ids, facts.profiles, today)
     facts.bounced = customers_with_bounced_address(ids)
+    facts.failed_notice = set(
+        Notice.objects.filter(
+            customer_id__in=ids,
+            status=Notice.Status.FAILED,
+            notice_date__gte=today - timedelta(days=30),
+        ).values_list("customer_id", flat=True)
+    )
     return facts
 
 
@@ -313,6 +326,7 @@ def _fill(entry, account: _Account, facts: _Facts, rate, today) -> None:
         agency_review=bool(profile and profile.agency_review),
         today=today,
         email_bounced=account.customer_id in facts.bounced,
+        notice_failed=account.customer_id in facts.failed_notice,
     )
     on_hold = bool(profile and profile.on_hold)
     entry.collector_id = collector_id

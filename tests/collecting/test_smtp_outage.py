@@ -10,7 +10,7 @@ import time_machine
 from aiosmtpd.controller import Controller
 from django.test import Client
 
-from collecting.models import Notice
+from collecting.models import Notice, WorklistEntry
 from collecting.services.sending import MAX_SEND_ATTEMPTS
 from collecting.tasks import run_dunning, schedule_runs
 from o2c.models import Role
@@ -144,6 +144,12 @@ def test_a_recipient_refused_for_good_fails_at_once(
         error = Notice.objects.get(customer__name="Alpha").error
     assert "alpha@example.com: 550" in error
     assert [m.rcpt_tos for m in smtp_sink.messages] == [["bravo@example.com"]]
+    # The collector sees it in the queue, with why.
+    with tenant_context(org):
+        alpha = WorklistEntry.objects.get(customer__name="Alpha")
+        bravo = WorklistEntry.objects.get(customer__name="Bravo")
+    assert alpha.score_parts["notice_failed"] == 15
+    assert "notice_failed" not in bravo.score_parts
 
 
 class BusyThenHangingUp(SmtpSink):
