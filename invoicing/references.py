@@ -22,12 +22,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from stdnum import iso11649
-from stdnum.exceptions import ValidationError
 from stdnum.iso7064 import mod_97_10
 
-# A creditor reference in text: "RF" + 2 digits + up to 21 alphanumerics, printed
-# in groups of four; banks and payers keep or drop the spaces.
-_RF_IN_TEXT = re.compile(r"R\s?F\s?\d\s?\d(?:\s?[0-9A-Z]){1,21}", re.IGNORECASE)
+_RF_START = re.compile(r"RF\d\d")
 
 
 @dataclass(frozen=True)
@@ -85,16 +82,32 @@ def invoice_number_from_reference(text: str) -> str | None:
 
 
 def references_in_text(text: str) -> list[str]:
-    """Bodies of every valid creditor reference in ``text``, in order."""
+    """Bodies of every valid creditor reference in ``text``, in order.
+
+    A reference is printed in groups of four, which payers keep, close up or break
+    elsewhere; it starts at a word beginning "RF" + two digits and runs over the
+    following words. The longest run with valid check digits wins; a run that
+    fails them is no reference (a garbled reference must not name an invoice)."""
+    words = (text or "").upper().split()
     bodies = []
-    for found in _RF_IN_TEXT.finditer(text or ""):
-        compact = re.sub(r"\s", "", found.group(0)).upper()
-        # The pattern may have run into the next word; try shorter tails too.
-        for end in range(len(compact), 4, -1):
-            try:
-                valid = iso11649.validate(compact[:end])
-            except ValidationError:
-                continue
+    for start, word in enumerate(words):
+        if not _RF_START.match(word):
+            continue
+        run = ""
+        valid = None
+        group = [w.strip(".,;:()") for w in words[start : start + 8]]
+        for position, following in enumerate(group):
+            run += following
+            if len(run) > 25:
+                break
+            if iso11649.is_valid(run) and not _continues(group[position + 1 :]):
+                valid = run
+        if valid:
             bodies.append(valid[4:])
-            break
     return bodies
+
+
+def _continues(rest: list[str]) -> bool:
+    # A next word of one to four characters with a digit is the reference's next
+    # group: a run that stops before it only looks valid by chance.
+    return bool(rest) and len(rest[0]) <= 4 and any(c.isdigit() for c in rest[0])

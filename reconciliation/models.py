@@ -48,6 +48,15 @@ class Payment(TenantModel):
     external_id = models.CharField(max_length=100, null=True, blank=True)
     reversal_date = models.DateField(null=True, blank=True)
     reversal_reason = models.CharField(max_length=300, blank=True)
+    # The bank statement line this cash came in on (several payments when a person
+    # split the line over customers).
+    statement_line = models.ForeignKey(
+        "reconciliation.StatementLine",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -153,6 +162,14 @@ class WriteOff(TenantModel):
         max_length=10, choices=Status.choices, default=Status.POSTED
     )
     reversal_date = models.DateField(null=True, blank=True)
+    # Set when the write-off settled a short payment of a bank statement line.
+    statement_line = models.ForeignKey(
+        "reconciliation.StatementLine",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="write_offs",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

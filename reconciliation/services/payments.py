@@ -52,6 +52,7 @@ def payment_create(
     payer_name: str = "",
     external_id: str | None = None,
     allocations: list[AllocationInput] = (),
+    statement_line=None,
     actor: Actor,
 ) -> Payment:
     """Record cash received, post it on account, then apply ``allocations``."""
@@ -75,6 +76,7 @@ def payment_create(
         reference=reference,
         payer_name=payer_name,
         external_id=external_id or None,
+        statement_line=statement_line,
     )
     try:
         with transaction.atomic():
@@ -306,7 +308,13 @@ def payment_reverse(
 
 @transaction.atomic
 def write_off_create(
-    *, invoice: Invoice, amount, write_off_date: date, reason: str, actor: Actor
+    *,
+    invoice: Invoice,
+    amount,
+    write_off_date: date,
+    reason: str,
+    statement_line=None,
+    actor: Actor,
 ) -> WriteOff:
     """Write off (part of) an invoice's open amount, within the organization's limit."""
     organization = current_organization()
@@ -351,6 +359,7 @@ def write_off_create(
         currency=invoice.currency,
         write_off_date=write_off_date,
         reason=reason.strip(),
+        statement_line=statement_line,
     )
     ledger_post(
         postings=[
