@@ -27,6 +27,7 @@ from itertools import combinations
 from invoicing.models import Invoice
 from invoicing.selectors import OPEN_STATUSES
 from o2c.models import Sequence
+from o2c.money import quantize
 from reconciliation.matching.text import invoice_number_candidates, read_references
 from reconciliation.models import (
     CustomerBankAccount,
@@ -184,7 +185,7 @@ def _fit_amount(line, invoices, evidence, context) -> Candidate | None:
         return candidate(
             "exact",
             [(i, i.open_amount) for i in invoices],
-            [f"amount equals the open amount ({total} {line.currency})"],
+            [f"amount equals the open amount ({money(total, line.currency)})"],
         )
     single = [i for i in invoices if i.open_amount == amount]
     if len(invoices) > 1 and len(single) == 1:
@@ -198,30 +199,38 @@ def _fit_amount(line, invoices, evidence, context) -> Candidate | None:
         return candidate(
             "over",
             [(i, i.open_amount) for i in invoices],
-            [f"overpaid by {rest} {line.currency}; the rest stays on account"],
+            [f"overpaid by {money(rest, line.currency)}; the rest stays on account"],
         )
     allocations = _oldest_first(invoices, amount)
     short = total - amount
+    short_text = f"short by {money(short, line.currency)}, within tolerance"
     if short <= context.tolerance(total, line.currency):
         last = allocations[-1][0]
         if context.settings.short_payment_action == "write_off":
             return candidate(
                 "short",
                 allocations,
-                [f"short by {short} {line.currency}, within tolerance: written off"],
+                [f"{short_text}: written off"],
                 action=A.APPLY_AND_WRITE_OFF,
                 write_offs=[(last, short)],
             )
         return candidate(
             "short",
             allocations,
-            [f"short by {short} {line.currency}, within tolerance: left open"],
+            [f"{short_text}: left open"],
         )
     return candidate(
         "partial",
         allocations,
-        [f"pays {amount} of {total} {line.currency} open (partial payment)"],
+        [
+            f"pays {money(amount, line.currency)} of {money(total, line.currency)} "
+            "open (partial payment)"
+        ],
     )
+
+
+def money(amount: Decimal, currency: str) -> str:
+    return f"{quantize(amount, currency)} {currency}"
 
 
 def _oldest_first(invoices, amount) -> list[tuple[Invoice, Decimal]]:

@@ -18,7 +18,7 @@ from django.db.models import Q
 
 from invoicing.models import Invoice
 from o2c.errors import ConflictError, DomainError
-from o2c.money import exact_amount
+from o2c.money import exact_amount, quantize
 from o2c.services import Actor, transition
 from o2c.tenancy import current_organization
 from o2c.webhooks import webhook_emit
@@ -116,7 +116,10 @@ def line_apply(
             "confidence": confidence,
             "payments": [payment.number for payment in payments],
             "invoices": [
-                {"invoice": a.invoice.number, "amount": str(a.amount)}
+                {
+                    "invoice": a.invoice.number,
+                    "amount": str(quantize(a.amount, line.currency)),
+                }
                 for a in allocations
             ],
         },
@@ -196,7 +199,7 @@ def _pay(line, customer, amount, allocations, actor) -> Payment:
     data = {
         "payment": payment.number,
         "customer": customer.number,
-        "amount": str(payment.amount),
+        "amount": str(quantize(payment.amount, payment.currency)),
         "currency": payment.currency,
         "received_date": payment.received_date,
         "bank_reference": line.bank_reference,
@@ -208,10 +211,15 @@ def _pay(line, customer, amount, allocations, actor) -> Payment:
             data
             | {
                 "allocations": [
-                    {"invoice": a.invoice.number, "amount": str(a.amount)}
+                    {
+                        "invoice": a.invoice.number,
+                        "amount": str(quantize(a.amount, line.currency)),
+                    }
                     for a in allocations
                 ],
-                "unapplied_amount": str(payment.unapplied_amount),
+                "unapplied_amount": str(
+                    quantize(payment.unapplied_amount, payment.currency)
+                ),
             },
         )
     return payment

@@ -20,6 +20,7 @@ from django.utils import timezone
 from invoicing.models import Invoice
 from o2c.errors import DomainError
 from o2c.models import Job
+from o2c.money import quantize
 from o2c.services import Actor, transition
 from reconciliation.matching.engine import Candidate, MatchContext, candidates_for
 from reconciliation.models import MatchSuggestion, StatementLine
@@ -119,8 +120,12 @@ def _store_suggestions(line, candidates: list[Candidate]) -> list[MatchSuggestio
             rank=rank,
             customer_id=candidate.customer_id,
             invoices=[
-                {"invoice": invoice.pk, "number": invoice.number, "amount": str(amount)}
-                | _write_off_of(candidate, invoice)
+                {
+                    "invoice": invoice.pk,
+                    "number": invoice.number,
+                    "amount": str(quantize(amount, line.currency)),
+                }
+                | _write_off_of(candidate, invoice, line.currency)
                 for invoice, amount in candidate.allocations
             ],
             confidence=candidate.confidence,
@@ -131,10 +136,10 @@ def _store_suggestions(line, candidates: list[Candidate]) -> list[MatchSuggestio
     )
 
 
-def _write_off_of(candidate: Candidate, invoice) -> dict:
+def _write_off_of(candidate: Candidate, invoice, currency: str) -> dict:
     for written_off, amount in candidate.write_offs:
         if written_off.pk == invoice.pk:
-            return {"write_off": str(amount)}
+            return {"write_off": str(quantize(amount, currency))}
     return {}
 
 
