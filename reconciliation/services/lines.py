@@ -183,7 +183,6 @@ def _customer_for_rest(rest, per_customer, on_account) -> Customer | None:
 
 
 def _pay(line, customer, amount, allocations, actor) -> Payment:
-    sequence = Payment.objects.filter(statement_line=line).count() + 1
     payment = payment_create(
         customer=customer,
         amount=amount,
@@ -191,7 +190,6 @@ def _pay(line, customer, amount, allocations, actor) -> Payment:
         received_date=line.booking_date,
         reference=(line.structured_reference or line.remittance)[:200],
         payer_name=line.payer_name,
-        external_id=f"bank-line-{line.pk}-{sequence}",
         allocations=[AllocationInput(a.invoice, a.amount) for a in allocations],
         statement_line=line,
         actor=actor,

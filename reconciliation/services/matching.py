@@ -36,12 +36,19 @@ ENGINE = Actor.system("matching engine")
 L = StatementLine
 
 
-def lines_match(*, line_ids: list[int], job: Job | None = None) -> dict:
-    """Match each line in its own transaction; returns counts by outcome."""
+def lines_match(
+    *, line_ids: list[int], job: Job | None = None, again: bool = False
+) -> dict:
+    """Match each line in its own transaction; returns counts by outcome.
+
+    Lines the engine has looked at already (in the queue) are left alone unless
+    ``again`` (a person asks for a fresh look after adding invoices or payer
+    accounts), so a second run of the same job changes nothing."""
     context = MatchContext.load(reconciliation_settings())
     counts = {"matched_auto": 0, "needs_review": 0, "skipped": 0}
+    statuses = L.OPEN if again else (L.Status.NEW,)
     for done, line_id in enumerate(line_ids, start=1):
-        outcome = line_match(line_id=line_id, context=context)
+        outcome = line_match(line_id=line_id, context=context, statuses=statuses)
         counts[outcome] += 1
         if job is not None and done % PROGRESS_EVERY == 0:
             Job.objects.filter(pk=job.pk).update(progress=done)
@@ -49,9 +56,9 @@ def lines_match(*, line_ids: list[int], job: Job | None = None) -> dict:
 
 
 @transaction.atomic
-def line_match(*, line_id: int, context: MatchContext) -> str:
+def line_match(*, line_id: int, context: MatchContext, statuses=(L.Status.NEW,)) -> str:
     line = L.objects.select_for_update().filter(pk=line_id).first()
-    if line is None or line.status not in L.OPEN:
+    if line is None or line.status not in statuses:
         return "skipped"
     if line.direction != L.Direction.CREDIT or line.is_reversal:
         _to_queue(line, ["a reversal of an outgoing payment, not a receipt"], [])
