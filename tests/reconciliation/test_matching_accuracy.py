@@ -7,7 +7,8 @@ prefix or leading zeros dropped), invoice numbers in free text, several invoices
 paid at once, short payments (bank charges, within the tolerance) and
 overpayments, payers known from earlier payments without any reference, unknown
 payers, a statement of another currency, and duplicates (the same transaction
-twice in the file, an overlapping statement, an invoice paid twice).
+twice in the file, an overlapping statement, an invoice paid twice), and strangers
+who happen to send exactly the amount of an open invoice.
 
 "Carries a reference" counts the lines that name an open invoice of their own
 currency, the ones the engine could apply; lines that name an invoice in another
@@ -256,6 +257,18 @@ class StatementWriter:
             remittance=self.rnd.choice(["", "Gutschrift", "Transfer", "Zahlung"]),
         )
 
+    def coincidental_amount(self):
+        # Someone unknown sends exactly what an open invoice is for, naming
+        # nothing: the amount alone must not settle the invoice.
+        invoice = self.take()
+        self.add(
+            Truth("coincidental amount", None),
+            invoice.open_amount,
+            payer_name=f"Unknown Payer {self.sequence}",
+            payer_account=f"FR76{self.sequence:023d}",
+            remittance=self.rnd.choice(["", "Erstattung", "Transfer"]),
+        )
+
     def paid_twice(self):
         invoice = self.rnd.choice(self.paid_by_reference)
         truth = Truth("paid twice", None)
@@ -276,7 +289,8 @@ def write_statement(invoices, rnd) -> tuple[list, dict[str, Truth], list, dict]:
         + [writer.several_invoices] * 70
         + [writer.short_payment] * 60
         + [writer.overpayment] * 50
-        + [writer.unknown_payer] * 90
+        + [writer.unknown_payer] * 50
+        + [writer.coincidental_amount] * 40
     )
     rnd.shuffle(plan)
     plan += [writer.known_payer_without_reference] * 50 + [writer.paid_twice] * 30
@@ -407,7 +421,7 @@ def test_a_thousand_payments_over_the_demo_company(clock):
             line
             for line in lines
             if truth[line.bank_reference].kind
-            in ("other currency", "paid twice", "unknown payer")
+            in ("other currency", "paid twice", "unknown payer", "coincidental amount")
         ]
         assert must_wait and all(line.status == L.NEEDS_REVIEW for line in must_wait)
         assert all(line.suggestions.exists() or line.match_reason for line in must_wait)
