@@ -104,7 +104,9 @@ def bank_account_list(request):
 
 
 class UploadForm(forms.Form):
-    bank_account = forms.ModelChoiceField(queryset=BankAccount.objects.none())
+    # The organization's accounts are set per request in __init__; the class
+    # attribute must not touch a tenant manager at import time.
+    bank_account = forms.ModelChoiceField(queryset=BankAccount.unscoped.none())
     file = forms.FileField()
     format = forms.ChoiceField(
         required=False,
