@@ -198,7 +198,7 @@ class StatementLineOutput(serializers.ModelSerializer):
             "amount", "currency", "direction", "bank_reference", "entry_reference",
             "end_to_end_id", "remittance", "structured_reference", "payer_name",
             "payer_account", "payer_bic", "is_reversal", "status", "matched_by",
-            "match_reason", "confidence", "customer", "payment", "payments",
+            "match_reason", "confidence", "customer", "payments",
             "reversed_line", "note", "suggestions", "created_at",
         ]  # fmt: skip
 

@@ -127,7 +127,6 @@ def line_apply(
             "matched_by": actor.label[:150],
             "match_reason": reason,
             "confidence": confidence,
-            "payment": payments[0],
             "customer": customers[0],
         },
     )
@@ -273,7 +272,6 @@ def line_undo(*, line: StatementLine, actor: Actor) -> StatementLine:
             "matched_by": "",
             "match_reason": "",
             "confidence": None,
-            "payment": None,
             "customer": None,
             "note": "",
         },

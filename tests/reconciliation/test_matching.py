@@ -75,7 +75,7 @@ def test_payment_reference_and_amount_apply_automatically_with_reasons(
     assert "payment reference names " + invoice.number in line.match_reason
     assert "amount equals the open amount" in line.match_reason
     assert open_amount(invoice) == 0
-    assert line.payment.customer == customer
+    assert line.payments.get().customer == customer
     assert line.matched_by == "matching engine"
     # Learnt: the payer's account now points at the customer.
     assert CustomerBankAccount.objects.get().customer == customer
@@ -156,7 +156,7 @@ def test_overpayment_keeps_the_rest_on_the_customers_account(account, customer):
 
     assert line.status == L.MATCHED_AUTO
     assert open_amount(invoice) == 0
-    assert line.payment.unapplied_amount == Decimal("30.00")
+    assert line.payments.get().unapplied_amount == Decimal("30.00")
 
 
 def test_other_currency_goes_to_the_queue_with_the_reason(account, customer):
