@@ -90,6 +90,18 @@ class DunningPolicy(TenantModel):
     segments = models.JSONField(
         default=list, blank=True, help_text="Customer segments this policy covers."
     )
+    min_days_between_notices = models.PositiveSmallIntegerField(
+        default=7,
+        help_text=(
+            "A customer gets no email or letter from the dunning sooner than this "
+            "many days after the previous one."
+        ),
+    )
+    fee_period_days = models.PositiveSmallIntegerField(
+        default=30,
+        help_text="A step's fixed fee is charged to a customer at most once in this "
+        "many days.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -205,36 +217,70 @@ class CustomerCollectionProfile(TenantModel):
 
 
 class DunningRun(TenantModel):
-    """The dunning of one organization for one day; a second run of the day is a
-    no-op (unique per organization and date)."""
+    """One dunning of an organization as of one day.
+
+    The morning's run is started by beat (``scheduled``); a person may start one
+    (``manual``) again the same day, after a policy change say: it adds only what
+    is new. At most one run of an organization is queued or running at a time.
+    A run after missed days (``caught_up_from`` is the first missed day) writes one
+    notice per customer and currency as of its own day and records the steps
+    that fell due meanwhile as :class:`PassedOverStep`.
+    """
 
     class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
         RUNNING = "running", "Running"
         COMPLETED = "completed", "Completed"
         FAILED = "failed", "Failed"
 
+    class Trigger(models.TextChoices):
+        SCHEDULED = "scheduled", "Scheduled"
+        MANUAL = "manual", "Started by a person"
+
     S = Status
     TRANSITIONS = {
+        S.QUEUED: {S.RUNNING, S.FAILED},
         S.RUNNING: {S.COMPLETED, S.FAILED},
-        S.FAILED: {S.RUNNING},
+        S.FAILED: set(),
         S.COMPLETED: set(),
     }
+    ACTIVE = (Status.QUEUED, Status.RUNNING)
 
     run_date = models.DateField()
+    trigger = models.CharField(
+        max_length=10, choices=Trigger.choices, default=Trigger.SCHEDULED
+    )
     status = models.CharField(
-        max_length=12, choices=Status.choices, default=Status.RUNNING
+        max_length=12, choices=Status.choices, default=Status.QUEUED
+    )
+    caught_up_from = models.DateField(
+        null=True, blank=True, help_text="First missed day this run caught up."
+    )
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     notices_created = models.PositiveIntegerField(default=0)
     invoices_noticed = models.PositiveIntegerField(default=0)
+    steps_passed_over = models.PositiveIntegerField(default=0)
+    customers_held = models.PositiveIntegerField(
+        default=0, help_text="Customers waiting for their notice interval."
+    )
     error = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["-run_date"]
+        ordering = ["-started_at", "-pk"]
+        indexes = [
+            models.Index(
+                fields=["organization", "run_date", "status"], name="dunningrun_day_idx"
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
-                fields=["organization", "run_date"], name="dunningrun_unique_day"
+                fields=["organization"],
+                condition=models.Q(status__in=["queued", "running"]),
+                name="dunningrun_one_active",
             ),
         ]
 
@@ -250,7 +296,9 @@ class Notice(TenantModel):
     ``sending`` later is set ``unknown_check``: the message may have left, a person
     checks the mail log (``message_id``) and records what happened. Nothing ever
     resends it automatically. ``skipped``: every invoice was settled (or paused)
-    by the time of sending.
+    by the time of sending. ``bounced`` / ``complained``: the email provider
+    reported a hard bounce or a spam complaint afterwards
+    (:mod:`collecting.services.delivery`).
     """
 
     class Status(models.TextChoices):
@@ -260,15 +308,19 @@ class Notice(TenantModel):
         FAILED = "failed", "Failed"
         UNKNOWN_CHECK = "unknown_check", "Unknown — check"
         SKIPPED = "skipped", "Skipped"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Marked as spam"
 
     S = Status
     TRANSITIONS = {
-        S.PENDING: {S.SENDING, S.SKIPPED},
-        S.SENDING: {S.SENT, S.FAILED, S.SKIPPED, S.UNKNOWN_CHECK},
+        S.PENDING: {S.SENDING, S.SKIPPED, S.FAILED},
+        S.SENDING: {S.SENT, S.FAILED, S.SKIPPED, S.UNKNOWN_CHECK, S.PENDING},
         S.UNKNOWN_CHECK: {S.SENT, S.FAILED},
         S.FAILED: {S.PENDING},
-        S.SENT: set(),
+        S.SENT: {S.BOUNCED, S.COMPLAINED},
         S.SKIPPED: set(),
+        S.BOUNCED: {S.COMPLAINED},
+        S.COMPLAINED: set(),
     }
 
     customer = models.ForeignKey(
@@ -322,6 +374,12 @@ class Notice(TenantModel):
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="Hand-overs that failed before the mail server took it."
+    )
+    retry_at = models.DateTimeField(
+        null=True, blank=True, help_text="Not sent before this time (backoff)."
+    )
 
     class Meta:
         indexes = [
@@ -332,6 +390,10 @@ class Notice(TenantModel):
             models.Index(
                 fields=["organization", "customer", "created_at"],
                 name="notice_customer_idx",
+            ),
+            # The cadence: each customer's latest notice of the last few days.
+            models.Index(
+                fields=["organization", "notice_date"], name="notice_date_idx"
             ),
         ]
 
@@ -373,6 +435,36 @@ class NoticeItem(TenantModel):
         constraints = [
             models.UniqueConstraint(
                 fields=["invoice", "step"], name="noticeitem_unique_invoice_step"
+            ),
+        ]
+
+
+class PassedOverStep(TenantModel):
+    """A step that fell due on a day the dunning did not run, for an invoice that
+    the catching-up run listed at a higher step. It is never sent late; this row
+    keeps it from being lost silently (the customer's timeline shows it)."""
+
+    run = models.ForeignKey(
+        DunningRun, on_delete=models.CASCADE, related_name="passed_over"
+    )
+    notice = models.ForeignKey(
+        Notice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="+")
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+    step = models.ForeignKey(DunningStep, on_delete=models.PROTECT, related_name="+")
+    fell_due_on = models.DateField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["invoice", "step"], name="passedoverstep_unique_invoice_step"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "customer", "fell_due_on"],
+                name="passedover_customer_idx",
             ),
         ]
 
@@ -698,5 +790,150 @@ class WorklistEntry(TenantModel):
             models.Index(
                 fields=["organization", "collector", "needs_action", "-score"],
                 name="worklist_queue_idx",
+            ),
+        ]
+
+
+class EmailProviderEndpoint(TenantModel):
+    """Where one email provider posts an organization's bounces and complaints:
+    ``/hooks/email/<provider>/<token>/``.
+
+    The random ``token`` in the URL names the organization; the payload is never
+    trusted for that. Each provider's own proof comes on top (see
+    :mod:`collecting.inbound`): SES's SNS signature (optionally only from
+    ``topic_arn``), SendGrid's ECDSA signature checked with ``signing_key`` (its
+    public key), Mailgun's HMAC with ``signing_key`` (its webhook signing key),
+    Postmark's HTTP basic auth (``basic_auth_username``, the password kept
+    hashed).
+    """
+
+    class Provider(models.TextChoices):
+        SES = "ses", "Amazon SES (through SNS)"
+        SENDGRID = "sendgrid", "SendGrid"
+        MAILGUN = "mailgun", "Mailgun"
+        POSTMARK = "postmark", "Postmark"
+
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    token = models.CharField(max_length=64, unique=True)
+    signing_key = models.TextField(blank=True)
+    topic_arn = models.CharField(max_length=300, blank=True)
+    basic_auth_username = models.CharField(max_length=150, blank=True)
+    basic_auth_password = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "provider"],
+                name="emailproviderendpoint_one_per_provider",
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_provider_display()
+
+
+class EmailEvent(TenantModel):
+    """One delivery event a provider reported, kept as received for audit.
+
+    Unique per (provider, provider's event id): a replayed event is recognised
+    and changes nothing. ``notice`` or ``invoice_delivery`` is the email the
+    Message-ID names; both empty when it names none of ours.
+    """
+
+    class Kind(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", "Hard bounce"
+        SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+        COMPLAINT = "complaint", "Spam complaint"
+        DELIVERED = "delivered", "Delivered"
+
+    endpoint = models.ForeignKey(
+        EmailProviderEndpoint, on_delete=models.PROTECT, related_name="events"
+    )
+    provider = models.CharField(
+        max_length=10, choices=EmailProviderEndpoint.Provider.choices
+    )
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    recipient = models.CharField(max_length=254)
+    message_id = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    notice = models.ForeignKey(
+        Notice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="email_events",
+    )
+    invoice_delivery = models.ForeignKey(
+        "invoicing.InvoiceDelivery",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="email_events",
+    )
+    raw = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "provider", "event_id"],
+                name="emailevent_unique_provider_event",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "customer", "received_at"],
+                name="emailevent_customer_idx",
+            ),
+        ]
+
+
+class SuppressedAddress(TenantModel):
+    """An address no email is sent to any more: it bounced hard or its reader
+    marked our mail as spam. ``address`` is lower-case.
+
+    It stays suppressed until a person releases it (``released_at``); a contact
+    given a new address simply stops matching.
+    """
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", "Bounced"
+        COMPLAINT = "complaint", "Marked as spam"
+
+    address = models.CharField(max_length=254)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    detail = models.TextField(blank=True)
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="suppressed_addresses",
+    )
+    event = models.ForeignKey(
+        EmailEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    suppressed_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "suppressed addresses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "address"],
+                condition=models.Q(released_at__isnull=True),
+                name="suppressedaddress_one_active",
             ),
         ]

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
 
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Count, ExpressionWrapper, Q, QuerySet
 from django.utils import timezone
 
 from collecting.models import (
@@ -20,6 +20,7 @@ from collecting.models import (
     DunningRun,
     DunningStep,
     Notice,
+    PassedOverStep,
     PaymentPlan,
     PaymentPlanInvoice,
     PromiseInvoice,
@@ -158,6 +159,40 @@ def run_notices(*, run: DunningRun, limit: int = 100) -> list[Notice]:
     )
 
 
+def run_progress(*, runs: list[DunningRun]) -> dict[int, dict[str, int]]:
+    """Per run: its notices ``sent``, ``to_send`` (pending or being sent),
+    ``waiting`` (to be tried again after the mail server failed), ``failed``,
+    ``unknown_check`` and ``skipped``."""
+    progress: dict[int, dict[str, int]] = {
+        run.pk: dict.fromkeys(
+            ("sent", "to_send", "waiting", "failed", "unknown_check", "skipped"), 0
+        )
+        for run in runs
+    }
+    rows = (
+        Notice.objects.filter(run__in=runs)
+        .values(
+            "run_id",
+            "status",
+            waiting=ExpressionWrapper(
+                Q(retry_at__isnull=False), output_field=BooleanField()
+            ),
+        )
+        .annotate(count=Count("pk"))
+        .order_by()
+    )
+    for row in rows:
+        status = row["status"]
+        if status == Notice.Status.PENDING:
+            status = "waiting" if row["waiting"] else "to_send"
+        elif status == Notice.Status.SENDING:
+            status = "to_send"
+        counts = progress[row["run_id"]]
+        if status in counts:
+            counts[status] += row["count"]
+    return progress
+
+
 # --- The customer timeline -----------------------------------------------------------
 
 
@@ -187,11 +222,13 @@ def customer_timeline(*, customer: Customer, limit: int = 200) -> list[TimelineE
     payment dates) are placed at noon, local time, and marked ``all_day``."""
     events: list[TimelineEvent] = []
     events += _notice_events(customer, limit)
+    events += _passed_over_events(customer, limit)
     events += _activity_events(customer, limit)
     events += _promise_events(customer, limit)
     events += _dispute_events(customer, limit)
     events += _ledger_events(customer, limit)
     events += _status_events(customer, limit)
+    events += _delivery_events(customer, limit)
     events.sort(key=lambda event: (event.at, event.object_id), reverse=True)
     return events[:limit]
 
@@ -216,6 +253,32 @@ def _notice_events(customer, limit):
             amount=notice.total_amount,
             currency=notice.currency,
             status=notice.status,
+        )
+
+
+def _passed_over_events(customer, limit):
+    passed = (
+        PassedOverStep.objects.filter(customer=customer)
+        .select_related("step", "invoice", "run")
+        .order_by("-fell_due_on", "-pk")[:limit]
+    )
+    for row in passed:
+        yield TimelineEvent(
+            at=row.run.finished_at or row.run.started_at,
+            kind="notice",
+            title=f"{row.step.name} passed over during catch-up",
+            detail=f"Invoice {row.invoice.number} reached this step on "
+            f"{row.fell_due_on.isoformat()}, a day the dunning did not run; it "
+            "is not sent late"
+            + (
+                f" (the notice of {row.run.run_date.isoformat()} lists the invoice "
+                "at its later step)."
+                if row.notice_id
+                else "."
+            ),
+            object_type="invoice",
+            object_id=row.invoice_id,
+            status="passed_over",
         )
 
 
@@ -359,3 +422,66 @@ def open_invoices_of(customer: Customer) -> QuerySet[Invoice]:
         customer=customer,
         status__in=(Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID),
     ).order_by("due_date", "pk")
+
+
+# --- delivery tracking ---------------------------------------------------------------
+
+
+def customers_with_bounced_address(customer_ids) -> set[int]:
+    """Customers one of whose current addresses (the customer's own, a
+    contact's) bounced hard or complained and is still suppressed."""
+    from django.db.models.functions import Lower, Trim
+
+    from collecting.models import SuppressedAddress
+    from orders.models import Contact
+
+    # Suppressed addresses are few (bounces), the customers may be all of them.
+    suppressed = list(
+        SuppressedAddress.objects.filter(released_at__isnull=True).values_list(
+            "address", flat=True
+        )
+    )
+    if not suppressed:
+        return set()
+    ids = list(customer_ids)
+    matches = set()
+    for model, column in ((Customer, "pk"), (Contact, "customer_id")):
+        matches |= set(
+            model.objects.filter(**{f"{column}__in": ids})
+            .annotate(normalized_email=Lower(Trim("email")))
+            .filter(normalized_email__in=suppressed)
+            .values_list(column, flat=True)
+        )
+    return matches
+
+
+def email_events_of(*, notice=None, customer=None):
+    """Delivery events of a notice or a customer, newest first."""
+    from collecting.models import EmailEvent
+
+    events = EmailEvent.objects.all()
+    if notice is not None:
+        events = events.filter(notice=notice)
+    if customer is not None:
+        events = events.filter(customer=customer)
+    return events.order_by("-received_at", "-pk")
+
+
+def _delivery_events(customer, limit):
+    from collecting.models import EmailEvent
+
+    for event in email_events_of(customer=customer).exclude(
+        kind=EmailEvent.Kind.DELIVERED
+    )[:limit]:
+        title = f"Email {event.get_kind_display().lower()}: {event.recipient}"
+        if event.notice_id is None and event.invoice_delivery_id is not None:
+            title += " (invoice email)"
+        yield TimelineEvent(
+            at=event.occurred_at or event.received_at,
+            kind="delivery",
+            title=title,
+            detail=event.description,
+            object_type="notice" if event.notice_id else "email_event",
+            object_id=event.notice_id or event.pk,
+            status=event.kind,
+        )

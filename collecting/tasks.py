@@ -14,12 +14,13 @@ from django.utils import timezone
 import o2c.webhooks  # noqa: F401 (registers the webhook delivery task on workers)
 from collecting.models import DunningRun
 from collecting.selectors import collecting_settings
-from collecting.services.dunning import dunning_run, dunning_run_failed
+from collecting.services.dunning import dunning_run, dunning_run_execute
 from collecting.services.sending import notices_send, notices_sweep
 from collecting.services.worklist import worklist_rebuild, worklist_refresh
+from o2c.errors import ConflictError
 from o2c.models import Organization
 from o2c.tasks import tenant_task
-from o2c.tenancy import tenant_context
+from o2c.tenancy import current_organization, tenant_context
 from orders.models import Customer
 
 logger = logging.getLogger(__name__)
@@ -27,8 +28,8 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="collecting.schedule_runs")
 def schedule_runs() -> int:
-    """For each organization whose local dunning hour has passed today and whose
-    run of today is not completed, enqueue the run (which catches up missed
+    """For each organization whose local dunning hour has passed today and that
+    has no completed run of today, enqueue the run (which catches up missed
     days); and sweep every organization's notices."""
     enqueued = 0
     for organization in Organization.objects.all():
@@ -37,27 +38,43 @@ def schedule_runs() -> int:
             sweep_notices.delay(organization.pk)
             if local.hour < collecting_settings().dunning_hour:
                 continue
-            done = DunningRun.objects.filter(
-                run_date=local.date(), status=DunningRun.Status.COMPLETED
-            ).exists()
-            if not done:
+            if not _ran_today(local.date()):
                 run_dunning.delay(organization.pk, local.date().isoformat())
                 enqueued += 1
     return enqueued
 
 
+def _ran_today(today: date) -> bool:
+    return DunningRun.objects.filter(
+        run_date=today, status=DunningRun.Status.COMPLETED
+    ).exists()
+
+
 @shared_task(name="collecting.run_dunning", acks_late=True)
 @tenant_task
-def run_dunning(organization_id: int, run_date: str | None = None) -> list[int]:
-    """Run the dunning up to ``run_date`` (default the organization's today)."""
-    target = date.fromisoformat(run_date) if run_date else None
+def run_dunning(
+    organization_id: int, run_date: str | None = None, run_id: int | None = None
+) -> int | None:
+    """Execute the queued run ``run_id`` (a person's), or the day's scheduled run.
+
+    ``run_date`` is the day beat enqueued it for; the run is always as of the
+    organization's today, so a task delivered late does today's run (once: a
+    day with a completed run is not run again by the schedule).
+    """
+    if run_id is not None:
+        run = DunningRun.objects.filter(pk=run_id).first()
+        return dunning_run_execute(run=run).pk if run is not None else None
+    if _ran_today(current_organization().today()):
+        return None
+    active = DunningRun.objects.filter(status__in=DunningRun.ACTIVE).first()
+    if active is not None:
+        # Under way in another worker (this one waits for its lock and finds it
+        # done) or left running by a worker that died (done again from scratch).
+        return dunning_run_execute(run=active).pk
     try:
-        runs = dunning_run(target_date=target)
-    except Exception as error:
-        if target is not None:
-            dunning_run_failed(day=target, error=f"{type(error).__name__}: {error}")
-        raise
-    return [run.pk for run in runs]
+        return dunning_run().pk
+    except ConflictError:  # started elsewhere at this very moment
+        return None
 
 
 # SMTP gives up after EMAIL_TIMEOUT per message; a batch still running after ten

@@ -11,6 +11,7 @@ collections = [
     path("my-day/reassign/", views.reassign, name="reassign"),
     path("runs/", views.runs, name="runs"),
     path("runs/start/", views.run_now, name="run_now"),
+    path("runs/preview/", views.run_preview, name="run_preview"),
     path("notices/<int:pk>/check/", views.notice_check, name="notice_check"),
     path("policies/", views.policy_list, name="policies"),
     path("policies/new/", views.policy_new, name="policy_new"),

@@ -8,7 +8,7 @@ with an empty row body when the account has left today's queue.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal, InvalidOperation
 from functools import wraps
 
@@ -19,6 +19,7 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -38,9 +39,10 @@ from collecting.selectors import (
     open_invoices_of,
     queue,
     run_notices,
+    run_progress,
 )
 from collecting.services import accounts, commitments, policies
-from collecting.services.dunning import MAX_CATCH_UP_DAYS, dunning_run
+from collecting.services.dunning import dunning_preview, dunning_run_start
 from collecting.services.sending import notice_reconcile, notice_retry
 from collecting.services.worklist import explain, worklist_refresh
 from o2c.errors import DomainError
@@ -440,67 +442,66 @@ RUN_NOTICES = 100
 
 @capability_required("view")
 def runs(request):
-    recent = list(DunningRun.objects.order_by("-run_date")[:30])
+    recent = list(DunningRun.objects.order_by("-started_at", "-pk")[:30])
     chosen = request.GET.get("run", "")
     shown = next((run for run in recent if str(run.pk) == chosen), None) or (
         recent[0] if recent else None
     )
+    progress = run_progress(runs=recent)
+    for run in recent:
+        run.counts = progress[run.pk]
+    latest = recent[0] if recent else None
     context = {
         "runs": recent,
+        "in_progress": latest is not None
+        and (
+            latest.status in DunningRun.ACTIVE
+            or any(run.counts["to_send"] for run in recent[:3])
+        ),
         "shown_run": shown,
         "run_notices": run_notices(run=shown, limit=RUN_NOTICES) if shown else [],
         "run_notices_limit": RUN_NOTICES,
         "to_check": Notice.objects.filter(status=Notice.Status.UNKNOWN_CHECK)
         .select_related("customer", "step")
         .order_by("claimed_at"),
+        "waiting": Notice.objects.filter(
+            status=Notice.Status.PENDING, retry_at__isnull=False
+        )
+        .select_related("customer", "step")
+        .order_by("retry_at")[:50],
         "failed": Notice.objects.filter(status=Notice.Status.FAILED)
         .select_related("customer", "step")
         .order_by("-created_at")[:50],
         "can_collect": role_can(request.membership.role, "collect"),
         "today": request.organization.today(),
     }
+    if is_htmx(request) and request.GET.get("part") == "progress":
+        return render(request, "collecting/_runs_table.html", context)
     return render(request, "collecting/runs.html", context)
+
+
+@capability_required("view")
+def run_preview(request):
+    """What a run started now would write (htmx fragment of the runs page)."""
+    return render(
+        request, "collecting/_run_preview.html", {"preview": dunning_preview(limit=50)}
+    )
 
 
 @require_POST
 @capability_required("collect")
 def run_now(request):
     try:
-        target = _parsed_date(request.POST.get("date", ""), field="date", label="day")
-        # Days already completed come back unchanged: only the days run now count.
-        completed_before = _completed_runs(up_to=target or request.organization.today())
-        done = dunning_run(target_date=target, actor=_actor(request))
+        run = dunning_run_start(actor=_actor(request))
     except DomainError as error:
         messages.error(request, error.message)
         return redirect("collecting:runs")
-    ran = [run for run in done if run.pk not in completed_before]
-    if not ran:
-        messages.info(
-            request,
-            f"The dunning of {orgdate(done[-1].run_date)} had already run: "
-            "nothing new was written."
-            if done
-            else "Nothing to run.",
-        )
-    else:
-        created = sum(run.notices_created for run in ran)
-        messages.success(
-            request,
-            f"Dunning ran for {len(ran)} day(s) up to {orgdate(ran[-1].run_date)}: "
-            f"{created} notice(s) written.",
-        )
-    return redirect("collecting:runs")
-
-
-def _completed_runs(*, up_to: date) -> set[int]:
-    """Completed runs a run up to ``up_to`` may hand back (its catch-up window)."""
-    return set(
-        DunningRun.objects.filter(
-            status=DunningRun.Status.COMPLETED,
-            run_date__lte=up_to,
-            run_date__gte=up_to - timedelta(days=MAX_CATCH_UP_DAYS),
-        ).values_list("pk", flat=True)
+    messages.success(
+        request,
+        f"The dunning run as of {orgdate(run.run_date)} has started; its progress "
+        "shows below.",
     )
+    return redirect(f"{reverse('collecting:runs')}?run={run.pk}")
 
 
 @require_POST
@@ -602,6 +603,15 @@ def policy_new(request):
     return redirect("collecting:policy", pk=policy.pk)
 
 
+def _whole_number(raw: str, *, field: str) -> int:
+    try:
+        return int(raw.strip())
+    except ValueError:
+        raise DomainError(
+            "invalid", "Enter a whole number of days.", field=field
+        ) from None
+
+
 def _segments(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip()]
 
@@ -625,6 +635,17 @@ def policy_detail(request, pk):
                 description=request.POST.get("description", ""),
                 is_default=bool(request.POST.get("is_default")),
                 segments=_segments(request.POST.get("segments", "")),
+                min_days_between_notices=_whole_number(
+                    request.POST.get(
+                        "min_days_between_notices",
+                        str(policy.min_days_between_notices),
+                    ),
+                    field="min_days_between_notices",
+                ),
+                fee_period_days=_whole_number(
+                    request.POST.get("fee_period_days", str(policy.fee_period_days)),
+                    field="fee_period_days",
+                ),
             )
         except DomainError as error:
             context.update(form_data=request.POST, error=error.message)

@@ -29,7 +29,8 @@ from django.conf import settings
 from django.template import Context, Engine, TemplateSyntaxError
 from django.template.loader import render_to_string
 from django.utils import dateformat
-from django.utils.html import escape, linebreaks
+from django.utils.html import linebreaks
+from django.utils.safestring import mark_safe
 
 from o2c.errors import DomainError
 from o2c.models import Organization
@@ -54,6 +55,9 @@ class Rendered:
     subject: str
     body: str
     context: dict
+    #: The body as HTML paragraphs (escaped once), with ``{{ invoices_table }}``
+    #: as a real table; empty when the message was not rendered from a template.
+    body_html: str = ""
 
 
 def format_money(amount: Decimal, currency: str, organization: Organization) -> str:
@@ -201,7 +205,32 @@ class TemplateCache:
         plain = Context(context, autoescape=False)
         subject = " ".join(subject_template.render(plain).split())
         body = body_template.render(plain)
-        return Rendered(subject=subject[:300], body=body, context=context)
+        html = body_template.render(
+            Context({**context, "invoices_table": TABLE_MARKER}, autoescape=True)
+        )
+        return Rendered(
+            subject=subject[:300],
+            body=body,
+            context=context,
+            body_html=_paragraphs(html, context),
+        )
+
+
+# Stands for the invoices table in the HTML rendering of a body; letters and
+# digits only, so escaping leaves it as it is.
+TABLE_MARKER = "O2CINVOICESTABLE0"
+
+
+def _paragraphs(escaped_html: str, context: dict) -> str:
+    """Paragraphs and line breaks of a body rendered with autoescaping, the
+    invoices table in its place (a paragraph of its own or inline)."""
+    html = linebreaks(escaped_html, autoescape=False)
+    if TABLE_MARKER in html:
+        table = render_to_string("collecting/email/_invoices_table.html", context)
+        html = html.replace(f"<p>{TABLE_MARKER}</p>", table).replace(
+            TABLE_MARKER, table
+        )
+    return mark_safe(html)  # the template engine escaped every value above
 
 
 def render_builtin(name: str, context: dict) -> Rendered:
@@ -211,12 +240,25 @@ def render_builtin(name: str, context: dict) -> Rendered:
     return Rendered(subject=" ".join(subject.split()), body=body, context=context)
 
 
+def body_html(rendered: Rendered) -> str:
+    """The body as HTML: the template's own rendering, else the plain text's
+    paragraphs (escaped once)."""
+    if rendered.body_html:
+        return rendered.body_html
+    return mark_safe(linebreaks(rendered.body, autoescape=True))  # escapes first
+
+
+def _table_shown_in_body(rendered: Rendered) -> bool:
+    return 'class="invoices"' in body_html(rendered)
+
+
 def email_html(rendered: Rendered) -> str:
     return render_to_string(
         "collecting/email/notice.html",
         {
             "subject": rendered.subject,
-            "body_html": linebreaks(escape(rendered.body)),
+            "body_html": body_html(rendered),
+            "show_table": not _table_shown_in_body(rendered),
             "invoices": rendered.context.get("invoices", []),
             "currency": rendered.context.get("currency", ""),
             "organization": rendered.context.get("organization", {}),
@@ -231,9 +273,10 @@ def letter_pdf(rendered: Rendered) -> bytes:
     html = render_to_string(
         "collecting/pdf/letter.html",
         {
-            "subject": rendered.subject,
-            "body_html": linebreaks(escape(rendered.body)),
             **rendered.context,
+            "subject": rendered.subject,
+            "body_html": body_html(rendered),
+            "show_table": not _table_shown_in_body(rendered),
         },
     )
     return html_to_pdf(html)

@@ -11,20 +11,32 @@ committed. :func:`notices_send` then, per notice:
 3. **renders** subject and body from the step's template in the customer's
    language, with the invoices table and, for an email step with
    ``attach_invoices``, each invoice's PDF;
-4. **hands it over**: an email to Django's email backend (SMTP), over one
-   connection per batch; a letter is rendered to PDF and stored on the notice for
-   the mailroom; a call task, a credit hold or an agency flag is applied;
+4. **hands it over**: an email over SMTP, one connection per batch, step by step
+   (MAIL, RCPT, DATA) so that what failed is known; a letter is rendered to PDF
+   and stored on the notice for the mailroom; a call task, a credit hold or an
+   agency flag is applied;
 5. **records** ``sent`` (a conditional UPDATE from ``sending``, with its audit
    event), applies the channel's effect and posts the step's fee to the ledger,
-   in one transaction (``failed`` with the error if the hand-over raised).
+   in one transaction.
 
 What the re-check reads is loaded once per batch of ``BATCH_SIZE`` notices.
 
-A worker killed between 4 and 5 leaves the notice ``sending``. Nothing sends it
-again: :func:`notices_sweep` turns a ``sending`` row older than the organization's
-``stale_sending_minutes`` into ``unknown_check``, and a person looks the Message-ID
-up in the mail server's log and records the outcome (:func:`notice_reconcile`).
-A ``failed`` notice is sent again only at a person's request (:func:`notice_retry`).
+When the mail server cannot be reached or refuses the message, it has not got
+it: an email notice whose connection cannot be opened is not even claimed, and
+one the server refused (sender, every recipient or the data with a 4xx reply) is
+released ``sending → pending``. Either waits ``retry_at`` (exponential backoff)
+and is sent by the product alone when the server is back: the retry is enqueued
+with that countdown and :func:`notices_sweep` enqueues any that are due. After
+``MAX_SEND_ATTEMPTS`` it is ``failed`` with the reason. A permanent refusal
+(5xx) fails at once; a rendering error or a customer without an address too.
+
+Only a message that may have reached the server is never sent again by
+itself: the connection breaking during DATA makes it ``unknown_check`` at once,
+and so does the sweep for a ``sending`` row older than the organization's
+``stale_sending_minutes`` (a worker killed between 4 and 5). A person looks the
+Message-ID up in the mail server's log and records the outcome
+(:func:`notice_reconcile`). A ``failed`` notice is sent again only at a person's
+request (:func:`notice_retry`).
 
 Fees post once per notice (``document_type="collecting.notice"``, ``document_id``
 = the notice's id): the record step looks for an existing fee entry first.
@@ -32,7 +44,9 @@ Fees post once per notice (``document_type="collecting.notice"``, ``document_id`
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import smtplib
 from datetime import timedelta
 from decimal import Decimal
 from email.utils import formataddr, parseaddr
@@ -40,7 +54,10 @@ from email.utils import formataddr, parseaddr
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
+from django.core.mail.message import sanitize_address
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from collecting.models import (
@@ -52,8 +69,10 @@ from collecting.models import (
 )
 from collecting.selectors import collecting_settings, paused_invoices
 from collecting.services import rendering
+from collecting.services.delivery import deliverable
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import fee_post
+from o2c import celery
 from o2c.errors import ConflictError, DomainError
 from o2c.money import quantize
 from o2c.services import Actor, audit_record, transition
@@ -67,14 +86,18 @@ logger = logging.getLogger(__name__)
 SENDER = Actor.system("dunning sender")
 FEE_DOCUMENT = "collecting.notice"
 BATCH_SIZE = 100
+MAX_SEND_ATTEMPTS = 16  # about eleven hours of backoff
 Status = Notice.Status
 Channel = DunningStep.Channel
 
 
-def notices_enqueue(notice_ids: list[int]) -> None:
-    """Send ``notice_ids`` in batches once the writing transaction commits."""
-    from collecting.tasks import send_notices
+def retry_delay(attempts: int) -> timedelta:
+    """Backoff after the ``attempts``-th failed hand-over: 1, 2, 4 … 60 minutes."""
+    return timedelta(minutes=min(2 ** (attempts - 1), 60))
 
+
+def notices_enqueue(notice_ids: list[int], *, countdown: float | None = None) -> None:
+    """Send ``notice_ids`` in batches once the writing transaction commits."""
     organization_id = current_organization().pk
     batches = [
         notice_ids[i : i + BATCH_SIZE] for i in range(0, len(notice_ids), BATCH_SIZE)
@@ -82,7 +105,9 @@ def notices_enqueue(notice_ids: list[int]) -> None:
 
     def enqueue():
         for batch in batches:
-            send_notices.delay(organization_id, batch)
+            celery.enqueue(
+                "collecting.send_notices", organization_id, batch, countdown=countdown
+            )
 
     # robust: a broker outage must not undo a committed run; the sweep picks the
     # pending notices up later.
@@ -90,13 +115,15 @@ def notices_enqueue(notice_ids: list[int]) -> None:
 
 
 def notices_send(*, notice_ids: list[int]) -> dict[str, int]:
-    """Claim and send, one at a time, each notice of ``notice_ids`` still pending.
+    """Claim and send, one at a time, each notice of ``notice_ids`` still pending
+    and due (``retry_at`` passed).
 
     One claim per notice, right before its hand-over: a worker killed mid-batch
     leaves at most one notice ``sending``; the rest stay ``pending`` for the task's
-    redelivery. What the re-check needs (items, invoices, pauses, holds, contacts)
-    is read once per batch, so it is at most a batch's sending time old.
-    Returns counts per resulting status.
+    redelivery. An email notice is claimed only once the mail server's
+    connection is open. What the re-check needs (items, invoices, pauses, holds,
+    contacts) is read once per batch, so it is at most a batch's sending time
+    old. Returns counts per resulting status (``deferred``: waiting to retry).
     """
     counts: dict[str, int] = {}
     batch = _Batch.load(notice_ids)
@@ -104,26 +131,201 @@ def notices_send(*, notice_ids: list[int]) -> dict[str, int]:
         return counts
     organization = current_organization()
     cache = rendering.TemplateCache()
-    connection = None
+    mailer = _Mailer()
+    deferred: list[Notice] = []
     try:
         for notice in batch.notices:
+            if notice.channel == Channel.EMAIL and not mailer.ready():
+                deferred.append(notice)
+                continue
             if not _claim(notice, organization):
                 continue  # claimed by another worker meanwhile
-            if notice.channel == Channel.EMAIL and connection is None:
-                connection = get_connection()
-                connection.open()
             status = _send_one(
                 notice,
                 organization=organization,
                 batch=batch,
                 cache=cache,
-                connection=connection,
+                mailer=mailer,
             )
             counts[status] = counts.get(status, 0) + 1
     finally:
-        if connection is not None:
-            connection.close()
+        mailer.close()
+    for notice in deferred:
+        status = _defer(notice, mailer.error, claimed=False)
+        counts[status] = counts.get(status, 0) + 1
     return counts
+
+
+class NotHandedOver(Exception):
+    """The mail server did not take the message (it could not be reached, or it
+    refused): sending it again cannot make a duplicate."""
+
+    def __init__(self, reason: str, *, permanent: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.permanent = permanent
+
+
+class MayHaveReachedServer(Exception):
+    """The connection broke while the message was being transferred."""
+
+
+class _Mailer:
+    """One SMTP connection for a batch, opened on first need. With a non-SMTP
+    email backend (the test suite's in-memory one, the console) it hands the
+    message to the backend as a whole."""
+
+    def __init__(self):
+        self.backend = None
+        self.error = ""
+
+    def ready(self) -> bool:
+        if self.error:
+            return False
+        if self.backend is None:
+            backend = get_connection()
+            try:
+                backend.open()
+            except (OSError, smtplib.SMTPException) as error:
+                self.error = _reason(error, "The mail server could not be reached")
+                return False
+            self.backend = backend
+        return True
+
+    def close(self) -> None:
+        if self.backend is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.backend.close()
+
+    def send(self, message: EmailMultiAlternatives) -> dict[str, str]:
+        """Hand ``message`` over; returns the recipients the server refused while
+        accepting it for the others."""
+        if not isinstance(self.backend, SmtpBackend):
+            message.connection = self.backend
+            message.send()
+            return {}
+        encoding = message.encoding or settings.DEFAULT_CHARSET
+        sender = sanitize_address(message.from_email, encoding)
+        recipients = [sanitize_address(a, encoding) for a in message.recipients()]
+        data = message.message().as_bytes(linesep="\r\n")
+        smtp = self._envelope(sender)
+        refused = {}
+        for recipient in recipients:
+            code, reply = self._step(smtp.rcpt, recipient)
+            if code not in (250, 251):
+                refused[recipient] = f"{code} {_text(reply)}"
+        if len(refused) == len(recipients):
+            self._reset(smtp)
+            raise NotHandedOver(
+                "Every recipient was refused: "
+                + "; ".join(f"{r}: {why}" for r, why in refused.items()),
+                permanent=all(why.startswith("5") for why in refused.values()),
+            )
+        try:
+            code, reply = smtp.data(data)
+        except smtplib.SMTPDataError as error:  # DATA itself refused: nothing sent
+            self._reset(smtp)
+            raise NotHandedOver(
+                f"The mail server refused the message: {error.smtp_code} "
+                f"{_text(error.smtp_error)}",
+                permanent=error.smtp_code >= 500,
+            ) from None
+        except (OSError, smtplib.SMTPException) as error:
+            self.error = _reason(error, "The connection broke")
+            raise MayHaveReachedServer(self.error) from None
+        if code != 250:
+            self._reset(smtp)
+            raise NotHandedOver(
+                f"The mail server refused the message: {code} {_text(reply)}",
+                permanent=code >= 500,
+            )
+        return refused
+
+    def _envelope(self, sender: str):
+        """MAIL FROM, reconnecting once if the server dropped an idle connection."""
+        try:
+            code, reply = self._mail_from(sender)
+        except (OSError, smtplib.SMTPException):
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                self.backend.close()
+            try:
+                self.backend.open()
+                code, reply = self._mail_from(sender)
+            except (OSError, smtplib.SMTPException) as error:
+                self.error = _reason(error, "The mail server could not be reached")
+                raise NotHandedOver(self.error) from None
+        smtp = self.backend.connection
+        if code != 250:
+            self._reset(smtp)
+            raise NotHandedOver(
+                f"The mail server refused the sender: {code} {_text(reply)}",
+                permanent=code >= 500,
+            )
+        return smtp
+
+    def _mail_from(self, sender: str):
+        smtp = self.backend.connection
+        smtp.ehlo_or_helo_if_needed()
+        return smtp.mail(sender)
+
+    def _step(self, command, *args):
+        try:
+            return command(*args)
+        except (OSError, smtplib.SMTPException) as error:
+            self.error = _reason(error, "The connection broke")
+            raise NotHandedOver(self.error) from None
+
+    @staticmethod
+    def _reset(smtp) -> None:
+        with contextlib.suppress(OSError, smtplib.SMTPException):
+            smtp.rset()
+
+
+def _text(reply) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else str(reply)
+
+
+def _reason(error: Exception, what: str) -> str:
+    return f"{what}: {type(error).__name__}: {error}"[:500]
+
+
+def _defer(notice: Notice, reason: str, *, claimed: bool) -> str:
+    """The server did not take the notice: wait and retry, or give up."""
+    attempts = notice.attempts + 1
+    if attempts >= MAX_SEND_ATTEMPTS:
+        transition(
+            obj=notice,
+            to_status=Status.FAILED,
+            actor=SENDER,
+            data={"attempts": attempts},
+            extra_fields={
+                "attempts": attempts,
+                "retry_at": None,
+                "error": f"Not sent after {attempts} attempts. {reason}"[:2000],
+            },
+        )
+        return Status.FAILED
+    retry_at = timezone.now() + retry_delay(attempts)
+    fields = {"attempts": attempts, "retry_at": retry_at, "error": reason[:2000]}
+    if claimed:
+        transition(
+            obj=notice,
+            to_status=Status.PENDING,
+            actor=SENDER,
+            action="deferred",
+            data={"attempts": attempts, "retry_at": retry_at.isoformat()},
+            extra_fields={**fields, "claimed_at": None},
+        )
+    else:
+        Notice.objects.filter(pk=notice.pk, status=Status.PENDING).update(**fields)
+        audit_record(
+            actor=SENDER,
+            obj=notice,
+            action="deferred",
+            data={"attempts": attempts, "retry_at": retry_at.isoformat()},
+        )
+    notices_enqueue([notice.pk], countdown=retry_delay(attempts).total_seconds())
+    return "deferred"
 
 
 class _Batch:
@@ -141,6 +343,7 @@ class _Batch:
     def load(cls, notice_ids: list[int]) -> _Batch:
         notices = list(
             Notice.objects.filter(pk__in=notice_ids, status=Status.PENDING)
+            .filter(Q(retry_at__isnull=True) | Q(retry_at__lte=timezone.now()))
             .select_related("customer", "step", "template", "plan_instalment__plan")
             .order_by("pk")
         )
@@ -200,7 +403,7 @@ def _contacts(customer_ids: set[int]) -> dict[int, list[Contact]]:
     return result
 
 
-def _send_one(notice, *, organization, batch, cache, connection) -> str:
+def _send_one(notice, *, organization, batch, cache, mailer) -> str:
     contacts = batch.contacts.get(notice.customer_id, [])
     try:
         lines = _lines_still_due(notice, batch)
@@ -208,16 +411,27 @@ def _send_one(notice, *, organization, batch, cache, connection) -> str:
             _record_skipped(notice, "Every invoice was settled or paused.")
             return Status.SKIPPED
         rendered = _render(notice, organization, contacts, lines, cache)
-        _hand_over(notice, rendered, organization, contacts, lines, connection)
-    except Exception as error:  # whatever failed, a person must see it
-        logger.warning("notice %s failed: %s", notice.pk, error)
+        refused = _hand_over(notice, rendered, organization, contacts, lines, mailer)
+    except NotHandedOver as refusal:
+        if refusal.permanent:
+            return _fail(notice, refusal.reason)
+        return _defer(notice, refusal.reason, claimed=True)
+    except MayHaveReachedServer as error:
         transition(
             obj=notice,
-            to_status=Status.FAILED,
+            to_status=Status.UNKNOWN_CHECK,
             actor=SENDER,
-            extra_fields={"error": f"{type(error).__name__}: {error}"[:2000]},
+            action="unknown_check",
+            extra_fields={
+                "error": f"{error} while the message was being transferred: the "
+                "mail server may have it. Check its log for the Message-ID, then "
+                "record whether it was sent."
+            },
         )
-        return Status.FAILED
+        return Status.UNKNOWN_CHECK
+    except Exception as error:  # whatever failed, a person must see it
+        logger.warning("notice %s failed: %s", notice.pk, error)
+        return _fail(notice, f"{type(error).__name__}: {error}")
     try:
         notice_record_sent(
             notice=notice,
@@ -230,7 +444,22 @@ def _send_one(notice, *, organization, batch, cache, connection) -> str:
         # Handed over but not recorded: it stays "sending" for the sweep to flag.
         logger.exception("notice %s sent but not recorded", notice.pk)
         return Status.SENDING
+    if refused:
+        Notice.objects.filter(pk=notice.pk).update(
+            error="Refused by the mail server: "
+            + "; ".join(f"{address}: {why}" for address, why in refused.items())
+        )
     return Status.SENT
+
+
+def _fail(notice: Notice, reason: str) -> str:
+    transition(
+        obj=notice,
+        to_status=Status.FAILED,
+        actor=SENDER,
+        extra_fields={"error": reason[:2000], "retry_at": None},
+    )
+    return Status.FAILED
 
 
 def _lines_still_due(notice: Notice, batch: _Batch) -> list[rendering.Line]:
@@ -299,7 +528,9 @@ def _render(notice, organization, contacts, lines, cache) -> rendering.Rendered:
     return rendering.render_builtin("instalment_reminder", context)
 
 
-def _hand_over(notice, rendered, organization, contacts, lines, connection) -> None:
+def _hand_over(notice, rendered, organization, contacts, lines, mailer) -> dict:
+    """Hand the notice over by its channel; for an email, the recipients the
+    server refused while taking it for the others."""
     channel = notice.channel
     if channel == Channel.EMAIL:
         recipients = rendering.recipients_for(notice.customer, contacts)
@@ -309,24 +540,36 @@ def _hand_over(notice, rendered, organization, contacts, lines, connection) -> N
                 f"Customer {notice.customer} has no billing contact with an email "
                 "address and no email of its own.",
             )
+        recipients, bounced = deliverable(recipients)
+        if not recipients:
+            raise DomainError(
+                "every_address_bounced",
+                "Every address bounced or complained and is suppressed: "
+                f"{', '.join(bounced)}. Enter a new address for the customer.",
+            )
         notice.recipients = recipients
         Notice.objects.filter(pk=notice.pk).update(recipients=recipients)
-        _email(notice, rendered, organization, lines, connection).send()
+        return mailer.send(_email(notice, rendered, organization, lines))
     elif channel == Channel.LETTER:
         pdf = rendering.letter_pdf(rendered)
         notice.document.save(f"notice-{notice.pk}.pdf", ContentFile(pdf), save=False)
         Notice.objects.filter(pk=notice.pk).update(document=notice.document.name)
+    return {}
 
 
-def _email(notice, rendered, organization, lines, connection) -> EmailMultiAlternatives:
+def _email(notice, rendered, organization, lines) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
         subject=rendered.subject,
         body=rendered.body,
         from_email=formataddr((organization.name, _sender_address())),
         to=notice.recipients,
         reply_to=[organization.email] if organization.email else None,
-        headers={"Message-ID": notice.message_id, "X-O2C-Notice": str(notice.pk)},
-        connection=connection,
+        headers={
+            "Message-ID": notice.message_id,
+            "X-O2C-Notice": str(notice.pk),
+            # Postmark reports its own id; this metadata brings ours back.
+            "X-PM-Metadata-message-id": notice.message_id,
+        },
     )
     message.attach_alternative(rendering.email_html(rendered), "text/html")
     if notice.step is not None and notice.step.attach_invoices:
@@ -480,8 +723,9 @@ def notices_sweep(*, now=None) -> dict[str, int]:
     """Stale ``sending`` → ``unknown_check``; enqueue ``pending`` left behind.
 
     Run by beat. A notice ``pending`` for more than five minutes lost its task (a
-    broker outage, a worker killed before it started): sending it is safe because
-    the claim has not happened.
+    broker outage, a worker killed before it started), and one whose
+    ``retry_at`` has passed is due again: sending either is safe because the
+    claim has not happened.
     """
     now = now or timezone.now()
     stale_after = timedelta(minutes=collecting_settings().stale_sending_minutes)
@@ -503,9 +747,12 @@ def notices_sweep(*, now=None) -> dict[str, int]:
         )
         marked += 1
     pending = list(
-        Notice.objects.filter(
-            status=Status.PENDING, created_at__lt=now - timedelta(minutes=5)
-        ).values_list("pk", flat=True)
+        Notice.objects.filter(status=Status.PENDING)
+        .filter(
+            Q(retry_at__isnull=True, created_at__lt=now - timedelta(minutes=5))
+            | Q(retry_at__lte=now)
+        )
+        .values_list("pk", flat=True)
     )
     if pending:
         with transaction.atomic():
@@ -569,7 +816,7 @@ def notice_retry(*, notice: Notice, actor: Actor) -> Notice:
         actor=actor,
         action="retry_requested",
         data={"previous_error": notice.error},
-        extra_fields={"error": "", "claimed_at": None},
+        extra_fields={"error": "", "claimed_at": None, "attempts": 0, "retry_at": None},
     )
     notices_enqueue([notice.pk])
     return notice

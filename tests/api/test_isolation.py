@@ -7,8 +7,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from collecting.models import DunningRun, Notice
-from collecting.services import accounts, commitments, policies
+from collecting.models import DunningRun, EmailEvent, Notice, SuppressedAddress
+from collecting.services import accounts, commitments, delivery, policies
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import LineInput, credit_note_create
 from o2c.models import (
@@ -76,6 +76,7 @@ def victim(org):
         key, _ = OrganizationAPIKey.objects.create_key(name="erp", organization=org)
         job = Job.objects.create(organization=org, kind="import_invoices")
         collections = _collections_rows(org, customer)
+        collections.update(_delivery_rows(org, customer))
         bank = _bank_rows(customer)
         return {
             "payment-term": customer.payment_term_id,
@@ -173,6 +174,35 @@ def _collections_rows(org, customer):
             event_id="e1",
             payload={},
         ).pk,
+    }
+
+
+def _delivery_rows(org, customer):
+    provider_endpoint, _ = delivery.email_provider_endpoint_create(
+        provider="mailgun", signing_key="k", actor=SYSTEM
+    )
+    event = EmailEvent.objects.create(
+        organization=org,
+        endpoint=provider_endpoint,
+        provider="mailgun",
+        event_id="e1",
+        kind="hard_bounce",
+        recipient="ap@victim.example",
+        customer=customer,
+        raw={},
+    )
+    suppressed = SuppressedAddress.objects.create(
+        organization=org,
+        address="ap@victim.example",
+        reason="hard_bounce",
+        customer=customer,
+        event=event,
+        suppressed_at=event.received_at,
+    )
+    return {
+        "email-provider-endpoint": provider_endpoint.pk,
+        "email-event": event.pk,
+        "suppressed-address": suppressed.pk,
     }
 
 

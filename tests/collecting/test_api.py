@@ -107,9 +107,12 @@ def test_the_collections_journey_through_the_api(
         assert "Total 350.00 EUR" in preview.json()["body"]
 
         with django_capture_on_commit_callbacks(execute=True):
-            run = collector_api.post("/api/v1/dunning-runs/", {"date": "2026-02-10"})
-        assert run.status_code == 201, run.json()
-        assert [r["notices_created"] for r in run.json()] == [1]
+            run = collector_api.post("/api/v1/dunning-runs/")
+        # Started in the background: 202 with the queued run, then poll it.
+        assert run.status_code == 202, run.json()
+        assert run.json()["status"] == "queued"
+        done = collector_api.get(f"/api/v1/dunning-runs/{run.json()['id']}/").json()
+        assert (done["status"], done["notices_created"]) == ("completed", 1)
         (notice,) = collector_api.get("/api/v1/notices/").json()["results"]
         assert notice["status"] == "sent"
         assert notice["fee_amount"] == "2.50"

@@ -69,7 +69,7 @@ def test_a_broken_promise_puts_the_account_on_top_and_resumes_dunning(
         assert [e.customer.name for e in queue(filters=mine)] == ["Big", "Other"]
         assert invoice.pk not in {
             item.invoice_id
-            for n in plan_notices(day=date(2026, 2, 22))
+            for n in plan_notices(day=date(2026, 2, 22)).notices
             for item in n.items
         }
         # 200.00 paid only: partly kept is judged after the grace (3 days).
@@ -91,7 +91,7 @@ def test_a_broken_promise_puts_the_account_on_top_and_resumes_dunning(
         assert top.score_parts["broken_promise"] == 60
         assert top.amount_overdue == Decimal("600.00")
         # Dunning resumes at the step reached meanwhile (+21 on 22 Feb).
-        planned = plan_notices(day=date(2026, 2, 24))
+        planned = plan_notices(day=date(2026, 2, 24)).notices
         mine_planned = [n for n in planned if n.customer_id == promiser.pk]
         assert [(n.step.name, n.total) for n in mine_planned] == [
             ("Reminder 2", Decimal("600.00"))
@@ -132,7 +132,7 @@ def test_disputes_pause_dunning_and_end_by_credit_note(tenant):
             customer=customer, invoices=[invoice], reason_code="pricing",
             owner=owner, description="Price list of 2025 applies", actor=SYSTEM,
         )  # fmt: skip
-        assert plan_notices(day=date(2026, 2, 10)) == []
+        assert plan_notices(day=date(2026, 2, 10)).notices == []
         with pytest.raises(DomainError):
             dispute_resolve(
                 dispute=dispute, resolution="resolved_credit_note", actor=SYSTEM
@@ -147,7 +147,7 @@ def test_disputes_pause_dunning_and_end_by_credit_note(tenant):
             credit_note=credit, actor=SYSTEM,
         )  # fmt: skip
         # The rest (70.00) is chased again from the next run.
-        (notice,) = plan_notices(day=date(2026, 2, 10))
+        (notice,) = plan_notices(day=date(2026, 2, 10)).notices
         assert notice.total == Decimal("70.00")
         with pytest.raises(ConflictError):
             dispute_resolve(dispute=dispute, resolution="withdrawn", actor=SYSTEM)

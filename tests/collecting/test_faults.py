@@ -10,7 +10,8 @@ import pytest
 import time_machine
 from django.db import connections
 
-from collecting.models import DunningRun, Notice, NoticeItem
+from collecting.models import DunningRun, Notice, NoticeItem, PassedOverStep
+from collecting.selectors import customer_timeline
 from collecting.services import dunning, sending
 from collecting.services.dunning import dunning_run
 from collecting.services.sending import notice_reconcile, notices_send, notices_sweep
@@ -167,31 +168,81 @@ def test_a_crash_after_smtp_leaves_unknown_check_and_never_resends(
 
 
 @pytest.mark.django_db
-def test_the_beat_down_for_three_days_is_caught_up_day_by_day(
+def test_after_five_missed_days_each_customer_gets_one_notice_as_of_today(
     org, smtp_sink, django_capture_on_commit_callbacks
 ):
-    """Runs on 6 and 7 Feb, beat down 8-10 Feb, back on 11 Feb at 07:00: the 8 Feb
-    step (+7) is sent on restart, once, and nothing is skipped."""
-    setup_company(org)
-    with time_machine.travel(at(date(2026, 2, 6)), tick=False) as clock:
-        for day in (date(2026, 2, 6), date(2026, 2, 7)):
+    """Beat runs every morning up to 3 Feb, is down 4-8 Feb, back on 9 Feb.
+
+    Alpha's invoices reached Reminder 2 (7 Feb) and Reminder 1 (8 Feb) while no
+    run ran: one notice at Reminder 2 listing both, days overdue counted to
+    9 Feb, one fee. Bravo's courtesy reminder fell due on 4 Feb about an invoice
+    due on 7 Feb: it is not sent two days after the due date, and it is recorded
+    as passed over.
+    """
+    with tenant_context(org):
+        policy = make_policy()
+        policy.min_days_between_notices = 0  # the cadence is tested on its own
+        policy.save()
+        alpha = CustomerFactory(name="Alpha", email="alpha@example.com")
+        bravo = CustomerFactory(name="Bravo", email="bravo@example.com")
+        issue = date(2026, 1, 2)
+        a_late = issued_invoice(
+            alpha, "100.00", invoice_date=issue, due_date=date(2026, 1, 17)
+        )
+        a_new = issued_invoice(
+            alpha, "40.00", invoice_date=issue, due_date=date(2026, 2, 1)
+        )
+        b_due = issued_invoice(
+            bravo, "70.00", invoice_date=issue, due_date=date(2026, 2, 7)
+        )
+    with time_machine.travel(at(date(2026, 1, 20)), tick=False) as clock:
+        day = date(2026, 1, 20)
+        while day <= date(2026, 2, 3):
             clock.move_to(at(day))
             with django_capture_on_commit_callbacks(execute=True):
                 schedule_runs()
-        assert smtp_sink.messages == []
-        clock.move_to(at(date(2026, 2, 11)))
+            day += timedelta(days=1)
+        before = len(smtp_sink.messages)
+        clock.move_to(at(date(2026, 2, 9)))
         with django_capture_on_commit_callbacks(execute=True):
             schedule_runs()
         with django_capture_on_commit_callbacks(execute=True):
             schedule_runs()  # the next tick changes nothing
-    assert subjects(smtp_sink) == ["Reminder 1 for Alpha", "Reminder 1 for Bravo"]
+    after = smtp_sink.messages[before:]
+    assert [(m.rcpt_tos, m.subject) for m in after] == [
+        (["alpha@example.com"], "Reminder 2 for Alpha")
+    ]
+    (message,) = after
+    assert message.invoice_rows() == [
+        (a_late.number, 23, "100.00"),
+        (a_new.number, 8, "40.00"),
+    ]
+    assert "Fee: 5.00" in message.text
     with tenant_context(org):
+        run = DunningRun.objects.get(run_date=date(2026, 2, 9))
+        assert (run.caught_up_from, run.notices_created) == (date(2026, 2, 4), 1)
+        assert (
+            DunningRun.objects.filter(
+                run_date__range=(date(2026, 2, 4), date(2026, 2, 8))
+            ).count()
+            == 0
+        )
+        assert [
+            (n.customer.name, n.notice_date) for n in Notice.objects.filter(run=run)
+        ] == [("Alpha", date(2026, 2, 9))]
         assert list(
-            DunningRun.objects.order_by("run_date").values_list("run_date", "status")
-        ) == [(date(2026, 2, d), "completed") for d in (6, 7, 8, 9, 10, 11)]
-        assert list(
-            Notice.objects.values_list("run__run_date", "step__offset_days").distinct()
-        ) == [(date(2026, 2, 8), 7)]
+            PassedOverStep.objects.values_list(
+                "invoice_id", "step__name", "fell_due_on"
+            )
+        ) == [(b_due.pk, "Courtesy", date(2026, 2, 4))]
+        fees = LedgerEntry.objects.filter(kind="fee")
+        assert [(f.invoice_id, f.amount) for f in fees] == [
+            (a_late.pk, Decimal("5.00"))
+        ]
+        timeline = customer_timeline(customer=bravo)
+        assert any(
+            "passed over during catch-up" in event.title for event in timeline
+        ), [event.title for event in timeline]
 
 
 @pytest.mark.django_db
@@ -266,3 +317,44 @@ def test_two_runs_started_at_once_write_each_notice_once(org, smtp_sink):
         assert Notice.objects.count() == 2
         assert Notice.objects.filter(status="sent").count() == 2
     assert subjects(smtp_sink) == ["Reminder 1 for Alpha", "Reminder 1 for Bravo"]
+
+
+@pytest.mark.django_db
+def test_the_catch_up_looks_back_31_days_at_most(
+    org, smtp_sink, django_capture_on_commit_callbacks
+):
+    """Last run on 1 Jan, next on 20 Feb (50 days later): the steps that fell
+    due from 20 Jan (31 days back) are recorded as passed over, older ones not."""
+    with tenant_context(org):
+        policy = make_policy()
+        policy.min_days_between_notices = 0
+        policy.save()
+        customer = CustomerFactory(name="Alpha", email="alpha@example.com")
+        # Courtesy 7 Jan, Reminder 1 17 Jan (before the window), Reminder 2
+        # 31 Jan (inside), Final notice (letter) 14 Feb (inside), Call 24 Feb.
+        invoice = issued_invoice(
+            customer,
+            "100.00",
+            invoice_date=date(2025, 12, 1),
+            due_date=date(2026, 1, 10),
+        )
+    for day in (date(2026, 1, 1), date(2026, 2, 20)):
+        with (
+            time_machine.travel(at(day), tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            run_dunning(org.pk)
+    with tenant_context(org):
+        run = DunningRun.objects.get(run_date=date(2026, 2, 20))
+        assert run.caught_up_from == date(2026, 1, 20)
+        assert list(
+            PassedOverStep.objects.order_by("fell_due_on").values_list(
+                "step__name", "fell_due_on"
+            )
+        ) == [("Reminder 2", date(2026, 1, 31))]
+        # The letter step (14 Feb) is the one reached: it is what goes out.
+        notice = Notice.objects.get(run=run)
+        assert (notice.step.name, notice.items.get().invoice_id) == (
+            "Final notice",
+            invoice.pk,
+        )
