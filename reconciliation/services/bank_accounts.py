@@ -72,10 +72,7 @@ def bank_account_save(
         raise DomainError(
             "required", "Give an IBAN or an account number.", field="iban"
         )
-    if not isinstance(account.column_mapping, dict):
-        raise DomainError(
-            "invalid", "The column mapping is an object.", field="column_mapping"
-        )
+    _check_column_mapping(account.column_mapping)
     if account.is_default:
         BankAccount.objects.filter(is_default=True).exclude(pk=account.pk).update(
             is_default=False
@@ -96,6 +93,22 @@ def bank_account_save(
         data={"name": account.name, "iban": account.iban},
     )
     return account
+
+
+def _check_column_mapping(mapping) -> None:
+    """A CSV/XLSX profile the reader accepts, so an upload does not fail on it."""
+    from reconciliation.statements import ColumnMapping, StatementError
+
+    if not isinstance(mapping, dict):
+        raise DomainError(
+            "invalid", "The column mapping is an object.", field="column_mapping"
+        )
+    if not mapping:
+        return
+    try:
+        ColumnMapping.from_dict(mapping)
+    except (StatementError, TypeError, ValueError) as error:
+        raise DomainError("invalid", str(error), field="column_mapping") from None
 
 
 def bank_account_for(account_text: str) -> BankAccount | None:

@@ -48,7 +48,6 @@ from reconciliation.statements.base import ParsedEntry, ParsedStatement, Stateme
 logger = logging.getLogger(__name__)
 
 IMPORT_JOB = "import_bank_statement"
-MAX_STATEMENT_BYTES = 50 * 1024 * 1024
 FORMATS = ("camt", "mt940", "bai2", "csv", "xlsx")
 L = StatementLine
 
@@ -300,7 +299,7 @@ def statement_import_file(
     actor: Actor,
 ) -> ImportResult:
     """Read a statement file with the format's reader and import it."""
-    from reconciliation.statements import parse_statement  # the readers' entry point
+    from reconciliation.statements import ColumnMapping, parse_statement
 
     file_hash = hashlib.sha256(data).hexdigest()
     if BankStatement.objects.filter(
@@ -308,11 +307,13 @@ def statement_import_file(
     ).exists():
         return ImportResult(already_imported=True)
     try:
+        mapping = (
+            ColumnMapping.from_dict(bank_account.column_mapping)
+            if bank_account.column_mapping
+            else None
+        )
         statements = parse_statement(
-            data,
-            filename=filename,
-            file_format=file_format,
-            mapping=bank_account.column_mapping or None,
+            data, filename=filename, file_format=file_format, mapping=mapping
         )
     except StatementError as error:
         raise DomainError("invalid_file", str(error), field="file") from None
@@ -334,11 +335,13 @@ def statement_import_job_create(
     *, bank_account: BankAccount, file, file_format: str | None = None, actor: Actor
 ) -> Job:
     """Store an uploaded statement as a queued job; the worker imports it."""
-    if file.size > MAX_STATEMENT_BYTES:
+    from reconciliation.statements import max_bytes
+
+    if file.size > max_bytes():
         raise DomainError(
             "file_too_large",
             f"The file is {file.size / 1024 / 1024:.1f} MB; the limit is "
-            f"{MAX_STATEMENT_BYTES // 1024 // 1024} MB.",
+            f"{max_bytes() / 1024 / 1024:.0f} MB.",
             field="file",
         )
     if file.size == 0:

@@ -2,16 +2,19 @@
 run twice."""
 
 from datetime import date
+from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from invoicing.models import Invoice
+from o2c.errors import DomainError
 from o2c.models import Job
-from reconciliation.models import StatementLine
-from reconciliation.services.matching import match_job_run
+from reconciliation.models import BankStatement, StatementLine
+from reconciliation.services.matching import lines_match, match_job_run
 from reconciliation.services.statements import (
     matching_job_create,
+    statement_import_file,
     statement_import_job_create,
     statement_import_run,
 )
@@ -72,9 +75,6 @@ CAMT = b"""<?xml version="1.0" encoding="UTF-8"?>
 def test_statement_file_import_job_imports_once_then_matches(
     account, django_capture_on_commit_callbacks
 ):
-    statements = pytest.importorskip("reconciliation.statements")
-    if not hasattr(statements, "parse_statement"):
-        pytest.skip("the statement readers are not in this tree yet")
     invoice = issued_invoice(CustomerFactory(), "75.00", invoice_date=date(2026, 1, 3))
     data = CAMT.replace(b"INVOICE_NUMBER", invoice.number.encode())
 
@@ -97,3 +97,59 @@ def test_statement_file_import_job_imports_once_then_matches(
     line = StatementLine.objects.get()
     assert line.status == StatementLine.Status.MATCHED_AUTO
     assert Invoice.objects.get(pk=invoice.pk).open_amount == 0
+
+
+CSV = (
+    "Buchungstag;Betrag;Auftraggeber;IBAN;Verwendungszweck\n"
+    "02.02.2026;1.250,00;Hanse Logistik GmbH;DE02120300000000202051;Rechnung {n}\n"
+    "03.02.2026;-89,90;Stadtwerke;DE11111111111111111111;Strom\n"
+)
+MAPPING = {
+    "date_column": "Buchungstag",
+    "date_format": "%d.%m.%Y",
+    "amount_column": "Betrag",
+    "decimal_separator": ",",
+    "thousands_separator": ".",
+    "currency": "EUR",
+    "payer_name_column": "Auftraggeber",
+    "payer_account_column": "IBAN",
+    "reference_columns": ["Verwendungszweck"],
+    "delimiter": ";",
+}
+
+
+def test_csv_through_the_accounts_column_mapping(tenant):
+    account = main_account(column_mapping=MAPPING)
+    invoice = issued_invoice(
+        CustomerFactory(), "1250.00", invoice_date=date(2026, 1, 3)
+    )
+    data = CSV.format(n=invoice.number).encode()
+
+    result = statement_import_file(
+        bank_account=account, data=data, filename="umsaetze.csv", actor=SYSTEM
+    )
+    lines_match(line_ids=result.new_credit_line_ids)
+
+    credit, debit = StatementLine.objects.order_by("booking_date")
+    assert (credit.amount, credit.status) == (Decimal("1250.00"), "matched_auto")
+    assert (debit.amount, debit.status) == (Decimal("-89.90"), "debit")
+    assert Invoice.objects.get(pk=invoice.pk).open_amount == 0
+
+
+def test_csv_that_does_not_fit_the_mapping_is_refused_and_writes_nothing(tenant):
+    account = main_account(column_mapping=MAPPING | {"amount_column": "Umsatz"})
+    with pytest.raises(DomainError) as refused:
+        statement_import_file(
+            bank_account=account,
+            data=CSV.format(n="1").encode(),
+            filename="umsaetze.csv",
+            actor=SYSTEM,
+        )
+    assert "Umsatz" in refused.value.message
+    assert not StatementLine.objects.exists()
+    assert not BankStatement.objects.exists()
+
+
+def test_a_mapping_the_reader_cannot_use_is_refused_when_saved(tenant):
+    with pytest.raises(DomainError, match="date_column"):
+        main_account(column_mapping={"amount_column": "Betrag", "currency": "EUR"})
