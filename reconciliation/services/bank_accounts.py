@@ -20,6 +20,7 @@ from reconciliation.models import (
     ReconciliationSettings,
     StatementLine,
 )
+from reconciliation.statements import ColumnMapping, StatementError
 
 BANK_ACCOUNT_FIELDS = (
     "name", "iban", "account_number", "bic", "routing_number", "currency",
@@ -97,8 +98,6 @@ def bank_account_save(
 
 def _check_column_mapping(mapping) -> None:
     """A CSV/XLSX profile the reader accepts, so an upload does not fail on it."""
-    from reconciliation.statements import ColumnMapping, StatementError
-
     if not isinstance(mapping, dict):
         raise DomainError(
             "invalid", "The column mapping is an object.", field="column_mapping"

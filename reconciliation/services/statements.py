@@ -43,12 +43,19 @@ from o2c.tenancy import current_organization
 from reconciliation.models import BankAccount, BankStatement, StatementLine
 from reconciliation.services.bank_accounts import compact_account
 from reconciliation.services.lines import line_reverse_by_bank
-from reconciliation.statements.base import ParsedEntry, ParsedStatement, StatementError
+from reconciliation.statements import (
+    FORMATS,
+    ColumnMapping,
+    ParsedEntry,
+    ParsedStatement,
+    StatementError,
+    max_bytes,
+    parse_statement,
+)
 
 logger = logging.getLogger(__name__)
 
 IMPORT_JOB = "import_bank_statement"
-FORMATS = ("camt", "mt940", "bai2", "csv", "xlsx")
 L = StatementLine
 
 
@@ -299,8 +306,6 @@ def statement_import_file(
     actor: Actor,
 ) -> ImportResult:
     """Read a statement file with the format's reader and import it."""
-    from reconciliation.statements import ColumnMapping, parse_statement
-
     file_hash = hashlib.sha256(data).hexdigest()
     if BankStatement.objects.filter(
         bank_account=bank_account, file_hash=file_hash
@@ -335,8 +340,6 @@ def statement_import_job_create(
     *, bank_account: BankAccount, file, file_format: str | None = None, actor: Actor
 ) -> Job:
     """Store an uploaded statement as a queued job; the worker imports it."""
-    from reconciliation.statements import max_bytes
-
     if file.size > max_bytes():
         raise DomainError(
             "file_too_large",
