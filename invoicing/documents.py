@@ -29,6 +29,7 @@ from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from invoicing.models import CreditNote, Invoice, LedgerEntry
+from invoicing.references import pay_to, payment_reference
 from o2c.models import Organization
 from o2c.money import format_amount as format_money_amount
 from o2c.money import known_locale
@@ -94,6 +95,8 @@ def render_invoice_pdf(invoice: Invoice) -> bytes:
             total=invoice.total,
         ),
         "settlement": _settlement(invoice, organization),
+        "pay_to": pay_to(),
+        "payment_reference": payment_reference(invoice),
         "instalments": [
             {
                 "sequence": instalment.sequence,

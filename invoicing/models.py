@@ -105,6 +105,13 @@ class Invoice(TenantModel):
                 condition=models.Q(status__in=["open", "partially_paid"]),
                 name="invoice_open_customer_idx",
             ),
+            # Open invoices by amount: the matching engine looks up "an open
+            # invoice of exactly this amount" per bank line.
+            models.Index(
+                fields=["organization", "currency", "open_amount"],
+                condition=models.Q(status__in=["open", "partially_paid"]),
+                name="invoice_open_amount_idx",
+            ),
         ]
 
     def __str__(self):

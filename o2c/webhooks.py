@@ -56,6 +56,8 @@ EVENTS = {
     "promise.broken": "A promise to pay was broken (or only partly kept).",
     "dispute.opened": "A dispute was opened.",
     "dispute.resolved": "A dispute was resolved or withdrawn.",
+    "payment.received": "Cash came in on a bank statement and was recorded.",
+    "payment.applied": "Received cash was applied to invoices.",
 }
 
 

@@ -1,5 +1,6 @@
 """Payments, their allocations to invoices, and write-offs."""
 
+from django.conf import settings
 from django.db import models
 
 from invoicing.models import Invoice
@@ -47,6 +48,15 @@ class Payment(TenantModel):
     external_id = models.CharField(max_length=100, null=True, blank=True)
     reversal_date = models.DateField(null=True, blank=True)
     reversal_reason = models.CharField(max_length=300, blank=True)
+    # The bank statement line this cash came in on (several payments when a person
+    # split the line over customers).
+    statement_line = models.ForeignKey(
+        "reconciliation.StatementLine",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="payments",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -152,6 +162,14 @@ class WriteOff(TenantModel):
         max_length=10, choices=Status.choices, default=Status.POSTED
     )
     reversal_date = models.DateField(null=True, blank=True)
+    # Set when the write-off settled a short payment of a bank statement line.
+    statement_line = models.ForeignKey(
+        "reconciliation.StatementLine",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="write_offs",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -159,4 +177,290 @@ class WriteOff(TenantModel):
             models.CheckConstraint(
                 condition=models.Q(amount__gt=0), name="writeoff_amount_positive"
             ),
+        ]
+
+
+# --- Bank statements and cash application ------------------------------------------
+
+
+class BankAccount(TenantModel):
+    """An account of the organization that customers pay into.
+
+    ``column_mapping`` is the saved profile for CSV/XLSX statements of this account
+    (which column holds the date, amount, payer, reference text...).
+    """
+
+    name = models.CharField(max_length=100)
+    iban = models.CharField(max_length=34, blank=True)
+    account_number = models.CharField(max_length=40, blank=True)
+    bic = models.CharField(max_length=11, blank=True)
+    routing_number = models.CharField(max_length=20, blank=True)
+    currency = models.CharField(max_length=3)
+    is_default = models.BooleanField(default=False)
+    column_mapping = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "iban"],
+                condition=~models.Q(iban=""),
+                name="bankaccount_unique_iban",
+            ),
+            models.UniqueConstraint(
+                fields=["organization"],
+                condition=models.Q(is_default=True),
+                name="bankaccount_one_default",
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class BankStatement(TenantModel):
+    """One statement (or notification) read from an imported file."""
+
+    class Kind(models.TextChoices):
+        STATEMENT = "statement", "Statement"
+        NOTIFICATION = "notification", "Notification"
+
+    bank_account = models.ForeignKey(
+        BankAccount, on_delete=models.PROTECT, related_name="statements"
+    )
+    file_hash = models.CharField(max_length=64)
+    source_name = models.CharField(max_length=255, blank=True)
+    file_format = models.CharField(max_length=20, blank=True)
+    statement_id = models.CharField(max_length=100, blank=True)
+    kind = models.CharField(max_length=12, choices=Kind.choices, default=Kind.STATEMENT)
+    sequence = models.PositiveSmallIntegerField(
+        default=0, help_text="Position of the statement within its file."
+    )
+    currency = models.CharField(max_length=3)
+    opening_balance = models.DecimalField(**MONEY, null=True, blank=True)
+    closing_balance = models.DecimalField(**MONEY, null=True, blank=True)
+    opening_date = models.DateField(null=True, blank=True)
+    closing_date = models.DateField(null=True, blank=True)
+    line_count = models.PositiveIntegerField(default=0)
+    new_line_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    imported_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["bank_account", "file_hash", "sequence"],
+                name="bankstatement_unique_file",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "-imported_at"], name="bankstatement_org_idx"
+            )
+        ]
+
+    def __str__(self):
+        return self.statement_id or self.source_name or f"statement #{self.pk}"
+
+
+class StatementLine(TenantModel):
+    """One transaction of a bank statement and what became of it.
+
+    The cash it brought is in ``payments`` (``Payment.statement_line``): one per
+    customer, several when a person split the line. The link points from the
+    payment to the line only, so deleting a tenant's rows table by table (demo,
+    bench) finds an order without a cycle."""
+
+    class Status(models.TextChoices):
+        NEW = "new", "New"
+        NEEDS_REVIEW = "needs_review", "Needs review"
+        MATCHED_AUTO = "matched_auto", "Matched automatically"
+        MATCHED_MANUAL = "matched_manual", "Matched by a person"
+        ON_ACCOUNT = "on_account", "On account"
+        NOT_RECEIVABLE = "not_receivable", "Not receivable"
+        REVERSED = "reversed", "Reversed"
+        DEBIT = "debit", "Debit (outgoing)"
+
+    class Direction(models.TextChoices):
+        CREDIT = "credit", "Credit"
+        DEBIT = "debit", "Debit"
+
+    S = Status
+    OPEN = (S.NEW, S.NEEDS_REVIEW)
+    APPLIED = (S.MATCHED_AUTO, S.MATCHED_MANUAL, S.ON_ACCOUNT)
+    TRANSITIONS = {
+        S.NEW: {
+            S.NEEDS_REVIEW, S.MATCHED_AUTO, S.MATCHED_MANUAL, S.ON_ACCOUNT,
+            S.NOT_RECEIVABLE, S.REVERSED,
+        },
+        S.NEEDS_REVIEW: {
+            S.NEW, S.MATCHED_AUTO, S.MATCHED_MANUAL, S.ON_ACCOUNT, S.NOT_RECEIVABLE,
+            S.REVERSED,
+        },
+        # Undo puts an applied line back in the queue; a bank reversal ends it.
+        S.MATCHED_AUTO: {S.NEW, S.REVERSED},
+        S.MATCHED_MANUAL: {S.NEW, S.REVERSED},
+        S.ON_ACCOUNT: {S.NEW, S.REVERSED},
+        S.NOT_RECEIVABLE: {S.NEW, S.REVERSED},
+        S.REVERSED: set(),
+        S.DEBIT: set(),
+    }  # fmt: skip
+
+    statement = models.ForeignKey(
+        BankStatement, on_delete=models.PROTECT, related_name="lines"
+    )
+    bank_account = models.ForeignKey(
+        BankAccount, on_delete=models.PROTECT, related_name="lines"
+    )
+    booking_date = models.DateField()
+    value_date = models.DateField(null=True, blank=True)
+    amount = models.DecimalField(**MONEY, help_text="Signed: + money in, - out.")
+    currency = models.CharField(max_length=3)
+    direction = models.CharField(max_length=6, choices=Direction.choices)
+    bank_reference = models.CharField(max_length=140, blank=True)
+    entry_reference = models.CharField(max_length=140, blank=True)
+    end_to_end_id = models.CharField(max_length=140, blank=True)
+    remittance = models.TextField(blank=True)
+    structured_reference = models.CharField(max_length=140, blank=True)
+    payer_name = models.CharField(max_length=200, blank=True)
+    payer_account = models.CharField(max_length=40, blank=True)
+    payer_bic = models.CharField(max_length=11, blank=True)
+    transaction_code = models.CharField(max_length=40, blank=True)
+    is_reversal = models.BooleanField(default=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=S.NEW)
+    matched_by = models.CharField(max_length=150, blank=True)
+    match_reason = models.TextField(blank=True)
+    confidence = models.PositiveSmallIntegerField(null=True, blank=True)
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="statement_lines",
+    )
+    reversed_line = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="reversals",
+        help_text="For a bank reversal: the credit it takes back.",
+    )
+    note = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # The same transaction read from an overlapping statement or the same
+            # file again is the same line.
+            models.UniqueConstraint(
+                fields=["bank_account", "booking_date", "amount", "bank_reference"],
+                name="statementline_identity",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "status", "booking_date"],
+                name="statementline_status_idx",
+            ),
+            models.Index(
+                fields=["organization", "statement"], name="statementline_stmt_idx"
+            ),
+            models.Index(
+                fields=["organization", "bank_account", "end_to_end_id"],
+                name="statementline_e2e_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.booking_date} {self.amount} {self.currency}"
+
+
+class CustomerBankAccount(TenantModel):
+    """A customer's account we have seen paying: learnt from confirmed matches,
+    editable by a person. Used to recognise the payer of later lines."""
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="bank_accounts"
+    )
+    account = models.CharField(max_length=40, help_text="IBAN or account number.")
+    payer_name = models.CharField(max_length=200, blank=True)
+    learnt_from = models.ForeignKey(
+        StatementLine, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    confirmed = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "account"],
+                name="customerbankaccount_unique_account",
+            ),
+        ]
+
+    def __str__(self):
+        return self.account
+
+
+class MatchSuggestion(TenantModel):
+    """A ranked candidate for an open statement line, kept for the queue."""
+
+    class Action(models.TextChoices):
+        APPLY = "apply", "Apply"
+        APPLY_AND_WRITE_OFF = "apply_and_write_off", "Apply and write off"
+        ON_ACCOUNT = "on_account", "Put on account"
+
+    line = models.ForeignKey(
+        StatementLine, on_delete=models.CASCADE, related_name="suggestions"
+    )
+    rank = models.PositiveSmallIntegerField()
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE)
+    invoices = models.JSONField(
+        default=list, help_text='[{"invoice": id, "amount": "12.50"}, ...]'
+    )
+    confidence = models.PositiveSmallIntegerField()
+    reasons = models.JSONField(default=list)
+    action = models.CharField(max_length=20, choices=Action.choices)
+
+    class Meta:
+        ordering = ["rank"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["line", "rank"], name="matchsuggestion_unique_rank"
+            )
+        ]
+
+
+class ReconciliationSettings(TenantModel):
+    """How boldly the matching engine acts; one row per organization."""
+
+    class ShortPaymentAction(models.TextChoices):
+        WRITE_OFF = "write_off", "Write off the difference"
+        LEAVE_OPEN = "leave_open", "Leave the difference open"
+
+    auto_apply_threshold = models.PositiveSmallIntegerField(default=95)
+    auto_apply_margin = models.PositiveSmallIntegerField(
+        default=15, help_text="Points the best candidate must lead the next by."
+    )
+    short_payment_tolerance_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, default=0
+    )
+    short_payment_tolerance_amounts = models.JSONField(
+        default=dict, blank=True, help_text='Per currency, e.g. {"EUR": "5.00"}.'
+    )
+    short_payment_action = models.CharField(
+        max_length=10,
+        choices=ShortPaymentAction.choices,
+        default=ShortPaymentAction.WRITE_OFF,
+    )
+    early_payment_discount = models.BooleanField(default=False)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"], name="reconciliationsettings_one_per_org"
+            )
         ]

@@ -21,11 +21,12 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from invoicing.models import Invoice
+from invoicing.references import PayTo
 from invoicing.selectors import OPEN_STATUSES, CustomerBalance
 from o2c.money import quantize
 from o2c.tenancy import current_organization
 from orders.models import MONEY, Customer
-from reconciliation.models import Allocation, Payment, WriteOff
+from reconciliation.models import Allocation, BankAccount, Payment, WriteOff
 
 _AMOUNT = DecimalField(**MONEY)
 
@@ -233,3 +234,21 @@ def invoice_allocations(*, invoice: Invoice) -> QuerySet[Allocation]:
 
 def invoice_write_offs(*, invoice: Invoice) -> QuerySet[WriteOff]:
     return WriteOff.objects.filter(invoice=invoice).order_by("write_off_date", "id")
+
+
+# --- Bank accounts ----------------------------------------------------------------
+
+
+def default_pay_to() -> PayTo | None:
+    """The organization's default bank account as printed on invoices and
+    statements (registered with invoicing at start-up, see invoicing.references)."""
+    account = BankAccount.objects.filter(is_default=True).first()
+    if account is None:
+        return None
+    return PayTo(
+        account_name=current_organization().name,
+        iban=account.iban,
+        bic=account.bic,
+        account_number=account.account_number,
+        routing_number=account.routing_number,
+    )

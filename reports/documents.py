@@ -13,6 +13,7 @@ from datetime import date
 from django.template.loader import render_to_string
 
 from invoicing.documents import html_to_pdf
+from invoicing.references import pay_to, payment_reference
 from o2c.tenancy import current_organization
 from reports.selectors.aging import AgingFilters, aging_report
 from reports.selectors.history import Statement
@@ -28,11 +29,14 @@ def render_pdf(template_name: str, context: dict) -> bytes:
 
 
 def statement_pdf(statement: Statement) -> bytes:
+    for invoice in statement.open_invoices:
+        invoice.payment_reference = payment_reference(invoice)
     return render_pdf(
         "reports/pdf/statement.html",
         {
             "statement": statement,
             "customer": statement.customer,
+            "pay_to": pay_to(),
             "document_title": f"Statement of account {statement.customer.number}",
         },
     )

@@ -52,6 +52,7 @@ def payment_create(
     payer_name: str = "",
     external_id: str | None = None,
     allocations: list[AllocationInput] = (),
+    statement_line=None,
     actor: Actor,
 ) -> Payment:
     """Record cash received, post it on account, then apply ``allocations``."""
@@ -75,6 +76,7 @@ def payment_create(
         reference=reference,
         payer_name=payer_name,
         external_id=external_id or None,
+        statement_line=statement_line,
     )
     try:
         with transaction.atomic():
@@ -85,34 +87,133 @@ def payment_create(
             f"A payment with external id '{external_id}' is already recorded.",
             field="external_id",
         ) from None
-    ledger_post(
-        postings=[
-            Posting(
-                customer_id=customer.pk,
-                payment_id=payment.pk,
-                kind=LedgerEntry.Kind.PAYMENT,
-                amount=-amount,
-                currency=currency,
-                posting_date=received_date,
-                document_type=PAYMENT_DOC,
-                document_id=payment.pk,
-                memo=f"Payment {payment.number}",
-            )
-        ],
-        actor=actor,
-    )
-    audit_record(actor=actor, obj=payment, action="received", to_status=payment.status)
-    for index, allocation in enumerate(allocations):
-        allocation_create(
-            payment=payment,
-            invoice=allocation.invoice,
-            amount=allocation.amount,
-            allocation_date=allocation.allocation_date,
-            actor=actor,
-            field=f"allocations[{index}]",
+    postings = [
+        Posting(
+            customer_id=customer.pk,
+            payment_id=payment.pk,
+            kind=LedgerEntry.Kind.PAYMENT,
+            amount=-amount,
+            currency=currency,
+            posting_date=received_date,
+            document_type=PAYMENT_DOC,
+            document_id=payment.pk,
+            memo=f"Payment {payment.number}",
         )
+    ]
+    # The cash and its allocations go to the ledger in one posting: one lock of
+    # the invoices, one history check, one refresh of the open amounts.
+    applied = _allocations_prepare(payment, allocations)
+    for allocation, invoice, field in applied:
+        postings += _allocation_postings(payment, allocation, invoice, field)
+    ledger_post(postings=postings, actor=actor)
+    audit_record(actor=actor, obj=payment, action="received", to_status=payment.status)
+    if applied:
+        _sync_unapplied(payment)
+    for allocation, invoice, _ in applied:
+        _audit_allocated(allocation, invoice, actor)
     payment.refresh_from_db()
     return payment
+
+
+def _allocations_prepare(payment: Payment, allocations) -> list[tuple]:
+    """Check and create the allocations of a new payment, in order, as
+    :func:`allocation_create` would one by one; their postings are the caller's."""
+    created = []
+    unapplied = payment.amount
+    open_amounts: dict[int, Decimal] = {}
+    for index, allocation in enumerate(allocations):
+        prefix = f"allocations[{index}]."
+        invoice = Invoice.objects.select_for_update().get(pk=allocation.invoice.pk)
+        open_amounts.setdefault(invoice.pk, invoice.open_amount)
+        invoice.open_amount = open_amounts[invoice.pk]
+        amount, allocation_date = _checked_allocation(
+            payment,
+            invoice,
+            allocation.amount,
+            allocation.allocation_date,
+            unapplied=unapplied,
+            prefix=prefix,
+        )
+        unapplied -= amount
+        open_amounts[invoice.pk] -= amount
+        row = Allocation.objects.create(
+            organization=payment.organization,
+            payment=payment,
+            invoice=invoice,
+            amount=amount,
+            allocation_date=allocation_date,
+        )
+        created.append((row, invoice, f"{prefix}amount"))
+    return created
+
+
+def _checked_allocation(
+    payment: Payment,
+    invoice: Invoice,
+    amount,
+    allocation_date: date | None,
+    *,
+    unapplied: Decimal,
+    prefix: str,
+) -> tuple[Decimal, date]:
+    _check_allocation(payment, invoice, prefix)
+    amount = exact_amount(amount, payment.currency, field=f"{prefix}amount")
+    if amount <= 0:
+        raise DomainError(
+            "invalid_amount", "Amount must be positive.", field=f"{prefix}amount"
+        )
+    if amount > unapplied:
+        raise DomainError(
+            "exceeds_unapplied",
+            f"Only {quantize(unapplied, payment.currency)} "
+            f"{payment.currency} of payment {payment} is unapplied; got {amount}.",
+            field=f"{prefix}amount",
+        )
+    if amount > invoice.open_amount:
+        raise DomainError(
+            "exceeds_open_amount",
+            f"Invoice {invoice} has "
+            f"{quantize(invoice.open_amount, invoice.currency)} "
+            f"{invoice.currency} open; got {amount}.",
+            field=f"{prefix}amount",
+        )
+    earliest = max(payment.received_date, invoice.invoice_date)
+    allocation_date = allocation_date or earliest
+    if allocation_date < earliest:
+        raise DomainError(
+            "invalid_date",
+            "An allocation cannot be dated before the payment or the invoice.",
+            field=f"{prefix}allocation_date",
+        )
+    return amount, allocation_date
+
+
+def _allocation_postings(payment, allocation, invoice, field) -> list[Posting]:
+    common = {
+        "customer_id": payment.customer_id,
+        "payment_id": payment.pk,
+        "kind": LedgerEntry.Kind.ALLOCATION,
+        "currency": payment.currency,
+        "posting_date": allocation.allocation_date,
+        "document_type": ALLOCATION_DOC,
+        "document_id": allocation.pk,
+        "memo": f"Payment {payment.number} to invoice {invoice.number}",
+        "field": field,
+    }
+    return [
+        Posting(invoice_id=invoice.pk, amount=-allocation.amount, **common),
+        Posting(invoice_id=None, amount=allocation.amount, **common),
+    ]
+
+
+def _audit_allocated(allocation: Allocation, invoice: Invoice, actor: Actor) -> None:
+    audit_record(
+        actor=actor,
+        obj=allocation,
+        action="allocated",
+        to_status=allocation.status,
+        data={"invoice": invoice.number, "amount": str(allocation.amount)},
+    )
 
 
 @transaction.atomic
@@ -134,36 +235,14 @@ def allocation_create(
         )
     # The caller's invoice may be stale (voided or issued since it was read).
     locked_invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
-    _check_allocation(payment, locked_invoice, prefix)
-    amount = exact_amount(amount, payment.currency, field=f"{prefix}amount")
-    if amount <= 0:
-        raise DomainError(
-            "invalid_amount", "Amount must be positive.", field=f"{prefix}amount"
-        )
-    if amount > payment.unapplied_amount:
-        raise DomainError(
-            "exceeds_unapplied",
-            f"Only {quantize(payment.unapplied_amount, payment.currency)} "
-            f"{payment.currency} of payment {payment} is unapplied; got {amount}.",
-            field=f"{prefix}amount",
-        )
-    if amount > locked_invoice.open_amount:
-        raise DomainError(
-            "exceeds_open_amount",
-            f"Invoice {locked_invoice} has "
-            f"{quantize(locked_invoice.open_amount, locked_invoice.currency)} "
-            f"{locked_invoice.currency} open; got {amount}.",
-            field=f"{prefix}amount",
-        )
-    allocation_date = allocation_date or max(
-        payment.received_date, locked_invoice.invoice_date
+    amount, allocation_date = _checked_allocation(
+        payment,
+        locked_invoice,
+        amount,
+        allocation_date,
+        unapplied=payment.unapplied_amount,
+        prefix=prefix,
     )
-    if allocation_date < max(payment.received_date, locked_invoice.invoice_date):
-        raise DomainError(
-            "invalid_date",
-            "An allocation cannot be dated before the payment or the invoice.",
-            field=f"{prefix}allocation_date",
-        )
     allocation = Allocation.objects.create(
         organization=payment.organization,
         payment=payment,
@@ -171,32 +250,14 @@ def allocation_create(
         amount=amount,
         allocation_date=allocation_date,
     )
-    common = {
-        "customer_id": payment.customer_id,
-        "payment_id": payment.pk,
-        "kind": LedgerEntry.Kind.ALLOCATION,
-        "currency": payment.currency,
-        "posting_date": allocation_date,
-        "document_type": ALLOCATION_DOC,
-        "document_id": allocation.pk,
-        "memo": f"Payment {payment.number} to invoice {locked_invoice.number}",
-        "field": f"{prefix}amount",
-    }
     ledger_post(
-        postings=[
-            Posting(invoice_id=locked_invoice.pk, amount=-amount, **common),
-            Posting(invoice_id=None, amount=amount, **common),
-        ],
+        postings=_allocation_postings(
+            payment, allocation, locked_invoice, f"{prefix}amount"
+        ),
         actor=actor,
     )
     _sync_unapplied(payment)
-    audit_record(
-        actor=actor,
-        obj=allocation,
-        action="allocated",
-        to_status=allocation.status,
-        data={"invoice": locked_invoice.number, "amount": str(amount)},
-    )
+    _audit_allocated(allocation, locked_invoice, actor)
     return allocation
 
 
@@ -306,7 +367,13 @@ def payment_reverse(
 
 @transaction.atomic
 def write_off_create(
-    *, invoice: Invoice, amount, write_off_date: date, reason: str, actor: Actor
+    *,
+    invoice: Invoice,
+    amount,
+    write_off_date: date,
+    reason: str,
+    statement_line=None,
+    actor: Actor,
 ) -> WriteOff:
     """Write off (part of) an invoice's open amount, within the organization's limit."""
     organization = current_organization()
@@ -351,6 +418,7 @@ def write_off_create(
         currency=invoice.currency,
         write_off_date=write_off_date,
         reason=reason.strip(),
+        statement_line=statement_line,
     )
     ledger_post(
         postings=[

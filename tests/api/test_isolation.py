@@ -27,9 +27,16 @@ from orders.services.orders import (
     order_confirm,
     order_create,
 )
-from reconciliation.models import Allocation, Payment, WriteOff
+from reconciliation.models import (
+    Allocation,
+    CustomerBankAccount,
+    Payment,
+    StatementLine,
+    WriteOff,
+)
 from reconciliation.services.payments import write_off_create
 from tests.factories import SYSTEM, CustomerFactory, issued_invoice, received_payment
+from tests.reconciliation.bank import entry, import_statements, main_account, statement
 
 pytestmark = pytest.mark.django_db
 
@@ -70,6 +77,7 @@ def victim(org):
         job = Job.objects.create(organization=org, kind="import_invoices")
         collections = _collections_rows(org, customer)
         collections.update(_delivery_rows(org, customer))
+        bank = _bank_rows(customer)
         return {
             "payment-term": customer.payment_term_id,
             "customer": customer.pk,
@@ -86,8 +94,28 @@ def victim(org):
             "api-key": key.pk,
             "import": job.pk,
             **collections,
+            **bank,
             "member": org.memberships.first().pk if org.memberships.exists() else 0,
         }
+
+
+def _bank_rows(customer):
+    account = main_account()
+    imported = import_statements(account, [statement([entry("20.00")])])
+    line = StatementLine.objects.get(pk=imported.new_credit_line_ids[0])
+    known = CustomerBankAccount.objects.create(
+        organization=customer.organization, customer=customer, account="DE0212"
+    )
+    job = Job.objects.create(
+        organization=customer.organization, kind="import_bank_statement"
+    )
+    return {
+        "bank-account": account.pk,
+        "bank-statement": line.statement_id,
+        "bank-statement-job": job.pk,
+        "statement-line": line.pk,
+        "customer-bank-account": known.pk,
+    }
 
 
 def _collections_rows(org, customer):

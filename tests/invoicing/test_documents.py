@@ -98,7 +98,7 @@ def test_invoice_pdf_shows_what_a_customer_needs_to_pay(seller):
         "Total 548.40 EUR",
         "Amount due 548.40 EUR",
         "IBAN DE89 3704 0044 0532 0130 00, BIC COBADEFFXXX",
-        "Payment reference: INV-000001",
+        "Payment reference: RF69 INV0 0000 1",  # ISO 11649, from INV-000001
     ):
         assert expected in text, expected
     assert "Paid" not in text  # nothing received yet

@@ -1,0 +1,370 @@
+"""What a statement line becomes: cash applied to invoices (one payment per
+customer, through the payment and allocation services), cash on a customer's
+account, not receivable, or undone again.
+
+Every change goes through :func:`o2c.services.transition` (audit event with who,
+from, to and why) and emits the webhooks ``payment.received`` (per payment) and
+``payment.applied`` (per payment that reached invoices).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Q
+
+from invoicing.models import Invoice
+from o2c.errors import ConflictError, DomainError
+from o2c.money import exact_amount, quantize
+from o2c.services import Actor, transition
+from o2c.tenancy import current_organization
+from o2c.webhooks import webhook_emit
+from orders.models import Customer
+from reconciliation.models import Allocation, Payment, StatementLine, WriteOff
+from reconciliation.services.bank_accounts import customer_bank_account_learn
+from reconciliation.services.payments import (
+    AllocationInput,
+    payment_create,
+    payment_reverse,
+    write_off_create,
+    write_off_reverse,
+)
+
+L = StatementLine
+
+
+@dataclass(frozen=True)
+class LineAllocation:
+    invoice: Invoice
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class LineWriteOff:
+    invoice: Invoice
+    amount: Decimal
+    reason: str
+
+
+@transaction.atomic
+def line_apply(
+    *,
+    line: StatementLine,
+    allocations: list[LineAllocation] = (),
+    on_account: Customer | None = None,
+    write_offs: list[LineWriteOff] = (),
+    automatic: bool = False,
+    reason: str = "",
+    confidence: int | None = None,
+    learn: bool = True,
+    actor: Actor,
+) -> StatementLine:
+    """Apply the line's cash: ``allocations`` (over one or several customers),
+    the rest on ``on_account`` (or on the only customer's account), and
+    ``write_offs`` of short-paid differences.
+
+    A person's application marks the line ``matched_manual`` (``on_account`` when
+    nothing reaches an invoice); the engine's marks it ``matched_auto``."""
+    line = L.objects.select_for_update().get(pk=line.pk)
+    _check_open_credit(line)
+    per_customer = _allocations_per_customer(line, allocations)
+    allocated = sum((a.amount for a in allocations), Decimal(0))
+    if allocated > line.amount:
+        raise DomainError(
+            "exceeds_line",
+            f"Allocations of {allocated} exceed the line's {line.amount} "
+            f"{line.currency}.",
+            field="allocations",
+        )
+    rest = line.amount - allocated
+    rest_customer = _customer_for_rest(rest, per_customer, on_account)
+    if rest_customer is not None:
+        per_customer.setdefault(rest_customer, [])
+    payments = []
+    for customer, customer_allocations in per_customer.items():
+        amount = sum((a.amount for a in customer_allocations), Decimal(0))
+        if customer == rest_customer:
+            amount += rest
+        payments.append(_pay(line, customer, amount, customer_allocations, actor))
+    for write_off in write_offs:
+        invoice = write_off.invoice
+        write_off_create(
+            invoice=invoice,
+            amount=write_off.amount,
+            write_off_date=max(line.booking_date, invoice.invoice_date),
+            reason=write_off.reason,
+            statement_line=line,
+            actor=actor,
+        )
+    if automatic:
+        status = L.Status.MATCHED_AUTO
+    elif allocations:
+        status = L.Status.MATCHED_MANUAL
+    else:
+        status = L.Status.ON_ACCOUNT
+    customers = list(per_customer)
+    line = transition(
+        obj=line,
+        to_status=status,
+        actor=actor,
+        action="matched" if allocations else "put_on_account",
+        data={
+            "reason": reason,
+            "confidence": confidence,
+            "payments": [payment.number for payment in payments],
+            "invoices": [
+                {
+                    "invoice": a.invoice.number,
+                    "amount": str(quantize(a.amount, line.currency)),
+                }
+                for a in allocations
+            ],
+        },
+        extra_fields={
+            "matched_by": actor.label[:150],
+            "match_reason": reason,
+            "confidence": confidence,
+            "customer": customers[0],
+        },
+    )
+    if learn and len(customers) == 1:
+        customer_bank_account_learn(line=line, customer=customers[0], actor=actor)
+    return line
+
+
+def _check_open_credit(line: StatementLine) -> None:
+    if line.status not in L.OPEN:
+        raise ConflictError(
+            "invalid_status",
+            f"Line {line.pk} is {line.get_status_display().lower()}; undo it first.",
+            field="status",
+        )
+    if line.direction != L.Direction.CREDIT or line.is_reversal:
+        raise DomainError(
+            "not_a_receipt",
+            "Only incoming payments are applied to receivables.",
+            field="line",
+        )
+
+
+def _allocations_per_customer(line, allocations) -> dict[Customer, list]:
+    per_customer: dict[Customer, list] = defaultdict(list)
+    for index, allocation in enumerate(allocations):
+        invoice = allocation.invoice
+        if invoice.currency != line.currency:
+            raise DomainError(
+                "currency_mismatch",
+                f"Invoice {invoice} is in {invoice.currency}; the line is in "
+                f"{line.currency}.",
+                field=f"allocations[{index}].invoice",
+            )
+        exact_amount(allocation.amount, line.currency, field=f"allocations[{index}]")
+        per_customer[invoice.customer].append(allocation)
+    return dict(per_customer)
+
+
+def _customer_for_rest(rest, per_customer, on_account) -> Customer | None:
+    if on_account is not None:
+        return on_account
+    if rest == 0:
+        return None
+    if len(per_customer) == 1:
+        return next(iter(per_customer))
+    raise DomainError(
+        "unapplied_rest",
+        f"{rest} of the line is not allocated; name the customer whose account "
+        "takes it (on_account).",
+        field="on_account",
+    )
+
+
+def _pay(line, customer, amount, allocations, actor) -> Payment:
+    payment = payment_create(
+        customer=customer,
+        amount=amount,
+        currency=line.currency,
+        received_date=line.booking_date,
+        reference=(line.structured_reference or line.remittance)[:200],
+        payer_name=line.payer_name,
+        allocations=[AllocationInput(a.invoice, a.amount) for a in allocations],
+        statement_line=line,
+        actor=actor,
+    )
+    data = {
+        "payment": payment.number,
+        "customer": customer.number,
+        "amount": str(quantize(payment.amount, payment.currency)),
+        "currency": payment.currency,
+        "received_date": payment.received_date,
+        "bank_reference": line.bank_reference,
+    }
+    webhook_emit("payment.received", data)
+    if allocations:
+        webhook_emit(
+            "payment.applied",
+            data
+            | {
+                "allocations": [
+                    {
+                        "invoice": a.invoice.number,
+                        "amount": str(quantize(a.amount, line.currency)),
+                    }
+                    for a in allocations
+                ],
+                "unapplied_amount": str(
+                    quantize(payment.unapplied_amount, payment.currency)
+                ),
+            },
+        )
+    return payment
+
+
+@transaction.atomic
+def line_not_receivable(*, line: StatementLine, reason: str, actor: Actor):
+    """A credit that is not a customer's payment (a refund, interest, a transfer
+    between own accounts): kept out of the receivables with a reason."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise DomainError("required", "Give a reason.", field="reason")
+    line = L.objects.select_for_update().get(pk=line.pk)
+    if line.status not in L.OPEN:
+        raise ConflictError(
+            "invalid_status",
+            f"Line {line.pk} is {line.get_status_display().lower()}; undo it first.",
+            field="status",
+        )
+    return transition(
+        obj=line,
+        to_status=L.Status.NOT_RECEIVABLE,
+        actor=actor,
+        data={"reason": reason},
+        extra_fields={
+            "note": reason[:300],
+            "matched_by": actor.label[:150],
+            "match_reason": reason,
+        },
+    )
+
+
+@transaction.atomic
+def line_undo(*, line: StatementLine, actor: Actor) -> StatementLine:
+    """Take back what the line did (its write-offs, allocations and payments,
+    through their reversal services) and put it back in the queue as new."""
+    line = L.objects.select_for_update().get(pk=line.pk)
+    if line.status not in (*L.APPLIED, L.Status.NOT_RECEIVABLE):
+        raise ConflictError(
+            "invalid_status",
+            f"Line {line.pk} is {line.get_status_display().lower()}; there is "
+            "nothing to undo.",
+            field="status",
+        )
+    _reverse_cash(line, actor, reason=f"Undo of bank line {line.pk}")
+    return transition(
+        obj=line,
+        to_status=L.Status.NEW,
+        actor=actor,
+        action="undone",
+        data={"was": line.status, "reason": line.match_reason},
+        extra_fields={
+            "matched_by": "",
+            "match_reason": "",
+            "confidence": None,
+            "customer": None,
+            "note": "",
+        },
+    )
+
+
+def _reverse_cash(line: StatementLine, actor: Actor, *, reason: str) -> None:
+    today = current_organization().today()
+    for write_off in WriteOff.objects.filter(
+        statement_line=line, status=WriteOff.Status.POSTED
+    ):
+        write_off_reverse(
+            write_off=write_off,
+            reversal_date=max(today, write_off.write_off_date),
+            actor=actor,
+        )
+    for payment in Payment.objects.filter(
+        statement_line=line, status=Payment.Status.RECEIVED
+    ):
+        allocation_dates = Allocation.objects.filter(payment=payment).values_list(
+            "allocation_date", "reversal_date"
+        )
+        latest = max(
+            [payment.received_date]
+            + [max(d for d in pair if d is not None) for pair in allocation_dates]
+        )
+        payment_reverse(
+            payment=payment,
+            reversal_date=max(today, latest),
+            reason=reason,
+            actor=actor,
+        )
+
+
+def line_reverse_by_bank(*, reversal: StatementLine, actor: Actor) -> bool:
+    """The bank took back an earlier credit (a returned direct debit, a recalled
+    transfer): reverse what that credit paid and close both lines. A reversal
+    whose credit is not found waits in the queue for a person."""
+    original = _reversed_credit(reversal)
+    if original is None:
+        transition(
+            obj=reversal,
+            to_status=L.Status.NEEDS_REVIEW,
+            actor=actor,
+            data={"reason": "reversal of a credit not found on this account"},
+            extra_fields={
+                "match_reason": "The bank reversed a credit that is not on this "
+                "account's statements."
+            },
+        )
+        return False
+    _reverse_cash(original, actor, reason=f"Reversed by the bank (line {reversal.pk})")
+    transition(
+        obj=original,
+        to_status=L.Status.REVERSED,
+        actor=actor,
+        data={"reversal_line": reversal.pk},
+        extra_fields={
+            "match_reason": f"Reversed by the bank on {reversal.booking_date}."
+        },
+    )
+    transition(
+        obj=reversal,
+        to_status=L.Status.REVERSED,
+        actor=actor,
+        data={"reverses": original.pk},
+        extra_fields={
+            "reversed_line": original,
+            "matched_by": actor.label[:150],
+            "match_reason": f"Reverses the credit of {original.booking_date}.",
+        },
+    )
+    return True
+
+
+def _reversed_credit(reversal: StatementLine) -> StatementLine | None:
+    same_transaction = Q()
+    for name in ("end_to_end_id", "entry_reference"):
+        value = getattr(reversal, name)
+        if value:
+            same_transaction |= Q(**{name: value})
+    if not same_transaction:
+        return None
+    return (
+        L.objects.filter(
+            same_transaction,
+            bank_account=reversal.bank_account,
+            direction=L.Direction.CREDIT,
+            amount=-reversal.amount,
+            is_reversal=False,
+            booking_date__lte=reversal.booking_date,
+        )
+        .exclude(status=L.Status.REVERSED)
+        .order_by("-booking_date", "-pk")
+        .first()
+    )

@@ -1,0 +1,21 @@
+"""Background work of reconciliation: statement imports and matching runs."""
+
+from celery import shared_task
+
+from o2c.tasks import tenant_task
+from reconciliation.services.matching import match_job_run
+from reconciliation.services.statements import statement_import_run
+
+
+@shared_task(name="reconciliation.import_statement", acks_late=True)
+@tenant_task
+def import_statement(organization_id: int, job_id: int) -> None:
+    """Idempotent: a job already running, succeeded or failed is left alone."""
+    statement_import_run(job_id=job_id)
+
+
+@shared_task(name="reconciliation.match_statement_lines", acks_late=True)
+@tenant_task
+def match_statement_lines(organization_id: int, job_id: int) -> None:
+    """Idempotent: lines no longer open are skipped."""
+    match_job_run(job_id=job_id)
