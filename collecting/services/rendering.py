@@ -13,9 +13,11 @@ A template's subject and body use Django template syntax over plain values only
 the listed invoices), ``{{ payment_instructions }}``, ``{{ payment_link }}``,
 ``{{ notice_date }}``, ``{{ step }}``.
 
-Amounts show their currency's minor units in the organization's locale; dates
-the organization's date format. ``payment_link`` comes from the setting
-``COLLECTING_PAYMENT_LINK`` (a format string with ``{organization}``,
+Amounts show their currency's minor units, grouped as the customer's language
+writes them (the organization's locale when the customer has none); dates the
+organization's date format. The invoices table's headings are in the customer's
+language (English, German, French; English otherwise). ``payment_link`` comes
+from the setting ``COLLECTING_PAYMENT_LINK`` (a format string with ``{organization}``,
 ``{customer}`` and ``{reference}``), empty when unset.
 """
 
@@ -58,11 +60,30 @@ class Rendered:
     #: The body as HTML paragraphs (escaped once), with ``{{ invoices_table }}``
     #: as a real table; empty when the message was not rendered from a template.
     body_html: str = ""
+    #: The template lists the invoices itself (``invoices_table`` or a loop over
+    #: ``invoices``): no table is added below the text.
+    lists_invoices: bool = False
 
 
-def format_money(amount: Decimal, currency: str, organization: Organization) -> str:
-    """As on invoices: the currency's minor units, grouped in the org's locale."""
-    return format_amount(amount, currency, organization.locale)
+TABLE_HEADINGS = {
+    "en": ("Invoice", "Due date", "Days overdue", "Open"),
+    "de": ("Rechnung", "Fällig am", "Tage überfällig", "Offen"),
+    "fr": ("Facture", "Échéance", "Jours de retard", "Montant dû"),
+}
+ENGLISH = TABLE_HEADINGS["en"]
+
+
+def table_headings(language: str) -> tuple[str, str, str, str]:
+    language = (language or "").lower()
+    return TABLE_HEADINGS.get(language.split("-")[0], TABLE_HEADINGS["en"])
+
+
+def format_money(
+    amount: Decimal, currency: str, organization: Organization, language: str = ""
+) -> str:
+    """The currency's minor units, grouped as ``language`` (else the
+    organization's locale) writes them."""
+    return format_amount(amount, currency, language or organization.locale)
 
 
 def format_date(value: date, organization: Organization) -> str:
@@ -78,8 +99,9 @@ def compile_template(text: str, *, field: str):
         ) from None
 
 
-def invoices_table(lines: list[dict], currency: str) -> str:
-    header = ("Invoice", "Due date", "Days overdue", f"Open ({currency})")
+def invoices_table(lines: list[dict], currency: str, language: str = "") -> str:
+    *headings, open_heading = table_headings(language)
+    header = (*headings, f"{open_heading} ({currency})")
     rows = [header] + [
         (
             line["number"],
@@ -134,8 +156,10 @@ def notice_context(
     notice_date: date,
     step_name: str = "",
 ) -> dict:
+    language = customer.language
+
     def money(value):
-        return format_money(value, currency, organization)
+        return format_money(value, currency, organization, language)
 
     listed = [
         {
@@ -165,7 +189,8 @@ def notice_context(
         },
         "contact": billing_contact(customer, contacts),
         "invoices": listed,
-        "invoices_table": invoices_table(listed, currency),
+        "invoices_table": invoices_table(listed, currency, language),
+        "table_headings": table_headings(language),
         "total": money(total),
         "fee": money(fee),
         "total_with_fee": money(total + fee),
@@ -213,6 +238,7 @@ class TemplateCache:
             body=body,
             context=context,
             body_html=_paragraphs(html, context),
+            lists_invoices="invoices" in body_text,
         )
 
 
@@ -226,7 +252,13 @@ def _paragraphs(escaped_html: str, context: dict) -> str:
     invoices table in its place (a paragraph of its own or inline)."""
     html = linebreaks(escaped_html, autoescape=False)
     if TABLE_MARKER in html:
-        table = render_to_string("collecting/email/_invoices_table.html", context)
+        table = render_to_string(
+            "collecting/email/_invoices_table.html",
+            {
+                **context,
+                "headings": context.get("table_headings", TABLE_HEADINGS["en"]),
+            },
+        )
         html = html.replace(f"<p>{TABLE_MARKER}</p>", table).replace(
             TABLE_MARKER, table
         )
@@ -248,17 +280,14 @@ def body_html(rendered: Rendered) -> str:
     return mark_safe(linebreaks(rendered.body, autoescape=True))  # escapes first
 
 
-def _table_shown_in_body(rendered: Rendered) -> bool:
-    return 'class="invoices"' in body_html(rendered)
-
-
 def email_html(rendered: Rendered) -> str:
     return render_to_string(
         "collecting/email/notice.html",
         {
             "subject": rendered.subject,
             "body_html": body_html(rendered),
-            "show_table": not _table_shown_in_body(rendered),
+            "show_table": not rendered.lists_invoices,
+            "headings": rendered.context.get("table_headings", ENGLISH),
             "invoices": rendered.context.get("invoices", []),
             "currency": rendered.context.get("currency", ""),
             "organization": rendered.context.get("organization", {}),
@@ -276,7 +305,8 @@ def letter_pdf(rendered: Rendered) -> bytes:
             **rendered.context,
             "subject": rendered.subject,
             "body_html": body_html(rendered),
-            "show_table": not _table_shown_in_body(rendered),
+            "show_table": not rendered.lists_invoices,
+            "headings": rendered.context.get("table_headings", ENGLISH),
         },
     )
     return html_to_pdf(html)

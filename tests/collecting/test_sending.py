@@ -96,4 +96,6 @@ def test_a_collector_sends_a_templated_email(
         assert notice.fee_amount == Decimal(0)
     (message,) = smtp_sink.messages
     assert message.subject == "Ihre offenen Posten"
-    assert "Open: 75.00 EUR" in message.text
+    # A German customer reads German amounts and table headings.
+    assert "Open: 75,00 EUR" in message.text
+    assert message.text.startswith("Rechnung    Fällig am   Tage überfällig  Offen (EUR)")

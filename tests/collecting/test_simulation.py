@@ -211,7 +211,7 @@ def test_120_days_of_dunning(org, smtp_sink, django_capture_on_commit_callbacks)
             date(2026, 2, 26),
             "golf",
             "Zahlungserinnerung für Golf",
-            [(G1, -3, "100.00")],
+            [(G1, -3, "100,00")],  # a German customer reads German amounts
         ),
         # Charlie's dispute was resolved in our favour on 1 March.
         (date(2026, 3, 2), "charlie", "Reminder 2 for Charlie", [(C1, 29, "300.00")]),

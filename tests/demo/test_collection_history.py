@@ -88,7 +88,7 @@ def test_a_german_customer_reads_german_and_an_english_one_english(demo):
 
     assert in_german.subject.startswith("1. Mahnung: ")
     assert in_german.body.startswith("Sehr geehrte Damen und Herren,")
-    assert "Mahngebühr von 5.00 EUR" in in_german.body
+    assert "Mahngebühr von 5,00 EUR" in in_german.body
     assert "Mit freundlichen Grüßen\nNorthwind Supplies GmbH" in in_german.body
     invoice = german.invoices.filter(status=Invoice.Status.OPEN).order_by("due_date")
     assert f"- Rechnung {invoice[0].number} vom " in in_german.body
