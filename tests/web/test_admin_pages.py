@@ -17,7 +17,7 @@ from pypdf import PdfReader
 from invoicing.documents import render_invoice_pdf
 from o2c.errors import ConflictError
 from o2c.members import member_remove, member_role_change
-from o2c.models import AuditEvent, FxRate, Membership, Organization, Role
+from o2c.models import AuditEvent, FxRate, Membership, Role
 from o2c.services import Actor
 from o2c.tenancy import tenant_context
 from tests.factories import CustomerFactory, issued_invoice, member
