@@ -23,6 +23,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.dateformat import format as format_date
 from django.views.decorators.http import require_GET, require_POST
 
 from o2c import fx, keys, members
@@ -94,7 +95,13 @@ def _fx_page(request, *, status=200, **extra):
         "base": request.organization.base_currency,
         "can_change": role_can(request.membership.role, "manage_fx_rates"),
         "today": request.organization.today(),
-        "data": {"date": request.organization.today().isoformat()} | request.GET.dict(),
+        # A report's "add the rate" link prefills the form, not the list's filter.
+        "data": {
+            "currency": request.GET.get("new_currency", ""),
+            "date": request.GET.get("new_date")
+            or request.organization.today().isoformat(),
+            "next": request.GET.get("next", ""),
+        },
         "errors": {},
         "query": urlencode({k: v for k, v in typed.items() if v}),
     }
@@ -143,7 +150,7 @@ def fx_rate_add(request):
     messages.success(
         request,
         f"1 {fx_rate.currency} = {fx.rate_text(fx_rate.rate)} "
-        f"{request.organization.base_currency} on {fx_rate.date.isoformat()} "
+        f"{request.organization.base_currency} on {_day(request, fx_rate.date)} "
         f"{'replaced' if replace else 'saved'}.",
     )
     return redirect(_next_url(request, reverse("fx-rates")))
@@ -180,7 +187,7 @@ def fx_rate_delete(request, pk: int):
     fx.fx_rate_delete(fx_rate=fx_rate, actor=_actor(request))
     messages.success(
         request,
-        f"The {fx_rate.currency} rate of {fx_rate.date.isoformat()} was deleted.",
+        f"The {fx_rate.currency} rate of {_day(request, fx_rate.date)} was deleted.",
     )
     return redirect("fx-rates")
 
@@ -212,6 +219,11 @@ def fx_rates_upload(request):
         f"{result.unchanged} already stored.",
     )
     return redirect("fx-rates")
+
+
+def _day(request, day) -> str:
+    """A date in the organization's format, for messages."""
+    return format_date(day, request.organization.date_format)
 
 
 def _next_url(request, default: str) -> str:

@@ -37,7 +37,7 @@ def fx_rate_link(context, message: str):
     if match is None:
         return message
     request = context.get("request")
-    query = {"currency": match.group(1), "date": match.group(2)}
+    query = {"new_currency": match.group(1), "new_date": match.group(2)}
     if request is not None:
         query["next"] = request.get_full_path()
     return format_html(

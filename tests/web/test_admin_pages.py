@@ -82,7 +82,9 @@ def test_finance_adds_a_rate_and_the_aging_converts_with_it(org, finance):
     link = re.search(r'href="(/fx-rates/\?[^"]+)"[^>]*>Add the USD rate', refused.text)
     assert link, "the missing-rate message links to the FX rates page"
     form = finance.get(link.group(1).replace("&amp;", "&"))
-    assert 'value="USD"' in form.text and f'value="{today.isoformat()}"' in form.text
+    assert 'name="currency" value="USD"' in form.text
+    assert f'value="{today.isoformat()}"' in form.text
+    assert "No FX rate yet" in form.text  # the list is not filtered by the link
 
     response = finance.post(
         "/fx-rates/add/",
