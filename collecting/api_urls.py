@@ -20,6 +20,17 @@ router.register(
 router.register(
     "webhook-deliveries", apis.WebhookDeliveryViewSet, basename="webhook-delivery"
 )
+router.register(
+    "email-provider-endpoints",
+    apis.EmailProviderEndpointViewSet,
+    basename="email-provider-endpoint",
+)
+router.register("email-events", apis.EmailEventViewSet, basename="email-event")
+router.register(
+    "suppressed-addresses",
+    apis.SuppressedAddressViewSet,
+    basename="suppressed-address",
+)
 
 urlpatterns = [
     path(

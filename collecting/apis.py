@@ -9,6 +9,7 @@ and webhooks need "administer".
 import django_filters
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
@@ -22,12 +23,15 @@ from collecting.models import (
     DunningPolicy,
     DunningRun,
     DunningStep,
+    EmailEvent,
+    EmailProviderEndpoint,
     EmailTemplate,
     Notice,
     NoticeItem,
     PaymentPlan,
     PaymentPlanInstalment,
     PromiseToPay,
+    SuppressedAddress,
     WorklistEntry,
 )
 from collecting.selectors import (
@@ -36,7 +40,7 @@ from collecting.selectors import (
     customer_timeline,
     queue,
 )
-from collecting.services import accounts, commitments, policies
+from collecting.services import accounts, commitments, delivery, policies
 from collecting.services.dunning import dunning_preview, dunning_run_start
 from collecting.services.sending import notice_reconcile, notice_retry
 from collecting.services.worklist import profile_for
@@ -950,3 +954,189 @@ class WebhookDeliveryViewSet(
 
     def get_queryset(self):
         return WebhookDelivery.objects.all()
+
+
+# --- delivery tracking: email provider endpoints, events, suppressed addresses -----
+
+
+class ProviderEndpointSerializer(serializers.ModelSerializer):
+    inbound_url = serializers.SerializerMethodField(
+        help_text="Give this URL to the provider (for Postmark with the basic-auth "
+        "credentials in it)."
+    )
+    has_signing_key = serializers.SerializerMethodField()
+
+    class Meta:
+        model = EmailProviderEndpoint
+        fields = [
+            "id", "provider", "inbound_url", "token", "has_signing_key",
+            "topic_arn", "basic_auth_username", "created_at", "rotated_at",
+        ]  # fmt: skip
+
+    def get_inbound_url(self, endpoint) -> str:
+        path = reverse(
+            "email-provider-events",
+            kwargs={"provider": endpoint.provider, "token": endpoint.token},
+        )
+        request = self.context.get("request")
+        return request.build_absolute_uri(path) if request else path
+
+    def get_has_signing_key(self, endpoint) -> bool:
+        return bool(endpoint.signing_key)
+
+
+class ProviderEndpointCreatedSerializer(ProviderEndpointSerializer):
+    basic_auth_password = serializers.CharField(
+        help_text="Postmark only, shown once: put it in Postmark's webhook URL."
+    )
+
+    class Meta(ProviderEndpointSerializer.Meta):
+        fields = [*ProviderEndpointSerializer.Meta.fields, "basic_auth_password"]
+
+
+class ProviderEndpointInput(serializers.Serializer):
+    provider = serializers.ChoiceField(choices=EmailProviderEndpoint.Provider.choices)
+    signing_key = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="SendGrid: the signed Event Webhook's verification key. Mailgun: "
+        "the HTTP webhook signing key.",
+    )
+    topic_arn = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text="Amazon SES: accept only this SNS topic (recommended).",
+    )
+    basic_auth_username = serializers.CharField(
+        required=False, allow_blank=True, help_text="Postmark: basic-auth user name."
+    )
+
+
+class ProviderEndpointRotateInput(serializers.Serializer):
+    signing_key = serializers.CharField(required=False, allow_blank=True)
+    topic_arn = serializers.CharField(required=False, allow_blank=True)
+    basic_auth_username = serializers.CharField(required=False, allow_blank=True)
+
+
+class EmailProviderEndpointViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
+):
+    """Where email providers post bounces and complaints: one endpoint per
+    provider. Creating or rotating answers the new URL (and for Postmark a new
+    password, shown once); after a rotation the old URL answers 404."""
+
+    serializer_class = ProviderEndpointSerializer
+    capability = "administer"
+    capabilities = {"list": "administer", "retrieve": "administer"}
+
+    def get_queryset(self):
+        return EmailProviderEndpoint.objects.all()
+
+    @extend_schema(
+        request=ProviderEndpointInput,
+        responses={201: ProviderEndpointCreatedSerializer},
+    )
+    def create(self, request):
+        data = ProviderEndpointInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint, password = delivery.email_provider_endpoint_create(
+            actor=self.actor, **data.validated_data
+        )
+        return self._created(endpoint, password, status.HTTP_201_CREATED)
+
+    @extend_schema(
+        request=ProviderEndpointRotateInput,
+        responses={200: ProviderEndpointCreatedSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def rotate(self, request, pk=None):
+        data = ProviderEndpointRotateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        endpoint, password = delivery.email_provider_endpoint_rotate(
+            endpoint=self.get_object(), actor=self.actor, **data.validated_data
+        )
+        return self._created(endpoint, password, status.HTTP_200_OK)
+
+    def _created(self, endpoint, password, code):
+        output = ProviderEndpointCreatedSerializer(
+            endpoint, context=self.get_serializer_context()
+        ).data
+        output["basic_auth_password"] = password
+        return Response(output, status=code)
+
+
+class EmailEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = EmailEvent
+        fields = [
+            "id", "provider", "event_id", "kind", "recipient", "message_id",
+            "description", "occurred_at", "received_at", "notice",
+            "invoice_delivery", "customer", "raw",
+        ]  # fmt: skip
+
+
+class EmailEventViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
+):
+    """Delivery events as the providers reported them (the audit log)."""
+
+    serializer_class = EmailEventSerializer
+    capability = "collect"
+    capabilities = {"list": "view", "retrieve": "view"}
+    filterset_class = type(
+        "EmailEventFilter",
+        (django_filters.FilterSet,),
+        {
+            "notice": TenantIdFilter(field_name="notice_id", model=Notice),
+            "customer": TenantIdFilter(field_name="customer_id", model=Customer),
+            "kind": django_filters.ChoiceFilter(choices=EmailEvent.Kind.choices),
+            "Meta": type("Meta", (), {"model": EmailEvent, "fields": []}),
+        },
+    )
+
+    def get_queryset(self):
+        return EmailEvent.objects.order_by("-received_at", "-pk")
+
+
+class SuppressedAddressSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SuppressedAddress
+        fields = [
+            "id", "address", "reason", "detail", "customer", "event",
+            "suppressed_at", "released_at",
+        ]  # fmt: skip
+
+
+class SuppressedAddressViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
+):
+    """Addresses no email goes to after a hard bounce or a complaint. Releasing
+    one (the mailbox was fixed) lets email go to it again."""
+
+    serializer_class = SuppressedAddressSerializer
+    capability = "collect"
+    capabilities = {"list": "view", "retrieve": "view"}
+    filterset_class = type(
+        "SuppressedAddressFilter",
+        (django_filters.FilterSet,),
+        {
+            "customer": TenantIdFilter(field_name="customer_id", model=Customer),
+            "active": django_filters.BooleanFilter(
+                field_name="released_at", lookup_expr="isnull"
+            ),
+            "Meta": type("Meta", (), {"model": SuppressedAddress, "fields": []}),
+        },
+    )
+
+    def get_queryset(self):
+        return SuppressedAddress.objects.order_by("-suppressed_at", "-pk")
+
+    @extend_schema(request=None, responses=SuppressedAddressSerializer)
+    @action(detail=True, methods=["post"])
+    def release(self, request, pk=None):
+        suppression = delivery.suppression_release(
+            suppression=self.get_object(),
+            actor=self.actor,
+            note=str(request.data.get("note", "")),
+        )
+        return Response(SuppressedAddressSerializer(suppression).data)

@@ -296,7 +296,9 @@ class Notice(TenantModel):
     ``sending`` later is set ``unknown_check``: the message may have left, a person
     checks the mail log (``message_id``) and records what happened. Nothing ever
     resends it automatically. ``skipped``: every invoice was settled (or paused)
-    by the time of sending.
+    by the time of sending. ``bounced`` / ``complained``: the email provider
+    reported a hard bounce or a spam complaint afterwards
+    (:mod:`collecting.services.delivery`).
     """
 
     class Status(models.TextChoices):
@@ -306,6 +308,8 @@ class Notice(TenantModel):
         FAILED = "failed", "Failed"
         UNKNOWN_CHECK = "unknown_check", "Unknown — check"
         SKIPPED = "skipped", "Skipped"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Marked as spam"
 
     S = Status
     TRANSITIONS = {
@@ -313,8 +317,10 @@ class Notice(TenantModel):
         S.SENDING: {S.SENT, S.FAILED, S.SKIPPED, S.UNKNOWN_CHECK, S.PENDING},
         S.UNKNOWN_CHECK: {S.SENT, S.FAILED},
         S.FAILED: {S.PENDING},
-        S.SENT: set(),
+        S.SENT: {S.BOUNCED, S.COMPLAINED},
         S.SKIPPED: set(),
+        S.BOUNCED: {S.COMPLAINED},
+        S.COMPLAINED: set(),
     }
 
     customer = models.ForeignKey(
@@ -784,5 +790,150 @@ class WorklistEntry(TenantModel):
             models.Index(
                 fields=["organization", "collector", "needs_action", "-score"],
                 name="worklist_queue_idx",
+            ),
+        ]
+
+
+class EmailProviderEndpoint(TenantModel):
+    """Where one email provider posts an organization's bounces and complaints:
+    ``/hooks/email/<provider>/<token>/``.
+
+    The random ``token`` in the URL names the organization; the payload is never
+    trusted for that. Each provider's own proof comes on top (see
+    :mod:`collecting.inbound`): SES's SNS signature (optionally only from
+    ``topic_arn``), SendGrid's ECDSA signature checked with ``signing_key`` (its
+    public key), Mailgun's HMAC with ``signing_key`` (its webhook signing key),
+    Postmark's HTTP basic auth (``basic_auth_username``, the password kept
+    hashed).
+    """
+
+    class Provider(models.TextChoices):
+        SES = "ses", "Amazon SES (through SNS)"
+        SENDGRID = "sendgrid", "SendGrid"
+        MAILGUN = "mailgun", "Mailgun"
+        POSTMARK = "postmark", "Postmark"
+
+    provider = models.CharField(max_length=10, choices=Provider.choices)
+    token = models.CharField(max_length=64, unique=True)
+    signing_key = models.TextField(blank=True)
+    topic_arn = models.CharField(max_length=300, blank=True)
+    basic_auth_username = models.CharField(max_length=150, blank=True)
+    basic_auth_password = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    rotated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["provider"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "provider"],
+                name="emailproviderendpoint_one_per_provider",
+            ),
+        ]
+
+    def __str__(self):
+        return self.get_provider_display()
+
+
+class EmailEvent(TenantModel):
+    """One delivery event a provider reported, kept as received for audit.
+
+    Unique per (provider, provider's event id): a replayed event is recognised
+    and changes nothing. ``notice`` or ``invoice_delivery`` is the email the
+    Message-ID names; both empty when it names none of ours.
+    """
+
+    class Kind(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", "Hard bounce"
+        SOFT_BOUNCE = "soft_bounce", "Soft bounce"
+        COMPLAINT = "complaint", "Spam complaint"
+        DELIVERED = "delivered", "Delivered"
+
+    endpoint = models.ForeignKey(
+        EmailProviderEndpoint, on_delete=models.PROTECT, related_name="events"
+    )
+    provider = models.CharField(
+        max_length=10, choices=EmailProviderEndpoint.Provider.choices
+    )
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    recipient = models.CharField(max_length=254)
+    message_id = models.CharField(max_length=300, blank=True)
+    description = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    notice = models.ForeignKey(
+        Notice,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="email_events",
+    )
+    invoice_delivery = models.ForeignKey(
+        "invoicing.InvoiceDelivery",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="email_events",
+    )
+    raw = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "provider", "event_id"],
+                name="emailevent_unique_provider_event",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "customer", "received_at"],
+                name="emailevent_customer_idx",
+            ),
+        ]
+
+
+class SuppressedAddress(TenantModel):
+    """An address no email is sent to any more: it bounced hard or its reader
+    marked our mail as spam. ``address`` is lower-case.
+
+    It stays suppressed until a person releases it (``released_at``); a contact
+    given a new address simply stops matching.
+    """
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", "Bounced"
+        COMPLAINT = "complaint", "Marked as spam"
+
+    address = models.CharField(max_length=254)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    detail = models.TextField(blank=True)
+    customer = models.ForeignKey(
+        Customer,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="suppressed_addresses",
+    )
+    event = models.ForeignKey(
+        EmailEvent, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    suppressed_at = models.DateTimeField()
+    released_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "suppressed addresses"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "address"],
+                condition=models.Q(released_at__isnull=True),
+                name="suppressedaddress_one_active",
             ),
         ]

@@ -228,6 +228,7 @@ def customer_timeline(*, customer: Customer, limit: int = 200) -> list[TimelineE
     events += _dispute_events(customer, limit)
     events += _ledger_events(customer, limit)
     events += _status_events(customer, limit)
+    events += _delivery_events(customer, limit)
     events.sort(key=lambda event: (event.at, event.object_id), reverse=True)
     return events[:limit]
 
@@ -421,3 +422,66 @@ def open_invoices_of(customer: Customer) -> QuerySet[Invoice]:
         customer=customer,
         status__in=(Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID),
     ).order_by("due_date", "pk")
+
+
+# --- delivery tracking ---------------------------------------------------------------
+
+
+def customers_with_bounced_address(customer_ids) -> set[int]:
+    """Customers one of whose current addresses (the customer's own, a
+    contact's) bounced hard or complained and is still suppressed."""
+    from django.db.models.functions import Lower, Trim
+
+    from collecting.models import SuppressedAddress
+    from orders.models import Contact
+
+    # Suppressed addresses are few (bounces), the customers may be all of them.
+    suppressed = list(
+        SuppressedAddress.objects.filter(released_at__isnull=True).values_list(
+            "address", flat=True
+        )
+    )
+    if not suppressed:
+        return set()
+    ids = list(customer_ids)
+    matches = set()
+    for model, column in ((Customer, "pk"), (Contact, "customer_id")):
+        matches |= set(
+            model.objects.filter(**{f"{column}__in": ids})
+            .annotate(normalized_email=Lower(Trim("email")))
+            .filter(normalized_email__in=suppressed)
+            .values_list(column, flat=True)
+        )
+    return matches
+
+
+def email_events_of(*, notice=None, customer=None):
+    """Delivery events of a notice or a customer, newest first."""
+    from collecting.models import EmailEvent
+
+    events = EmailEvent.objects.all()
+    if notice is not None:
+        events = events.filter(notice=notice)
+    if customer is not None:
+        events = events.filter(customer=customer)
+    return events.order_by("-received_at", "-pk")
+
+
+def _delivery_events(customer, limit):
+    from collecting.models import EmailEvent
+
+    for event in email_events_of(customer=customer).exclude(
+        kind=EmailEvent.Kind.DELIVERED
+    )[:limit]:
+        title = f"Email {event.get_kind_display().lower()}: {event.recipient}"
+        if event.notice_id is None and event.invoice_delivery_id is not None:
+            title += " (invoice email)"
+        yield TimelineEvent(
+            at=event.occurred_at or event.received_at,
+            kind="delivery",
+            title=title,
+            detail=event.description,
+            object_type="notice" if event.notice_id else "email_event",
+            object_id=event.notice_id or event.pk,
+            status=event.kind,
+        )

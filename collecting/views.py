@@ -636,11 +636,15 @@ def policy_detail(request, pk):
                 is_default=bool(request.POST.get("is_default")),
                 segments=_segments(request.POST.get("segments", "")),
                 min_days_between_notices=_whole_number(
-                    request.POST.get("min_days_between_notices", ""),
+                    request.POST.get(
+                        "min_days_between_notices",
+                        str(policy.min_days_between_notices),
+                    ),
                     field="min_days_between_notices",
                 ),
                 fee_period_days=_whole_number(
-                    request.POST.get("fee_period_days", ""), field="fee_period_days"
+                    request.POST.get("fee_period_days", str(policy.fee_period_days)),
+                    field="fee_period_days",
                 ),
             )
         except DomainError as error:

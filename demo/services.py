@@ -26,6 +26,7 @@ from django.db.models import Count, Q, Sum
 
 from collecting.services.worklist import worklist_rebuild
 from demo import data
+from demo.collections import CollectionHistory
 from demo.history import CustomerProfile, History, MonthChunk, slug
 from invoicing.models import Invoice
 from invoicing.services.bulk import BulkWriter, InvoiceLoader, reserve_numbers
@@ -79,9 +80,14 @@ def seed_demo(
     months: int = 18,
     seed: int = 42,
     reset: bool = False,
+    collection_history: bool = True,
     progress: Callable[[str], None] = lambda message: None,
 ) -> SeedResult | None:
-    """Create the demo organization with its history; None if it already exists."""
+    """Create the demo organization with its history; None if it already exists.
+
+    ``collection_history`` adds the standard dunning policy and the collections
+    replayed over the history (:mod:`demo.collections`); without it the company
+    has no policy (a benchmark of the loaders alone)."""
     existing = Organization.objects.filter(slug=slug).first()
     if existing is not None and not reset:
         return None
@@ -102,7 +108,11 @@ def seed_demo(
         )
         with tenant_context(organization):
             result = _Seeder(
-                organization, customers=customers, months=months, seed=seed
+                organization,
+                customers=customers,
+                months=months,
+                seed=seed,
+                collection_history=collection_history,
             ).run(progress)
             result.seconds = time.monotonic() - started
             audit_record(
@@ -175,9 +185,13 @@ def organization_delete(*, organization: Organization) -> None:
 
 
 class _Seeder:
-    def __init__(self, organization: Organization, *, customers, months, seed):
+    def __init__(
+        self, organization: Organization, *, customers, months, seed,
+        collection_history,
+    ):  # fmt: skip
         self.organization = organization
         self.customer_count, self.month_count, self.seed = customers, months, seed
+        self.collection_history = collection_history
         self.today = organization.today()
         self.writer = BulkWriter()
         self.invoices = InvoiceLoader(self.writer)
@@ -241,12 +255,17 @@ class _Seeder:
         self._open_orders(history)
         self.writer.flush()
         self.invoices.finish()
+        collections = {}
+        if self.collection_history:
+            collections = CollectionHistory(
+                self.organization, seed=self.seed, start=history.start
+            ).run(progress)
         # The bulk load sends no signals; build the collectors' queue as the daily
         # run would, so "My day" is full from the first login.
         accounts = worklist_rebuild(today=self.today)
         progress(f"  collectors' worklist: {accounts:,} accounts with overdue items")
         result = SeedResult(organization=self.organization, logins=logins)
-        result.counts = self._counts()
+        result.counts = self._counts() | collections
         result.tables = sorted(self.writer.inserted)
         result.open_by_currency = self._open_by_currency()
         result.unapplied_by_currency = self._unapplied_by_currency()

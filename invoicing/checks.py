@@ -7,7 +7,7 @@ from django.db.models import F, OuterRef, Q, Subquery, Sum, Window
 from django.db.models.functions import Coalesce, Round
 
 from invoicing.models import Invoice, LedgerEntry
-from invoicing.services.ledger import derived_status
+from invoicing.status import fees_charged_sql, payment_status_sql
 from o2c.money import minor_units
 
 # At most this many problems are listed per check: enough to start a diagnosis
@@ -63,24 +63,17 @@ def _open_amounts_match_ledger():
 
 
 def _statuses_derived():
-    issued = Invoice.objects.filter(status__in=Invoice.ISSUED).only(
-        "pk", "number", "status", "open_amount", "total"
+    wrong = (
+        Invoice.objects.filter(status__in=Invoice.ISSUED)
+        .annotate(fees=fees_charged_sql(), derived=payment_status_sql())
+        .exclude(status=F("derived"))
+        .values_list("number", "status", "open_amount", "total", "fees", "derived")
     )
-    wrong = Q()
-    wrong |= Q(open_amount=0) & ~Q(status=Invoice.Status.PAID)
-    wrong |= Q(open_amount__gt=0) & Q(status=Invoice.Status.PAID)
-    wrong |= Q(open_amount__gte=F("total"), open_amount__gt=0) & ~Q(
-        status=Invoice.Status.OPEN
-    )
-    wrong |= (
-        Q(open_amount__gt=0)
-        & Q(open_amount__lt=F("total"))
-        & ~Q(status=Invoice.Status.PARTIALLY_PAID)
-    )
-    for invoice in issued.filter(wrong)[:LIMIT]:
+    for number, status, open_amount, total, fees, derived in wrong[:LIMIT]:
+        charged = f"{total}" if not fees else f"{total} + fees {as_money_column(fees)}"
         yield (
-            f"invoice {invoice.number}: status {invoice.status} but open amount "
-            f"{invoice.open_amount} of {invoice.total} means {derived_status(invoice)}"
+            f"invoice {number}: status {status} but open amount "
+            f"{open_amount} of {charged} means {derived}"
         )
 
 

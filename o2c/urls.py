@@ -66,6 +66,7 @@ urlpatterns = [
     path("", include("collecting.urls")),
     path("", include("reports.urls")),
     path("api/v1/", include(api_v1)),
+    path("hooks/email/", include("collecting.hook_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path(
         "api/docs/",

@@ -237,6 +237,7 @@ class PlannedItem:
     step: DunningStep
     days_overdue: int
     open_amount: Decimal
+    total: Decimal
     interest: Decimal = Decimal(0)
 
 
@@ -289,7 +290,9 @@ def plan_notices(*, day: date, catch_up_from: date | None = None) -> Plan:
             customer__do_not_contact=False,
         )
         .order_by()
-        .values_list("pk", "customer_id", "currency", "due_date", "open_amount")
+        .values_list(
+            "pk", "customer_id", "currency", "due_date", "open_amount", "total"
+        )
     )
     if not candidates:
         return plan
@@ -301,7 +304,7 @@ def plan_notices(*, day: date, catch_up_from: date | None = None) -> Plan:
     # reminder that expired while no run ran is passed over with no notice.
     passed_over: dict[tuple[int, str], list[PassedOver]] = {}
     expired_courtesy: dict[int, list[PassedOver]] = {}
-    for invoice_id, customer_id, currency, due_date, open_amount in candidates:
+    for invoice_id, customer_id, currency, due_date, open_amount, total in candidates:
         policy_id = customers.get(customer_id)
         if policy_id is None or invoice_id in paused:
             continue
@@ -326,6 +329,7 @@ def plan_notices(*, day: date, catch_up_from: date | None = None) -> Plan:
             step=step,
             days_overdue=(day - due_date).days,
             open_amount=open_amount,
+            total=total,
         )
         key = (customer_id, currency)
         notice = groups.get(key)
@@ -492,7 +496,12 @@ def _highest_reached(steps: list[DunningStep], due_date: date, day: date):
 
 def _price_fee(notice: PlannedNotice, issued, fee_charged) -> None:
     """The notice step's fixed fee (once per customer and step within the fee
-    period) plus interest for days not charged yet."""
+    period) plus simple interest, for the days not charged yet, on each invoice's
+    principal still open.
+
+    Payments settle fees and interest before the principal (as German law,
+    BGB §367, has it), so the principal open is the smaller of the open amount
+    and the invoice's total: interest is never charged on interest or fees."""
     step, currency = notice.step, notice.currency
     fee = Decimal(0)
     if (notice.customer_id, step.pk) not in fee_charged:
@@ -503,8 +512,9 @@ def _price_fee(notice: PlannedNotice, issued, fee_charged) -> None:
             days = item.days_overdue - max(charged_until, 0)
             if days <= 0:
                 continue
+            principal = min(item.open_amount, item.total)
             item.interest = quantize(
-                item.open_amount * step.interest_rate / 100 * days / 365, currency
+                principal * step.interest_rate / 100 * days / 365, currency
             )
             fee += item.interest
     notice.fee = fee

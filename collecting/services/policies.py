@@ -299,6 +299,31 @@ def step_preview(
     return rendering.TemplateCache().render(step, customer.language, context)
 
 
+# The standard policy's texts, in English (the fallback) and German (customers
+# whose language is "de"). The German texts list the invoices themselves rather
+# than through ``invoices_table``, whose column headings are English. A fee
+# sentence appears only when the notice carries a fee: ``total_with_fee`` then
+# differs from ``total`` (both are formatted the same way).
+_DE_INVOICES = (
+    "{% for invoice in invoices %}- Rechnung {{ invoice.number }} vom "
+    "{{ invoice.invoice_date }}, fällig am {{ invoice.due_date }}"
+    "{% if invoice.days_overdue > 0 %} ({{ invoice.days_overdue }} Tage überfällig)"
+    "{% endif %}: {{ invoice.open_amount }} {{ currency }}\n{% endfor %}"
+)
+_DE_GREETING = "Sehr geehrte Damen und Herren,\n\n"
+_DE_CLOSING = "\n\nMit freundlichen Grüßen\n{{ organization.name }}"
+_DE_FEE = (
+    "{% if total_with_fee != total %}Für diese Mahnung berechnen wir eine "
+    "Mahngebühr von {{ fee }} {{ currency }}. Bitte überweisen Sie insgesamt "
+    "{{ total_with_fee }} {{ currency }}.{% else %}Bitte überweisen Sie "
+    "{{ total }} {{ currency }}.{% endif %}"
+)
+_EN_FEE = (
+    "{% if total_with_fee != total %}A reminder fee of {{ fee }} {{ currency }} "
+    "has been charged. Please pay {{ total_with_fee }} {{ currency }} now."
+    "{% else %}Please pay {{ total }} {{ currency }} now.{% endif %}"
+)
+
 STANDARD_STEPS = [
     {
         "name": "Courtesy reminder",
@@ -314,13 +339,12 @@ STANDARD_STEPS = [
         ),
         "translations": {
             "de": {
-                "subject": "Zahlungserinnerung: bald fällige Rechnungen",
+                "subject": "Hinweis: {{ invoices|length }} Rechnung(en) bald fällig",
                 "body": (
-                    "Guten Tag {{ contact.name }},\n\nfolgende Rechnungen von "
-                    "{{ organization.name }} werden in Kürze fällig:\n\n"
-                    "{{ invoices_table }}\n\nSumme: {{ total }} {{ currency }}\n\n"
-                    "{{ payment_instructions }}\n\nMit freundlichen Grüßen\n"
-                    "{{ organization.name }}"
+                    _DE_GREETING + "wir möchten Sie freundlich darauf hinweisen, "
+                    "dass folgende Rechnungen von {{ organization.name }} in Kürze "
+                    "fällig werden:\n\n" + _DE_INVOICES + "\nSumme: {{ total }} "
+                    "{{ currency }}\n\n{{ payment_instructions }}" + _DE_CLOSING
                 ),
             }
         },
@@ -337,6 +361,20 @@ STANDARD_STEPS = [
             "\n\nIf you have already paid, please ignore this message.\n\n"
             "{{ organization.name }}"
         ),
+        "translations": {
+            "de": {
+                "subject": "Zahlungserinnerung: {{ total }} {{ currency }} offen",
+                "body": (
+                    _DE_GREETING + "sicher ist es Ihrer Aufmerksamkeit entgangen: "
+                    "Folgende Rechnungen sind nach unserer Buchhaltung noch nicht "
+                    "beglichen:\n\n" + _DE_INVOICES + "\nOffener Betrag: {{ total }} "
+                    "{{ currency }}\n\nBitte überweisen Sie den Betrag in den "
+                    "nächsten Tagen.\n\n{{ payment_instructions }}\n\nSollten Sie "
+                    "die Zahlung bereits veranlasst haben, betrachten Sie dieses "
+                    "Schreiben bitte als gegenstandslos." + _DE_CLOSING
+                ),
+            }
+        },
     },
     {
         "name": "Second reminder",
@@ -346,11 +384,23 @@ STANDARD_STEPS = [
         "subject": "Second reminder: {{ total }} {{ currency }} overdue",
         "body": (
             "Dear {{ contact.name }},\n\nDespite our reminder these invoices remain "
-            "unpaid:\n\n{{ invoices_table }}\n\nA reminder fee of {{ fee }} "
-            "{{ currency }} has been charged. Please pay {{ total_with_fee }} "
-            "{{ currency }} now.\n\n{{ payment_instructions }}\n\n"
-            "{{ organization.name }}"
+            "unpaid:\n\n{{ invoices_table }}\n\n" + _EN_FEE + "\n\n"
+            "{{ payment_instructions }}\n\n{{ organization.name }}"
         ),
+        "translations": {
+            "de": {
+                "subject": "1. Mahnung: {{ total }} {{ currency }} überfällig",
+                "body": (
+                    _DE_GREETING + "trotz unserer Zahlungserinnerung sind folgende "
+                    "Rechnungen weiterhin offen:\n\n"
+                    + _DE_INVOICES
+                    + "\n"
+                    + _DE_FEE
+                    + "\n\n{{ payment_instructions }}"
+                    + _DE_CLOSING
+                ),
+            }
+        },
     },
     {
         "name": "Final notice",
@@ -363,10 +413,65 @@ STANDARD_STEPS = [
             "Unless {{ total }} {{ currency }} reaches us within 10 days we will "
             "stop deliveries and pass the matter on.\n\n{{ organization.name }}"
         ),
+        "translations": {
+            "de": {
+                "subject": "Letzte Mahnung vor Übergabe an ein Inkassounternehmen",
+                "body": (
+                    _DE_GREETING + "folgende Rechnungen sind seit bis zu "
+                    "{{ days_overdue }} Tagen überfällig:\n\n"
+                    + _DE_INVOICES
+                    + "\nGeht der Betrag von {{ total }} {{ currency }} nicht "
+                    "innerhalb von 10 Tagen bei uns ein, stellen wir weitere "
+                    "Lieferungen ein und übergeben die Forderung ohne weitere "
+                    "Ankündigung einem Inkassounternehmen.\n\n"
+                    "{{ payment_instructions }}" + _DE_CLOSING
+                ),
+            }
+        },
     },
-    {"name": "Collector call", "offset_days": 45, "channel": "call_task"},
-    {"name": "Credit hold", "offset_days": 60, "channel": "credit_hold"},
-    {"name": "Agency review", "offset_days": 90, "channel": "agency_review"},
+    {
+        "name": "Collector call",
+        "offset_days": 45,
+        "channel": "call_task",
+        "subject": "Call {{ customer.name }}: {{ total }} {{ currency }} overdue",
+        "body": "Up to {{ days_overdue }} days overdue after the final notice.",
+        "translations": {
+            "de": {
+                "subject": "{{ customer.name }} anrufen: {{ total }} {{ currency }} "
+                "überfällig",
+                "body": "Bis zu {{ days_overdue }} Tage überfällig nach der "
+                "letzten Mahnung.",
+            }
+        },
+    },
+    {
+        "name": "Credit hold",
+        "offset_days": 60,
+        "channel": "credit_hold",
+        "subject": "Credit hold: {{ total }} {{ currency }} overdue",
+        "body": "Deliveries stop until the overdue invoices are paid.",
+        "translations": {
+            "de": {
+                "subject": "Liefersperre: {{ total }} {{ currency }} überfällig",
+                "body": "Lieferungen nur noch nach Ausgleich der überfälligen "
+                "Rechnungen.",
+            }
+        },
+    },
+    {
+        "name": "Agency review",
+        "offset_days": 90,
+        "channel": "agency_review",
+        "subject": "Review for a collection agency: {{ total }} {{ currency }}",
+        "body": "Up to {{ days_overdue }} days overdue; decide whether to hand over.",
+        "translations": {
+            "de": {
+                "subject": "Prüfung Inkassoübergabe: {{ total }} {{ currency }}",
+                "body": "Bis zu {{ days_overdue }} Tage überfällig; über die "
+                "Übergabe an ein Inkassounternehmen entscheiden.",
+            }
+        },
+    },
 ]
 
 

@@ -69,6 +69,7 @@ from collecting.models import (
 )
 from collecting.selectors import collecting_settings, paused_invoices
 from collecting.services import rendering
+from collecting.services.delivery import deliverable
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import fee_post
 from o2c import celery
@@ -539,6 +540,13 @@ def _hand_over(notice, rendered, organization, contacts, lines, mailer) -> dict:
                 f"Customer {notice.customer} has no billing contact with an email "
                 "address and no email of its own.",
             )
+        recipients, bounced = deliverable(recipients)
+        if not recipients:
+            raise DomainError(
+                "every_address_bounced",
+                "Every address bounced or complained and is suppressed: "
+                f"{', '.join(bounced)}. Enter a new address for the customer.",
+            )
         notice.recipients = recipients
         Notice.objects.filter(pk=notice.pk).update(recipients=recipients)
         return mailer.send(_email(notice, rendered, organization, lines))
@@ -556,7 +564,12 @@ def _email(notice, rendered, organization, lines) -> EmailMultiAlternatives:
         from_email=formataddr((organization.name, _sender_address())),
         to=notice.recipients,
         reply_to=[organization.email] if organization.email else None,
-        headers={"Message-ID": notice.message_id, "X-O2C-Notice": str(notice.pk)},
+        headers={
+            "Message-ID": notice.message_id,
+            "X-O2C-Notice": str(notice.pk),
+            # Postmark reports its own id; this metadata brings ours back.
+            "X-PM-Metadata-message-id": notice.message_id,
+        },
     )
     message.attach_alternative(rendering.email_html(rendered), "text/html")
     if notice.step is not None and notice.step.attach_invoices:

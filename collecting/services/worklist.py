@@ -15,6 +15,8 @@ each stored in ``WorklistEntry.score_parts`` and shown on the row:
 ``follow_up_due``      the next-action date has come: 10, + 1 per day past it (≤ 20)
 ``call_requested``     15 while a call-task step's call is not logged
 ``agency_review``      10 while flagged for agency review
+``email_bounced``      20 while one of the customer's addresses is suppressed after a
+                       hard bounce or spam complaint (someone must find a new one)
 =====================  ==============================================================
 
 A broken promise is worth more than any other single part, so the account goes
@@ -48,7 +50,7 @@ from collecting.models import (
     PromiseToPay,
     WorklistEntry,
 )
-from collecting.selectors import paused_invoices
+from collecting.selectors import customers_with_bounced_address, paused_invoices
 from invoicing.models import Invoice
 from o2c.models import FxRate
 from o2c.tenancy import current_organization
@@ -64,6 +66,7 @@ LABELS = {
     "follow_up_due": "follow-up due",
     "call_requested": "call requested",
     "agency_review": "agency review",
+    "email_bounced": "email bounced",
 }
 
 
@@ -91,6 +94,7 @@ class _Facts:
     profiles: dict[int, CustomerCollectionProfile] = field(default_factory=dict)
     broken: dict[int, tuple[int, bool]] = field(default_factory=dict)
     unanswered: dict[int, int] = field(default_factory=dict)
+    bounced: set[int] = field(default_factory=set)
 
 
 def score_parts(
@@ -105,6 +109,7 @@ def score_parts(
     call_requested: bool,
     agency_review: bool,
     today: date,
+    email_bounced: bool = False,
 ) -> dict[str, float]:
     """The parts of the score (see the module's table); zero parts are left out."""
     parts = {
@@ -125,6 +130,7 @@ def score_parts(
         ),
         "call_requested": 15 if call_requested else 0,
         "agency_review": 10 if agency_review else 0,
+        "email_bounced": 20 if email_bounced else 0,
     }
     return {name: round(points, 1) for name, points in parts.items() if points}
 
@@ -251,6 +257,7 @@ def _facts(customer_ids: set[int], today: date) -> _Facts:
         row["customer_id"]: (row["total"], row["recent"] > 0) for row in broken
     }
     facts.unanswered = _unanswered(ids, facts.profiles, today)
+    facts.bounced = customers_with_bounced_address(ids)
     return facts
 
 
@@ -305,6 +312,7 @@ def _fill(entry, account: _Account, facts: _Facts, rate, today) -> None:
         call_requested=bool(profile and profile.call_requested),
         agency_review=bool(profile and profile.agency_review),
         today=today,
+        email_bounced=account.customer_id in facts.bounced,
     )
     on_hold = bool(profile and profile.on_hold)
     entry.collector_id = collector_id

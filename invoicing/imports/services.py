@@ -83,7 +83,8 @@ from invoicing.models import (
     InvoiceLine,
     LedgerEntry,
 )
-from invoicing.services.ledger import Posting, derived_status, ledger_post
+from invoicing.services.ledger import Posting, ledger_post
+from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import DomainError
 from o2c.models import AuditEvent, Job, Role, Sequence
 from o2c.money import quantize
@@ -244,22 +245,23 @@ def import_run(*, job_id: int) -> Job | None:
 def _claim(job_id: int) -> Job | None:
     now = timezone.now()
     dead_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimed = (
-        Job.objects.filter(pk=job_id, kind__in=JOB_KINDS.values())
-        .filter(
-            Q(status=Job.Status.QUEUED)
-            | Q(status=Job.Status.RUNNING, started_at__lt=dead_before)
-        )
-        .update(status=Job.Status.RUNNING, started_at=now, progress=0)
+    claimable = Job.objects.filter(pk=job_id, kind__in=JOB_KINDS.values()).filter(
+        Q(status=Job.Status.QUEUED)
+        | Q(status=Job.Status.RUNNING, started_at__lt=dead_before)
     )
+    # Read before the claim only to name it in the audit trail; the conditional
+    # UPDATE below stays the claim itself.
+    previous = claimable.values_list("status", flat=True).first()
+    claimed = claimable.update(status=Job.Status.RUNNING, started_at=now, progress=0)
     if not claimed:
         return None
     job = Job.objects.get(pk=job_id)
+    reclaimed = previous == Job.Status.RUNNING
     audit_record(
         actor=_job_actor(job),
         obj=job,
-        action="status:running",
-        from_status=Job.Status.QUEUED,
+        action="reclaimed" if reclaimed else "status:running",
+        from_status=previous or Job.Status.QUEUED,
         to_status=Job.Status.RUNNING,
     )
     return job
@@ -599,19 +601,24 @@ def _issue_with_derived_status(invoices: list[Invoice]) -> None:
     The invoices were inserted as drafts so that ``ledger_post`` keeps their open
     amounts without a locked transition and an audit event per invoice (which
     tripled the time of a 10,000-row import); the status is then derived here with
-    the ledger's own :func:`derived_status`, one UPDATE per status, and recorded by
-    the invoice's "imported" audit event. No other session ever sees them as
-    drafts: all of it happens in the import's transaction.
+    the ledger's own rule (:func:`invoicing.status.payment_status`), one UPDATE per
+    status, and recorded by the invoice's "imported" audit event. No other session
+    ever sees them as drafts: all of it happens in the import's transaction.
     """
     open_amounts = dict(
         Invoice.objects.filter(pk__in=[i.pk for i in invoices]).values_list(
             "pk", "open_amount"
         )
     )
+    fees = fees_by_invoice(open_amounts)
     by_status = defaultdict(list)
     for invoice in invoices:
         invoice.open_amount = open_amounts[invoice.pk]
-        invoice.status = derived_status(invoice)
+        invoice.status = payment_status(
+            total=invoice.total,
+            fees=fees.get(invoice.pk, Decimal(0)),
+            open_amount=invoice.open_amount,
+        )
         by_status[invoice.status].append(invoice.pk)
     for status, ids in by_status.items():
         changes = {"status": status}

@@ -13,9 +13,11 @@ memory, chunk by chunk, and inserts them in bulk:
 * :class:`InvoiceLoader` writes invoices (lines, instalments, the ledger debit, and a
   reversal for voided ones) and credit notes. An invoice arrives with the credits it
   will receive in this load (allocations, credit notes, write-offs, each with its
-  posting date), so its ``open_amount``, status and ``settled_date`` are written
-  once, final, exactly as :func:`invoicing.services.ledger.ledger_post` would have
-  left them. Each credit posted later in the load must match one planned credit
+  posting date) and the fees charged on it (posted by the loader), so its
+  ``open_amount``, status (:func:`invoicing.status.payment_status`) and
+  ``settled_date`` are written once, final, exactly as
+  :func:`invoicing.services.ledger.ledger_post` would have left them. Each credit
+  posted later in the load must match one planned credit
   (:meth:`InvoiceLoader.take_credit`), and :meth:`InvoiceLoader.finish` refuses a
   load that left one unposted: the cached amounts cannot drift from the ledger.
 * Numbers come from the organization's :class:`~o2c.models.Sequence` rows, a block
@@ -52,6 +54,7 @@ from invoicing.models import (
     InvoiceLine,
     LedgerEntry,
 )
+from invoicing.status import payment_status
 from o2c.models import Sequence
 from o2c.tenancy import current_organization
 from orders.models import PaymentTerm
@@ -262,12 +265,24 @@ class PlannedCredit:
     amount: Decimal  # positive: what the credit takes off the open amount
 
 
+@dataclass(slots=True)
+class PlannedFee:
+    """A fee (dunning fee, interest) charged on the invoice, as ``fee_post`` would."""
+
+    posting_date: date
+    amount: Decimal  # positive: what the fee adds to the open amount
+    document_type: str
+    document_id: int
+    memo: str = ""
+
+
 @dataclass(slots=True, eq=False)
 class InvoiceSpec:
     """One invoice as it stands at the end of the load.
 
-    ``credits`` are every credit it receives in this load; ``void_date`` voids an
-    invoice that received none. ``draft`` invoices are neither numbered nor posted.
+    ``credits`` are every credit it receives in this load and ``fees`` every fee
+    charged on it (the loader posts those itself); ``void_date`` voids an invoice
+    that received neither. ``draft`` invoices are neither numbered nor posted.
     """
 
     customer_id: int
@@ -276,6 +291,7 @@ class InvoiceSpec:
     term: PaymentTerm
     lines: list[LineSpec]
     credits: list[PlannedCredit] = field(default_factory=list)
+    fees: list[PlannedFee] = field(default_factory=list)
     void_date: date | None = None
     draft: bool = False
     sales_order_id: int | None = None
@@ -488,27 +504,51 @@ class InvoiceLoader:
     def _final_state(self, spec: InvoiceSpec, total: Decimal):
         """Status, open amount and settled date once every planned credit is in."""
         if spec.draft:
-            if spec.credits or spec.void_date:
-                raise BulkLoadError("A draft invoice takes no credits and no void.")
+            if spec.credits or spec.fees or spec.void_date:
+                raise BulkLoadError("A draft invoice takes no credits, fees or void.")
             return Invoice.Status.DRAFT, Decimal(0), None
         if spec.void_date:
-            if spec.credits or spec.void_date < spec.invoice_date:
+            if spec.credits or spec.fees or spec.void_date < spec.invoice_date:
                 raise BulkLoadError("Only an invoice without credits is voided.")
             return Invoice.Status.VOID, Decimal(0), None
-        credited = sum((c.amount for c in spec.credits), Decimal(0))
-        if credited > total or total <= 0:
-            raise BulkLoadError(f"Credits {credited} exceed the total {total}.")
+        if total <= 0:
+            raise BulkLoadError(f"Invoice total {total} is not positive.")
         if any(
             c.posting_date < spec.invoice_date or c.amount <= 0 for c in spec.credits
         ):
             raise BulkLoadError("Credits are positive and not before the invoice.")
-        open_amount = total - credited
-        if open_amount == 0:
-            last = max(c.posting_date for c in spec.credits)
-            return Invoice.Status.PAID, open_amount, last
-        if open_amount < total:
-            return Invoice.Status.PARTIALLY_PAID, open_amount, None
-        return Invoice.Status.OPEN, open_amount, None
+        if any(f.posting_date < spec.invoice_date or f.amount <= 0 for f in spec.fees):
+            raise BulkLoadError("Fees are positive and not before the invoice.")
+        fees = sum((f.amount for f in spec.fees), Decimal(0))
+        open_amount = self._end_of_day_balances(spec, total)[-1][1]
+        status = payment_status(total=total, fees=fees, open_amount=open_amount)
+        if status == Invoice.Status.PAID:
+            last = max(
+                [c.posting_date for c in spec.credits]
+                + [f.posting_date for f in spec.fees]
+            )
+            return status, open_amount, last
+        return status, open_amount, None
+
+    @staticmethod
+    def _end_of_day_balances(spec: InvoiceSpec, total: Decimal):
+        """(day, open amount) at the end of each posting day; never below zero, as
+        ``ledger_post`` would refuse a credit that takes any day's balance there."""
+        movements = Counter({spec.invoice_date: total})
+        for fee in spec.fees:
+            movements[fee.posting_date] += fee.amount
+        for credit in spec.credits:
+            movements[credit.posting_date] -= credit.amount
+        balances, running = [], Decimal(0)
+        for day in sorted(movements):
+            running += movements[day]
+            if running < 0:
+                raise BulkLoadError(
+                    f"Credits exceed the total and fees charged by {-running}"
+                    f" as of {day}."
+                )
+            balances.append((day, running))
+        return balances
 
     def _post_invoice(self, spec: InvoiceSpec) -> None:
         debit_id = self.ledger_entry(
@@ -522,6 +562,18 @@ class InvoiceLoader:
             document_id=spec.id,
             memo=f"Invoice {spec.number}",
         )
+        for fee in spec.fees:
+            self.ledger_entry(
+                customer_id=spec.customer_id,
+                invoice_id=spec.id,
+                kind=LedgerEntry.Kind.FEE,
+                amount=fee.amount,
+                currency=spec.currency,
+                posting_date=fee.posting_date,
+                document_type=fee.document_type,
+                document_id=fee.document_id,
+                memo=fee.memo,
+            )
         if spec.void_date:
             self.ledger_entry(
                 customer_id=spec.customer_id,

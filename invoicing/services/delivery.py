@@ -294,7 +294,11 @@ def _build_message(delivery: InvoiceDelivery) -> EmailMultiAlternatives:
         from_email=formataddr((organization.name, _sender_address())),
         to=delivery.recipients,
         reply_to=[organization.email] if organization.email else None,
-        headers={"Message-ID": delivery.message_id},
+        headers={
+            "Message-ID": delivery.message_id,
+            # Postmark reports its own id; this metadata brings ours back.
+            "X-PM-Metadata-message-id": delivery.message_id,
+        },
     )
     message.attach_alternative(
         render_to_string(f"invoicing/email/{template}.html", context), "text/html"

@@ -26,6 +26,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from invoicing.models import Invoice, LedgerEntry
+from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import ConflictError, DomainError
 from o2c.money import quantize
 from o2c.services import Actor, transition
@@ -233,6 +234,9 @@ def _sync_invoices(
     actor: Actor,
 ) -> None:
     """Set cached open amounts from the ledger and derive the payment statuses."""
+    fees = fees_by_invoice(
+        [pk for pk, invoice in invoices.items() if invoice.status in Invoice.ISSUED]
+    )
     for invoice in invoices.values():
         open_amount, last_posting = totals.get(invoice.pk, (Decimal(0), None))
         open_amount = quantize(open_amount, invoice.currency)
@@ -241,7 +245,11 @@ def _sync_invoices(
             invoice.open_amount = open_amount
         if invoice.status not in Invoice.ISSUED:
             continue
-        derived = derived_status(invoice)
+        derived = payment_status(
+            total=invoice.total,
+            fees=fees.get(invoice.pk, Decimal(0)),
+            open_amount=open_amount,
+        )
         if derived != invoice.status:
             transition(
                 obj=invoice,
@@ -253,14 +261,6 @@ def _sync_invoices(
                     else None
                 },
             )
-
-
-def derived_status(invoice: Invoice) -> str:
-    if invoice.open_amount == 0:
-        return Invoice.Status.PAID
-    if invoice.open_amount < invoice.total:
-        return Invoice.Status.PARTIALLY_PAID
-    return Invoice.Status.OPEN
 
 
 def unapplied_by_payment(payment_ids) -> dict[int, Decimal]:

@@ -593,7 +593,7 @@ def test_the_schema_matches_answers_found_to_differ(admin_api):
     assert components["CustomerOutput"]["properties"]["credit_limit"]["nullable"]
     account = components["Account"]["properties"]["last_contact_at"]
     assert account["nullable"]
-    run = schema["paths"]["/api/v1/dunning-runs/"]["post"]["responses"]["201"]
-    assert run["content"]["application/json"]["schema"]["type"] == "array"
+    run = schema["paths"]["/api/v1/dunning-runs/"]["post"]["responses"]["202"]
+    assert run["content"]["application/json"]["schema"]["$ref"].endswith("/Run")
     payments = schema["paths"]["/api/v1/payments/"]["post"]["requestBody"]
     assert list(payments["content"]) == ["application/json"]

@@ -7,8 +7,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
 from rest_framework.test import APIClient
 
-from collecting.models import DunningRun, Notice
-from collecting.services import accounts, commitments, policies
+from collecting.models import DunningRun, EmailEvent, Notice, SuppressedAddress
+from collecting.services import accounts, commitments, delivery, policies
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import LineInput, credit_note_create
 from o2c.models import (
@@ -73,6 +73,7 @@ def victim(org):
             organization=org, currency="USD", date=date(2026, 1, 2), rate=Decimal(1)
         )
         collections = _collections_rows(org, customer)
+        collections.update(_delivery_rows(org, customer))
         return {
             "payment-term": customer.payment_term_id,
             "customer": customer.pk,
@@ -150,6 +151,35 @@ def _collections_rows(org, customer):
             event_id="e1",
             payload={},
         ).pk,
+    }
+
+
+def _delivery_rows(org, customer):
+    provider_endpoint, _ = delivery.email_provider_endpoint_create(
+        provider="mailgun", signing_key="k", actor=SYSTEM
+    )
+    event = EmailEvent.objects.create(
+        organization=org,
+        endpoint=provider_endpoint,
+        provider="mailgun",
+        event_id="e1",
+        kind="hard_bounce",
+        recipient="ap@victim.example",
+        customer=customer,
+        raw={},
+    )
+    suppressed = SuppressedAddress.objects.create(
+        organization=org,
+        address="ap@victim.example",
+        reason="hard_bounce",
+        customer=customer,
+        event=event,
+        suppressed_at=event.received_at,
+    )
+    return {
+        "email-provider-endpoint": provider_endpoint.pk,
+        "email-event": event.pk,
+        "suppressed-address": suppressed.pk,
     }
 
 

@@ -317,3 +317,44 @@ def test_two_runs_started_at_once_write_each_notice_once(org, smtp_sink):
         assert Notice.objects.count() == 2
         assert Notice.objects.filter(status="sent").count() == 2
     assert subjects(smtp_sink) == ["Reminder 1 for Alpha", "Reminder 1 for Bravo"]
+
+
+@pytest.mark.django_db
+def test_the_catch_up_looks_back_31_days_at_most(
+    org, smtp_sink, django_capture_on_commit_callbacks
+):
+    """Last run on 1 Jan, next on 20 Feb (50 days later): the steps that fell
+    due from 20 Jan (31 days back) are recorded as passed over, older ones not."""
+    with tenant_context(org):
+        policy = make_policy()
+        policy.min_days_between_notices = 0
+        policy.save()
+        customer = CustomerFactory(name="Alpha", email="alpha@example.com")
+        # Courtesy 7 Jan, Reminder 1 17 Jan (before the window), Reminder 2
+        # 31 Jan (inside), Final notice (letter) 14 Feb (inside), Call 24 Feb.
+        invoice = issued_invoice(
+            customer,
+            "100.00",
+            invoice_date=date(2025, 12, 1),
+            due_date=date(2026, 1, 10),
+        )
+    for day in (date(2026, 1, 1), date(2026, 2, 20)):
+        with (
+            time_machine.travel(at(day), tick=False),
+            django_capture_on_commit_callbacks(execute=True),
+        ):
+            run_dunning(org.pk)
+    with tenant_context(org):
+        run = DunningRun.objects.get(run_date=date(2026, 2, 20))
+        assert run.caught_up_from == date(2026, 1, 20)
+        assert list(
+            PassedOverStep.objects.order_by("fell_due_on").values_list(
+                "step__name", "fell_due_on"
+            )
+        ) == [("Reminder 2", date(2026, 1, 31))]
+        # The letter step (14 Feb) is the one reached: it is what goes out.
+        notice = Notice.objects.get(run=run)
+        assert (notice.step.name, notice.items.get().invoice_id) == (
+            "Final notice",
+            invoice.pk,
+        )

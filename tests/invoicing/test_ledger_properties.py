@@ -35,6 +35,7 @@ from invoicing.services.invoices import (
     fee_post,
     invoice_void,
 )
+from invoicing.status import payment_status
 from o2c.checks import run_ledger_checks
 from o2c.errors import DomainError
 from o2c.money import minor_units, quantize
@@ -80,6 +81,7 @@ class LedgerMachine(RuleBasedStateMachine):
         self.customer = CustomerFactory()
         # The model: what a clerk with a spreadsheet would expect.
         self.open = {}  # invoice id -> open amount
+        self.fees = defaultdict(Decimal)  # invoice id -> fees charged on it
         self.currency_of = {}  # invoice id -> currency
         self.invoice_date = {}
         self.void = set()
@@ -276,6 +278,7 @@ class LedgerMachine(RuleBasedStateMachine):
         if outcome is REFUSED:
             return
         self.open[invoice.pk] += fee
+        self.fees[invoice.pk] += fee
         self.posted(("i", invoice.pk), day)
 
     @precondition(lambda self: self.open)
@@ -511,12 +514,13 @@ class LedgerMachine(RuleBasedStateMachine):
             assert invoice.open_amount >= 0
             if invoice.pk in self.void:
                 assert invoice.status == Invoice.Status.VOID
-            elif invoice.open_amount == 0:
-                assert invoice.status == Invoice.Status.PAID
-            elif invoice.open_amount < invoice.total:
-                assert invoice.status == Invoice.Status.PARTIALLY_PAID
             else:
-                assert invoice.status == Invoice.Status.OPEN
+                # What was charged (total and fees) against what is still open.
+                assert invoice.status == payment_status(
+                    total=invoice.total,
+                    fees=self.fees[invoice.pk],
+                    open_amount=self.open[invoice.pk],
+                ), invoice.number
         for payment in Payment.objects.all():
             assert payment.unapplied_amount == -on_account[payment.pk]
             assert payment.unapplied_amount == self.unapplied[payment.pk]

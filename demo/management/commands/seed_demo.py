@@ -17,6 +17,12 @@ class Command(BaseCommand):
         parser.add_argument("--months", type=int, default=18)
         parser.add_argument("--seed", type=int, default=42)
         parser.add_argument(
+            "--without-collections",
+            action="store_true",
+            help="No dunning policy and no collection history (invoices, payments "
+            "and credit notes only).",
+        )
+        parser.add_argument(
             "--reset",
             action="store_true",
             help="Delete the organization and all its data first.",
@@ -36,6 +42,7 @@ class Command(BaseCommand):
             months=options["months"],
             seed=options["seed"],
             reset=options["reset"],
+            collection_history=not options["without_collections"],
             progress=self._progress,
         )
         if result is None:
