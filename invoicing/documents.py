@@ -33,6 +33,7 @@ from invoicing.references import pay_to, payment_reference
 from o2c.models import Organization
 from o2c.money import format_amount as format_money_amount
 from o2c.money import known_locale
+from o2c.organization import logo_root
 
 INVOICE_TEMPLATE = "invoicing/pdf/invoice.html"
 CREDIT_NOTE_TEMPLATE = "invoicing/pdf/credit_note.html"
@@ -151,7 +152,8 @@ def html_to_pdf(html: str) -> bytes:
     return HTML(
         string=html,
         base_url=roots[0].as_uri() + "/",
-        url_fetcher=StaticFilesFetcher(roots),
+        # Organizations' logos are checked when uploaded (o2c.organization).
+        url_fetcher=StaticFilesFetcher([*roots, logo_root()]),
     ).write_pdf()
 
 

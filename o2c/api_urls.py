@@ -6,6 +6,7 @@ from o2c import apis
 router = SimpleRouter()
 router.register("members", apis.MembershipViewSet, basename="member")
 router.register("api-keys", apis.APIKeyViewSet, basename="api-key")
+router.register("fx-rates", apis.FxRateViewSet, basename="fx-rate")
 
 urlpatterns = [
     path("organization/", apis.OrganizationView.as_view(), name="organization"),

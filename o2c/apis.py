@@ -1,14 +1,19 @@
-"""Kernel API: the caller's organization, its members and its API keys."""
+"""Kernel API: the caller's organization, its members, its API keys and FX rates."""
 
+import django_filters
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
+from o2c import fx
 from o2c.api.base import TenantAPIView, TenantViewSet
-from o2c.models import Membership, Organization, OrganizationAPIKey, Role
-from o2c.services import audit_record
+from o2c.api.fields import DateField
+from o2c.errors import DomainError
+from o2c.keys import api_key_create, api_key_revoke
+from o2c.models import FxRate, Membership, Organization, OrganizationAPIKey, Role
+from o2c.money import validate_currency
 from o2c.tenancy import current_organization
 
 
@@ -51,7 +56,9 @@ class MembershipViewSet(mixins.ListModelMixin, TenantViewSet):
 class APIKeyInput(serializers.Serializer):
     name = serializers.CharField(max_length=50)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.FINANCE)
-    expiry_date = serializers.DateTimeField(required=False, allow_null=True)
+    expiry_date = serializers.DateTimeField(
+        required=False, allow_null=True, default=None
+    )
 
     def validate_expiry_date(self, value):
         if value is not None and value <= timezone.now():
@@ -65,7 +72,10 @@ class APIKeyOutput(serializers.ModelSerializer):
 
     class Meta:
         model = OrganizationAPIKey
-        fields = ["id", "name", "prefix", "role", "created", "expiry_date", "revoked"]
+        fields = [
+            "id", "name", "prefix", "role", "created", "expiry_date", "revoked",
+            "last_used_at",
+        ]  # fmt: skip
 
 
 class APIKeyCreatedOutput(APIKeyOutput):
@@ -93,23 +103,98 @@ class APIKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
     def create(self, request):
         data = APIKeyInput(data=request.data)
         data.is_valid(raise_exception=True)
-        user = request.user if getattr(request.user, "pk", None) else None
-        api_key, key = OrganizationAPIKey.objects.create_key(
-            organization=current_organization(), created_by=user, **data.validated_data
-        )
-        audit_record(
-            actor=self.actor, obj=api_key, action="api_key_created",
-            data={"name": api_key.name, "role": api_key.role},
-        )  # fmt: skip
+        api_key, key = api_key_create(actor=self.actor, **data.validated_data)
         body = APIKeyOutput(api_key).data | {"key": key}
         return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=APIKeyOutput)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        api_key = self.get_object()
-        if not api_key.revoked:
-            api_key.revoked = True
-            api_key.save(update_fields=["revoked"])
-            audit_record(actor=self.actor, obj=api_key, action="api_key_revoked")
+        api_key = api_key_revoke(api_key=self.get_object(), actor=self.actor)
         return Response(APIKeyOutput(api_key).data)
+
+
+# --- FX rates -------------------------------------------------------------------
+
+
+class FxRateOutput(serializers.ModelSerializer):
+    to_currency = serializers.SerializerMethodField(
+        help_text="Always the organization's base currency."
+    )
+    pair = serializers.SerializerMethodField(help_text='"USD/EUR"')
+    rate = serializers.DecimalField(max_digits=20, decimal_places=10)
+
+    class Meta:
+        model = FxRate
+        fields = ["id", "pair", "currency", "to_currency", "date", "rate"]
+
+    def get_to_currency(self, fx_rate) -> str:
+        return current_organization().base_currency
+
+    def get_pair(self, fx_rate) -> str:
+        return f"{fx_rate.currency}/{current_organization().base_currency}"
+
+
+class FxRateInput(serializers.Serializer):
+    currency = serializers.CharField(
+        max_length=3, help_text="The currency converted from (ISO 4217)."
+    )
+    to_currency = serializers.CharField(
+        max_length=3,
+        required=False,
+        help_text="Optional; must be the base currency, the only one rates are "
+        "stored against.",
+    )
+    date = DateField()
+    rate = serializers.CharField(
+        max_length=40,
+        help_text='Base-currency units per unit of `currency`, e.g. "0.9213"; '
+        "up to 10 decimals.",
+    )
+
+
+def _currency_filter(queryset, name, value):
+    try:
+        currency = validate_currency(value)
+    except DomainError as error:
+        raise DomainError(error.code, error.message, field="currency") from None
+    return queryset.filter(currency=currency)
+
+
+class FxRateFilter(django_filters.FilterSet):
+    currency = django_filters.CharFilter(
+        method=_currency_filter, label="Currency converted from, e.g. USD"
+    )
+    date_from = django_filters.DateFilter(field_name="date", lookup_expr="gte")
+    date_to = django_filters.DateFilter(field_name="date", lookup_expr="lte")
+
+    class Meta:
+        model = FxRate
+        fields = ["currency", "date_from", "date_to"]
+
+
+class FxRateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Rates reports convert with: one per currency and day, against the base
+    currency. A second rate for the same day is refused (409); change it on the
+    FX rates page, where the change is confirmed and audited."""
+
+    serializer_class = FxRateOutput
+    filterset_class = FxRateFilter
+    capability = "manage_fx_rates"
+
+    def get_queryset(self):
+        return FxRate.objects.all()
+
+    @extend_schema(request=FxRateInput, responses={201: FxRateOutput})
+    def create(self, request):
+        data = FxRateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        rate_input = fx.fx_rate_input(
+            currency=values["currency"],
+            date_value=values["date"],
+            rate=values["rate"],
+            to_currency=values.get("to_currency"),
+        )
+        fx_rate = fx.fx_rate_create(rate_input=rate_input, actor=self.actor)
+        return Response(FxRateOutput(fx_rate).data, status=status.HTTP_201_CREATED)

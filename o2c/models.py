@@ -39,6 +39,12 @@ class Organization(models.Model):
     payment_instructions = models.TextField(
         blank=True, help_text="Bank account and reference wording printed on invoices."
     )
+    logo = models.FileField(
+        upload_to="logos/",
+        blank=True,
+        help_text="PNG, JPEG or SVG printed on documents; checked by "
+        "o2c.organization.logo_type.",
+    )
     write_off_limit = models.DecimalField(
         max_digits=18,
         decimal_places=3,
@@ -63,6 +69,13 @@ class Organization(models.Model):
     @property
     def tzinfo(self) -> zoneinfo.ZoneInfo:
         return zoneinfo.ZoneInfo(self.timezone)
+
+    @property
+    def logo_uri(self) -> str:
+        """The logo as a ``file:`` URI, for the PDF renderer's fetcher."""
+        from pathlib import Path
+
+        return Path(self.logo.path).resolve().as_uri() if self.logo else ""
 
     def today(self):
         """The organization's local date: "today" for due dates, aging and dunning."""
@@ -109,6 +122,8 @@ class OrganizationAPIKey(AbstractAPIKey):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
+    # Written at most once a minute per key (o2c.api.auth), not on every request.
+    last_used_at = models.DateTimeField(null=True, blank=True)
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "API key"

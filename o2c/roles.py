@@ -16,6 +16,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # payments, allocations, reversals
     "receive_cash": frozenset({A, F}),
     "write_off": frozenset({A, F}),
+    # FX rates the reports convert with
+    "manage_fx_rates": frozenset({A, F}),
     # collections work: calls, promises, disputes, notices
     "collect": frozenset({A, F, C}),
     # members, API keys, organization settings

@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
-from o2c import views
+from o2c import pages, views
 
 api_v1 = [
     path("", include("o2c.api_urls")),
@@ -14,6 +14,28 @@ api_v1 = [
     path("imports/", include("invoicing.imports.api_urls")),
     path("", include("collecting.api_urls")),
     path("", include("reports.api_urls")),
+]
+
+settings_pages = [
+    path(
+        "organization/",
+        pages.organization_settings_page,
+        name="organization-settings",
+    ),
+    path("organization/logo/", pages.organization_logo, name="organization-logo"),
+    path(
+        "organization/logo/upload/",
+        pages.organization_logo_upload,
+        name="organization-logo-upload",
+    ),
+    path("members/", pages.members_page, name="members"),
+    path("members/invite/", pages.member_invite, name="member-invite"),
+    path("members/<int:pk>/role/", pages.member_role, name="member-role"),
+    path("members/<int:pk>/remove/", pages.member_remove, name="member-remove"),
+    path("members/<int:pk>/resend/", pages.member_resend, name="member-resend"),
+    path("api-keys/", pages.api_keys_page, name="api-keys"),
+    path("api-keys/create/", pages.api_key_create, name="api-key-create"),
+    path("api-keys/<str:prefix>/revoke/", pages.api_key_revoke, name="api-key-revoke"),
 ]
 
 urlpatterns = [
@@ -26,6 +48,17 @@ urlpatterns = [
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-organization/", views.switch_organization, name="switch_organization"),
     path("", views.home, name="home"),
+    path(
+        "set-password/<uidb64>/<token>/",
+        pages.SetPasswordView.as_view(),
+        name="set-password",
+    ),
+    path("settings/", include(settings_pages)),
+    path("fx-rates/", pages.fx_rates_page, name="fx-rates"),
+    path("fx-rates/add/", pages.fx_rate_add, name="fx-rate-add"),
+    path("fx-rates/upload/", pages.fx_rates_upload, name="fx-rates-upload"),
+    path("fx-rates/<int:pk>/", pages.fx_rate_edit, name="fx-rate-edit"),
+    path("fx-rates/<int:pk>/delete/", pages.fx_rate_delete, name="fx-rate-delete"),
     path("", include("orders.urls")),
     path("", include("invoicing.urls")),
     path("", include("reconciliation.urls")),
@@ -45,5 +78,7 @@ urlpatterns = [
 if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
+handler400 = "o2c.views.bad_request"
+handler403 = "o2c.views.permission_denied"
 handler404 = "o2c.views.not_found"
 handler500 = "o2c.views.server_error"

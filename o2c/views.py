@@ -12,10 +12,10 @@ from functools import wraps
 
 from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpResponseBadRequest, JsonResponse
+from django.http import HttpResponseBadRequest, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.utils.cache import patch_vary_headers
-from django.views import defaults
 from django.views.decorators.http import require_POST
 
 from o2c.celery import app as celery_app
@@ -128,19 +128,73 @@ def switch_organization(request):
     return redirect("home")
 
 
-def not_found(request, exception=None):
-    """404 in the API's JSON error shape under /api/, Django's page elsewhere."""
+ERROR_TITLES = {
+    400: "The request could not be read",
+    403: "Your role does not allow this",
+    404: "Page not found",
+    500: "Something went wrong on our side",
+}
+
+
+API_ERRORS = {
+    400: ("bad_request", "Bad request."),
+    403: ("permission_denied", "Your role does not allow this."),
+    404: ("not_found", "Not found."),
+    500: ("server_error", "Internal server error."),
+}
+
+
+def _error_page(request, status: int, message: str = ""):
+    """The error in the app's layout for a signed-in member, a bare page otherwise;
+    under /api/ the API's JSON error shape. Never Django's debug page."""
     if request.path.startswith("/api/"):
+        code, default = API_ERRORS[status]
         return JsonResponse(
-            {"error": {"code": "not_found", "message": "Not found."}}, status=404
+            {"error": {"code": code, "message": message or default}}, status=status
         )
-    return defaults.page_not_found(request, exception)
+    signed_in = getattr(request, "user", None) is not None and (
+        request.user.is_authenticated
+        and getattr(request, "organization", None) is not None
+    )
+    context = {
+        "status": status,
+        "title": ERROR_TITLES[status],
+        "message": message,
+        "layout": "base.html" if signed_in else "errors/minimal.html",
+    }
+    template = f"errors/{status}.html"
+    try:
+        return render(request, template, context, status=status)
+    except Exception:  # the layout itself failed (database down): a bare page
+        if status != 500:
+            raise
+        body = loader.get_template(template).render(
+            context | {"layout": "errors/minimal.html"}
+        )
+        return HttpResponseServerError(body)
+
+
+def _exception_message(exception) -> str:
+    """The reason a view gave (``PermissionDenied("…")``), never a traceback."""
+    if exception is None or not exception.args:
+        return ""
+    text = str(exception.args[0])
+    return text if isinstance(exception.args[0], str) and len(text) < 300 else ""
+
+
+def bad_request(request, exception=None):
+    return _error_page(request, 400, _exception_message(exception))
+
+
+def permission_denied(request, exception=None):
+    return _error_page(request, 403, _exception_message(exception))
+
+
+def not_found(request, exception=None):
+    # Http404's text is written for developers ("No Invoice matches the given
+    # query."): the page says it in the user's words.
+    return _error_page(request, 404)
 
 
 def server_error(request):
-    if request.path.startswith("/api/"):
-        return JsonResponse(
-            {"error": {"code": "server_error", "message": "Internal server error."}},
-            status=500,
-        )
-    return defaults.server_error(request)
+    return _error_page(request, 500)

@@ -252,6 +252,18 @@ def _aging_form(request) -> tuple[AgingForm, dict]:
     return form, form.cleaned_data
 
 
+def _check_query(form: forms.Form) -> None:
+    """Refuse the page when a query parameter is invalid (``?as_of=2026-13-45``):
+    leaving it out would show another report than the one asked for."""
+    for name, errors in form.errors.items():
+        typed = form.data.get(name, "")
+        raise DomainError(
+            "invalid_parameter",
+            f"{name}: {errors[0]} (got '{typed[:40]}'); nothing is shown for it.",
+            field=name,
+        )
+
+
 @organization_required
 @require_GET
 def aging_page(request):
@@ -264,6 +276,7 @@ def aging_page(request):
         "group_labels": GROUPINGS,
     }
     try:
+        _check_query(form)
         spec = exports.export_spec("aging", "csv", form.raw())
         report = aging_report(
             as_of=data.get("as_of"),
@@ -344,6 +357,7 @@ def aging_invoices_page(request):
     bucket_value = data.get("bucket") or ""
     context = {"form": form, "title": "Invoices behind the aging"}
     try:
+        _check_query(form)
         boundaries = (
             parse_boundaries(data["buckets"])
             if data.get("buckets")
@@ -454,6 +468,7 @@ def metrics_page(request):
     scope = data.get("scope") or "organization"
     context = {"form": form, "definitions": DEFINITIONS, "scope": scope}
     try:
+        _check_query(form)
         report = metrics_report(
             end_month=data.get("end_month"),
             months=data.get("months") or 24,
@@ -589,6 +604,7 @@ def customer_statement_page(request, pk: int):
             f"{url}?start={start.isoformat()}&end={end.isoformat()}&currency={currency}"
         )
     try:
+        _check_query(form)
         the_statement = statement(
             customer=customer, start=start, end=end, currency=currency
         )

@@ -5,6 +5,10 @@ Keys come from djangorestframework-api-key: a prefix to find the row and a hash
 the caller sees and may do.
 """
 
+from datetime import timedelta
+
+from django.db.models import Q
+from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework_api_key.permissions import KeyParser
 
@@ -48,7 +52,21 @@ class OrganizationAPIKeyAuthentication(authentication.BaseAuthentication):
             ) from None
         if api_key.has_expired:
             raise exceptions.AuthenticationFailed("API key expired.")
+        _note_use(api_key)
         return (APIKeyPrincipal(api_key), api_key)
 
     def authenticate_header(self, request):
         return self.keyword
+
+
+LAST_USED_PRECISION = timedelta(minutes=1)
+
+
+def _note_use(api_key: OrganizationAPIKey) -> None:
+    """Record when the key was last used, at most once a minute: a busy
+    integration must not turn every read into a write on the same row."""
+    now = timezone.now()
+    OrganizationAPIKey.objects.filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_PRECISION),
+        pk=api_key.pk,
+    ).update(last_used_at=now)

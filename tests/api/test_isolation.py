@@ -13,6 +13,7 @@ from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import LineInput, credit_note_create
 from o2c.models import (
     AuditEvent,
+    FxRate,
     Job,
     OrganizationAPIKey,
     WebhookDelivery,
@@ -75,6 +76,9 @@ def victim(org):
         )  # fmt: skip
         key, _ = OrganizationAPIKey.objects.create_key(name="erp", organization=org)
         job = Job.objects.create(organization=org, kind="import_invoices")
+        fx_rate = FxRate.objects.create(
+            organization=org, currency="USD", date=date(2026, 1, 2), rate=Decimal(1)
+        )
         collections = _collections_rows(org, customer)
         collections.update(_delivery_rows(org, customer))
         bank = _bank_rows(customer)
@@ -93,6 +97,7 @@ def victim(org):
             "write-off": write_off.pk,
             "api-key": key.pk,
             "import": job.pk,
+            "fx-rate": fx_rate.pk,
             **collections,
             **bank,
             "member": org.memberships.first().pk if org.memberships.exists() else 0,

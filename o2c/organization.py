@@ -1,0 +1,291 @@
+"""Organization settings: name, base currency, time zone, locale, date format,
+payment instructions and the logo printed on documents.
+
+The base currency is what stored FX rates are quoted in, so it cannot change while
+rates are stored: every rate would silently mean something else.
+
+Logos are PNG, JPEG or SVG up to :data:`LOGO_MAX_BYTES`. The type is read from the
+file's content, never from its name or the browser's word. Raster images must open
+in Pillow within :data:`LOGO_MAX_PIXELS` (no decompression bombs). An SVG is parsed
+without entities or network access and refused if it could run or load anything:
+scripts, event handler attributes, ``foreignObject``, or links other than to its
+own ``#fragments``. It is then served with a sandboxing Content-Security-Policy
+(see ``o2c.pages.organization_logo``), and documents fetch nothing else anyway.
+"""
+
+from __future__ import annotations
+
+import io
+import secrets
+import zoneinfo
+from pathlib import Path
+
+from babel import Locale, UnknownLocaleError
+from django.conf import settings
+from django.core.files.base import ContentFile
+from django.db import transaction
+from lxml import etree
+
+from o2c.errors import ConflictError, DomainError
+from o2c.models import FxRate, Organization
+from o2c.money import validate_currency
+from o2c.services import Actor, audit_record
+
+LOGO_MAX_BYTES = 512 * 1024
+LOGO_MAX_PIXELS = 4000 * 4000
+LOGO_TYPES = {"png": "image/png", "jpg": "image/jpeg", "svg": "image/svg+xml"}
+LOCALES = [
+    ("en", "English"),
+    ("en-GB", "English (United Kingdom)"),
+    ("de", "Deutsch"),
+    ("de-AT", "Deutsch (Österreich)"),
+    ("de-CH", "Deutsch (Schweiz)"),
+    ("fr", "Français"),
+    ("nl", "Nederlands"),
+    ("it", "Italiano"),
+    ("es", "Español"),
+]
+SETTINGS_FIELDS = (
+    "name",
+    "base_currency",
+    "timezone",
+    "locale",
+    "date_format",
+    "legal_name",
+    "address",
+    "tax_id",
+    "email",
+    "phone",
+    "payment_instructions",
+)
+SVG_NAMESPACE = "http://www.w3.org/2000/svg"
+XLINK_HREF = "{http://www.w3.org/1999/xlink}href"
+
+
+@transaction.atomic
+def organization_update(
+    *, organization: Organization, actor: Actor, **values
+) -> Organization:
+    """Change the settings given in ``values``; every error names its field."""
+    cleaned = _cleaned(organization, values)
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    changes = {
+        name: [str(getattr(locked, name)), str(value)]
+        for name, value in cleaned.items()
+        if getattr(locked, name) != value
+    }
+    if not changes:
+        return locked
+    for name, value in cleaned.items():
+        setattr(locked, name, value)
+    locked.save(update_fields=list(cleaned))
+    audit_record(actor=actor, obj=locked, action="organization_changed", data=changes)
+    return locked
+
+
+def _cleaned(organization: Organization, values: dict) -> dict:
+    unknown = set(values) - set(SETTINGS_FIELDS)
+    if unknown:
+        raise DomainError(
+            "invalid", f"Unknown setting {sorted(unknown)[0]}.", field="settings"
+        )
+    cleaned = {name: (value or "").strip() for name, value in values.items()}
+    if "name" in cleaned and not cleaned["name"]:
+        raise DomainError("required", "Enter the organization's name.", field="name")
+    if "base_currency" in cleaned:
+        cleaned["base_currency"] = _base_currency(
+            organization, cleaned["base_currency"]
+        )
+    if "timezone" in cleaned and cleaned["timezone"] not in _timezones():
+        raise DomainError(
+            "invalid_timezone",
+            f"Unknown time zone '{cleaned['timezone']}': use a name like "
+            "Europe/Berlin or America/New_York.",
+            field="timezone",
+        )
+    if "locale" in cleaned:
+        cleaned["locale"] = _locale(cleaned["locale"])
+    if "date_format" in cleaned and cleaned["date_format"] not in (
+        Organization.DateFormat.values
+    ):
+        raise DomainError(
+            "invalid_choice", "Choose one of the date formats.", field="date_format"
+        )
+    for name in ("name", "legal_name", "tax_id", "phone"):
+        limit = Organization._meta.get_field(name).max_length
+        if name in cleaned and len(cleaned[name]) > limit:
+            raise DomainError("too_long", f"At most {limit} characters.", field=name)
+    if cleaned.get("email"):
+        from django.core.exceptions import ValidationError
+        from django.core.validators import validate_email
+
+        try:
+            validate_email(cleaned["email"])
+        except ValidationError:
+            raise DomainError(
+                "invalid_email",
+                f"'{cleaned['email']}' is not an email address.",
+                field="email",
+            ) from None
+    return cleaned
+
+
+def _timezones() -> set[str]:
+    return zoneinfo.available_timezones()
+
+
+def _base_currency(organization: Organization, value: str) -> str:
+    try:
+        currency = validate_currency(value)
+    except DomainError as error:
+        raise DomainError(error.code, error.message, field="base_currency") from None
+    if currency != organization.base_currency:
+        stored = FxRate.unscoped.filter(organization=organization).count()
+        if stored:
+            raise ConflictError(
+                "fx_rates_stored",
+                f"{stored} FX rate(s) are stored against "
+                f"{organization.base_currency}; delete them before changing the "
+                "base currency, then enter rates against the new one.",
+                field="base_currency",
+            )
+    return currency
+
+
+def _locale(value: str) -> str:
+    try:
+        Locale.parse(value.replace("-", "_"))
+    except (ValueError, TypeError, UnknownLocaleError):
+        raise DomainError(
+            "invalid_locale",
+            f"Unknown locale '{value}': use a code like en, en-GB or de.",
+            field="locale",
+        ) from None
+    return value
+
+
+# --- logo ---------------------------------------------------------------------------
+
+
+def logo_root() -> Path:
+    """Where logos are stored (``Organization.logo``), resolved for the PDF fetcher."""
+    return (Path(settings.MEDIA_ROOT) / "logos").resolve()
+
+
+@transaction.atomic
+def organization_logo_set(
+    *, organization: Organization, content: bytes, actor: Actor
+) -> Organization:
+    """Store a checked logo under a fresh name (old PDFs' caches never mix)."""
+    extension = logo_type(content)
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    previous = locked.logo.name if locked.logo else ""
+    name = f"{locked.pk}-{secrets.token_hex(8)}.{extension}"
+    locked.logo.save(name, ContentFile(content), save=False)
+    locked.save(update_fields=["logo"])
+    if previous:
+        transaction.on_commit(lambda: locked.logo.storage.delete(previous))
+    audit_record(
+        actor=actor,
+        obj=locked,
+        action="organization_logo_changed",
+        data={"bytes": len(content), "type": LOGO_TYPES[extension]},
+    )
+    return locked
+
+
+@transaction.atomic
+def organization_logo_remove(*, organization: Organization, actor: Actor):
+    locked = Organization.objects.select_for_update().get(pk=organization.pk)
+    if not locked.logo:
+        return locked
+    previous = locked.logo.name
+    locked.logo = ""
+    locked.save(update_fields=["logo"])
+    transaction.on_commit(lambda: locked.logo.storage.delete(previous))
+    audit_record(actor=actor, obj=locked, action="organization_logo_removed")
+    return locked
+
+
+def logo_type(content: bytes) -> str:
+    """``png``, ``jpg`` or ``svg`` for an acceptable logo; an error otherwise."""
+    if not content:
+        raise DomainError("required", "Choose an image file.", field="logo")
+    if len(content) > LOGO_MAX_BYTES:
+        raise DomainError(
+            "too_large",
+            f"The logo is {len(content) // 1024:,} KB; at most "
+            f"{LOGO_MAX_BYTES // 1024} KB.",
+            field="logo",
+        )
+    if content.startswith(b"\x89PNG\r\n\x1a\n"):
+        _check_raster(content, "PNG")
+        return "png"
+    if content.startswith(b"\xff\xd8\xff"):
+        _check_raster(content, "JPEG")
+        return "jpg"
+    _check_svg(content)
+    return "svg"
+
+
+def _check_raster(content: bytes, kind: str) -> None:
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(content)) as image:
+            if image.format != kind:
+                raise ValueError(image.format)
+            if image.width * image.height > LOGO_MAX_PIXELS:
+                raise DomainError(
+                    "too_large",
+                    f"The logo is {image.width} x {image.height} pixels; a logo needs "
+                    "far fewer (e.g. 600 x 200).",
+                    field="logo",
+                )
+            image.verify()
+    except DomainError:
+        raise
+    except Exception:  # Pillow raises many kinds for a broken file
+        raise DomainError(
+            "invalid_image", f"The file is not a readable {kind} image.", field="logo"
+        ) from None
+
+
+def _check_svg(content: bytes) -> None:
+    parser = etree.XMLParser(
+        resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False
+    )
+    try:
+        root = etree.fromstring(content, parser)
+    except etree.XMLSyntaxError:
+        raise DomainError(
+            "invalid_image", "The logo must be a PNG, JPEG or SVG image.", field="logo"
+        ) from None
+    if root.tag != f"{{{SVG_NAMESPACE}}}svg":
+        raise DomainError(
+            "invalid_image", "The logo must be a PNG, JPEG or SVG image.", field="logo"
+        )
+    for element in root.iter():
+        if not isinstance(element.tag, str):
+            continue  # comments and processing instructions
+        local = etree.QName(element).localname
+        if local in ("script", "foreignObject", "iframe", "embed", "object"):
+            raise _unsafe_svg(f"a <{local}> element")
+        for attribute, value in element.attrib.items():
+            name = etree.QName(attribute).localname
+            if name.lower().startswith("on"):
+                raise _unsafe_svg(f"an event handler ({name})")
+            if attribute in ("href", XLINK_HREF) and not value.strip().startswith("#"):
+                raise _unsafe_svg("a link to another file")
+            if "url(" in value and "url(#" not in value.replace(" ", ""):
+                raise _unsafe_svg("a reference to another file")
+        if local == "style" and "@import" in (element.text or ""):
+            raise _unsafe_svg("an @import")
+
+
+def _unsafe_svg(what: str) -> DomainError:
+    return DomainError(
+        "unsafe_image",
+        f"The SVG contains {what}; save it as a plain drawing or as PNG.",
+        field="logo",
+    )
