@@ -99,4 +99,4 @@ def test_a_collector_sends_a_templated_email(
     # A German customer reads German amounts and table headings.
     assert "Open: 75,00 EUR" in message.text
     heading = message.text.splitlines()[0].split()
-    assert heading == ["Rechnung", "Fällig", "am", "Tage", "überfällig", "Offen", "(EUR)"]
+    assert heading == "Rechnung Fällig am Tage überfällig Offen (EUR)".split()
