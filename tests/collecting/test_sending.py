@@ -98,5 +98,5 @@ def test_a_collector_sends_a_templated_email(
     assert message.subject == "Ihre offenen Posten"
     # A German customer reads German amounts and table headings.
     assert "Open: 75,00 EUR" in message.text
-    heading = message.text.splitlines()[0].split()
-    assert heading == "Rechnung Fällig am Tage überfällig Offen (EUR)".split()
+    heading = " ".join(message.text.splitlines()[0].split())
+    assert heading == "Rechnung Fällig am Tage überfällig Offen (EUR)"
