@@ -28,6 +28,7 @@ from collecting.services.worklist import worklist_rebuild
 from demo import data
 from demo.collections import CollectionHistory
 from demo.history import CustomerProfile, History, MonthChunk, slug
+from demo.statements import seed_bank_statement
 from invoicing.models import Invoice
 from invoicing.services.bulk import BulkWriter, InvoiceLoader, reserve_numbers
 from o2c.models import FxRate, Organization, Role
@@ -86,8 +87,10 @@ def seed_demo(
     """Create the demo organization with its history; None if it already exists.
 
     ``collection_history`` adds the standard dunning policy and the collections
-    replayed over the history (:mod:`demo.collections`); without it the company
-    has no policy (a benchmark of the loaders alone)."""
+    replayed over the history (:mod:`demo.collections`), and yesterday's bank
+    statement imported and matched (:mod:`demo.statements`); without it the
+    company has no policy and no bank account (a benchmark of the loaders
+    alone)."""
     existing = Organization.objects.filter(slug=slug).first()
     if existing is not None and not reset:
         return None
@@ -260,6 +263,12 @@ class _Seeder:
             collections = CollectionHistory(
                 self.organization, seed=self.seed, start=history.start
             ).run(progress)
+            collections |= seed_bank_statement(seed=self.seed, today=self.today)
+            progress(
+                f"  bank statement of yesterday: {collections['statement lines']} "
+                f"lines, {collections['matched automatically']} matched "
+                f"automatically, {collections['lines to review']} to review"
+            )
         # The bulk load sends no signals; build the collectors' queue as the daily
         # run would, so "My day" is full from the first login.
         accounts = worklist_rebuild(today=self.today)

@@ -288,3 +288,26 @@ def test_my_day_and_the_timeline_are_full_on_the_first_start(demo):
     promised = PromiseToPay.objects.exclude(status="active").first()
     kinds = {e.kind for e in customer_timeline(customer=promised.customer)}
     assert {"notice", "activity", "promise", "status", "payment"} <= kinds
+
+
+def test_yesterdays_bank_statement_is_imported_and_matched(demo):
+    from reconciliation.models import BankAccount, StatementLine
+
+    account = BankAccount.objects.get(is_default=True)
+    assert account.iban == "DE89370400440532013000"
+    lines = StatementLine.objects.filter(bank_account=account)
+    assert {line.booking_date for line in lines} == {date(2026, 3, 15)}
+    statuses = defaultdict(int)
+    for line in lines:
+        statuses[line.status] += 1
+    # Transfers quoting a reference are applied; the stranger without one and
+    # the bank's own fee are not.
+    assert statuses["matched_auto"] >= 5
+    assert statuses["needs_review"] >= 1
+    assert statuses["debit"] == 1
+    assert not lines.filter(status="new").exists()
+    for line in lines.filter(status="matched_auto"):
+        assert line.match_reason
+    out = StringIO()
+    call_command("verify_ledger", "--org", "demo", stdout=out)
+    assert "consistent" in out.getvalue().lower()
