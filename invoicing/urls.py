@@ -12,8 +12,8 @@ urlpatterns = [
     path("invoices/", views.invoice_list, name="invoices"),
     path("invoices/new/", views.invoice_create, name="invoice-new"),
     path("invoices/<int:pk>/edit/", views.invoice_edit, name="invoice-edit"),
-    path("invoices/<int:pk>/issue/", views.invoice_issue, name="invoice-issue"),
-    path("invoices/<int:pk>/void/", views.invoice_void, name="invoice-void"),
+    path("invoices/<int:pk>/issue/", views.invoice_issue, name="issue-invoice"),
+    path("invoices/<int:pk>/void/", views.invoice_void, name="void-invoice"),
     path(
         "invoices/<int:pk>/credit/",
         views.credit_note_create,

@@ -286,6 +286,7 @@ class OrderLineForm(forms.Form):
                 "hx-get": reverse_lazy("catalog-options"),
                 "hx-trigger": "input changed delay:200ms",
                 "hx-target": "#catalog-items",
+                "hx-swap": "innerHTML",
             }
         ),
     )

@@ -2,6 +2,8 @@ from django.urls import path
 
 from orders import views
 
+# Verb-first names for actions: the API router already names
+# "order-confirm", "invoice-void"… ({basename}-{action}).
 urlpatterns = [
     path("customers/new/", views.customer_create, name="customer-new"),
     path("customers/pick/", views.customer_picker, name="customer-picker"),
@@ -25,8 +27,8 @@ urlpatterns = [
     path("orders/", views.order_list, name="orders"),
     path("orders/new/", views.order_create, name="order-new"),
     path("orders/<int:pk>/", views.order_detail_page, name="order"),
-    path("orders/<int:pk>/confirm/", views.order_confirm, name="order-confirm"),
-    path("orders/<int:pk>/cancel/", views.order_cancel, name="order-cancel"),
+    path("orders/<int:pk>/confirm/", views.order_confirm, name="confirm-order"),
+    path("orders/<int:pk>/cancel/", views.order_cancel, name="cancel-order"),
     path("orders/<int:pk>/ship/", views.shipment_create, name="order-ship"),
     path(
         "shipments/<int:pk>/deliver/",

@@ -901,3 +901,37 @@ def test_credit_note_form_refuses_what_the_api_refuses(
     assert not CreditNote.objects.exists()
     invoice.refresh_from_db()
     assert invoice.open_amount == Decimal("500.00")
+
+
+def test_the_pages_forms_post_to_the_pages_not_to_the_api(client, tenant, acme):
+    """The API router names its actions "order-confirm", "invoice-void"…"""
+    order = draft_order(acme, ("Drill", "1", "10.00"))
+    shipped = shipped_order(acme)
+    invoice = _draft_invoice(client, acme)
+    pages = {
+        url: client.get(url)
+        for url in (
+            "/customers/new/",
+            f"/customers/{acme.pk}/",
+            f"/customers/{acme.pk}/edit/",
+            "/orders/new/",
+            f"/orders/{order.pk}/",
+            f"/orders/{shipped.pk}/ship/",
+            f"/orders/{shipped.pk}/invoice/",
+            "/invoices/new/",
+            f"/invoices/{invoice.pk}/",
+            f"/invoices/{invoice.pk}/edit/",
+        )
+    }
+    for url, response in pages.items():
+        page = response.content.decode()
+        assert response.status_code == 200, url
+        assert 'action="/api/' not in page and 'hx-post="/api/' not in page, url
+    assert (
+        f'action="/orders/{order.pk}/confirm/"'
+        in pages[f"/orders/{order.pk}/"].content.decode()
+    )
+    assert (
+        f'action="/invoices/{invoice.pk}/issue/"'
+        in pages[f"/invoices/{invoice.pk}/"].content.decode()
+    )
