@@ -13,6 +13,7 @@ from orders.forms import (
     CURRENCY_INPUT,
     AmountField,
     BusinessDateField,
+    LineFormSet,
     QuantityField,
     TaxRateField,
 )
@@ -46,7 +47,9 @@ class InvoiceLineForm(forms.Form):
 
 
 INVOICE_LINE_FIELDS = ["description", "quantity", "unit_price", "tax_rate"]
-InvoiceLineFormSet = forms.formset_factory(InvoiceLineForm, extra=0)
+InvoiceLineFormSet = forms.formset_factory(
+    InvoiceLineForm, formset=LineFormSet, extra=0
+)
 
 
 class PerLineQuantities(forms.Form):

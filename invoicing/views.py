@@ -239,11 +239,14 @@ def invoice_create(request):
                 currency=values["currency"].strip() or None,
                 customer_reference=values["customer_reference"],
                 notes=values["notes"],
-                lines=[invoices.LineInput(**line) for line in lines.cleaned_data],
+                lines=[
+                    invoices.LineInput(**row.cleaned_data)
+                    for row in lines.filled_forms()
+                ],
                 actor=actor_of(request),
             )
         except DomainError as error:
-            show_domain_error(error, form, lines.forms)
+            show_domain_error(error, form, lines.filled_forms())
             if error.field == "customer":
                 customer_error = error.message
         else:
@@ -306,11 +309,14 @@ def invoice_edit(request, pk):
                 notes=values["notes"],
                 lines=None
                 if lines is None
-                else [invoices.LineInput(**line) for line in lines.cleaned_data],
+                else [
+                    invoices.LineInput(**row.cleaned_data)
+                    for row in lines.filled_forms()
+                ],
                 actor=actor_of(request),
             )
         except DomainError as error:
-            show_domain_error(error, form, lines.forms if lines else None)
+            show_domain_error(error, form, lines.filled_forms() if lines else None)
         else:
             return go_to(request, reverse("invoice", args=[invoice.pk]))
     return _invoice_form(request, form, lines, invoice=invoice, refused=True)
@@ -469,7 +475,7 @@ def credit_note_create(request, pk):
         lines=invoice_lines,
         initial={
             "credit_date": request.organization.today(),
-            "tax_rate": rates.pop() if len(rates) == 1 else None,
+            "tax_rate": _as_typed(rates.pop()) if len(rates) == 1 else None,
         },
     )
     if request.method == "POST" and form.is_valid():

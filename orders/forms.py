@@ -295,6 +295,12 @@ class OrderLineForm(forms.Form):
     unit_price = AmountField(required=False)
     tax_rate = TaxRateField(required=False, label="Tax %")
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Empty takes the catalog item's (the service's rule); say so, not "0".
+        self.fields["unit_price"].widget.attrs["placeholder"] = "item's price"
+        self.fields["tax_rate"].widget.attrs["placeholder"] = "item's"
+
     def clean_item(self):
         sku = self.cleaned_data["item"].strip()
         if not sku:
@@ -307,8 +313,21 @@ class OrderLineForm(forms.Form):
         return item
 
 
+class LineFormSet(forms.BaseFormSet):
+    """Rows of a line table; a row left blank is no line (not an error)."""
+
+    def _construct_form(self, i, **kwargs):
+        kwargs["empty_permitted"] = True
+        kwargs["use_required_attribute"] = False
+        return super()._construct_form(i, **kwargs)
+
+    def filled_forms(self) -> list:
+        """The rows with input, in order: ``lines[i]`` of the service."""
+        return [form for form in self.forms if form.cleaned_data]
+
+
 ORDER_LINE_FIELDS = ["item", "description", "quantity", "unit_price", "tax_rate"]
-OrderLineFormSet = forms.formset_factory(OrderLineForm, extra=0)
+OrderLineFormSet = forms.formset_factory(OrderLineForm, formset=LineFormSet, extra=0)
 
 
 class ConfirmForm(forms.Form):

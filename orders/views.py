@@ -389,9 +389,8 @@ def order_create(request):
                 customer=customer,
                 actor=actor_of(request),
                 lines=[
-                    selling.OrderLineInput(**line)
-                    for line in lines.cleaned_data
-                    if line
+                    selling.OrderLineInput(**row.cleaned_data)
+                    for row in lines.filled_forms()
                 ],
                 **{
                     **form.cleaned_data,
@@ -399,7 +398,7 @@ def order_create(request):
                 },
             )
         except DomainError as error:
-            show_domain_error(error, form, lines.forms)
+            show_domain_error(error, form, lines.filled_forms())
             if error.field == "customer":
                 customer_error = error.message
         else:

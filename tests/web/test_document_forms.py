@@ -935,3 +935,28 @@ def test_the_pages_forms_post_to_the_pages_not_to_the_api(client, tenant, acme):
         f'action="/invoices/{invoice.pk}/issue/"'
         in pages[f"/invoices/{invoice.pk}/"].content.decode()
     )
+
+
+def test_a_blank_row_is_no_line_and_no_rows_at_all_is_refused(client, tenant, acme):
+    line = {"description": "Drill", "quantity": "3", "unit_price": "10"}
+    blank = {"item": "", "description": "", "quantity": "", "unit_price": ""}
+
+    none = client.post("/orders/new/", order_post(acme, [blank, blank]))
+    refused(none, "An order needs at least one line.")
+    assert not SalesOrder.objects.exists()
+
+    response = client.post("/orders/new/", order_post(acme, [blank, line]))
+    assert response.status_code == 302
+    assert SalesOrder.objects.get().lines.get().quantity == 3
+
+
+def test_an_error_on_the_second_filled_row_is_shown_on_that_row(client, tenant, acme):
+    """Blank rows are skipped, so the service's lines[1] is the third row here."""
+    good = {"description": "Drill", "quantity": "3", "unit_price": "10"}
+    blank = {"description": "", "quantity": "", "unit_price": ""}
+    bad = {"description": "Case", "quantity": "-4", "unit_price": "10"}
+    response = client.post("/invoices/new/", invoice_post(acme, [good, blank, bad]))
+    page = refused(response, "Quantity must be greater than zero.")
+    row_of_error = page.split('class="line-row has-error"')[1]
+    assert 'value="Case"' in row_of_error.split("</tr>")[0]
+    assert not Invoice.objects.exists()
