@@ -87,7 +87,7 @@ def test_clerk_bills_a_shipment_and_emails_the_invoice(
 
     # An order with two lines: a catalog item and a typed service.
     nav.get_by_role("link", name="Orders").click()
-    page.get_by_role("link", name="New order").click()
+    page.locator(".page-header").get_by_role("link", name="New order").click()
     page.get_by_placeholder("Name or customer number").press_sequentially(
         "helios", delay=30
     )
