@@ -55,8 +55,6 @@ def shot(page, name):
 def test_clerk_bills_a_shipment_and_emails_the_invoice(
     smtp_sink, live_server, desk, wide_page
 ):
-    # smtp_sink first: its server's thread must be up before Playwright's loop
-    # takes the test thread, or the first page load never returns.
     page = wide_page
     page.goto(f"{live_server.url}/login/")
     page.get_by_label("Email or username").fill(desk["clerk"].username)
@@ -155,6 +153,9 @@ def test_clerk_bills_a_shipment_and_emails_the_invoice(
     (attachment,) = message.attachments()
     assert attachment.get_filename() == f"{invoice.number}.pdf"
     assert attachment.get_content().startswith(b"%PDF")
+
+    page.reload()
+    assert re.search(r"Sent\s+ap@helios\.example", page.inner_text("#invoice-emails"))
 
     # The customer's page shows what is owed.
     page.get_by_role("link", name="Customer account").click()

@@ -787,6 +787,7 @@ def test_issue_without_email_sends_nothing(
     invoice.refresh_from_db()
     assert invoice.status == "open"
     assert not mail.outbox and not InvoiceDelivery.objects.exists()
+    assert "Not emailed" in client.get(f"/invoices/{invoice.pk}/").content.decode()
     assert customer_balances(customer=acme)[0].balance == Decimal("250.00")
 
 
