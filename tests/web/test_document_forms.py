@@ -215,8 +215,8 @@ def test_customer_form_refuses_what_the_api_refuses(
     assert not Customer.objects.exists()
 
 
-def test_hold_fails_with_the_master_data_rolls_back(client, tenant, terms, acme):
-    """Editing with a bad currency neither saves the terms nor sets the hold."""
+def test_a_refused_edit_saves_neither_terms_nor_hold(client, tenant, terms, acme):
+    """A bad currency refuses the whole edit: terms unchanged, no hold set."""
     other_terms = PaymentTermFactory(name="Net 60", days=60)
     response = client.post(
         f"/customers/{acme.pk}/edit/",
