@@ -34,6 +34,7 @@ from invoicing.selectors import (
 )
 from invoicing.services import invoices
 from o2c.errors import DomainError
+from o2c.money import quantize
 from o2c.roles import role_can
 from o2c.views import (
     DIRECTIONS,
@@ -271,8 +272,14 @@ def invoice_edit(request, pk):
         )
     from_order = invoice.source == Invoice.Source.ORDER
     data = request.POST if request.method == "POST" else None
+    # As a clerk types them: 2 and 19, not 2.000 and 19.000; prices in the currency.
     stored = [
-        {name: getattr(line, name) for name in INVOICE_LINE_FIELDS}
+        {
+            "description": line.description,
+            "quantity": _as_typed(line.quantity),
+            "unit_price": quantize(line.unit_price, invoice.currency),
+            "tax_rate": _as_typed(line.tax_rate),
+        }
         for line in invoice.lines.all()
     ]
     if data is not None and is_row_edit(data) and not from_order:

@@ -714,6 +714,9 @@ def test_clerk_edits_a_draft_and_the_totals_follow(client, tenant, acme):
         ),
     )
     invoice = Invoice.objects.get()
+    form = client.get(f"/invoices/{invoice.pk}/edit/").content.decode()
+    assert 'name="lines-0-quantity" value="1"' in form
+    assert 'name="lines-0-unit_price" value="100.00"' in form
 
     response = client.post(
         f"/invoices/{invoice.pk}/edit/",
