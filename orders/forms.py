@@ -19,6 +19,7 @@ from django.urls import reverse_lazy
 
 from o2c.api.fields import organization_members
 from o2c.errors import DomainError
+from o2c.money import quantize
 from orders.models import QUANTITY, Contact, Customer, Item, PaymentTerm
 
 MONEY_DIGITS = {"max_digits": 18, "decimal_places": 3}
@@ -165,7 +166,7 @@ class CustomerForm(forms.Form):
     number = forms.CharField(
         max_length=40,
         required=False,
-        help_text="Leave empty to number it automatically.",
+        help_text="Empty on a new customer: numbered automatically.",
     )
     legal_name = forms.CharField(max_length=200, required=False)
     email = forms.EmailField(required=False, label="Email")
@@ -185,7 +186,7 @@ class CustomerForm(forms.Form):
         widget=CURRENCY_INPUT,
         required=False,
         label="Account currency",
-        help_text="ISO 4217 code; empty for the organization's base currency.",
+        help_text="ISO 4217 code; empty on a new customer: the base currency.",
     )
     payment_term = forms.ModelChoiceField(queryset=None, label="Payment terms")
     credit_limit = AmountField(
@@ -243,10 +244,11 @@ class CustomerForm(forms.Form):
 
 
 def customer_initial(customer: Customer) -> dict:
-    return {
-        **{name: getattr(customer, name) for name in CustomerForm.MASTER_FIELDS},
-        "on_credit_hold": customer.on_credit_hold,
-    }
+    initial = {name: getattr(customer, name) for name in CustomerForm.MASTER_FIELDS}
+    if customer.credit_limit is not None:
+        # 500.00 EUR, not the column's 500.000
+        initial["credit_limit"] = quantize(customer.credit_limit, customer.currency)
+    return {**initial, "on_credit_hold": customer.on_credit_hold}
 
 
 class ContactForm(forms.ModelForm):

@@ -233,8 +233,16 @@ def test_a_refused_edit_saves_neither_terms_nor_hold(client, tenant, terms, acme
 
 def test_clerk_edits_terms_collector_and_releases_the_hold(client, tenant, terms, org):
     collector = member(org, Role.COLLECTOR, first_name="Cora")
-    customer = CustomerFactory(name="Held Co", on_credit_hold=True, payment_term=terms)
+    customer = CustomerFactory(
+        name="Held Co",
+        on_credit_hold=True,
+        payment_term=terms,
+        credit_limit=Decimal("500"),
+    )
     net60 = PaymentTermFactory(name="Net 60", days=60)
+    form = client.get(f"/customers/{customer.pk}/edit/").content.decode()
+    assert 'name="credit_limit" value="500.00"' in form
+    assert 'name="on_credit_hold" id="id_on_credit_hold" checked' in form
 
     response = client.post(
         f"/customers/{customer.pk}/edit/",
