@@ -972,3 +972,35 @@ def test_an_error_on_the_second_filled_row_is_shown_on_that_row(client, tenant, 
     row_of_error = page.split('class="line-row has-error"')[1]
     assert 'value="Case"' in row_of_error.split("</tr>")[0]
     assert not Invoice.objects.exists()
+
+
+def test_a_collector_may_not_sell_or_bill(org, tenant, acme):
+    collector = Client()
+    collector.force_login(member(org, Role.COLLECTOR))
+    order = draft_order(acme, ("Drill", "1", "10.00"))
+    invoice = issued_invoice(acme, "100.00", invoice_date=TODAY)
+    posts = {
+        "/orders/new/": order_post(
+            acme, [{"description": "Drill", "quantity": "1", "unit_price": "1"}]
+        ),
+        f"/orders/{order.pk}/confirm/": {},
+        f"/orders/{order.pk}/cancel/": {},
+        f"/invoices/{invoice.pk}/void/": {},
+        f"/invoices/{invoice.pk}/credit/": {
+            "credit_date": "2026-03-02",
+            "reason": "Goodwill",
+            "mode": "amount",
+            "amount": "10",
+        },
+        f"/customers/{acme.pk}/contacts/": {"new-contact-name": "Eve"},
+    }
+    for url, data in posts.items():
+        assert collector.post(url, data).status_code == 403, url
+    order.refresh_from_db()
+    invoice.refresh_from_db()
+    assert order.status == "draft" and invoice.status == "open"
+    assert SalesOrder.objects.count() == 1
+    assert not CreditNote.objects.exists() and not Contact.objects.exists()
+    page = collector.get(f"/invoices/{invoice.pk}/").content.decode()
+    assert 'id="void-form"' not in page
+    assert f'href="/invoices/{invoice.pk}/credit/"' not in page
