@@ -1,12 +1,25 @@
 """Pages of the invoicing stage: the customer list with balances, invoices, PDFs,
-and the panels invoicing contributes to customer, order and home pages."""
+the panels invoicing contributes to customer, order and home pages, and the forms
+of invoices and credit notes (through the same services as the API; a refused
+input answers 422 with the form again and nothing written)."""
 
 from io import BytesIO
 
 from django import forms
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
 
+from invoicing.forms import (
+    INVOICE_LINE_FIELDS,
+    CreditNoteForm,
+    InvoiceForm,
+    InvoiceLineFormSet,
+    IssueForm,
+    OrderInvoiceForm,
+    VoidForm,
+)
 from invoicing.models import CreditNote, Invoice
 from invoicing.selectors import (
     OUTSTANDING,
@@ -19,6 +32,10 @@ from invoicing.selectors import (
     order_invoices,
     receivables_summary,
 )
+from invoicing.services import invoices
+from o2c.errors import DomainError
+from o2c.money import quantize
+from o2c.roles import role_can
 from o2c.views import (
     DIRECTIONS,
     bound_filters,
@@ -28,13 +45,16 @@ from o2c.views import (
     render_htmx,
     sort_ordering,
 )
+from orders.forms import edited_rows, is_row_edit, show_domain_error, tenant_object
 from orders.models import Customer, SalesOrder
 from orders.selectors import (
     CustomerFilters,
     customer_currencies,
     customer_search,
     keyset_page,
+    order_detail,
 )
+from orders.views import actor_of, capability_required, go_to
 
 # --- Customer and home panels ------------------------------------------------
 
@@ -150,6 +170,7 @@ def invoice_list(request):
         "today": request.organization.today(),
     }
     if not is_htmx(request):
+        context["can_bill"] = role_can(request.membership.role, "bill")
         context["statuses"] = form.fields["status"].choices
         context["currencies"] = customer_currencies()
     return render_htmx(
@@ -163,11 +184,357 @@ def invoice_list(request):
 @organization_required
 def invoice_detail_page(request, pk):
     invoice = get_object_or_404(invoice_detail(pk=pk))
-    return render(
+    return _invoice_page(request, invoice)
+
+
+def _invoice_page(request, invoice, *, action="", action_error=None, void_form=None):
+    response = render(
         request,
         "invoicing/invoice_detail.html",
-        {"invoice": invoice, "today": request.organization.today()},
+        {
+            "invoice": invoice,
+            "today": request.organization.today(),
+            "can_bill": role_can(request.membership.role, "bill"),
+            "issue_form": IssueForm(initial={"email": True}),
+            "void_form": void_form or VoidForm(),
+            "action": action,
+            "action_error": action_error,
+        },
     )
+    if action_error or (void_form and void_form.errors):
+        response.status_code = 422
+    return response
+
+
+# --- Invoice forms ------------------------------------------------------------------
+
+
+@capability_required("bill")
+def invoice_create(request):
+    """A direct invoice: a customer and typed lines (no sales order)."""
+    data = request.POST if request.method == "POST" else None
+    customer = tenant_object(
+        Customer, (request.GET if data is None else data).get("customer")
+    )
+    if data is not None and is_row_edit(data):
+        return _invoice_form(
+            request,
+            InvoiceForm(initial={n: data.get(n, "") for n in InvoiceForm.base_fields}),
+            InvoiceLineFormSet(
+                prefix="lines", initial=edited_rows(data, "lines", INVOICE_LINE_FIELDS)
+            ),
+            customer=customer,
+        )
+    form = InvoiceForm(data, initial={"invoice_date": request.organization.today()})
+    lines = InvoiceLineFormSet(data, prefix="lines", initial=[{}])
+    if data is None:
+        return _invoice_form(request, form, lines, customer=customer)
+    customer_error = "" if customer else "Choose the customer."
+    if form.is_valid() and lines.is_valid() and customer:
+        values = form.cleaned_data
+        try:
+            invoice = invoices.invoice_create(
+                customer=customer,
+                invoice_date=values["invoice_date"],
+                due_date=values["due_date"],
+                currency=values["currency"].strip() or None,
+                customer_reference=values["customer_reference"],
+                notes=values["notes"],
+                lines=[
+                    invoices.LineInput(**row.cleaned_data)
+                    for row in lines.filled_forms()
+                ],
+                actor=actor_of(request),
+            )
+        except DomainError as error:
+            show_domain_error(error, form, lines.filled_forms())
+            if error.field == "customer":
+                customer_error = error.message
+        else:
+            return go_to(request, reverse("invoice", args=[invoice.pk]))
+    return _invoice_form(
+        request, form, lines, customer=customer, customer_error=customer_error
+    )
+
+
+@capability_required("bill")
+def invoice_edit(request, pk):
+    """Edit a draft: its dates, references and (a direct invoice's) lines."""
+    invoice = get_object_or_404(invoice_detail(pk=pk))
+    if invoice.status != Invoice.Status.DRAFT:
+        return _invoice_page(
+            request,
+            invoice,
+            action="edit",
+            action_error=DomainError(
+                "invalid_status", f"Invoice {invoice} is issued; only drafts change."
+            ),
+        )
+    from_order = invoice.source == Invoice.Source.ORDER
+    data = request.POST if request.method == "POST" else None
+    # As a clerk types them: 2 and 19, not 2.000 and 19.000; prices in the currency.
+    stored = [
+        {
+            "description": line.description,
+            "quantity": _as_typed(line.quantity),
+            "unit_price": quantize(line.unit_price, invoice.currency),
+            "tax_rate": _as_typed(line.tax_rate),
+        }
+        for line in invoice.lines.all()
+    ]
+    if data is not None and is_row_edit(data) and not from_order:
+        return _invoice_form(
+            request,
+            InvoiceForm(initial={n: data.get(n, "") for n in InvoiceForm.base_fields}),
+            InvoiceLineFormSet(
+                prefix="lines", initial=edited_rows(data, "lines", INVOICE_LINE_FIELDS)
+            ),
+            invoice=invoice,
+        )
+    form = InvoiceForm(
+        data,
+        initial={
+            "invoice_date": invoice.invoice_date,
+            "due_date": invoice.due_date,
+            "customer_reference": invoice.customer_reference,
+            "notes": invoice.notes,
+        },
+    )
+    lines = (
+        None if from_order else InvoiceLineFormSet(data, prefix="lines", initial=stored)
+    )
+    if data is None:
+        return _invoice_form(request, form, lines, invoice=invoice)
+    if form.is_valid() and (lines is None or lines.is_valid()):
+        values = form.cleaned_data
+        try:
+            invoices.invoice_draft_update(
+                invoice=invoice,
+                invoice_date=values["invoice_date"],
+                due_date=values["due_date"],
+                customer_reference=values["customer_reference"],
+                notes=values["notes"],
+                lines=None
+                if lines is None
+                else [
+                    invoices.LineInput(**row.cleaned_data)
+                    for row in lines.filled_forms()
+                ],
+                actor=actor_of(request),
+            )
+        except DomainError as error:
+            show_domain_error(error, form, lines.filled_forms() if lines else None)
+        else:
+            return go_to(request, reverse("invoice", args=[invoice.pk]))
+    return _invoice_form(request, form, lines, invoice=invoice, refused=True)
+
+
+def _invoice_form(
+    request,
+    form,
+    lines,
+    *,
+    customer=None,
+    invoice=None,
+    customer_error="",
+    refused=None,
+):
+    if refused is None:
+        refused = form.is_bound
+    response = render_htmx(
+        request,
+        "invoicing/invoice_form.html",
+        "invoicing/_invoice_form.html",
+        {
+            "form": form,
+            "lines": lines,
+            "customer": invoice.customer if invoice else customer,
+            "invoice": invoice,
+            "customer_error": customer_error,
+            "refused": refused,
+            "message": getattr(form, "domain_error", "") or customer_error,
+        },
+    )
+    if refused:
+        response.status_code = 422
+    return response
+
+
+@capability_required("bill")
+def order_invoice_create(request, pk):
+    """Invoice an order's shipped, not yet invoiced quantities."""
+    order = get_object_or_404(order_detail(pk=pk))
+    invoiceable = [
+        line
+        for line in order.lines.all()
+        if line.quantity_fulfilled > line.quantity_invoiced
+    ]
+    form = OrderInvoiceForm(
+        request.POST or None,
+        lines=invoiceable,
+        initial={
+            "invoice_date": request.organization.today(),
+            **{
+                f"bill_{line.pk}": _as_typed(
+                    line.quantity_fulfilled - line.quantity_invoiced
+                )
+                for line in invoiceable
+            },
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        chosen = form.chosen_lines()
+        try:
+            invoice = invoices.invoice_create_from_order(
+                order=order,
+                invoice_date=form.cleaned_data["invoice_date"],
+                lines=chosen,
+                notes=form.cleaned_data["notes"],
+                actor=actor_of(request),
+            )
+        except DomainError as error:
+            form.show_line_error(error, chosen)
+        else:
+            return go_to(request, reverse("invoice", args=[invoice.pk]))
+    rows = [
+        (
+            line,
+            line.quantity_fulfilled - line.quantity_invoiced,
+            form[form.name_of(line)],
+        )
+        for line in invoiceable
+    ]
+    response = render_htmx(
+        request,
+        "invoicing/order_invoice_form.html",
+        "invoicing/_order_invoice_form.html",
+        {"order": order, "form": form, "rows": rows},
+    )
+    if form.is_bound:
+        response.status_code = 422
+    return response
+
+
+def _as_typed(quantity) -> str:
+    """6, not 6.000: a quantity as a clerk would type it."""
+    return f"{quantity.normalize():f}"
+
+
+@require_POST
+@capability_required("bill")
+def invoice_issue(request, pk):
+    invoice = get_object_or_404(Invoice.objects, pk=pk)
+    form = IssueForm(request.POST)
+    form.is_valid()
+    try:
+        invoices.invoice_issue(
+            invoice=invoice,
+            actor=actor_of(request),
+            email=form.cleaned_data.get("email", False),
+        )
+    except DomainError as error:
+        invoice = get_object_or_404(invoice_detail(pk=pk))
+        return _invoice_page(request, invoice, action="issue", action_error=error)
+    return go_to(request, reverse("invoice", args=[invoice.pk]))
+
+
+@require_POST
+@capability_required("bill")
+def invoice_void(request, pk):
+    invoice = get_object_or_404(Invoice.objects, pk=pk)
+    form = VoidForm(request.POST)
+    if form.is_valid():
+        try:
+            invoices.invoice_void(
+                invoice=invoice, actor=actor_of(request), **form.cleaned_data
+            )
+        except DomainError as error:
+            show_domain_error(error, form)
+        else:
+            return go_to(request, reverse("invoice", args=[invoice.pk]))
+    invoice = get_object_or_404(invoice_detail(pk=pk))
+    return _invoice_page(
+        request,
+        invoice,
+        action="void",
+        action_error=DomainError(
+            "invalid", getattr(form, "domain_error", "") or _first_error(form)
+        ),
+        void_form=form,
+    )
+
+
+def _first_error(form) -> str:
+    for name, errors in form.errors.items():
+        label = form.fields[name].label or name.replace("_", " ").capitalize()
+        return f"{label}: {errors[0]}" if name != "__all__" else errors[0]
+    return ""
+
+
+@capability_required("bill")
+def credit_note_create(request, pk):
+    """Credit an issued invoice: an amount, or quantities of its lines."""
+    invoice = get_object_or_404(invoice_detail(pk=pk))
+    invoice_lines = list(invoice.lines.all())
+    rates = {line.tax_rate for line in invoice_lines}
+    form = CreditNoteForm(
+        request.POST or None,
+        lines=invoice_lines,
+        initial={
+            "credit_date": request.organization.today(),
+            "tax_rate": _as_typed(rates.pop()) if len(rates) == 1 else None,
+        },
+    )
+    if request.method == "POST" and form.is_valid():
+        values = form.cleaned_data
+        if values["mode"] == CreditNoteForm.AMOUNT:
+            chosen = []
+            lines = [
+                invoices.LineInput(
+                    description=values["reason"],
+                    quantity=1,
+                    unit_price=values["amount"],
+                    tax_rate=values["tax_rate"],
+                )
+            ]
+        else:
+            chosen = form.chosen_lines()
+            lines = [
+                invoices.LineInput(
+                    description=line.description,
+                    quantity=quantity,
+                    unit_price=line.unit_price,
+                    tax_rate=line.tax_rate,
+                )
+                for line, quantity in chosen
+            ]
+        try:
+            invoices.credit_note_create(
+                invoice=invoice,
+                credit_date=values["credit_date"],
+                reason=values["reason"],
+                lines=lines,
+                actor=actor_of(request),
+            )
+        except DomainError as error:
+            by_amount = values["mode"] == CreditNoteForm.AMOUNT
+            if by_amount and (error.field or "").startswith("lines"):
+                form.domain_error = error.message
+                form.add_error("amount", error.message)
+            else:
+                form.show_line_error(error, chosen)
+        else:
+            return go_to(request, reverse("invoice", args=[invoice.pk]))
+    rows = [(line, form[form.name_of(line)]) for line in invoice_lines]
+    response = render_htmx(
+        request,
+        "invoicing/credit_note_form.html",
+        "invoicing/_credit_note_form.html",
+        {"invoice": invoice, "form": form, "rows": rows},
+    )
+    if form.is_bound:
+        response.status_code = 422
+    return response
 
 
 @organization_required

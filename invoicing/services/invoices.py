@@ -72,20 +72,7 @@ def invoice_create(
         raise DomainError(
             "required", "An invoice needs at least one line.", field="lines"
         )
-    priced = [
-        price_line(
-            currency=currency,
-            description=line.description or (line.item.name if line.item else ""),
-            quantity=line.quantity,
-            unit_price=exact_amount(
-                line.unit_price, currency, field=f"lines[{i}].unit_price"
-            ),
-            tax_rate=line.tax_rate or 0,
-            tax_amount=line.tax_amount,
-            field=f"lines[{i}]",
-        )
-        for i, line in enumerate(lines)
-    ]
+    priced = _priced_lines(lines, currency)
     invoice = _new_invoice(
         customer=customer,
         currency=currency,
@@ -100,6 +87,107 @@ def invoice_create(
     )
     audit_record(actor=actor, obj=invoice, action="created", to_status=invoice.status)
     return invoice
+
+
+def _priced_lines(lines: list[LineInput], currency: str) -> list[PricedLine]:
+    return [
+        price_line(
+            currency=currency,
+            description=line.description or (line.item.name if line.item else ""),
+            quantity=line.quantity,
+            unit_price=exact_amount(
+                line.unit_price, currency, field=f"lines[{i}].unit_price"
+            ),
+            tax_rate=line.tax_rate or 0,
+            tax_amount=line.tax_amount,
+            field=f"lines[{i}]",
+        )
+        for i, line in enumerate(lines)
+    ]
+
+
+@transaction.atomic
+def invoice_draft_update(
+    *,
+    invoice: Invoice,
+    invoice_date: date,
+    due_date: date | None = None,
+    customer_reference: str = "",
+    notes: str = "",
+    lines: list[LineInput] | None = None,
+    actor: Actor,
+) -> Invoice:
+    """Change a draft before it is issued: dates, references and (for a direct
+    invoice) its lines. Totals and instalments are recomputed as on creation.
+
+    An order's invoice keeps its lines: they are the order's shipped quantities.
+    """
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if invoice.status != Invoice.Status.DRAFT:
+        raise ConflictError(
+            "invalid_status",
+            f"Invoice {invoice} is {invoice.status}; only drafts are edited.",
+            field="invoice",
+        )
+    if lines is not None and invoice.source == Invoice.Source.ORDER:
+        raise DomainError(
+            "order_lines",
+            "The lines of an order's invoice come from its shipments; void the "
+            "draft and invoice the order again to change them.",
+            field="lines",
+        )
+    if lines is not None and not lines:
+        raise DomainError(
+            "required", "An invoice needs at least one line.", field="lines"
+        )
+    before = {
+        "invoice_date": str(invoice.invoice_date),
+        "due_date": str(invoice.due_date),
+        "total": str(invoice.total),
+    }
+    if lines is not None:
+        priced = [
+            (p, line.item, None)
+            for p, line in zip(
+                _priced_lines(lines, invoice.currency), lines, strict=True
+            )
+        ]
+    else:
+        priced = [
+            (_priced_from_stored(line), line.item, line.order_line)
+            for line in invoice.lines.select_related("item", "order_line")
+        ]
+    invoice.lines.all().delete()
+    invoice.instalments.all().delete()
+    invoice.invoice_date = invoice_date
+    invoice.customer_reference = customer_reference
+    invoice.notes = notes
+    _write_lines_and_schedule(invoice, priced, due_date=due_date)
+    audit_record(
+        actor=actor,
+        obj=invoice,
+        action="updated",
+        data={
+            "before": before,
+            "after": {
+                "invoice_date": str(invoice.invoice_date),
+                "due_date": str(invoice.due_date),
+                "total": str(invoice.total),
+            },
+        },
+    )
+    return invoice
+
+
+def _priced_from_stored(line: InvoiceLine) -> PricedLine:
+    return PricedLine(
+        description=line.description,
+        quantity=line.quantity,
+        unit_price=line.unit_price,
+        tax_rate=line.tax_rate,
+        net_amount=line.net_amount,
+        tax_amount=line.tax_amount,
+    )
 
 
 @transaction.atomic
@@ -190,20 +278,8 @@ def _new_invoice(
     notes="",
     source,
 ) -> Invoice:
-    organization = current_organization()
-    subtotal = sum((p.net_amount for p, _, _ in lines), Decimal(0))
-    tax_total = sum((p.tax_amount for p, _, _ in lines), Decimal(0))
-    total = subtotal + tax_total
-    check_total(total, field="lines")
-    schedule = due_schedule(customer.payment_term, invoice_date, total, currency)
-    if due_date is not None:
-        if due_date < invoice_date:
-            raise DomainError(
-                "invalid_date", "Due date is before the invoice date.", field="due_date"
-            )
-        schedule = [(due_date, total)]
     invoice = Invoice(
-        organization=organization,
+        organization=current_organization(),
         customer=customer,
         sales_order=sales_order,
         number=number or None,
@@ -211,14 +287,43 @@ def _new_invoice(
         source=source,
         currency=currency,
         invoice_date=invoice_date,
-        due_date=schedule[-1][0] if len(schedule) == 1 else schedule[0][0],
         customer_reference=customer_reference,
         notes=notes,
-        subtotal=subtotal,
-        tax_total=tax_total,
-        total=total,
         open_amount=0,
     )
+    _write_lines_and_schedule(
+        invoice,
+        lines,
+        due_date=due_date,
+        duplicate_field="number" if number else "external_id",
+    )
+    return invoice
+
+
+def _write_lines_and_schedule(
+    invoice: Invoice,
+    lines: list[tuple[PricedLine, Item | None, SalesOrderLine | None]],
+    *,
+    due_date: date | None,
+    duplicate_field: str = "external_id",
+) -> None:
+    """Totals and due dates from ``lines``; saves the invoice, its lines and its
+    instalments (the invoice has none of either yet)."""
+    subtotal = sum((p.net_amount for p, _, _ in lines), Decimal(0))
+    tax_total = sum((p.tax_amount for p, _, _ in lines), Decimal(0))
+    total = subtotal + tax_total
+    check_total(total, field="lines")
+    schedule = due_schedule(
+        invoice.customer.payment_term, invoice.invoice_date, total, invoice.currency
+    )
+    if due_date is not None:
+        if due_date < invoice.invoice_date:
+            raise DomainError(
+                "invalid_date", "Due date is before the invoice date.", field="due_date"
+            )
+        schedule = [(due_date, total)]
+    invoice.subtotal, invoice.tax_total, invoice.total = subtotal, tax_total, total
+    invoice.due_date = schedule[-1][0] if len(schedule) == 1 else schedule[0][0]
     try:
         with transaction.atomic():
             invoice.save()
@@ -226,11 +331,11 @@ def _new_invoice(
         raise ConflictError(
             "duplicate",
             "An invoice with this number or external id already exists.",
-            field="number" if number else "external_id",
+            field=duplicate_field,
         ) from None
     InvoiceLine.objects.bulk_create(
         InvoiceLine(
-            organization=organization,
+            organization=invoice.organization,
             invoice=invoice,
             position=position,
             order_line=order_line,
@@ -246,7 +351,7 @@ def _new_invoice(
     )
     InvoiceInstalment.objects.bulk_create(
         InvoiceInstalment(
-            organization=organization,
+            organization=invoice.organization,
             invoice=invoice,
             sequence=sequence,
             due_date=due,
@@ -254,12 +359,15 @@ def _new_invoice(
         )
         for sequence, (due, amount) in enumerate(schedule, start=1)
     )
-    return invoice
 
 
 @transaction.atomic
-def invoice_issue(*, invoice: Invoice, actor: Actor) -> Invoice:
-    """Number the invoice (unless numbered elsewhere) and post it to the ledger."""
+def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invoice:
+    """Number the invoice (unless numbered elsewhere) and post it to the ledger.
+
+    ``email=False`` issues without emailing it (the clerk hands it over another way
+    or sends it later from the invoice page).
+    """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.status != Invoice.Status.DRAFT:
         raise ConflictError(
@@ -295,7 +403,8 @@ def invoice_issue(*, invoice: Invoice, actor: Actor) -> Invoice:
             actor=actor,
         )
     # Writes the pending email row now; the task is enqueued on commit.
-    invoice_delivery_on_issue(invoice=invoice, actor=actor)
+    if email:
+        invoice_delivery_on_issue(invoice=invoice, actor=actor)
     invoice.refresh_from_db()
     return invoice
 

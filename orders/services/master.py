@@ -109,6 +109,41 @@ def contact_create(*, customer: Customer, actor: Actor, **fields) -> Contact:
     return contact
 
 
+CONTACT_FIELDS = {"name", "email", "phone", "role", "is_primary"}
+
+
+@transaction.atomic
+def contact_update(*, contact: Contact, actor: Actor, **fields) -> Contact:
+    unknown = set(fields) - CONTACT_FIELDS
+    if unknown:
+        raise DomainError("unknown_field", f"Unknown: {sorted(unknown)}")
+    contact = Contact.objects.select_for_update().get(pk=contact.pk)
+    changes = {}
+    for name, value in fields.items():
+        old = getattr(contact, name)
+        if old != value:
+            setattr(contact, name, value)
+            changes[name] = [_jsonable(old), _jsonable(value)]
+    if not (contact.name or "").strip():
+        raise DomainError("required", "Name is required.", field="name")
+    contact.save()
+    if changes:
+        audit_record(actor=actor, obj=contact, action="updated", data=changes)
+    return contact
+
+
+@transaction.atomic
+def contact_remove(*, contact: Contact, actor: Actor) -> None:
+    # The audit row keeps who the contact was; the row itself has no history.
+    audit_record(
+        actor=actor,
+        obj=contact,
+        action="removed",
+        data={"name": contact.name, "email": contact.email, "role": contact.role},
+    )
+    contact.delete()
+
+
 @transaction.atomic
 def item_create(
     *, sku, name, unit_price, currency, tax_rate=0, active=True, actor: Actor

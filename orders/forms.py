@@ -1,0 +1,369 @@
+"""Forms of the finance desk: customers, contacts, sales orders and shipments.
+
+The forms only read the input (a number is a number, a date is a real date); every
+business rule — a positive quantity, a known currency, a credit limit in the
+currency's minor unit, the credit check — is the services' and comes back as a
+:class:`~o2c.errors.DomainError`, which :func:`show_domain_error` puts next to the
+input it names (``lines[1].quantity`` is the quantity of the second row), the way
+the API names it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from django import forms
+from django.http import Http404, QueryDict
+from django.urls import reverse_lazy
+
+from o2c.api.fields import organization_members
+from o2c.errors import DomainError
+from o2c.money import quantize
+from orders.models import QUANTITY, Contact, Customer, Item, PaymentTerm
+
+MONEY_DIGITS = {"max_digits": 18, "decimal_places": 3}
+# No max_length on the field: the service's "Unknown currency 'EURO'." is the
+# clearer message, the same as the API's.
+CURRENCY_INPUT = forms.TextInput(
+    attrs={"maxlength": 3, "class": "mono", "autocapitalize": "characters"}
+)
+LANGUAGES = [
+    ("en", "English"),
+    ("de", "German"),
+    ("fr", "French"),
+    ("es", "Spanish"),
+    ("it", "Italian"),
+    ("nl", "Dutch"),
+]
+
+
+class BusinessDateField(forms.DateField):
+    """A real calendar date (2026-02-30 is refused) between 1900 and 2999, as the
+    API's dates."""
+
+    MIN = date(1900, 1, 1)
+    MAX = date(2999, 12, 31)
+    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
+        super().__init__(**kwargs)
+
+    def to_python(self, value):
+        try:
+            day = super().to_python(value)
+        except forms.ValidationError:
+            raise forms.ValidationError(
+                f"'{value}' is not a date in the calendar; write it as YYYY-MM-DD.",
+                code="invalid",
+            ) from None
+        if day is not None and not self.MIN <= day <= self.MAX:
+            raise forms.ValidationError(
+                f"Date must be between {self.MIN.isoformat()} and "
+                f"{self.MAX.isoformat()}.",
+                code="date_out_of_range",
+            )
+        return day
+
+
+class AmountField(forms.DecimalField):
+    """An amount as typed; its currency's minor unit is checked by the service."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "class": "num"})
+
+    def __init__(self, **kwargs):
+        super().__init__(**MONEY_DIGITS, **kwargs)
+
+
+class QuantityField(forms.DecimalField):
+    """A quantity as typed; the service refuses zero and negative ones."""
+
+    widget = forms.TextInput(attrs={"inputmode": "decimal", "class": "num"})
+
+    def __init__(self, **kwargs):
+        super().__init__(**QUANTITY, **kwargs)
+
+
+class TaxRateField(forms.DecimalField):
+    widget = forms.TextInput(
+        attrs={"inputmode": "decimal", "class": "num", "placeholder": "0"}
+    )
+
+    def __init__(self, **kwargs):
+        super().__init__(max_digits=6, decimal_places=3, **kwargs)
+
+
+# --- errors ------------------------------------------------------------------------
+
+_ROW_FIELD = re.compile(r"^(\w+)\[(\d+)\](?:\.(\w+))?$")
+
+
+def show_domain_error(error: DomainError, form, rows=None) -> None:
+    """Put the service's message next to the input it names, else on the form.
+
+    ``rows`` are the line forms of ``lines[i]``. The message is also kept on the
+    form (``form.domain_error``) for the summary at the top of the page.
+    """
+    form.domain_error = error.message
+    match = _ROW_FIELD.match(error.field or "")
+    if match and rows is not None and int(match.group(2)) < len(rows):
+        row = rows[int(match.group(2))]
+        name = match.group(3)
+        row.add_error(name if name in row.fields else None, error.message)
+        return
+    field = error.field if error.field in form.fields else None
+    form.add_error(field, error.message)
+
+
+def tenant_object(model, pk):
+    """A row of the caller's organization by an id from a hidden field or a query
+    string; another organization's id (or none at all) answers 404, as in the API."""
+    if pk in (None, ""):
+        return None
+    if not str(pk).isdigit():
+        raise Http404(f"No {model._meta.verbose_name} with id {pk}.")
+    obj = model.objects.filter(pk=int(pk)).first()
+    if obj is None:
+        raise Http404(f"No {model._meta.verbose_name} with id {pk}.")
+    return obj
+
+
+# --- line rows --------------------------------------------------------------------
+
+
+def line_rows(data: QueryDict, prefix: str, fields: list[str]) -> list[dict]:
+    """The rows of a line table as typed (strings), for re-rendering it with a row
+    added or removed without validating anything yet."""
+    total = data.get(f"{prefix}-TOTAL_FORMS", "0")
+    count = min(int(total), 200) if total.isdigit() else 0
+    return [
+        {name: data.get(f"{prefix}-{index}-{name}", "") for name in fields}
+        for index in range(count)
+    ]
+
+
+def edited_rows(data: QueryDict, prefix: str, fields: list[str]) -> list[dict]:
+    """Rows after the "Add line" or "Remove" button the clerk pressed."""
+    rows = line_rows(data, prefix, fields)
+    if "add_line" in data:
+        rows.append({})
+    remove = data.get("remove_line", "")
+    if remove.isdigit() and int(remove) < len(rows):
+        del rows[int(remove)]
+    return rows
+
+
+def is_row_edit(data: QueryDict) -> bool:
+    return "add_line" in data or "remove_line" in data
+
+
+# --- customers ----------------------------------------------------------------------
+
+
+class CustomerForm(forms.Form):
+    name = forms.CharField(max_length=200)
+    number = forms.CharField(
+        max_length=40,
+        required=False,
+        help_text="Empty on a new customer: numbered automatically.",
+    )
+    legal_name = forms.CharField(max_length=200, required=False)
+    email = forms.EmailField(required=False, label="Email")
+    phone = forms.CharField(max_length=50, required=False)
+    address = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    country = forms.CharField(
+        max_length=2, required=False, help_text="ISO code, e.g. DE"
+    )
+    tax_id = forms.CharField(max_length=50, required=False, label="Tax id")
+    language = forms.CharField(
+        max_length=10,
+        initial="en",
+        widget=forms.TextInput(attrs={"list": "customer-languages"}),
+        help_text="Language of invoices and reminders (en, de, fr…).",
+    )
+    currency = forms.CharField(
+        widget=CURRENCY_INPUT,
+        required=False,
+        label="Account currency",
+        help_text="ISO 4217 code; empty on a new customer: the base currency.",
+    )
+    payment_term = forms.ModelChoiceField(queryset=None, label="Payment terms")
+    credit_limit = AmountField(
+        required=False, help_text="In the account currency; empty for no limit."
+    )
+    on_credit_hold = forms.BooleanField(required=False, label="On credit hold")
+    credit_hold_reason = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Reason for the hold or its release",
+    )
+    collector = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Unassigned"
+    )
+    segment = forms.CharField(max_length=50, required=False)
+    risk_class = forms.ChoiceField(
+        choices=Customer.Risk.choices, initial=Customer.Risk.MEDIUM
+    )
+    do_not_contact = forms.BooleanField(
+        required=False,
+        label="Do not contact",
+        help_text="No dunning emails, letters or calls.",
+    )
+    external_id = forms.CharField(max_length=100, required=False, label="External id")
+
+    # Passed to the services; the credit hold has a service of its own.
+    MASTER_FIELDS = [
+        "name", "number", "legal_name", "email", "phone", "address", "country",
+        "tax_id", "language", "currency", "payment_term", "credit_limit",
+        "collector", "segment", "risk_class", "do_not_contact", "external_id",
+    ]  # fmt: skip
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Few per organization (terms, members): a select is bounded.
+        self.fields["payment_term"].queryset = PaymentTerm.objects.order_by("name")
+        self.fields["collector"].queryset = organization_members().order_by(
+            "first_name", "last_name", "username"
+        )
+        self.fields["collector"].label_from_instance = lambda user: (
+            user.get_full_name() or user.get_username()
+        )
+
+    def master_data(self) -> dict:
+        data = {name: self.cleaned_data[name] for name in self.MASTER_FIELDS}
+        data["number"] = data["number"].strip()
+        data["currency"] = data["currency"].strip().upper()
+        # Empty: the service numbers a new customer and takes the base currency;
+        # an existing one keeps its number and currency.
+        return {
+            name: value
+            for name, value in data.items()
+            if value or name not in ("number", "currency")
+        }
+
+
+def customer_initial(customer: Customer) -> dict:
+    initial = {name: getattr(customer, name) for name in CustomerForm.MASTER_FIELDS}
+    if customer.credit_limit is not None:
+        # 500.00 EUR, not the column's 500.000
+        initial["credit_limit"] = quantize(customer.credit_limit, customer.currency)
+    return {**initial, "on_credit_hold": customer.on_credit_hold}
+
+
+class ContactForm(forms.ModelForm):
+    class Meta:
+        model = Contact
+        fields = ["name", "email", "phone", "role", "is_primary"]
+        labels = {"is_primary": "Primary"}
+
+
+# --- sales orders -------------------------------------------------------------------
+
+
+class OrderForm(forms.Form):
+    order_date = BusinessDateField()
+    currency = forms.CharField(
+        widget=CURRENCY_INPUT,
+        required=False,
+        help_text="Empty for the customer's account currency.",
+    )
+    customer_reference = forms.CharField(
+        max_length=100, required=False, label="Customer reference (PO number)"
+    )
+    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class OrderLineForm(forms.Form):
+    item = forms.CharField(
+        max_length=60,
+        required=False,
+        label="Item (SKU)",
+        widget=forms.TextInput(
+            attrs={
+                "list": "catalog-items",
+                "autocomplete": "off",
+                "class": "mono",
+                # Refill the datalist with the catalog items matching the input.
+                "hx-get": reverse_lazy("catalog-options"),
+                "hx-trigger": "input changed delay:200ms",
+                "hx-target": "#catalog-items",
+                "hx-swap": "innerHTML",
+            }
+        ),
+    )
+    description = forms.CharField(max_length=300, required=False)
+    quantity = QuantityField()
+    unit_price = AmountField(required=False)
+    tax_rate = TaxRateField(required=False, label="Tax %")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Empty takes the catalog item's (the service's rule); say so, not "0".
+        self.fields["unit_price"].widget.attrs["placeholder"] = "item's price"
+        self.fields["tax_rate"].widget.attrs["placeholder"] = "item's"
+
+    def clean_item(self):
+        sku = self.cleaned_data["item"].strip()
+        if not sku:
+            return None
+        # The datalist shows "SKU · name · price"; a pasted label still finds it.
+        sku = sku.split(" · ")[0].strip()
+        item = Item.objects.filter(sku=sku).first()
+        if item is None:
+            raise forms.ValidationError(f"No item with SKU '{sku}' in the catalog.")
+        return item
+
+
+class LineFormSet(forms.BaseFormSet):
+    """Rows of a line table; a row left blank is no line (not an error)."""
+
+    def _construct_form(self, i, **kwargs):
+        kwargs["empty_permitted"] = True
+        kwargs["use_required_attribute"] = False
+        return super()._construct_form(i, **kwargs)
+
+    def filled_forms(self) -> list:
+        """The rows with input, in order: ``lines[i]`` of the service."""
+        return [form for form in self.forms if form.cleaned_data]
+
+
+ORDER_LINE_FIELDS = ["item", "description", "quantity", "unit_price", "tax_rate"]
+OrderLineFormSet = forms.formset_factory(OrderLineForm, formset=LineFormSet, extra=0)
+
+
+class ConfirmForm(forms.Form):
+    override_credit_check = forms.BooleanField(
+        required=False, label="Override the credit check"
+    )
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(max_length=300, required=False)
+
+
+class ShipmentForm(forms.Form):
+    shipped_date = BusinessDateField(label="Shipped on")
+    carrier = forms.CharField(max_length=100, required=False)
+    tracking_number = forms.CharField(max_length=100, required=False)
+
+    def __init__(self, *args, order_lines=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.order_lines = list(order_lines)
+        for line in self.order_lines:
+            self.fields[f"ship_{line.pk}"] = QuantityField(
+                required=False,
+                label=f"Ship of line {line.position}",
+            )
+
+    def quantity_field(self, line):
+        return self[f"ship_{line.pk}"]
+
+    def shipped_lines(self) -> list:
+        """(order line, quantity) of the lines given a quantity; empty and zero
+        quantities mean "not in this shipment"."""
+        return [
+            (line, self.cleaned_data[f"ship_{line.pk}"])
+            for line in self.order_lines
+            if self.cleaned_data.get(f"ship_{line.pk}") not in (None, 0)
+        ]
