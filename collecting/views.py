@@ -10,14 +10,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
-from functools import wraps
 
 from django import forms
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.http import Http404, HttpResponseForbidden
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -58,30 +57,11 @@ from o2c.errors import DomainError
 from o2c.models import Role
 from o2c.money import minor_units, quantize
 from o2c.roles import role_can
-from o2c.services import Actor
 from o2c.templatetags.o2c_tags import orgdate
-from o2c.views import is_htmx, organization_required
+from o2c.views import actor_of, capability_required, is_htmx
 from orders.models import Customer
 
 PAGE_SIZE = 100
-
-
-def capability_required(capability: str):
-    def decorator(view):
-        @wraps(view)
-        @organization_required
-        def wrapper(request, *args, **kwargs):
-            if not role_can(request.membership.role, capability):
-                return HttpResponseForbidden("Your role does not allow this.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def _actor(request) -> Actor:
-    return Actor.for_member(request.membership)
 
 
 def _members(organization):
@@ -347,7 +327,7 @@ def account_action(request, pk, action):
         raise Http404("No such action.")
     entry = get_object_or_404(WorklistEntry.objects.select_related("customer"), pk=pk)
     customer = entry.customer
-    actor = _actor(request)
+    actor = actor_of(request)
     slot = request.POST.get("slot", "")
     try:
         with transaction.atomic():
@@ -602,7 +582,7 @@ def reassign(request):
     customers = list(Customer.objects.filter(worklist_entries__pk__in=ids).distinct())
     try:
         moved = accounts.collector_assign(
-            customers=customers, collector=collector, actor=_actor(request)
+            customers=customers, collector=collector, actor=actor_of(request)
         )
     except DomainError as error:
         messages.error(request, error.message)
@@ -668,7 +648,7 @@ def run_preview(request):
 @capability_required("collect")
 def run_now(request):
     try:
-        run = dunning_run_start(actor=_actor(request))
+        run = dunning_run_start(actor=actor_of(request))
     except DomainError as error:
         messages.error(request, error.message)
         return redirect("collecting:runs")
@@ -688,13 +668,13 @@ def notice_check(request, pk):
     outcome = request.POST.get("outcome")
     try:
         if outcome == "retry":
-            notice_retry(notice=notice, actor=_actor(request))
+            notice_retry(notice=notice, actor=actor_of(request))
         else:
             notice_reconcile(
                 notice=notice,
                 sent=outcome == "sent",
                 note=request.POST.get("note", ""),
-                actor=_actor(request),
+                actor=actor_of(request),
             )
     except DomainError as error:
         messages.error(request, error.message)
@@ -743,7 +723,7 @@ def template_new(request):
     """A collector's email template (sent by hand from My day)."""
     try:
         policies.template_create(
-            actor=_actor(request),
+            actor=actor_of(request),
             name=request.POST.get("name", ""),
             subject=request.POST.get("subject", ""),
             body=request.POST.get("body", ""),
@@ -763,11 +743,11 @@ def policy_new(request):
     try:
         if request.POST.get("standard"):
             policy = policies.standard_policy_create(
-                actor=_actor(request), name=request.POST.get("name") or "Standard"
+                actor=actor_of(request), name=request.POST.get("name") or "Standard"
             )
         else:
             policy = policies.policy_create(
-                actor=_actor(request),
+                actor=actor_of(request),
                 name=request.POST.get("name", ""),
                 is_default=bool(request.POST.get("is_default")),
                 segments=_segments(request.POST.get("segments", "")),
@@ -806,7 +786,7 @@ def policy_detail(request, pk):
         try:
             policies.policy_update(
                 policy=policy,
-                actor=_actor(request),
+                actor=actor_of(request),
                 name=request.POST.get("name", policy.name),
                 description=request.POST.get("description", ""),
                 is_default=bool(request.POST.get("is_default")),
@@ -850,9 +830,9 @@ def step_edit(request, pk=None, policy_pk=None):
         fields["translations"] = fields["translations"] or {}
         try:
             if step:
-                policies.step_update(step=step, actor=_actor(request), **fields)
+                policies.step_update(step=step, actor=actor_of(request), **fields)
             else:
-                policies.step_create(policy=policy, actor=_actor(request), **fields)
+                policies.step_create(policy=policy, actor=actor_of(request), **fields)
         except DomainError as error:
             form.add_error(None, error.message)
         else:

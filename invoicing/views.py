@@ -38,7 +38,9 @@ from o2c.money import quantize
 from o2c.roles import role_can
 from o2c.views import (
     DIRECTIONS,
+    actor_of,
     bound_filters,
+    capability_required,
     is_filtered,
     is_htmx,
     organization_required,
@@ -54,7 +56,7 @@ from orders.selectors import (
     keyset_page,
     order_detail,
 )
-from orders.views import actor_of, capability_required, go_to
+from orders.views import go_to
 
 # --- Customer and home panels ------------------------------------------------
 

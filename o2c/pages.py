@@ -11,13 +11,11 @@ gets the 403 page.
 from __future__ import annotations
 
 from datetime import datetime, time
-from functools import wraps
 from smtplib import SMTPException
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
-from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404
@@ -33,27 +31,9 @@ from o2c.models import FxRate, Membership, Organization, OrganizationAPIKey, Rol
 from o2c.money import validate_currency
 from o2c.roles import role_can
 from o2c.services import Actor
-from o2c.views import organization_required
+from o2c.views import actor_of, capability_required, organization_required
 
 PAGE_SIZE = 50
-
-
-def capability_required(capability: str):
-    def decorator(view):
-        @wraps(view)
-        @organization_required
-        def wrapper(request, *args, **kwargs):
-            if not role_can(request.membership.role, capability):
-                raise PermissionDenied("Your role does not allow this.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def _actor(request) -> Actor:
-    return Actor.for_member(request.membership)
 
 
 def _refused(error: DomainError) -> dict:
@@ -132,7 +112,7 @@ def fx_rate_add(request):
         )
         with transaction.atomic():
             fx_rate = fx.fx_rate_create(
-                rate_input=rate_input, actor=_actor(request), replace=replace
+                rate_input=rate_input, actor=actor_of(request), replace=replace
             )
     except DomainError as error:
         existing = None
@@ -170,7 +150,7 @@ def fx_rate_edit(request, pk: int):
             fx.fx_rate_change(
                 fx_rate=fx_rate,
                 rate=fx.parse_rate(request.POST.get("rate")),
-                actor=_actor(request),
+                actor=actor_of(request),
             )
         except DomainError as error:
             context |= {"data": request.POST, "errors": _refused(error)}
@@ -184,7 +164,7 @@ def fx_rate_edit(request, pk: int):
 @require_POST
 def fx_rate_delete(request, pk: int):
     fx_rate = get_object_or_404(FxRate.objects, pk=pk)
-    fx.fx_rate_delete(fx_rate=fx_rate, actor=_actor(request))
+    fx.fx_rate_delete(fx_rate=fx_rate, actor=actor_of(request))
     messages.success(
         request,
         f"The {fx_rate.currency} rate of {_day(request, fx_rate.date)} was deleted.",
@@ -203,7 +183,7 @@ def fx_rates_upload(request):
         if upload.size > 5 * 1024 * 1024:
             raise DomainError("too_large", "The file is over 5 MB.", field="file")
         result = fx.fx_rates_import(
-            content=upload.read(), actor=_actor(request), replace=replace
+            content=upload.read(), actor=actor_of(request), replace=replace
         )
     except fx.FxImportError as error:
         return _fx_page(
@@ -267,7 +247,7 @@ def organization_settings_page(request):
         }
         try:
             organization_settings.organization_update(
-                organization=organization, actor=_actor(request), **values
+                organization=organization, actor=actor_of(request), **values
             )
         except DomainError as error:
             context = _settings_context(
@@ -285,7 +265,7 @@ def organization_settings_page(request):
 @require_POST
 def organization_logo_upload(request):
     organization = Organization.objects.get(pk=request.organization.pk)
-    actor = _actor(request)
+    actor = actor_of(request)
     try:
         if request.POST.get("remove"):
             organization_settings.organization_logo_remove(
@@ -377,7 +357,7 @@ def members_page(request):
 @capability_required("administer")
 @require_POST
 def member_invite(request):
-    actor = _actor(request)
+    actor = actor_of(request)
     try:
         membership = members.member_invite(
             organization=request.organization,
@@ -396,7 +376,7 @@ def member_invite(request):
 @capability_required("administer")
 @require_POST
 def member_resend(request, pk: int):
-    _send_invitation(request, _member(request, pk), _actor(request))
+    _send_invitation(request, _member(request, pk), actor_of(request))
     return redirect("members")
 
 
@@ -425,7 +405,7 @@ def member_role(request, pk: int):
         members.member_role_change(
             membership=membership,
             role=request.POST.get("role", ""),
-            actor=_actor(request),
+            actor=actor_of(request),
         )
     except DomainError as error:
         return _members_page(request, status=409, member_error=(pk, error.message))
@@ -438,7 +418,7 @@ def member_role(request, pk: int):
 def member_remove(request, pk: int):
     membership = _member(request, pk)
     try:
-        members.member_remove(membership=membership, actor=_actor(request))
+        members.member_remove(membership=membership, actor=actor_of(request))
     except DomainError as error:
         return _members_page(request, status=409, member_error=(pk, error.message))
     messages.success(request, f"{membership.user.get_username()} was removed.")
@@ -503,7 +483,7 @@ def api_key_create(request):
             name=data.get("name", ""),
             role=data.get("role", ""),
             expiry_date=expiry,
-            actor=_actor(request),
+            actor=actor_of(request),
         )
     except DomainError as error:
         return _api_keys_page(request, status=422, data=data, errors=_refused(error))
@@ -520,6 +500,6 @@ def api_key_revoke(request, prefix: str):
         OrganizationAPIKey.objects.filter(organization=request.organization),
         prefix=prefix,
     )
-    keys.api_key_revoke(api_key=api_key, actor=_actor(request))
+    keys.api_key_revoke(api_key=api_key, actor=actor_of(request))
     messages.success(request, f"Key {api_key.name} ({api_key.prefix}) revoked.")
     return redirect("api-keys")

@@ -11,6 +11,7 @@ layer imports a higher one.
 from functools import wraps
 
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.db import connection
 from django.http import HttpResponseBadRequest, HttpResponseServerError, JsonResponse
 from django.shortcuts import redirect, render
@@ -21,6 +22,8 @@ from django.views.decorators.http import require_POST
 from o2c.celery import app as celery_app
 from o2c.middleware import SESSION_KEY
 from o2c.models import Membership
+from o2c.roles import role_can
+from o2c.services import Actor
 
 
 def healthz(request):
@@ -67,6 +70,28 @@ def organization_required(view):
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def capability_required(capability: str):
+    """Signed in, in an organization, and with a role that has ``capability``
+    (``o2c.roles``); otherwise the 403 page in the app's layout."""
+
+    def decorator(view):
+        @wraps(view)
+        @organization_required
+        def wrapper(request, *args, **kwargs):
+            if not role_can(request.membership.role, capability):
+                raise PermissionDenied("Your role does not allow this.")
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+def actor_of(request) -> Actor:
+    """The signed-in member of a request, as services record who acted."""
+    return Actor.for_member(request.membership)
 
 
 def is_htmx(request) -> bool:

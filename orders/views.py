@@ -9,21 +9,20 @@ form again, the input kept and the service's message next to the field it names;
 the service's transaction has rolled back, so nothing was written.
 """
 
-from functools import wraps
-
 from django import forms
 from django.db import transaction
-from django.http import HttpResponse, HttpResponseForbidden
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from o2c.errors import DomainError
 from o2c.roles import role_can
-from o2c.services import Actor
 from o2c.views import (
     DIRECTIONS,
+    actor_of,
     bound_filters,
+    capability_required,
     is_filtered,
     is_htmx,
     organization_required,
@@ -63,26 +62,6 @@ from orders.services import orders as selling
 
 PICKER_RESULTS = 10
 CATALOG_RESULTS = 20
-
-
-def capability_required(capability: str):
-    """Signed in, in an organization, and with a role that has ``capability``."""
-
-    def decorator(view):
-        @wraps(view)
-        @organization_required
-        def wrapper(request, *args, **kwargs):
-            if not role_can(request.membership.role, capability):
-                return HttpResponseForbidden("Your role does not allow this.")
-            return view(request, *args, **kwargs)
-
-        return wrapper
-
-    return decorator
-
-
-def actor_of(request) -> Actor:
-    return Actor.for_member(request.membership)
 
 
 def go_to(request, url: str):
