@@ -45,7 +45,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, connections, transaction
 from django.test import Client
 
-from collecting.models import Notice, NoticeItem, WorklistEntry
+from collecting.models import Notice, WorklistEntry
 from collecting.services.dunning import dunning_preview, dunning_run
 from collecting.services.policies import policy_create
 from collecting.services.worklist import worklist_rebuild
@@ -314,7 +314,7 @@ def _timed_run(organization, smtp_port: int, workers: int) -> dict:
                 "notices": notices.count(),
                 "notices_sent": notices.filter(status=Notice.Status.SENT).count(),
                 "sent_by_workers": sum(c.get("sent", 0) for c in counts),
-                "invoices_listed": NoticeItem.objects.filter(notice__run=run).count(),
+                "invoices_listed": run.invoices_noticed,
                 "worklist_accounts": WorklistEntry.objects.count(),
             }
     finally:

@@ -325,15 +325,6 @@ def suppressed_among(addresses: list[str]) -> set[str]:
     )
 
 
-def deliverable(recipients: list[str]) -> tuple[list[str], list[str]]:
-    """``recipients`` split into those we may still write to and those
-    suppressed."""
-    blocked = suppressed_among(recipients)
-    kept = [address for address in recipients if address.lower() not in blocked]
-    dropped = [address for address in recipients if address.lower() in blocked]
-    return kept, dropped
-
-
 @transaction.atomic
 def suppression_release(
     *, suppression: SuppressedAddress, actor: Actor, note: str = ""

@@ -69,7 +69,7 @@ from collecting.models import (
 )
 from collecting.selectors import collecting_settings, paused_invoices
 from collecting.services import rendering
-from collecting.services.delivery import deliverable
+from collecting.services.delivery import suppressed_among
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import fee_post
 from o2c import celery
@@ -138,7 +138,7 @@ def notices_send(*, notice_ids: list[int]) -> dict[str, int]:
             if notice.channel == Channel.EMAIL and not mailer.ready():
                 deferred.append(notice)
                 continue
-            if not _claim(notice, organization):
+            if not _claim(notice, organization, batch):
                 continue  # claimed by another worker meanwhile
             status = _send_one(
                 notice,
@@ -339,6 +339,25 @@ class _Batch:
         self.paused = paused
         self.unreachable = unreachable
         self.contacts = contacts
+        addresses = [
+            address
+            for notice in notices
+            if notice.channel == Channel.EMAIL
+            for address in self.addresses_of(notice)
+        ]
+        self.suppressed = suppressed_among(addresses)
+
+    def addresses_of(self, notice: Notice) -> list[str]:
+        """Where the notice would go: billing and AP contacts, else the customer."""
+        contacts = self.contacts.get(notice.customer_id, [])
+        return rendering.recipients_for(notice.customer, contacts)
+
+    def recipients(self, notice: Notice) -> tuple[list[str], list[str]]:
+        """The notice's addresses we may write to, and those suppressed after a
+        bounce or complaint."""
+        addresses = self.addresses_of(notice)
+        kept = [a for a in addresses if a.lower() not in self.suppressed]
+        return kept, [a for a in addresses if a.lower() in self.suppressed]
 
     @classmethod
     def load(cls, notice_ids: list[int]) -> _Batch:
@@ -374,15 +393,19 @@ class _Batch:
 
 
 @transaction.atomic
-def _claim(notice: Notice, organization) -> bool:
+def _claim(notice: Notice, organization, batch: _Batch) -> bool:
     """``pending → sending`` if still pending: the conditional UPDATE is the claim
-    (a second worker's matches no row). The Message-ID is fixed here."""
+    (a second worker's matches no row). The Message-ID and, for an email, the
+    recipients are fixed here."""
     notice.claimed_at = timezone.now()
     notice.message_id = f"<notice-{notice.pk}.{organization.pk}@{_sender_domain()}>"
+    if notice.channel == Channel.EMAIL:
+        notice.recipients = batch.recipients(notice)[0]
     claimed = Notice.objects.filter(pk=notice.pk, status=Status.PENDING).update(
         status=Status.SENDING,
         claimed_at=notice.claimed_at,
         message_id=notice.message_id,
+        recipients=notice.recipients,
     )
     if not claimed:
         return False
@@ -412,7 +435,7 @@ def _send_one(notice, *, organization, batch, cache, mailer) -> str:
             _record_skipped(notice, "Every invoice was settled or paused.")
             return Status.SKIPPED
         rendered = _render(notice, organization, contacts, lines, cache)
-        refused = _hand_over(notice, rendered, organization, contacts, lines, mailer)
+        refused = _hand_over(notice, rendered, organization, batch, lines, mailer)
     except NotHandedOver as refusal:
         if refusal.permanent:
             return _fail(notice, refusal.reason)
@@ -537,27 +560,24 @@ def _render(notice, organization, contacts, lines, cache) -> rendering.Rendered:
     return rendering.render_builtin("instalment_reminder", context)
 
 
-def _hand_over(notice, rendered, organization, contacts, lines, mailer) -> dict:
+def _hand_over(notice, rendered, organization, batch, lines, mailer) -> dict:
     """Hand the notice over by its channel; for an email, the recipients the
     server refused while taking it for the others."""
     channel = notice.channel
     if channel == Channel.EMAIL:
-        recipients = rendering.recipients_for(notice.customer, contacts)
-        if not recipients:
+        if not notice.recipients:
+            bounced = batch.recipients(notice)[1]
+            if bounced:
+                raise DomainError(
+                    "every_address_bounced",
+                    "Every address bounced or complained and is suppressed: "
+                    f"{', '.join(bounced)}. Enter a new address for the customer.",
+                )
             raise DomainError(
                 "no_recipient",
                 f"Customer {notice.customer} has no billing contact with an email "
                 "address and no email of its own.",
             )
-        recipients, bounced = deliverable(recipients)
-        if not recipients:
-            raise DomainError(
-                "every_address_bounced",
-                "Every address bounced or complained and is suppressed: "
-                f"{', '.join(bounced)}. Enter a new address for the customer.",
-            )
-        notice.recipients = recipients
-        Notice.objects.filter(pk=notice.pk).update(recipients=recipients)
         return mailer.send(_email(notice, rendered, organization, lines))
     elif channel == Channel.LETTER:
         pdf = rendering.letter_pdf(rendered)
@@ -639,8 +659,9 @@ def notice_record_sent(
     )
     _apply_channel(notice, actor)
     try:
-        with transaction.atomic():
-            _post_fee(notice, lines, actor)
+        if notice.fee_amount > 0:
+            with transaction.atomic():
+                _post_fee(notice, lines, actor)
     except DomainError as error:
         # The message is out; a fee the ledger refuses must not undo that record.
         Notice.objects.filter(pk=notice.pk).update(

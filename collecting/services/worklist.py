@@ -163,7 +163,7 @@ def _rebuild(*, customer_ids: list[int] | None, today: date | None) -> int:
         (entry.customer_id, entry.currency): entry
         for entry in _scope(WorklistEntry.objects.all(), customer_ids)
     }
-    to_create, to_update = [], []
+    entries = []
     for key, account in accounts.items():
         entry = existing.pop(key, None) or WorklistEntry(
             organization=organization,
@@ -171,22 +171,13 @@ def _rebuild(*, customer_ids: list[int] | None, today: date | None) -> int:
             currency=account.currency,
         )
         _fill(entry, account, facts, rates.get(account.currency, Decimal(1)), today)
-        (to_update if entry.pk else to_create).append(entry)
-    if existing:
-        WorklistEntry.objects.filter(
-            pk__in=[entry.pk for entry in existing.values()]
-        ).delete()
-    WorklistEntry.objects.bulk_create(to_create, batch_size=1000)
-    WorklistEntry.objects.bulk_update(
-        to_update,
-        [
-            "collector", "segment", "risk_class", "amount_overdue", "amount_paused",
-            "invoices_overdue", "days_overdue", "broken_promises",
-            "unanswered_notices", "next_action_date", "needs_action", "score",
-            "score_parts", "computed_on",
-        ],
-        batch_size=1000,
-    )  # fmt: skip
+        entry._state.adding = True  # inserted again below, with its id if it had one
+        entries.append(entry)
+    # Rows are written anew, each keeping its id (pages link to it): one DELETE
+    # and batched INSERTs instead of an UPDATE per row, which at 20,000
+    # accounts took most of a minute.
+    _scope(WorklistEntry.objects.all(), customer_ids).delete()
+    WorklistEntry.objects.bulk_create(entries, batch_size=1000)
     return len(accounts)
 
 
