@@ -5,6 +5,16 @@ account, not receivable, or undone again.
 Every change goes through :func:`o2c.services.transition` (audit event with who,
 from, to and why) and emits the webhooks ``payment.received`` (per payment) and
 ``payment.applied`` (per payment that reached invoices).
+
+Each outcome that concerns a customer (matched automatically with its reason,
+matched by a person, put on account, undone, reversed by the bank) is also
+recorded as an audit event **on the customer** (``cash_*`` actions, see
+:func:`_record_on_customers`). The customer's timeline lives in ``collecting``,
+which must not import this app; it already reads the customer's own audit
+events, through the index on (organization, object type, object id), so the
+event carries its title, its words and its amount and the reader needs to know
+nothing of statement lines. The line's own audit event stays the record of
+the line; the customer's is the account's view of it.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from django.db.models import Q
 from invoicing.models import Invoice
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize
-from o2c.services import Actor, transition
+from o2c.services import Actor, audit_record, transition
 from o2c.tenancy import current_organization
 from o2c.webhooks import webhook_emit
 from orders.models import Customer
@@ -132,6 +142,13 @@ def line_apply(
     )
     if learn and len(customers) == 1:
         customer_bank_account_learn(line=line, customer=customers[0], actor=actor)
+    _record_on_customers(
+        line=line,
+        payments=_live_payments(line),
+        action=_CUSTOMER_ACTIONS[status],
+        reason=reason,
+        actor=actor,
+    )
     return line
 
 
@@ -261,7 +278,16 @@ def line_undo(*, line: StatementLine, actor: Actor) -> StatementLine:
             "nothing to undo.",
             field="status",
         )
+    payments = _live_payments(line)
     _reverse_cash(line, actor, reason=f"Undo of bank line {line.pk}")
+    _record_on_customers(
+        line=line,
+        payments=payments,
+        action="cash_undone",
+        reason=f"the {line.get_status_display().lower()} match "
+        f"({line.match_reason or 'no reason given'}) was taken back",
+        actor=actor,
+    )
     return transition(
         obj=line,
         to_status=L.Status.NEW,
@@ -306,6 +332,63 @@ def _reverse_cash(line: StatementLine, actor: Actor, *, reason: str) -> None:
         )
 
 
+_CUSTOMER_ACTIONS = {
+    L.Status.MATCHED_AUTO: "cash_matched_auto",
+    L.Status.MATCHED_MANUAL: "cash_matched_manual",
+    L.Status.ON_ACCOUNT: "cash_on_account",
+}
+_CUSTOMER_TITLES = {
+    "cash_matched_auto": "Bank payment matched automatically",
+    "cash_matched_manual": "Bank payment matched by a person",
+    "cash_on_account": "Bank payment put on account",
+    "cash_undone": "Bank payment match undone",
+    "cash_reversed": "Bank payment reversed by the bank",
+}
+
+
+def _live_payments(line: StatementLine) -> list[Payment]:
+    """The line's payments still standing, read before they are reversed."""
+    return list(
+        Payment.objects.filter(statement_line=line, status=Payment.Status.RECEIVED)
+        .select_related("customer")
+        .prefetch_related("allocations__invoice")
+        .order_by("pk")
+    )
+
+
+def _record_on_customers(*, line, payments, action, reason, actor) -> None:
+    """One audit event per customer the line paid, in words a finance person
+    reads on the customer's timeline: which bank line, why, and where the
+    cash went."""
+    for payment in payments:
+        applied = [
+            f"{a.invoice.number} {quantize(a.amount, payment.currency)}"
+            for a in payment.allocations.all()
+            if a.status == Allocation.Status.ACTIVE
+        ]
+        placed = f"applied to {', '.join(applied)}" if applied else "no invoice"
+        if payment.unapplied_amount:
+            placed += (
+                f"; {quantize(payment.unapplied_amount, payment.currency)} on account"
+            )
+        payer = line.payer_name or "an unnamed payer"
+        audit_record(
+            actor=actor,
+            obj=payment.customer,
+            action=action,
+            data={
+                "title": _CUSTOMER_TITLES[action],
+                "detail": f"Bank line of {line.booking_date.isoformat()} from "
+                f"{payer}, payment {payment.number}: {reason or 'no reason given'}"
+                f" — {placed}.",
+                "amount": str(quantize(payment.amount, payment.currency)),
+                "currency": payment.currency,
+                "statement_line": line.pk,
+                "payment": payment.number,
+            },
+        )
+
+
 def line_reverse_by_bank(*, reversal: StatementLine, actor: Actor) -> bool:
     """The bank took back an earlier credit (a returned direct debit, a recalled
     transfer): reverse what that credit paid and close both lines. A reversal
@@ -323,7 +406,15 @@ def line_reverse_by_bank(*, reversal: StatementLine, actor: Actor) -> bool:
             },
         )
         return False
+    payments = _live_payments(original)
     _reverse_cash(original, actor, reason=f"Reversed by the bank (line {reversal.pk})")
+    _record_on_customers(
+        line=original,
+        payments=payments,
+        action="cash_reversed",
+        reason=f"the bank took the payment back on {reversal.booking_date}",
+        actor=actor,
+    )
     transition(
         obj=original,
         to_status=L.Status.REVERSED,
