@@ -23,6 +23,7 @@ from o2c.services import Actor
 from o2c.views import organization_required
 from orders.models import Customer
 from reconciliation.models import BankAccount, MatchSuggestion, StatementLine
+from reconciliation.selectors import open_invoices_search
 from reconciliation.services import bank_accounts, lines, matching, statements
 
 L = StatementLine
@@ -200,6 +201,23 @@ def bank_queue(request):
 
 def _row(line: StatementLine, **extra) -> dict:
     return {"line": line, "suggestions": list(line.suggestions.all()), **extra}
+
+
+@capability_required("receive_cash")
+def line_invoice_search(request, pk):
+    """Open invoices in the line's currency by number, customer or amount, to add
+    to the line's split (an htmx partial under the search box)."""
+    line = get_object_or_404(L, pk=pk)
+    text = request.GET.get("q", "")
+    return render(
+        request,
+        "reconciliation/_invoice_search.html",
+        {
+            "line": line,
+            "text": text.strip(),
+            "invoices": open_invoices_search(text=text, currency=line.currency),
+        },
+    )
 
 
 @require_POST
