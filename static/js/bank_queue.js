@@ -18,6 +18,27 @@
     return (minorUnits / 1000).toFixed(decimals);
   }
 
+  // Under the split: what is still to allocate, or how far the rows overshoot.
+  function showLeft(form) {
+    var line = form.closest("[data-bank-line]");
+    var note = form.querySelector("[data-split-left]");
+    if (!line || !note) return;
+    var left = minor(line.dataset.lineAmount);
+    form.querySelectorAll("[data-split-amount]").forEach(function (input) {
+      left -= minor(input.value);
+    });
+    var shown = plain(Math.abs(left), line.dataset.lineAmount) + " " + line.dataset.lineCurrency;
+    note.classList.toggle("text-danger", left < 0);
+    if (left > 0) note.textContent = shown + " to allocate (the rest goes on the account below)";
+    else if (left === 0) note.textContent = "The whole line is allocated.";
+    else note.textContent = shown + " more than the line";
+  }
+
+  document.addEventListener("input", function (event) {
+    var form = event.target.closest && event.target.closest("[data-split-form]");
+    if (form) showLeft(form);
+  });
+
   function fill(button) {
     var line = button.closest("[data-bank-line]");
     var form = line && line.querySelector("[data-split-form]");
@@ -39,6 +60,7 @@
     amounts[free].value = plain(left > 0 && left < open ? left : open, button.dataset.amount);
     button.disabled = true;
     button.textContent = "Added";
+    showLeft(form);
     amounts[free].focus();
     amounts[free].select();
   }
