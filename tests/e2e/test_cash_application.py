@@ -1,7 +1,8 @@
 """Cash application in the browser: a finance user uploads a camt.053 whose lines
 pay open invoices, watches the import and the matching finish, reads why the
-engine applied what it applied, resolves two exceptions (one split over two
-customers' invoices found with the search, one put on a customer's account),
+engine applied what it applied, resolves the exceptions (one split over two
+customers' invoices found with the search, one put on a customer's account, one
+by applying its top suggestion with the keyboard),
 undoes one automatic match, and the books say exactly that. Screenshots of the
 upload page and the queue at a laptop's 1366 px go to the test's temporary
 directory (outside the project)."""
@@ -77,6 +78,8 @@ def books(tmp_path):
         ),
         credit("920.00", "E3", payer_name="Shared Services BV", remittance="Feb"),
         credit("500.00", "E4", payer_name="Cedar Timber", remittance="advance"),
+        # Only the amount points at Cedar's invoice: a suggestion, not a match.
+        credit("999.00", "E5", payer_name="C. T. Holdings", remittance="Feb"),
     ]
     camt = tmp_path / "nordwind-2026-02.xml"
     camt.write_bytes(write_camt053(statement(lines, opening="10000.00")))
@@ -113,9 +116,9 @@ def test_finance_user_applies_a_bank_statement(laptop, live_server, books, tmp_p
     page.get_by_role("button", name="Import").click()
     page.wait_for_url(re.compile(r"/bank/statements/jobs/\d+/$"))
     status = page.locator("#job-status")
-    status.get_by_text("4 new lines").wait_for()
+    status.get_by_text("5 new lines").wait_for()
     page.get_by_role("link", name="Matching of the new lines").click()
-    status.get_by_text("2 applied automatically, 2 in the exceptions queue").wait_for()
+    status.get_by_text("2 applied automatically, 3 in the exceptions queue").wait_for()
     page.screenshot(path=str(tmp_path / "matching.png"), full_page=True)
 
     # The automatic matches, each with its reason.
@@ -160,6 +163,19 @@ def test_finance_user_applies_a_bank_statement(laptop, live_server, books, tmp_p
     account_row.get_by_role("button", name="Put on account").click()
     account_row.get_by_text("On account").first.wait_for()
 
+    # The amount-only line: Enter opens it, Esc closes it again, "a" applies its
+    # top suggestion (Cedar's invoice of that amount).
+    suggested_row = line_row(page, org, "E5")
+    suggested_row.locator("td").first.click()
+    page.keyboard.press("Enter")
+    split = suggested_row.locator("details[data-split]")
+    assert split.evaluate("el => el.open")
+    page.keyboard.press("Escape")
+    assert not split.evaluate("el => el.open")
+    assert books["cedar"].number in suggested_row.inner_text()
+    page.keyboard.press("a")
+    suggested_row.get_by_text("Matched by a person").wait_for()
+
     # Undo the automatic match of Bolt's first invoice.
     number_row.get_by_role("button", name="Undo").click()
     number_row.get_by_text("New", exact=True).wait_for()
@@ -171,12 +187,13 @@ def test_finance_user_applies_a_bank_statement(laptop, live_server, books, tmp_p
         }
         assert open_amount == {
             "acme_big": 0, "acme_small": 0, "bolt_first": Decimal("350.00"),
-            "bolt_second": 0, "cedar": Decimal("999.00"),
+            "bolt_second": 0, "cedar": 0,
         }  # fmt: skip
         status = dict(L.objects.values_list("entry_reference", "status"))
         assert status == {
             "E1": L.Status.MATCHED_AUTO, "E2": L.Status.NEW,
             "E3": L.Status.MATCHED_MANUAL, "E4": L.Status.ON_ACCOUNT,
+            "E5": L.Status.MATCHED_MANUAL,
         }  # fmt: skip
         received = Payment.objects.filter(status=Payment.Status.RECEIVED)
         assert sorted(
@@ -186,6 +203,7 @@ def test_finance_user_applies_a_bank_statement(laptop, live_server, books, tmp_p
             ("C-ACME", Decimal("4200.00"), 0),
             ("C-BOLT", Decimal("120.00"), 0),
             ("C-CEDAR", Decimal("500.00"), Decimal("500.00")),
+            ("C-CEDAR", Decimal("999.00"), 0),
         ]
         reversed_payment = Payment.objects.get(status=Payment.Status.REVERSED)
         assert reversed_payment.amount == Decimal("350.00")
@@ -195,5 +213,6 @@ def test_finance_user_applies_a_bank_statement(laptop, live_server, books, tmp_p
                 (books["acme_big"].number, Decimal("4200.00")),
                 (books["acme_small"].number, Decimal("800.00")),
                 (books["bolt_second"].number, Decimal("120.00")),
+                (books["cedar"].number, Decimal("999.00")),
             ]
         )
