@@ -601,7 +601,7 @@ def _cash_application_events(customer, limit):
         object_type="orders.customer",
         object_id=str(customer.pk),
         action__in=CASH_APPLICATION_ACTIONS,
-    ).order_by("-created_at")[:limit]
+    ).order_by("-created_at", "-pk")[:limit]
     for event in audit:
         data = event.data
         yield TimelineEvent(

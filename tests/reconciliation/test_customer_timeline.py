@@ -105,3 +105,37 @@ def test_timeline_page_shows_the_automatic_match_and_its_reason(org, account_his
     assert f"names {paid.number}" in text
     assert "Bank payment put on account" in text
     assert "Bank payment match undone" in text
+
+
+def test_a_payment_the_bank_took_back_shows_as_reversed(tenant):
+    account = main_account()
+    customer = CustomerFactory(name="Hanse Logistik GmbH")
+    invoice = issued_invoice(customer, "300.00", invoice_date=JAN)
+    credit = entry(
+        "300.00",
+        bank_reference="C1",
+        end_to_end_id="E2E-77",
+        remittance=f"Invoice {invoice.number}",
+    )
+    import_statements(account, [statement([credit], statement_id="S1")])
+    lines_match(line_ids=[StatementLine.objects.get().pk])
+    returned = entry(
+        "-300.00",
+        bank_reference="R1",
+        end_to_end_id="E2E-77",
+        is_reversal=True,
+        booking_date=date(2026, 2, 9),
+    )
+    import_statements(
+        account, [statement([returned], statement_id="S2", opening="1300")]
+    )
+
+    cash = [
+        e
+        for e in customer_timeline(customer=customer)
+        if e.object_type == "orders.customer"
+    ]
+    assert [e.status for e in cash] == ["reversed", "matched_auto"]
+    assert cash[0].title == "Bank payment reversed by the bank"
+    assert "the bank took the payment back on 2026-02-09" in cash[0].detail
+    assert f"applied to {invoice.number} 300.00" in cash[0].detail
