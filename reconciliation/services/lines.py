@@ -93,12 +93,16 @@ def line_apply(
     rest_customer = _customer_for_rest(rest, per_customer, on_account)
     if rest_customer is not None:
         per_customer.setdefault(rest_customer, [])
-    payments = []
+    payments, placed = [], []
     for customer, customer_allocations in per_customer.items():
         amount = sum((a.amount for a in customer_allocations), Decimal(0))
         if customer == rest_customer:
             amount += rest
-        payments.append(_pay(line, customer, amount, customer_allocations, actor))
+        payment = _pay(line, customer, amount, customer_allocations, actor)
+        payments.append(payment)
+        applied = [(a.invoice.number, a.amount) for a in customer_allocations]
+        on_account = amount - sum((a.amount for a in customer_allocations), Decimal(0))
+        placed.append(_Placed(payment, customer, applied, on_account))
     for write_off in write_offs:
         invoice = write_off.invoice
         write_off_create(
@@ -144,7 +148,7 @@ def line_apply(
         customer_bank_account_learn(line=line, customer=customers[0], actor=actor)
     _record_on_customers(
         line=line,
-        payments=_live_payments(line),
+        placed=placed,
         action=_CUSTOMER_ACTIONS[status],
         reason=reason,
         actor=actor,
@@ -278,11 +282,11 @@ def line_undo(*, line: StatementLine, actor: Actor) -> StatementLine:
             "nothing to undo.",
             field="status",
         )
-    payments = _live_payments(line)
+    placed = _placed_so_far(line)
     _reverse_cash(line, actor, reason=f"Undo of bank line {line.pk}")
     _record_on_customers(
         line=line,
-        payments=payments,
+        placed=placed,
         action="cash_undone",
         reason=f"the {line.get_status_display().lower()} match "
         f"({line.match_reason or 'no reason given'}) was taken back",
@@ -346,43 +350,64 @@ _CUSTOMER_TITLES = {
 }
 
 
-def _live_payments(line: StatementLine) -> list[Payment]:
+@dataclass(frozen=True)
+class _Placed:
+    """Where one payment of a line put its cash: (invoice number, amount) pairs
+    and the rest on the customer's account."""
+
+    payment: Payment
+    customer: Customer
+    applied: list[tuple[str, Decimal]]
+    on_account: Decimal
+
+
+def _placed_so_far(line: StatementLine) -> list[_Placed]:
     """The line's payments still standing, read before they are reversed."""
-    return list(
+    payments = (
         Payment.objects.filter(statement_line=line, status=Payment.Status.RECEIVED)
         .select_related("customer")
         .prefetch_related("allocations__invoice")
         .order_by("pk")
     )
+    return [
+        _Placed(
+            payment,
+            payment.customer,
+            [
+                (a.invoice.number, a.amount)
+                for a in payment.allocations.all()
+                if a.status == Allocation.Status.ACTIVE
+            ],
+            payment.unapplied_amount,
+        )
+        for payment in payments
+    ]
 
 
-def _record_on_customers(*, line, payments, action, reason, actor) -> None:
+def _record_on_customers(*, line, placed, action, reason, actor) -> None:
     """One audit event per customer the line paid, in words a finance person
     reads on the customer's timeline: which bank line, why, and where the
     cash went."""
-    for payment in payments:
+    payer = line.payer_name or "an unnamed payer"
+    for item in placed:
+        payment, currency = item.payment, item.payment.currency
         applied = [
-            f"{a.invoice.number} {quantize(a.amount, payment.currency)}"
-            for a in payment.allocations.all()
-            if a.status == Allocation.Status.ACTIVE
+            f"{number} {quantize(amount, currency)}" for number, amount in item.applied
         ]
-        placed = f"applied to {', '.join(applied)}" if applied else "no invoice"
-        if payment.unapplied_amount:
-            placed += (
-                f"; {quantize(payment.unapplied_amount, payment.currency)} on account"
-            )
-        payer = line.payer_name or "an unnamed payer"
+        where = f"applied to {', '.join(applied)}" if applied else "no invoice"
+        if item.on_account:
+            where += f"; {quantize(item.on_account, currency)} on account"
         audit_record(
             actor=actor,
-            obj=payment.customer,
+            obj=item.customer,
             action=action,
             data={
                 "title": _CUSTOMER_TITLES[action],
                 "detail": f"Bank line of {line.booking_date.isoformat()} from "
                 f"{payer}, payment {payment.number}: {reason or 'no reason given'}"
-                f" — {placed}.",
-                "amount": str(quantize(payment.amount, payment.currency)),
-                "currency": payment.currency,
+                f" — {where}.",
+                "amount": str(quantize(payment.amount, currency)),
+                "currency": currency,
                 "statement_line": line.pk,
                 "payment": payment.number,
             },
@@ -406,11 +431,11 @@ def line_reverse_by_bank(*, reversal: StatementLine, actor: Actor) -> bool:
             },
         )
         return False
-    payments = _live_payments(original)
+    placed = _placed_so_far(original)
     _reverse_cash(original, actor, reason=f"Reversed by the bank (line {reversal.pk})")
     _record_on_customers(
         line=original,
-        payments=payments,
+        placed=placed,
         action="cash_reversed",
         reason=f"the bank took the payment back on {reversal.booking_date}",
         actor=actor,
