@@ -288,8 +288,8 @@ def line_undo(*, line: StatementLine, actor: Actor) -> StatementLine:
         line=line,
         placed=placed,
         action="cash_undone",
-        reason=f"the {line.get_status_display().lower()} match "
-        f"({line.match_reason or 'no reason given'}) was taken back",
+        reason=f"{line.get_status_display().lower()} earlier "
+        f"({line.match_reason or 'no reason given'}), now taken back",
         actor=actor,
     )
     return transition(

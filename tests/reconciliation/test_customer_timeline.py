@@ -82,7 +82,8 @@ def test_timeline_tells_match_reason_on_account_and_undo(org, account_history):
     assert on_account.amount == pytest.approx(75.5)
 
     undone = cash["undone"]
-    assert "matched automatically match" in undone.detail
+    assert "matched automatically earlier (" in undone.detail
+    assert "now taken back" in undone.detail
     assert f"names {paid.number}" in undone.detail
     # newest first: the undo came after the match
     assert events.index(undone) < events.index(auto)
