@@ -15,7 +15,8 @@ database, seeded once by ``seed_demo``'s bulk loader and reused by later runs.
 Results go to ``bench/results/latest.json``. ``--suites core`` runs only the
 cases of ``bench/cases.py``; ``web`` times the browser pages and the invoice PDF
 (``bench/web.py``); ``reports`` and ``collecting`` are those apps' benchmarks
-(``bench/reports.py``, ``bench/collecting.py``).
+(``bench/reports.py``, ``bench/collecting.py``); ``reconciliation`` imports and
+matches a 10,000-line bank statement (``bench/reconciliation.py``).
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from urllib.parse import urlparse
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/o2c_bench"
 SCALES = {"small": 50_000, "full": 2_000_000}
 # core: this module's cases; reports and collecting: those apps' own benchmarks.
-SUITES = ("core", "web", "reports", "collecting")
+SUITES = ("core", "web", "reports", "collecting", "reconciliation")
 FULL_CUSTOMERS = 50_000
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -134,6 +135,10 @@ def _run_suite(suite: str, organization, results: dict, options) -> None:
         from bench.collecting import bench_collecting
 
         bench_collecting(organization, results)
+    elif suite == "reconciliation":
+        from bench.reconciliation import bench_reconciliation
+
+        bench_reconciliation(organization, results, seed=options.seed)
 
 
 def _configure_django(database_url: str) -> None:

@@ -394,6 +394,7 @@ def customer_timeline(*, customer: Customer, limit: int = 200) -> list[TimelineE
     events += _dispute_events(customer, limit)
     events += _ledger_events(customer, limit)
     events += _status_events(customer, limit)
+    events += _cash_application_events(customer, limit)
     events += _delivery_events(customer, limit)
     events.sort(key=lambda event: (event.at, event.object_id), reverse=True)
     return events[:limit]
@@ -580,6 +581,39 @@ def _status_events(customer, limit):
             object_type=event.object_type,
             object_id=int(event.object_id),
             status=event.to_status,
+        )
+
+
+# What a bank statement line did to the customer's account. Reconciliation records
+# these audit events on the customer with their own title, words and amount, so
+# this app reads them without importing reconciliation (the layers forbid it).
+CASH_APPLICATION_ACTIONS = {
+    "cash_matched_auto": "matched_auto",
+    "cash_matched_manual": "matched_manual",
+    "cash_on_account": "on_account",
+    "cash_undone": "undone",
+    "cash_reversed": "reversed",
+}
+
+
+def _cash_application_events(customer, limit):
+    audit = AuditEvent.objects.filter(
+        object_type="orders.customer",
+        object_id=str(customer.pk),
+        action__in=CASH_APPLICATION_ACTIONS,
+    ).order_by("-created_at", "-pk")[:limit]
+    for event in audit:
+        data = event.data
+        yield TimelineEvent(
+            at=event.created_at,
+            kind="payment",
+            title=data.get("title", event.action),
+            detail=f"{data.get('detail', '')} ({event.actor_label})",
+            object_type=event.object_type,
+            object_id=int(event.object_id),
+            amount=Decimal(data["amount"]) if data.get("amount") else None,
+            currency=data.get("currency", ""),
+            status=CASH_APPLICATION_ACTIONS[event.action],
         )
 
 

@@ -18,11 +18,13 @@ from django.views.decorators.http import require_POST
 from invoicing.models import Invoice
 from o2c.errors import DomainError
 from o2c.models import Job
+from o2c.money import quantize
 from o2c.roles import role_can
 from o2c.services import Actor
 from o2c.views import organization_required
 from orders.models import Customer
 from reconciliation.models import BankAccount, MatchSuggestion, StatementLine
+from reconciliation.selectors import open_invoices_search
 from reconciliation.services import bank_accounts, lines, matching, statements
 
 L = StatementLine
@@ -119,6 +121,11 @@ class UploadForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["bank_account"].queryset = BankAccount.objects.order_by("name")
+        # Two accounts may share a name; the number and currency tell them apart.
+        self.fields["bank_account"].label_from_instance = lambda account: (
+            f"{account.name} · {account.iban or account.account_number} · "
+            f"{account.currency}"
+        )
 
 
 @capability_required("view")
@@ -199,7 +206,31 @@ def bank_queue(request):
 
 
 def _row(line: StatementLine, **extra) -> dict:
-    return {"line": line, "suggestions": list(line.suggestions.all()), **extra}
+    return {
+        "line": line,
+        # As the currency writes it ("920.00", not the column's "920.000"), for
+        # the split's arithmetic in the browser.
+        "amount": quantize(line.amount, line.currency),
+        "suggestions": list(line.suggestions.all()),
+        **extra,
+    }
+
+
+@capability_required("receive_cash")
+def line_invoice_search(request, pk):
+    """Open invoices in the line's currency by number, customer or amount, to add
+    to the line's split (an htmx partial under the search box)."""
+    line = get_object_or_404(L, pk=pk)
+    text = request.GET.get("q", "")
+    return render(
+        request,
+        "reconciliation/_invoice_search.html",
+        {
+            "line": line,
+            "text": text.strip(),
+            "invoices": open_invoices_search(text=text, currency=line.currency),
+        },
+    )
 
 
 @require_POST

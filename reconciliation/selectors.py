@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 
 from django.db.models import (
     DecimalField,
@@ -23,9 +23,11 @@ from django.db.models.functions import Coalesce
 from invoicing.models import Invoice
 from invoicing.references import PayTo
 from invoicing.selectors import OPEN_STATUSES, CustomerBalance
+from o2c.models import Sequence
 from o2c.money import quantize
 from o2c.tenancy import current_organization
 from orders.models import MONEY, Customer
+from reconciliation.matching.text import invoice_number_candidates, read_references
 from reconciliation.models import Allocation, BankAccount, Payment, WriteOff
 
 _AMOUNT = DecimalField(**MONEY)
@@ -252,3 +254,94 @@ def default_pay_to() -> PayTo | None:
         account_number=account.account_number,
         routing_number=account.routing_number,
     )
+
+
+# --- Open invoices for the exceptions queue ---------------------------------------
+
+INVOICE_SEARCH_LIMIT = 10
+CUSTOMER_SEARCH_LIMIT = 20
+
+
+def open_invoices_search(
+    *, text: str, currency: str, limit: int = INVOICE_SEARCH_LIMIT
+) -> list[Invoice]:
+    """Open invoices in ``currency`` a person may mean by ``text``: an invoice
+    number (as typed, or read as the engine reads remittance: leading zeros,
+    spaces, prefix or an RF reference), an amount (the exact open amount), or a
+    customer's number or the start of its name. Oldest due first, at most
+    ``limit``.
+
+    Each lookup stays on an index: numbers are exact matches on the (organization,
+    number) key, amounts on ``invoice_open_amount_idx``, and a customer's open
+    invoices on ``invoice_open_customer_idx``. Only the name prefix reads the
+    customer table (far smaller than the invoices), at most
+    ``CUSTOMER_SEARCH_LIMIT`` customers."""
+    text = " ".join(text.split())
+    if not text:
+        return []
+    open_invoices = Invoice.objects.filter(
+        status__in=OPEN_STATUSES, currency=currency
+    ).select_related("customer")
+    found: dict[int, Invoice] = {}
+
+    def take(queryset) -> None:
+        for invoice in queryset.order_by("due_date", "pk")[:limit]:
+            found.setdefault(invoice.pk, invoice)
+
+    take(open_invoices.filter(number__in=_numbers_meant(text)))
+    amount = _amount_meant(text)
+    if amount is not None:
+        take(open_invoices.filter(open_amount=amount))
+    if len(text) >= 2:
+        customers = list(
+            Customer.objects.filter(
+                Q(number=text.upper()) | Q(number=text) | Q(name__istartswith=text)
+            ).values_list("pk", flat=True)[:CUSTOMER_SEARCH_LIMIT]
+        )
+        if customers:
+            take(open_invoices.filter(customer_id__in=customers))
+    invoices = sorted(found.values(), key=lambda i: (i.due_date, i.pk))[:limit]
+    for invoice in invoices:
+        invoice.open_amount = quantize(invoice.open_amount, invoice.currency)
+    return invoices
+
+
+def _numbers_meant(text: str) -> list[str]:
+    sequence = Sequence.objects.filter(name="invoice").first()
+    prefix = sequence.prefix if sequence else "INV-"
+    padding = sequence.padding if sequence else 6
+    numbers = {text, text.upper()}
+    digits = text.replace(" ", "")
+    if digits.isdigit():
+        # A short number typed by a person: the remittance reader wants more
+        # digits before it calls a number an invoice number.
+        numbers.add(f"{prefix}{int(digits):0{padding}d}")
+    references = read_references(text)
+    if references:
+        numbers |= set(
+            invoice_number_candidates(references, prefix=prefix, padding=padding)
+        )
+    return sorted(numbers)
+
+
+def _amount_meant(text: str) -> Decimal | None:
+    """``1234.5``, ``1,234.50``, ``1.234,50`` or ``1234,50``: the amount typed."""
+    cleaned = text.replace(" ", "").replace("'", "")
+    if "," in cleaned and "." in cleaned:
+        decimal_mark = "," if cleaned.rfind(",") > cleaned.rfind(".") else "."
+        thousands = "." if decimal_mark == "," else ","
+        cleaned = cleaned.replace(thousands, "").replace(decimal_mark, ".")
+    elif "," in cleaned:
+        whole, _, cents = cleaned.rpartition(",")
+        # "1,234" is a thousand; "1234,5" and "12,50" are decimal commas.
+        if len(cents) == 3:
+            cleaned = cleaned.replace(",", "")
+        else:
+            cleaned = f"{whole.replace(',', '')}.{cents}"
+    try:
+        amount = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    if not amount.is_finite() or amount <= 0:
+        return None
+    return amount

@@ -12,6 +12,11 @@ urlpatterns = [
     ),
     path("bank/queue/", bank_views.bank_queue, name="bank-queue"),
     path(
+        "bank/lines/<int:pk>/invoices/",
+        bank_views.line_invoice_search,
+        name="bank-line-invoices",
+    ),
+    path(
         "bank/lines/<int:pk>/<slug:action>/",
         bank_views.line_action,
         name="bank-line-action",

@@ -5,6 +5,16 @@ account, not receivable, or undone again.
 Every change goes through :func:`o2c.services.transition` (audit event with who,
 from, to and why) and emits the webhooks ``payment.received`` (per payment) and
 ``payment.applied`` (per payment that reached invoices).
+
+Each outcome that concerns a customer (matched automatically with its reason,
+matched by a person, put on account, undone, reversed by the bank) is also
+recorded as an audit event **on the customer** (``cash_*`` actions, see
+:func:`_record_on_customers`). The customer's timeline lives in ``collecting``,
+which must not import this app; it already reads the customer's own audit
+events, through the index on (organization, object type, object id), so the
+event carries its title, its words and its amount and the reader needs to know
+nothing of statement lines. The line's own audit event stays the record of
+the line; the customer's is the account's view of it.
 """
 
 from __future__ import annotations
@@ -19,7 +29,7 @@ from django.db.models import Q
 from invoicing.models import Invoice
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize
-from o2c.services import Actor, transition
+from o2c.services import Actor, audit_record, transition
 from o2c.tenancy import current_organization
 from o2c.webhooks import webhook_emit
 from orders.models import Customer
@@ -83,12 +93,16 @@ def line_apply(
     rest_customer = _customer_for_rest(rest, per_customer, on_account)
     if rest_customer is not None:
         per_customer.setdefault(rest_customer, [])
-    payments = []
+    payments, placed = [], []
     for customer, customer_allocations in per_customer.items():
         amount = sum((a.amount for a in customer_allocations), Decimal(0))
         if customer == rest_customer:
             amount += rest
-        payments.append(_pay(line, customer, amount, customer_allocations, actor))
+        payment = _pay(line, customer, amount, customer_allocations, actor)
+        payments.append(payment)
+        applied = [(a.invoice.number, a.amount) for a in customer_allocations]
+        on_account = amount - sum((a.amount for a in customer_allocations), Decimal(0))
+        placed.append(_Placed(payment, customer, applied, on_account))
     for write_off in write_offs:
         invoice = write_off.invoice
         write_off_create(
@@ -132,6 +146,13 @@ def line_apply(
     )
     if learn and len(customers) == 1:
         customer_bank_account_learn(line=line, customer=customers[0], actor=actor)
+    _record_on_customers(
+        line=line,
+        placed=placed,
+        action=_CUSTOMER_ACTIONS[status],
+        reason=reason,
+        actor=actor,
+    )
     return line
 
 
@@ -261,7 +282,16 @@ def line_undo(*, line: StatementLine, actor: Actor) -> StatementLine:
             "nothing to undo.",
             field="status",
         )
+    placed = _placed_so_far(line)
     _reverse_cash(line, actor, reason=f"Undo of bank line {line.pk}")
+    _record_on_customers(
+        line=line,
+        placed=placed,
+        action="cash_undone",
+        reason=f"{line.get_status_display().lower()} earlier "
+        f"({line.match_reason or 'no reason given'}), now taken back",
+        actor=actor,
+    )
     return transition(
         obj=line,
         to_status=L.Status.NEW,
@@ -306,6 +336,84 @@ def _reverse_cash(line: StatementLine, actor: Actor, *, reason: str) -> None:
         )
 
 
+_CUSTOMER_ACTIONS = {
+    L.Status.MATCHED_AUTO: "cash_matched_auto",
+    L.Status.MATCHED_MANUAL: "cash_matched_manual",
+    L.Status.ON_ACCOUNT: "cash_on_account",
+}
+_CUSTOMER_TITLES = {
+    "cash_matched_auto": "Bank payment matched automatically",
+    "cash_matched_manual": "Bank payment matched by a person",
+    "cash_on_account": "Bank payment put on account",
+    "cash_undone": "Bank payment match undone",
+    "cash_reversed": "Bank payment reversed by the bank",
+}
+
+
+@dataclass(frozen=True)
+class _Placed:
+    """Where one payment of a line put its cash: (invoice number, amount) pairs
+    and the rest on the customer's account."""
+
+    payment: Payment
+    customer: Customer
+    applied: list[tuple[str, Decimal]]
+    on_account: Decimal
+
+
+def _placed_so_far(line: StatementLine) -> list[_Placed]:
+    """The line's payments still standing, read before they are reversed."""
+    payments = (
+        Payment.objects.filter(statement_line=line, status=Payment.Status.RECEIVED)
+        .select_related("customer")
+        .prefetch_related("allocations__invoice")
+        .order_by("pk")
+    )
+    return [
+        _Placed(
+            payment,
+            payment.customer,
+            [
+                (a.invoice.number, a.amount)
+                for a in payment.allocations.all()
+                if a.status == Allocation.Status.ACTIVE
+            ],
+            payment.unapplied_amount,
+        )
+        for payment in payments
+    ]
+
+
+def _record_on_customers(*, line, placed, action, reason, actor) -> None:
+    """One audit event per customer the line paid, in words a finance person
+    reads on the customer's timeline: which bank line, why, and where the
+    cash went."""
+    payer = line.payer_name or "an unnamed payer"
+    for item in placed:
+        payment, currency = item.payment, item.payment.currency
+        applied = [
+            f"{number} {quantize(amount, currency)}" for number, amount in item.applied
+        ]
+        where = f"applied to {', '.join(applied)}" if applied else "no invoice"
+        if item.on_account:
+            where += f"; {quantize(item.on_account, currency)} on account"
+        audit_record(
+            actor=actor,
+            obj=item.customer,
+            action=action,
+            data={
+                "title": _CUSTOMER_TITLES[action],
+                "detail": f"Bank line of {line.booking_date.isoformat()} from "
+                f"{payer}, payment {payment.number}: {reason or 'no reason given'}"
+                f" — {where}.",
+                "amount": str(quantize(payment.amount, currency)),
+                "currency": currency,
+                "statement_line": line.pk,
+                "payment": payment.number,
+            },
+        )
+
+
 def line_reverse_by_bank(*, reversal: StatementLine, actor: Actor) -> bool:
     """The bank took back an earlier credit (a returned direct debit, a recalled
     transfer): reverse what that credit paid and close both lines. A reversal
@@ -323,7 +431,15 @@ def line_reverse_by_bank(*, reversal: StatementLine, actor: Actor) -> bool:
             },
         )
         return False
+    placed = _placed_so_far(original)
     _reverse_cash(original, actor, reason=f"Reversed by the bank (line {reversal.pk})")
+    _record_on_customers(
+        line=original,
+        placed=placed,
+        action="cash_reversed",
+        reason=f"the bank took the payment back on {reversal.booking_date}",
+        actor=actor,
+    )
     transition(
         obj=original,
         to_status=L.Status.REVERSED,
