@@ -7,6 +7,7 @@ from celery import shared_task
 
 from o2c.checks import run_ledger_checks
 from o2c.errors import TenantNotSet
+from o2c.jobs import jobs_sweep
 from o2c.models import Organization
 from o2c.tenancy import tenant_context
 
@@ -48,3 +49,17 @@ def verify_all_ledgers():
     """Nightly (beat): one verification task per organization."""
     for organization_id in Organization.objects.values_list("pk", flat=True):
         verify_ledger.delay(organization_id)
+
+
+@shared_task(name="o2c.sweep_jobs", acks_late=True)
+@tenant_task
+def sweep_jobs(organization_id):
+    """Enqueue again the jobs that lost their worker (see :mod:`o2c.jobs`)."""
+    return jobs_sweep()
+
+
+@shared_task(name="o2c.sweep_all_jobs")
+def sweep_all_jobs():
+    """Every 15 minutes (beat): one job sweep per organization."""
+    for organization_id in Organization.objects.values_list("pk", flat=True):
+        sweep_jobs.delay(organization_id)

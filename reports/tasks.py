@@ -6,6 +6,7 @@ the dashboard also asks for a refresh when it finds the figures stale.
 
 from celery import shared_task
 
+from o2c.jobs import register_job_task
 from o2c.models import Organization
 from o2c.tasks import tenant_task
 from reports.services import export_run, metrics_refresh, statement_email_send
@@ -16,6 +17,9 @@ from reports.services import export_run, metrics_refresh, statement_email_send
 def run_export(organization_id: int, job_id: int) -> None:
     """Idempotent: a job already running, succeeded or failed is left alone."""
     export_run(job_id=job_id)
+
+
+register_job_task("export_*", "reports.run_export")
 
 
 @shared_task(name="reports.refresh_metrics", acks_late=True)

@@ -6,8 +6,9 @@ finds this module through ``app.autodiscover_tasks(["invoicing.imports"])`` in
 ``o2c/celery.py``. The web process imports it when it enqueues a job.
 """
 
-from invoicing.imports.services import import_run
+from invoicing.imports.services import JOB_KINDS, import_run
 from o2c.celery import app
+from o2c.jobs import register_job_task
 from o2c.tasks import tenant_task
 
 
@@ -16,3 +17,7 @@ from o2c.tasks import tenant_task
 def run_import(organization_id: int, job_id: int) -> None:
     """Idempotent: a job already running, succeeded or failed is left alone."""
     import_run(job_id=job_id)
+
+
+for _kind in JOB_KINDS.values():
+    register_job_task(_kind, "invoicing.run_import")

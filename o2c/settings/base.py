@@ -165,6 +165,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "o2c.verify_all_ledgers",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Imports, exports and matching runs whose worker died: enqueued again.
+    "o2c-sweep-jobs": {
+        "task": "o2c.sweep_all_jobs",
+        "schedule": crontab(minute="7,22,37,52"),
+    },
 }
 
 # --- API -----------------------------------------------------------------------

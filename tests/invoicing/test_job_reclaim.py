@@ -12,6 +12,7 @@ from invoicing.imports.services import import_job_create
 from invoicing.imports.tasks import run_import
 from invoicing.models import Invoice, LedgerEntry
 from o2c.models import AuditEvent, Job
+from o2c.tasks import sweep_jobs
 from tests.factories import SYSTEM, CustomerFactory
 
 STARTED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -91,25 +92,47 @@ def test_a_job_whose_worker_died_is_reclaimed_after_the_time_limit_and_runs_once
 
 
 @pytest.mark.django_db
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "A delivery that finds the job running within the time limit is dropped "
-        "(the task is acknowledged) and nothing runs the job later: a worker "
-        "process killed under task_reject_on_worker_lost is redelivered at once, "
-        "so its job stays 'running' forever. invoicing.imports.services.import_run "
-        "(and reports.services.export_run) should have the task retried when the "
-        "job becomes reclaimable, or a periodic sweep should re-enqueue stale jobs."
-    ),
-)
-def test_a_job_redelivered_too_early_is_still_finished_later(
+def test_a_job_redelivered_too_early_is_finished_by_the_sweep(
     tenant, settings, abandoned_job
 ):
     limit = timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    # The worker process is killed and the broker hands the task over at once;
-    # no further delivery of it follows.
-    redelivered_at(STARTED + timedelta(seconds=5), tenant, abandoned_job)
+    # The worker process is killed and the broker hands the task over at once,
+    # while the job still looks alive: that delivery leaves it alone, and no
+    # further delivery follows.
+    job = redelivered_at(STARTED + timedelta(seconds=5), tenant, abandoned_job)
+    assert job.status == Job.Status.RUNNING
 
-    with time_machine.travel(STARTED + 2 * limit, tick=False):
-        abandoned_job.refresh_from_db()
-    assert abandoned_job.status == Job.Status.SUCCEEDED
+    # Within the time limit beat's sweep leaves it alone too.
+    with time_machine.travel(STARTED + limit - timedelta(minutes=1), tick=False):
+        assert sweep_jobs(tenant.pk) == 0
+    # Past it the sweep enqueues the import again, which takes the job over.
+    with time_machine.travel(STARTED + limit + timedelta(minutes=5), tick=False):
+        assert sweep_jobs(tenant.pk) == 1
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED, job.errors
+    assert (job.result["created"], job.result["settled"]) == (2, 1)
+    # Finished jobs are not swept again.
+    with time_machine.travel(STARTED + 3 * limit, tick=False):
+        assert sweep_jobs(tenant.pk) == 0
+    assert Invoice.objects.count() == 2
+
+
+@pytest.mark.django_db
+def test_a_queued_job_whose_enqueue_was_lost_is_run_by_the_sweep(
+    tenant, django_capture_on_commit_callbacks
+):
+    CustomerFactory(number="C1", currency="EUR")
+    # The request commits, but its enqueue never reaches the broker.
+    with (
+        time_machine.travel(STARTED, tick=False),
+        django_capture_on_commit_callbacks(execute=False),
+    ):
+        job = import_job_create(
+            kind="invoices",
+            file=SimpleUploadedFile("history.csv", FILE.encode()),
+            actor=SYSTEM,
+        )
+    with time_machine.travel(STARTED + timedelta(minutes=15), tick=False):
+        assert sweep_jobs(tenant.pk) == 1
+    job.refresh_from_db()
+    assert job.status == Job.Status.SUCCEEDED

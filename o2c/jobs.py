@@ -1,0 +1,68 @@
+"""Jobs that lost their worker: found and handed to their task again.
+
+A job (an import, an export, a statement import, a matching run) is claimed by
+its task with a conditional UPDATE that also takes over a job left ``running``
+past ``CELERY_TASK_TIME_LIMIT`` (its worker is certainly gone). What brings the
+task back for such a job is not guaranteed: a worker process killed under
+``task_reject_on_worker_lost`` has its task redelivered at once, while the job
+still looks alive, and that delivery leaves it alone. And a job whose enqueue
+was lost (the broker down when the request committed) stays ``queued``.
+
+:func:`jobs_sweep` (beat, every 15 minutes, per organization) enqueues the task
+of every such job again; the task's claim decides, so a sweep that races a live
+worker changes nothing. Each app registers which task runs its kinds of job
+(:func:`register_job_task`), so the kernel names no app.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db.models import Q
+from django.utils import timezone
+
+from o2c import celery
+from o2c.models import Job
+from o2c.tenancy import current_organization
+
+#: A queued job not started after this long lost its enqueue.
+LOST_ENQUEUE = timedelta(minutes=10)
+_TASKS: dict[str, str] = {}
+
+
+def register_job_task(kind: str, task_name: str) -> None:
+    """Jobs of ``kind`` (a kind, or a prefix ending in ``*``) run ``task_name``,
+    which takes (organization id, job id)."""
+    _TASKS[kind] = task_name
+
+
+def task_for(kind: str) -> str | None:
+    if kind in _TASKS:
+        return _TASKS[kind]
+    for pattern, task_name in _TASKS.items():
+        if pattern.endswith("*") and kind.startswith(pattern[:-1]):
+            return task_name
+    return None
+
+
+def stale_jobs(*, now=None):
+    now = now or timezone.now()
+    dead_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+    return Job.objects.filter(
+        Q(status=Job.Status.RUNNING, started_at__lt=dead_before)
+        | Q(status=Job.Status.QUEUED, created_at__lt=now - LOST_ENQUEUE)
+    ).order_by("pk")
+
+
+def jobs_sweep(*, now=None) -> int:
+    """Enqueue again the task of each stale job of the organization; returns how
+    many were enqueued."""
+    organization_id = current_organization().pk
+    enqueued = 0
+    for job_id, kind in stale_jobs(now=now).values_list("pk", "kind"):
+        task_name = task_for(kind)
+        if task_name is not None:
+            celery.enqueue(task_name, organization_id, job_id)
+            enqueued += 1
+    return enqueued
