@@ -61,6 +61,7 @@ from collecting.models import (
 from collecting.selectors import PolicyBook, paused_invoices, policy_book
 from collecting.services.sending import notices_enqueue
 from invoicing.models import Invoice
+from invoicing.services.bulk import BulkWriter
 from o2c import celery
 from o2c.errors import ConflictError
 from o2c.money import quantize
@@ -534,48 +535,52 @@ def _price_fee(notice: PlannedNotice, issued, fee_charged) -> None:
 
 
 def _write(run: DunningRun, plan: Plan) -> list[int]:
-    organization = current_organization()
-    planned = plan.notices
-    notices = Notice.objects.bulk_create(
-        Notice(
-            organization=organization,
-            customer_id=p.customer_id,
-            run=run,
-            step=p.step,
-            channel=p.step.channel,
-            currency=p.currency,
-            notice_date=run.run_date,
-            total_amount=p.total,
-            fee_amount=p.fee,
+    """Notices and their items through the bulk writer (PostgreSQL's COPY): a
+    first run writes tens of thousands of notices and a hundred thousand items."""
+    organization_id = current_organization().pk
+    writer = BulkWriter()
+    notice_ids = []
+    notice_of: dict[tuple[int, int], int] = {}
+    for planned in plan.notices:
+        notice_id = writer.new_id(Notice)
+        notice_ids.append(notice_id)
+        writer.add(
+            Notice,
+            {
+                "id": notice_id,
+                "organization_id": organization_id,
+                "customer_id": planned.customer_id,
+                "run_id": run.pk,
+                "step_id": planned.step.pk,
+                "channel": planned.step.channel,
+                "currency": planned.currency,
+                "notice_date": run.run_date,
+                "total_amount": planned.total,
+                "fee_amount": planned.fee,
+            },
         )
-        for p in planned
-    )
-    NoticeItem.objects.bulk_create(
-        (
-            NoticeItem(
-                organization=organization,
-                notice=notice,
-                invoice_id=item.invoice_id,
-                step=item.step,
-                offset_days=item.step.offset_days,
-                days_overdue=item.days_overdue,
-                open_amount=item.open_amount,
-                interest_amount=item.interest,
+        for item in planned.items:
+            notice_of[(planned.customer_id, item.invoice_id)] = notice_id
+            writer.add(
+                NoticeItem,
+                {
+                    "id": writer.new_id(NoticeItem),
+                    "organization_id": organization_id,
+                    "notice_id": notice_id,
+                    "invoice_id": item.invoice_id,
+                    "step_id": item.step.pk,
+                    "offset_days": item.step.offset_days,
+                    "days_overdue": item.days_overdue,
+                    "open_amount": item.open_amount,
+                    "interest_amount": item.interest,
+                },
             )
-            for notice, p in zip(notices, planned, strict=True)
-            for item in p.items
-        ),
-        batch_size=2000,
-    )
-    notice_of = {
-        (p.customer_id, item.invoice_id): notice.pk
-        for notice, p in zip(notices, planned, strict=True)
-        for item in p.items
-    }
+    writer.flush()
+    # Few, and a step may have been passed over already: the ORM skips those.
     PassedOverStep.objects.bulk_create(
         (
             PassedOverStep(
-                organization=organization,
+                organization_id=organization_id,
                 run=run,
                 notice_id=notice_of.get((passed.customer_id, passed.invoice_id)),
                 customer_id=passed.customer_id,
@@ -588,7 +593,7 @@ def _write(run: DunningRun, plan: Plan) -> list[int]:
         batch_size=2000,
         ignore_conflicts=True,
     )
-    return [notice.pk for notice in notices]
+    return notice_ids
 
 
 # --- Preview --------------------------------------------------------------------------

@@ -158,7 +158,8 @@ class BulkWriter:
         not_null_text = [
             quote(f.column)
             for f in fields
-            if isinstance(f, models.CharField | models.TextField) and not f.null
+            if isinstance(f, models.CharField | models.TextField | models.FileField)
+            and not f.null
         ]
         if not_null_text:
             options += f", FORCE_NOT_NULL ({', '.join(not_null_text)})"
