@@ -56,7 +56,7 @@ from django.core.files.base import ContentFile
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.core.mail.message import sanitize_address
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -631,7 +631,15 @@ def notice_record_sent(
     Like the claim, a conditional UPDATE on the expected status with its audit
     event, rather than :func:`~o2c.services.transition`'s lock and re-read: this
     runs once per message of a run of tens of thousands.
+
+    On PostgreSQL this transaction does not wait for its commit to reach the disk
+    (``synchronous_commit`` off, for it alone): a database crash may lose the last
+    fraction of a second of such records, and those notices are then still
+    ``sending`` — flagged for a person by the sweep, exactly as after a worker
+    killed before recording. The claim, which must be durable before a message
+    leaves, keeps the default.
     """
+    _commit_without_waiting_for_disk()
     from_status = notice.status
     if Status.SENT not in Notice.TRANSITIONS[from_status]:
         raise ConflictError(
@@ -686,6 +694,12 @@ def notice_record_sent(
         endpoints=endpoints,
     )
     return notice
+
+
+def _commit_without_waiting_for_disk() -> None:
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
 
 
 def _apply_channel(notice: Notice, actor: Actor) -> None:
