@@ -1,6 +1,6 @@
 from django.urls import path
 
-from reconciliation import bank_views, views
+from reconciliation import bank_views, desk_views, views
 
 urlpatterns = [
     path("bank/accounts/", bank_views.bank_account_list, name="bank-accounts"),
@@ -23,7 +23,28 @@ urlpatterns = [
     ),
     path("customers/", views.customer_list, name="customers"),
     path("payments/", views.payment_list, name="payments"),
-    path("payments/<int:pk>/", views.payment_detail_page, name="payment"),
+    path("payments/new/", desk_views.payment_create, name="payment-new"),
+    path("payments/<int:pk>/", desk_views.payment_detail_page, name="payment"),
+    path(
+        "payments/<int:pk>/reverse/",
+        desk_views.payment_reverse,
+        name="payment-reverse",
+    ),
+    path(
+        "allocations/<int:pk>/reverse/",
+        desk_views.allocation_reverse,
+        name="allocation-reverse",
+    ),
+    path(
+        "customers/<int:pk>/apply-cash/",
+        desk_views.apply_cash,
+        name="customer-apply-cash",
+    ),
+    path(
+        "invoices/<int:pk>/write-off/",
+        desk_views.write_off_create,
+        name="invoice-write-off",
+    ),
     path(
         "customers/<int:pk>/payments/",
         views.customer_payments_panel,

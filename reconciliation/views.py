@@ -6,6 +6,7 @@ from django import forms
 from django.shortcuts import get_object_or_404, render
 
 from invoicing.models import Invoice
+from o2c.roles import role_can
 from o2c.views import (
     DIRECTIONS,
     bound_filters,
@@ -32,9 +33,6 @@ from reconciliation.selectors import (
     invoice_allocations,
     invoice_write_offs,
     other_currency_balances,
-    payment_allocations,
-    payment_applied_amount,
-    payment_detail,
     payment_search,
 )
 
@@ -150,6 +148,7 @@ def payment_list(request):
         "customer": customer,
         "filtered": is_filtered(data),
         "results_target": "#payment-results",
+        "can_receive_cash": role_can(request.membership.role, "receive_cash"),
     }
     if not is_htmx(request):
         context["statuses"] = Payment.Status.choices
@@ -163,20 +162,6 @@ def payment_list(request):
 
 
 @organization_required
-def payment_detail_page(request, pk):
-    payment = get_object_or_404(payment_detail(pk=pk))
-    return render(
-        request,
-        "reconciliation/payment_detail.html",
-        {
-            "payment": payment,
-            "allocations": payment_allocations(payment=payment),
-            "applied": payment_applied_amount(payment=payment),
-        },
-    )
-
-
-@organization_required
 def customer_payments_panel(request, pk):
     """Panel of the customer page: cash on account to apply, and recent payments."""
     customer = get_object_or_404(Customer.objects, pk=pk)
@@ -185,6 +170,7 @@ def customer_payments_panel(request, pk):
         "reconciliation/_customer_payments.html",
         {
             "customer": customer,
+            "can_receive_cash": role_can(request.membership.role, "receive_cash"),
             "unapplied": customer_unapplied_payments(customer=customer),
             "payments": keyset_page(
                 customer_payments(customer=customer),
@@ -205,6 +191,8 @@ def invoice_settlements_panel(request, pk):
         "reconciliation/_invoice_settlements.html",
         {
             "invoice": invoice,
+            "can_receive_cash": role_can(request.membership.role, "receive_cash"),
+            "can_write_off": role_can(request.membership.role, "write_off"),
             "allocations": invoice_allocations(invoice=invoice),
             "write_offs": invoice_write_offs(invoice=invoice),
         },
