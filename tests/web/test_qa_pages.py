@@ -184,7 +184,11 @@ def test_help_texts_only_name_what_exists(client, books):
     for page in (payment, settlements, payments):
         assert "matching queue" not in page
         assert "bank statement" not in page
-    assert f"/api/v1/payments/{books['payment'].pk}/allocate/" in payment
+    # Its cash on account is applied in the browser, not only through the API.
+    assert "/api/v1/" not in payment
+    assert f"/customers/{books['payment'].customer_id}/apply-cash/" in (
+        client.get(f"/payments/{books['payment'].pk}/").content.decode()
+    )
 
 
 @pytest.mark.django_db
