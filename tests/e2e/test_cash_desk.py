@@ -66,9 +66,7 @@ def record_payment(page, amount: str, reference: str):
     page.locator("#allocation-rows input").first.wait_for()
 
 
-def test_finance_user_settles_an_invoice_from_the_browser(
-    live_server, desk, wide_page
-):
+def test_finance_user_settles_an_invoice_from_the_browser(live_server, desk, wide_page):
     page, invoice = wide_page, desk["invoice"]
     apply_field = f"input[name='apply_{invoice.pk}']"
     page.goto(f"{live_server.url}/login/")
