@@ -83,41 +83,40 @@ def search(query: str, *, limit: int = DROPDOWN_LIMIT) -> SearchResults:
     contains = len(query) >= MIN_CONTAINS_LENGTH
     amount = results.amount
 
-    customer_match = _number_is(query)
-    if contains:
-        customer_match |= Q(name__icontains=query) | Q(number__istartswith=query)
-    results.customers = _best(Customer.objects.all(), customer_match, query, limit)
-
-    invoice_match = _number_is(query)
-    if contains:
-        invoice_match |= Q(number__istartswith=query) | Q(
-            customer_reference__icontains=query
-        )
-    if amount is not None:
-        invoice_match |= Q(total=amount)
-    results.invoices = _best(
-        Invoice.objects.select_related("customer"), invoice_match, query, limit
+    customers = [Q(name__icontains=query), Q(number__istartswith=query)]
+    results.customers = _best(
+        Customer.objects.all(), customers if contains else [], query, limit
     )
 
-    credit_match = _number_is(query)
+    invoices = []
     if contains:
-        credit_match |= Q(number__istartswith=query)
+        invoices += [
+            Q(number__istartswith=query),
+            Q(customer_reference__icontains=query),
+        ]
     if amount is not None:
-        credit_match |= Q(total=amount)
+        invoices.append(Q(total=amount))
+    results.invoices = _best(
+        Invoice.objects.select_related("customer"), invoices, query, limit
+    )
+
+    credit_notes = [Q(number__istartswith=query)] if contains else []
+    if amount is not None:
+        credit_notes.append(Q(total=amount))
     results.credit_notes = _best(
         CreditNote.objects.select_related("customer", "invoice"),
-        credit_match,
+        credit_notes,
         query,
         limit,
     )
 
-    payment_match = _number_is(query)
+    payments = []
     if contains:
-        payment_match |= Q(number__istartswith=query) | Q(reference__icontains=query)
+        payments += [Q(number__istartswith=query), Q(reference__icontains=query)]
     if amount is not None:
-        payment_match |= Q(amount=amount)
+        payments.append(Q(amount=amount))
     results.payments = _best(
-        Payment.objects.select_related("customer"), payment_match, query, limit
+        Payment.objects.select_related("customer"), payments, query, limit
     )
     return results
 
@@ -128,11 +127,16 @@ def _number_is(query: str) -> Q:
     return Q(number__in={query, query.upper()})
 
 
-def _best(queryset, match: Q, query: str, limit: int) -> list:
-    # The exact number first (one row through the unique index), then the newest
-    # of the other matches.
-    exact = list(queryset.filter(_number_is(query))[:1])
-    rest = queryset.filter(match).order_by("-id")
-    if exact:
-        rest = rest.exclude(pk=exact[0].pk)
-    return exact + list(rest[: limit - len(exact)])
+def _best(queryset, matches: list[Q], query: str, limit: int) -> list:
+    """The exact number first, then the newest rows matching any of ``matches``.
+
+    One query per field rather than one with OR: each then runs on its own index
+    (trigram, amount or the newest-first ``id``), where an OR of them leads the
+    planner to walk every row of the organization when few match."""
+    found = {row.pk: row for row in queryset.filter(_number_is(query))[:1]}
+    exact = list(found)
+    for match in matches:
+        for row in queryset.filter(match).order_by("-id")[:limit]:
+            found.setdefault(row.pk, row)
+    newest = sorted((pk for pk in found if pk not in exact), reverse=True)
+    return [found[pk] for pk in exact + newest][:limit]
