@@ -7,7 +7,10 @@ a. the customers list (first page of 50) sorted by name, by balance and by overd
    (names plus open and overdue receivables per customer and currency);
 b. the customer page of the customer with the most invoices, with the panels it loads
    (balances and invoices; payments), beside raw SQL for its balances;
-c. invoice PDF render time per invoice (WeasyPrint), beside rendering the same
+c. the search box: the dropdown for a customer's name, an invoice number and a
+   payment's amount, and the results page, beside raw SQL for the invoices it finds
+   (the trigram index on PostgreSQL answers both);
+d. invoice PDF render time per invoice (WeasyPrint), beside rendering the same
    invoice's HTML only, which shows what the PDF engine itself costs.
 """
 
@@ -17,6 +20,7 @@ import statistics
 import time
 from collections.abc import Callable
 from unittest import mock
+from urllib.parse import quote
 
 from django.db import connection
 from django.db.models import Count
@@ -28,6 +32,7 @@ from invoicing.models import Invoice
 from o2c.models import Membership, Organization, Role
 from o2c.tenancy import tenant_context
 from orders.models import Customer
+from reconciliation.models import Payment
 
 Report = Callable[[str, float, float | None, str], None]
 
@@ -56,6 +61,7 @@ def bench_web(organization: Organization, report: Report, *, samples: int = 7):
         today = organization.today()
         _customer_list(organization, client, report, today, samples)
         _customer_page(organization, client, report, samples)
+        _search(client, report, samples)
         _pdf(organization, report, samples)
 
 
@@ -123,6 +129,37 @@ def _customer_page(organization, client, report, samples):
         baseline,
         f"customer with the most invoices ({invoice_count})",
     )
+
+
+SEARCH_INVOICES_SQL = """
+SELECT id FROM invoicing_invoice
+WHERE organization_id = %s
+  AND (number IN (%s, UPPER(%s)) OR UPPER(number) LIKE UPPER(%s)
+       OR UPPER(customer_reference) LIKE UPPER(%s))
+ORDER BY id DESC LIMIT 5
+"""
+
+
+def _search(client, report, samples):
+    invoice = Invoice.objects.exclude(number=None).order_by("?").first()
+    payment = Payment.objects.order_by("?").first()
+    name = Customer.objects.order_by("?").values_list("name", flat=True).first()
+    amount = f"{payment.amount:.2f}".replace(".", ",")
+    queries = {
+        "customer name": name.split()[0],
+        "invoice number": invoice.number,
+        "payment amount": amount,
+    }
+    for label, query in queries.items():
+        url = f"/search/suggestions/?q={quote(query)}"
+        seconds = _median(lambda url=url: _get(client, url), samples)
+        like = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params = [invoice.organization_id, query, query, f"{like}%", f"%{like}%"]
+        baseline = _median(lambda p=params: _fetch(SEARCH_INVOICES_SQL, p), samples)
+        report(f"search dropdown, {label}", seconds, baseline, f"q={query}")
+    url = f"/search/?q={quote(invoice.number)}"
+    seconds = _median(lambda: _get(client, url), samples)
+    report("search results page, invoice number", seconds, None, url)
 
 
 def _pdf(organization, report, samples):

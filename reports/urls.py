@@ -14,6 +14,8 @@ urlpatterns = [
         views.dashboard_collections_panel,
         name="dashboard-collections-panel",
     ),
+    path("search/", views.search_page, name="search"),
+    path("search/suggestions/", views.search_suggestions, name="search-suggestions"),
     path("reports/aging/", views.aging_page, name="aging"),
     path("reports/aging/invoices/", views.aging_invoices_page, name="aging-invoices"),
     path(

@@ -29,7 +29,7 @@ from o2c.tenancy import current_organization
 from o2c.views import organization_required, render_htmx
 from orders.models import Customer
 from reports import charts as charts_
-from reports import exports, services
+from reports import exports, search, services
 from reports.documents import statement_pdf
 from reports.models import AgingBucketSet
 from reports.selectors.aging import (
@@ -734,3 +734,19 @@ def bucket_sets_page(request):
             "default_buckets": make_buckets(default_boundaries()),
         },
     )
+
+
+@organization_required
+@require_GET
+def search_page(request):
+    """Results of the search box: more of each kind, each linked to its page."""
+    results = search.search(request.GET.get("q", ""), limit=search.PAGE_LIMIT)
+    return render(request, "reports/search.html", {"results": results})
+
+
+@organization_required
+@require_GET
+def search_suggestions(request):
+    """The dropdown under the search box while typing: the best few of each kind."""
+    results = search.search(request.GET.get("q", ""))
+    return render(request, "reports/_search_suggestions.html", {"results": results})
