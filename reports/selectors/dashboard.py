@@ -163,7 +163,8 @@ def collections_today(today: date) -> CollectionsToday:
 @dataclass(frozen=True)
 class CashCollected:
     """Cash received this month to date against the same days and the whole of
-    last month, per currency (a payment is collected in the currency it came in)."""
+    last month, per currency (a payment is collected in the currency it came in);
+    the base currency first."""
 
     currency: str
     this_month: Decimal
@@ -195,6 +196,8 @@ def cash_collected(today: date) -> list[CashCollected]:
         )
         .order_by("currency")
     )
+    base = current_organization().base_currency
+    rows = sorted(rows, key=lambda row: (row["currency"] != base, row["currency"]))
     return [
         CashCollected(
             currency=row["currency"],

@@ -96,3 +96,18 @@ def test_wide_lists_scroll_inside_their_card(signed_in, live_server, path):
     name = path.strip("/").replace("/", "-")
     page.screenshot(path=f"/tmp/landing-1280-{name}.png", full_page=True)
     page.context.close()
+
+
+def test_landing_page_on_a_laptop_keeps_the_figures_side_by_side(signed_in):
+    page = signed_in(1366, 768)
+    page.wait_for_selector("#top-overdue")
+    page.wait_for_load_state("networkidle")
+    assert page.evaluate(PAGE_WIDTH) <= 1366
+    assert page.locator(".nav-toggle").is_hidden()
+    assert page.locator("#main-nav a", has_text="Aging").is_visible()
+    cards = page.locator("#headline .stat")
+    lefts = {round(cards.nth(i).bounding_box()["x"]) for i in range(cards.count())}
+    assert len(lefts) >= 3  # a row of figures, not a column
+    assert page.evaluate(CLIPPED_TABLES) == []
+    page.screenshot(path="/tmp/landing-1366.png", full_page=True)
+    page.context.close()
