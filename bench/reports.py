@@ -11,7 +11,7 @@ c. the 24-month metrics series summed from the ledger (every scope: the
    organization's series only; and the same series read from the stored snapshot;
 d. a statement of account (the customer with the most ledger entries, the last
    three months) beside raw SQL;
-e. the dashboard page, GET ``/dashboard/`` signed in, with the snapshot fresh,
+e. the dashboard page, GET ``/`` signed in, with the snapshot fresh,
    and the two panels it loads after showing (cash forecast, collections today);
 f. the aging export's peak memory (tracemalloc) for a quarter of the open
    invoices and for all of them: flat means the chunked writer works.
@@ -361,13 +361,13 @@ def _dashboard(organization, report, samples) -> None:
     client.force_login(membership.user)
 
     def get():
-        response = client.get("/dashboard/")
+        response = client.get("/")
         if response.status_code != 200:
-            raise AssertionError(f"/dashboard/ answered {response.status_code}")
+            raise AssertionError(f"/ answered {response.status_code}")
         return response
 
     seconds, _ = _timed(get, samples)
-    report("dashboard page (GET /dashboard/)", seconds, None, "goal <500 ms")
+    report("dashboard page (GET /)", seconds, None, "goal <500 ms")
     for name, path in (
         ("cash forecast", "/dashboard/forecast/"),
         ("collections today", "/dashboard/collections/"),

@@ -47,7 +47,6 @@ urlpatterns = [
     ),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-organization/", views.switch_organization, name="switch_organization"),
-    path("", views.home, name="home"),
     path(
         "set-password/<uidb64>/<token>/",
         pages.SetPasswordView.as_view(),

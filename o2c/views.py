@@ -134,11 +134,6 @@ def is_filtered(data: dict) -> bool:
     return any(value for key, value in data.items() if key not in ("sort", "dir"))
 
 
-@organization_required
-def home(request):
-    return render(request, "o2c/home.html")
-
-
 @login_required
 @require_POST
 def switch_organization(request):

@@ -8,7 +8,9 @@ openpyxl's write-only workbook, which streams rows to disk. Memory therefore
 depends on the chunk size, not on the number of rows.
 
 Amounts are written as numbers at their currency's minor unit with the
-currency in its own column; dates as dates.
+currency in its own column; dates as dates. An XLSX file opens on a title row
+(organization, report, as-of date) and a frozen header, formats amounts at their
+currency's minor units and dates as dates, and ends with a totals row per currency.
 """
 
 from __future__ import annotations
@@ -17,14 +19,18 @@ import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 
 import pandas as pd
 from django.db.models import F
 from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import Font
 
 from invoicing.models import Invoice
 from o2c.errors import DomainError, ForeignObject
-from o2c.money import validate_currency
+from o2c.money import minor_units, validate_currency
+from o2c.tenancy import current_organization
 from orders.models import Customer
 from reports.selectors.aging import (
     GROUPINGS,
@@ -407,17 +413,84 @@ def write_table(
         text.flush()
         text.detach()
         return done
+    return _write_xlsx(spec, header, stream, progress)
+
+
+DATE_FORMAT = "yyyy-mm-dd"
+DATE_COLUMNS = {"Invoice date", "Due date", "Settled date"}
+TITLE_ROWS = 2  # the title, then the header (frozen with it)
+
+
+def amount_columns(spec: ExportSpec, header: list[str]) -> list[int]:
+    """Indexes of the columns holding money, in the row's currency."""
+    if spec.kind == "aging":
+        return list(range(header.index("Currency") + 1, len(header)))
+    names = {"Open amount", "Invoice total", "Total"}
+    return [index for index, name in enumerate(header) if name in names]
+
+
+def amount_format(currency: str) -> str:
+    """Thousands separated, at the currency's minor units (JPY 0, KWD 3)."""
+    units = minor_units(currency) if currency else 2
+    return "#,##0." + "0" * units if units else "#,##0"
+
+
+def _write_xlsx(spec: ExportSpec, header: list[str], stream, progress) -> int:
+    """A title row (organization, report, as-of date), the header frozen under it,
+    the rows with number and date formats, then a totals row per currency."""
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet(KINDS[spec.kind][:31])
-    sheet.append(header)
+    sheet.freeze_panes = f"A{TITLE_ROWS + 1}"
+    organization = current_organization()
+    as_of = date.fromisoformat(
+        spec.parameters.get("as_of") or organization.today().isoformat()
+    )
+    title = WriteOnlyCell(sheet, value=f"{organization.name} · {KINDS[spec.kind]}")
+    title.font = Font(bold=True, size=13)
+    as_of_cell = WriteOnlyCell(sheet, value=as_of)
+    as_of_cell.number_format = DATE_FORMAT
+    sheet.append([title, "As of", as_of_cell])
+    sheet.append([_bold(sheet, name) for name in header])
+    currency_at = header.index("Currency")
+    amounts = amount_columns(spec, header)
+    dates = {index for index, name in enumerate(header) if name in DATE_COLUMNS}
+    totals: dict[str, list[Decimal]] = {}
+    done = 0
     for chunk in chunks(spec):
         frame = _frame(chunk, header)
         for row in frame.itertuples(index=False, name=None):
-            sheet.append([None if _missing(value) else value for value in row])
+            currency = row[currency_at] or ""
+            sums = totals.setdefault(currency, [Decimal(0)] * len(amounts))
+            cells = []
+            for index, value in enumerate(row):
+                value = None if _missing(value) else value
+                cell = WriteOnlyCell(sheet, value=value)
+                if index in dates:
+                    cell.number_format = DATE_FORMAT
+                elif index in amounts:
+                    cell.number_format = amount_format(currency)
+                    sums[amounts.index(index)] += value or 0
+                cells.append(cell)
+            sheet.append(cells)
         done += len(chunk)
         progress(done)
+    for currency, sums in sorted(totals.items()):
+        row = [None] * len(header)
+        row[0] = _bold(sheet, "Total")
+        row[currency_at] = _bold(sheet, currency)
+        for index, amount in zip(amounts, sums, strict=True):
+            cell = _bold(sheet, amount)
+            cell.number_format = amount_format(currency)
+            row[index] = cell
+        sheet.append(row)
     workbook.save(stream)
     return done
+
+
+def _bold(sheet, value) -> WriteOnlyCell:
+    cell = WriteOnlyCell(sheet, value=value)
+    cell.font = Font(bold=True)
+    return cell
 
 
 def _frame(chunk: list[tuple], header: list[str]) -> pd.DataFrame:

@@ -1,9 +1,16 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from reports import views
 
 urlpatterns = [
-    path("dashboard/", views.dashboard_page, name="dashboard"),
+    # The dashboard is the landing page; its old address keeps working.
+    path("", views.dashboard_page, name="home"),
+    path(
+        "dashboard/",
+        RedirectView.as_view(pattern_name="home", query_string=True),
+        name="dashboard",
+    ),
     path(
         "dashboard/forecast/",
         views.dashboard_forecast_panel,

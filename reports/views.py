@@ -44,6 +44,7 @@ from reports.selectors.aging import (
 from reports.selectors.common import add_months, exact
 from reports.selectors.dashboard import (
     FORECAST_WEEKS,
+    cash_collected,
     collections_today,
     dashboard,
     forecast_panel,
@@ -138,6 +139,7 @@ def dashboard_page(request):
             if board.metrics and len(board.metrics[0].months) > 1
             else None,
             "definitions": DEFINITIONS,
+            "cash": cash_collected(board.today),
         },
     )
 

@@ -13,18 +13,18 @@ loaded by the page after it shows, so the headline figures never wait for them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.apps import apps
 from django.core.exceptions import FieldDoesNotExist
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 
 from o2c.errors import DomainError
 from o2c.tenancy import current_organization
 from reconciliation.models import Payment
 from reports.selectors.aging import AgingLine, AgingReport, aging_report
-from reports.selectors.common import exact
+from reports.selectors.common import add_months, exact
 from reports.selectors.forecast import CashForecast, cash_forecast
 from reports.selectors.metrics import MetricSeries, metric_series, month_window
 from reports.selectors.snapshot import (
@@ -158,6 +158,58 @@ def collections_today(today: date) -> CollectionsToday:
             (str(labels.get(row["kind"], row["kind"])), row["count"]) for row in rows
         ]
     return result
+
+
+@dataclass(frozen=True)
+class CashCollected:
+    """Cash received this month to date against the same days and the whole of
+    last month, per currency (a payment is collected in the currency it came in);
+    the base currency first."""
+
+    currency: str
+    this_month: Decimal
+    last_month_to_date: Decimal
+    last_month: Decimal
+
+
+def cash_collected(today: date) -> list[CashCollected]:
+    this_start = today.replace(day=1)
+    last_start = add_months(this_start, -1)
+    # The same day of last month, capped at its last day (31 March -> 28 February).
+    last_same_day = min(last_start + (today - this_start), this_start - _ONE_DAY)
+    rows = (
+        Payment.objects.filter(
+            status=Payment.Status.RECEIVED,
+            received_date__gte=last_start,
+            received_date__lte=today,
+        )
+        .values("currency")
+        .annotate(
+            this_month=Sum("amount", filter=Q(received_date__gte=this_start)),
+            last_month_to_date=Sum(
+                "amount",
+                filter=Q(
+                    received_date__lt=this_start, received_date__lte=last_same_day
+                ),
+            ),
+            last_month=Sum("amount", filter=Q(received_date__lt=this_start)),
+        )
+        .order_by("currency")
+    )
+    base = current_organization().base_currency
+    rows = sorted(rows, key=lambda row: (row["currency"] != base, row["currency"]))
+    return [
+        CashCollected(
+            currency=row["currency"],
+            this_month=exact(row["this_month"] or 0, row["currency"]),
+            last_month_to_date=exact(row["last_month_to_date"] or 0, row["currency"]),
+            last_month=exact(row["last_month"] or 0, row["currency"]),
+        )
+        for row in rows
+    ]
+
+
+_ONE_DAY = timedelta(days=1)
 
 
 def _activity_model():

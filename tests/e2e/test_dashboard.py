@@ -34,11 +34,11 @@ def demo_company():
 
 def test_dashboard_charts_and_totals(live_server, page, screenshot, demo_company):
     organization, user = demo_company
-    page.goto(f"{live_server.url}/login/?next=/dashboard/")
+    page.goto(f"{live_server.url}/login/?next=/")
     page.fill("input[name=username]", user.username)
     page.fill("input[name=password]", PASSWORD)
     page.click("button[type=submit]")
-    page.wait_for_url("**/dashboard/")
+    page.wait_for_url(f"{live_server.url}/")
 
     page.wait_for_function(
         "document.querySelectorAll('canvas[data-rendered=\"true\"]').length >= 3"
@@ -78,7 +78,7 @@ def test_dashboard_charts_and_totals(live_server, page, screenshot, demo_company
     )
     screenshot("dashboard-metrics")
 
-    page.goto(f"{live_server.url}/dashboard/")
+    page.goto(f"{live_server.url}/")
     page.locator("#top-overdue tbody a").first.click()
     page.wait_for_url("**/history/")
     page.wait_for_function(

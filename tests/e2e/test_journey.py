@@ -128,10 +128,10 @@ def test_finance_signs_in_and_downloads_an_invoice(
     page.get_by_role("button", name="Sign in").click()
 
     page.get_by_role("heading", name="Nordwind GmbH").wait_for()
-    page.get_by_text("Receivables open · EUR").wait_for()
+    page.get_by_text("Total receivables · EUR").wait_for()
     # 750.00 + 300.00 + 8,750.40 + 641.89 (the order's invoice)
     assert "10,442.29" in page.inner_text("main")
-    screenshot("02-overview")
+    screenshot("02-dashboard")
 
     page.get_by_role("navigation", name="Main").get_by_role(
         "link", name="Customers"

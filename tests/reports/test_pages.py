@@ -36,7 +36,7 @@ def browser(client_for):
 
 
 def test_dashboard_shows_todays_totals_and_the_metrics(demo, browser):
-    response = browser.get("/dashboard/")
+    response = browser.get("/")
     assert response.status_code == 200
     html = response.content.decode()
     board = response.context["board"]
@@ -60,7 +60,7 @@ def test_dashboard_shows_todays_totals_and_the_metrics(demo, browser):
 
 
 def test_dashboard_overdue_links_to_invoices_that_add_up(demo, browser):
-    board = browser.get("/dashboard/").context["board"]
+    board = browser.get("/").context["board"]
     response = browser.get("/reports/aging/invoices/?bucket=overdue")
     invoices = response.context["page"].paginator.object_list
     total = sum(i.open_as_of * _rate(demo, i.currency) for i in invoices)
@@ -297,10 +297,10 @@ def test_pages_of_a_company_without_invoices(db):
     organization = OrganizationFactory()
     client = Client()
     client.force_login(member(organization, Role.FINANCE))
-    for path in ("/dashboard/", "/reports/aging/?in_base=on", "/reports/metrics/"):
+    for path in ("/", "/reports/aging/?in_base=on", "/reports/metrics/"):
         response = client.get(path)
         assert response.status_code == 200, path
-    assert b"No open invoice" in client.get("/dashboard/").content
+    assert b"No open invoice" in client.get("/").content
     assert b"Nothing to age" in client.get("/reports/aging/").content
 
 
@@ -318,3 +318,36 @@ def test_export_buttons_of_a_past_aging_carry_its_date(demo, browser):
         "/reports/exports/", {**fields, "kind": "aging", "format": "pdf"}
     )
     assert b"".join(pdf.streaming_content).startswith(b"%PDF")
+
+
+def test_landing_page_is_the_dashboard_with_cash_collected(demo, browser):
+    from reconciliation.models import Payment
+
+    assert browser.get("/dashboard/?x=1")["Location"] == "/?x=1"
+    response = browser.get("/")
+    html = response.content.decode()
+    today = demo.today()
+    received = Payment.objects.filter(status=Payment.Status.RECEIVED)
+    this_month = {}
+    for payment in received:
+        if payment.received_date.replace(day=1) == today.replace(day=1):
+            this_month.setdefault(payment.currency, Decimal(0))
+            this_month[payment.currency] += payment.amount
+    shown = dict(
+        re.findall(
+            r'data-figure="cash-collected" data-currency="(\w+)" data-value="([^"]+)"',
+            html,
+        )
+    )
+    shown = {c: Decimal(v) for c, v in shown.items()}
+    assert this_month  # the demo company has received cash this month
+    # A currency with cash last month only shows 0 this month.
+    assert shown == {c: this_month.get(c, Decimal(0)) for c in shown}
+    assert set(this_month) <= set(shown)
+    (total,) = response.context["board"].aging.totals
+    assert (
+        f'data-figure="unapplied" data-currency="EUR" data-value="{total.unapplied}"'
+        in html
+    )
+    assert "DSO (countback)" in html and f"· {total.currency}</div>" in html
+    assert html.count(">Dashboard</a>") == 1  # one entry in the navigation
