@@ -234,7 +234,7 @@ def test_viewer_can_search(org, ours):
 
 
 def test_search_box_on_every_signed_in_page(org):
-    page = client_of(org).get("/dashboard/").content.decode()
+    page = client_of(org).get("/").content.decode()
     assert 'id="global-search"' in page
     assert 'hx-trigger="keyup changed delay:250ms"' in page
 
