@@ -1,8 +1,9 @@
-"""Jobs that lost their worker: found and handed to their task again.
+"""Claiming jobs, and jobs that lost their worker found and handed back.
 
 A job (an import, an export, a statement import, a matching run) is claimed by
-its task with a conditional UPDATE that also takes over a job left ``running``
-past ``CELERY_TASK_TIME_LIMIT`` (its worker is certainly gone). What brings the
+its task through :func:`job_claim`: a conditional UPDATE that also takes over a
+job left ``running`` past ``CELERY_TASK_TIME_LIMIT`` (its worker is certainly
+gone), with its audit event. What brings the
 task back for such a job is not guaranteed: a worker process killed under
 ``task_reject_on_worker_lost`` has its task redelivered at once, while the job
 still looks alive, and that delivery leaves it alone. And a job whose enqueue
@@ -16,6 +17,7 @@ worker changes nothing. Each app registers which task runs its kinds of job
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.conf import settings
@@ -24,6 +26,7 @@ from django.utils import timezone
 
 from o2c import celery
 from o2c.models import Job
+from o2c.services import Actor, audit_record
 from o2c.tenancy import current_organization
 
 #: A queued job not started after this long lost its enqueue.
@@ -46,11 +49,39 @@ def task_for(kind: str) -> str | None:
     return None
 
 
+def _dead_before(now):
+    """A job running since before this has lost its worker."""
+    return now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
+
+
+def job_claim(job_id: int, *, kinds: Q, actor_of: Callable[[Job], Actor]) -> Job | None:
+    """Take the job ``job_id`` (of ``kinds``) for this run if it is queued or lost
+    its worker; None when another run has it or it is finished. The conditional
+    UPDATE is the claim; the audit event says whether it was a take-over."""
+    now = timezone.now()
+    claimable = Job.objects.filter(kinds, pk=job_id).filter(
+        Q(status=Job.Status.QUEUED)
+        | Q(status=Job.Status.RUNNING, started_at__lt=_dead_before(now))
+    )
+    # Read before the claim only to name it in the audit trail.
+    previous = claimable.values_list("status", flat=True).first()
+    if not claimable.update(status=Job.Status.RUNNING, started_at=now, progress=0):
+        return None
+    job = Job.objects.get(pk=job_id)
+    audit_record(
+        actor=actor_of(job),
+        obj=job,
+        action="reclaimed" if previous == Job.Status.RUNNING else "status:running",
+        from_status=previous or Job.Status.QUEUED,
+        to_status=Job.Status.RUNNING,
+    )
+    return job
+
+
 def stale_jobs(*, now=None):
     now = now or timezone.now()
-    dead_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
     return Job.objects.filter(
-        Q(status=Job.Status.RUNNING, started_at__lt=dead_before)
+        Q(status=Job.Status.RUNNING, started_at__lt=_dead_before(now))
         | Q(status=Job.Status.QUEUED, created_at__lt=now - LOST_ENQUEUE)
     ).order_by("pk")
 

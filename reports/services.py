@@ -37,6 +37,7 @@ from django.utils.text import get_valid_filename
 
 from invoicing.models import LedgerEntry
 from o2c.errors import DomainError
+from o2c.jobs import job_claim
 from o2c.models import Job, Role
 from o2c.services import Actor, audit_record, transition
 from o2c.tenancy import current_organization
@@ -272,22 +273,16 @@ def export_spec_of(job: Job) -> exports.ExportSpec:
     )
 
 
+def _export_actor(job: Job) -> Actor:
+    return Actor(label=job.parameters.get("requested_by", "export"), role=Role.VIEWER)
+
+
 def export_run(*, job_id: int) -> Job | None:
     """Run a queued export once; a job already claimed is left alone."""
-    now = timezone.now()
-    dead_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimed = (
-        Job.objects.filter(pk=job_id, kind__startswith="export_")
-        .filter(
-            Q(status=Job.Status.QUEUED)
-            | Q(status=Job.Status.RUNNING, started_at__lt=dead_before)
-        )
-        .update(status=Job.Status.RUNNING, started_at=now, progress=0)
-    )
-    if not claimed:
+    job = job_claim(job_id, kinds=Q(kind__startswith="export_"), actor_of=_export_actor)
+    if job is None:
         return None
-    job = Job.objects.get(pk=job_id)
-    actor = Actor(label=job.parameters.get("requested_by", "export"), role=Role.VIEWER)
+    actor = _export_actor(job)
     spec = export_spec_of(job)
     try:
         total = exports.row_count(spec)

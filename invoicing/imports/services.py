@@ -45,11 +45,10 @@ import posixpath
 import re
 from collections import defaultdict
 from contextlib import contextmanager
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from decimal import Decimal
 from functools import partial
 
-from django.conf import settings
 from django.core.files.storage import default_storage
 from django.db import (
     DEFAULT_DB_ALIAS,
@@ -86,6 +85,7 @@ from invoicing.models import (
 from invoicing.services.ledger import Posting, ledger_post
 from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import DomainError
+from o2c.jobs import job_claim
 from o2c.models import AuditEvent, Job, Role, Sequence
 from o2c.money import quantize
 from o2c.services import Actor, audit_record, next_number, transition
@@ -243,28 +243,7 @@ def import_run(*, job_id: int) -> Job | None:
 
 
 def _claim(job_id: int) -> Job | None:
-    now = timezone.now()
-    dead_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimable = Job.objects.filter(pk=job_id, kind__in=JOB_KINDS.values()).filter(
-        Q(status=Job.Status.QUEUED)
-        | Q(status=Job.Status.RUNNING, started_at__lt=dead_before)
-    )
-    # Read before the claim only to name it in the audit trail; the conditional
-    # UPDATE below stays the claim itself.
-    previous = claimable.values_list("status", flat=True).first()
-    claimed = claimable.update(status=Job.Status.RUNNING, started_at=now, progress=0)
-    if not claimed:
-        return None
-    job = Job.objects.get(pk=job_id)
-    reclaimed = previous == Job.Status.RUNNING
-    audit_record(
-        actor=_job_actor(job),
-        obj=job,
-        action="reclaimed" if reclaimed else "status:running",
-        from_status=previous or Job.Status.QUEUED,
-        to_status=Job.Status.RUNNING,
-    )
-    return job
+    return job_claim(job_id, kinds=Q(kind__in=JOB_KINDS.values()), actor_of=_job_actor)
 
 
 def _job_actor(job: Job) -> Actor:

@@ -25,17 +25,16 @@ import hashlib
 import logging
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import timedelta
 from decimal import Decimal
 from functools import partial
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
 from o2c.errors import DomainError
+from o2c.jobs import job_claim as claim_job
 from o2c.models import Job, Role
 from o2c.money import exact_amount, validate_currency
 from o2c.services import Actor, audit_record, transition
@@ -445,27 +444,7 @@ def _import_and_queue_matching(job: Job, actor: Actor) -> Job:
 
 def job_claim(job_id: int, *, kind: str) -> Job | None:
     """Take a queued job (or one whose worker died) for this run; None otherwise."""
-    now = timezone.now()
-    dead_before = now - timedelta(seconds=settings.CELERY_TASK_TIME_LIMIT)
-    claimed = (
-        Job.objects.filter(pk=job_id, kind=kind)
-        .filter(
-            Q(status=Job.Status.QUEUED)
-            | Q(status=Job.Status.RUNNING, started_at__lt=dead_before)
-        )
-        .update(status=Job.Status.RUNNING, started_at=now, progress=0)
-    )
-    if not claimed:
-        return None
-    job = Job.objects.get(pk=job_id)
-    audit_record(
-        actor=job_actor(job),
-        obj=job,
-        action="status:running",
-        from_status=Job.Status.QUEUED,
-        to_status=Job.Status.RUNNING,
-    )
-    return job
+    return claim_job(job_id, kinds=Q(kind=kind), actor_of=job_actor)
 
 
 def job_actor(job: Job) -> Actor:
