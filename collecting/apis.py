@@ -50,6 +50,7 @@ from o2c.api.base import TenantAPIView, TenantViewSet
 from o2c.api.errors import input_named
 from o2c.api.fields import DateField, MemberField, MoneyField, TenantRelatedField
 from o2c.api.filters import ChoicesFilter, MemberIdFilter, TenantIdFilter
+from o2c.api.serializers import ModelSerializer, QuerySerializer, Serializer
 from o2c.errors import ForeignObject
 from o2c.models import WebhookDelivery, WebhookEndpoint
 from o2c.money import quantize
@@ -59,7 +60,7 @@ from orders.models import Customer
 # --- policies and steps ------------------------------------------------------------
 
 
-class StepSerializer(serializers.ModelSerializer):
+class StepSerializer(ModelSerializer):
     policy = TenantRelatedField(DunningPolicy)
     fee_amount = serializers.DecimalField(
         max_digits=18, decimal_places=3, required=False, allow_null=True
@@ -85,7 +86,7 @@ class NestedStepInput(StepSerializer):
         fields = [f for f in StepSerializer.Meta.fields if f not in ("id", "policy")]
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class PolicySerializer(ModelSerializer):
     steps = StepSerializer(many=True, read_only=True)
 
     class Meta:
@@ -96,7 +97,7 @@ class PolicySerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class PolicyInput(serializers.ModelSerializer):
+class PolicyInput(ModelSerializer):
     steps = NestedStepInput(many=True, required=False)
 
     class Meta:
@@ -147,11 +148,11 @@ class PolicyViewSet(
         return PolicySerializer(self.get_queryset().get(pk=policy.pk)).data
 
 
-class PreviewInput(serializers.Serializer):
+class PreviewInput(QuerySerializer):
     customer = TenantRelatedField(Customer)
 
 
-class PreviewOutput(serializers.Serializer):
+class PreviewOutput(Serializer):
     subject = serializers.CharField()
     body = serializers.CharField()
 
@@ -207,7 +208,7 @@ class StepViewSet(
         return Response({"subject": rendered.subject, "body": rendered.body})
 
 
-class EmailTemplateSerializer(serializers.ModelSerializer):
+class EmailTemplateSerializer(ModelSerializer):
     class Meta:
         model = EmailTemplate
         fields = ["id", "name", "subject", "body", "translations"]
@@ -234,7 +235,7 @@ class EmailTemplateViewSet(
         )
 
 
-class SettingsSerializer(serializers.ModelSerializer):
+class SettingsSerializer(ModelSerializer):
     class Meta:
         model = CollectingSettings
         fields = [
@@ -261,7 +262,7 @@ class SettingsView(TenantAPIView):
 # --- runs and notices --------------------------------------------------------------
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RunSerializer(ModelSerializer):
     class Meta:
         model = DunningRun
         fields = [
@@ -271,11 +272,11 @@ class RunSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class PreviewQuery(serializers.Serializer):
+class PreviewQuery(QuerySerializer):
     limit = serializers.IntegerField(min_value=0, max_value=1000, default=100)
 
 
-class PreviewInvoiceSerializer(serializers.Serializer):
+class PreviewInvoiceSerializer(Serializer):
     invoice = serializers.IntegerField()
     number = serializers.CharField()
     step = serializers.CharField()
@@ -283,7 +284,7 @@ class PreviewInvoiceSerializer(serializers.Serializer):
     open_amount = MoneyField(currency_source="currency")
 
 
-class PreviewNoticeSerializer(serializers.Serializer):
+class PreviewNoticeSerializer(Serializer):
     customer = serializers.IntegerField()
     customer_name = serializers.CharField()
     customer_number = serializers.CharField()
@@ -303,7 +304,7 @@ class PreviewNoticeSerializer(serializers.Serializer):
         ]
 
 
-class PreviewSummarySerializer(serializers.Serializer):
+class PreviewSummarySerializer(Serializer):
     policy = serializers.CharField()
     step = serializers.CharField()
     offset_days = serializers.IntegerField()
@@ -315,7 +316,7 @@ class PreviewSummarySerializer(serializers.Serializer):
     fees = MoneyField()
 
 
-class PreviewSerializer(serializers.Serializer):
+class PreviewSerializer(Serializer):
     as_of = serializers.DateField()
     caught_up_from = serializers.DateField(allow_null=True)
     notices_count = serializers.IntegerField()
@@ -350,7 +351,7 @@ class RunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
         return Response(PreviewSerializer(preview).data)
 
 
-class NoticeItemSerializer(serializers.ModelSerializer):
+class NoticeItemSerializer(ModelSerializer):
     open_amount = MoneyField(currency_source="notice.currency")
     interest_amount = MoneyField(currency_source="notice.currency")
     invoice_number = serializers.CharField(source="invoice.number", read_only=True)
@@ -363,7 +364,7 @@ class NoticeItemSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class NoticeSerializer(serializers.ModelSerializer):
+class NoticeSerializer(ModelSerializer):
     total_amount = MoneyField()
     fee_amount = MoneyField()
     items = NoticeItemSerializer(many=True, read_only=True)
@@ -426,7 +427,7 @@ PlanFilter = _customer_filter(
 )
 
 
-class ReconcileInput(serializers.Serializer):
+class ReconcileInput(Serializer):
     sent = serializers.BooleanField(
         help_text="Whether the mail server's log shows the Message-ID as accepted."
     )
@@ -478,7 +479,7 @@ class NoticeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
 # --- activities, promises, disputes, plans -----------------------------------------
 
 
-class ActivitySerializer(serializers.ModelSerializer):
+class ActivitySerializer(ModelSerializer):
     customer = TenantRelatedField(Customer)
     next_action_date = DateField(required=False, write_only=True)
 
@@ -510,7 +511,7 @@ class ActivityViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
         )
 
 
-class PromiseSerializer(serializers.ModelSerializer):
+class PromiseSerializer(ModelSerializer):
     customer = TenantRelatedField(Customer)
     invoices = TenantRelatedField(Invoice, many=True)
     amount = MoneyField()
@@ -557,7 +558,7 @@ class PromiseViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         return PromiseSerializer(self.get_queryset().get(pk=promise.pk)).data
 
 
-class DisputeSerializer(serializers.ModelSerializer):
+class DisputeSerializer(ModelSerializer):
     customer = TenantRelatedField(Customer)
     invoices = TenantRelatedField(Invoice, many=True)
     owner = MemberField(required=False, allow_null=True)
@@ -574,7 +575,7 @@ class DisputeSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class ResolveInput(serializers.Serializer):
+class ResolveInput(Serializer):
     resolution = serializers.ChoiceField(
         choices=[
             Dispute.Status.RESOLVED_CREDIT_NOTE,
@@ -617,7 +618,7 @@ class DisputeViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         return DisputeSerializer(self.get_queryset().get(pk=dispute.pk)).data
 
 
-class InstalmentSerializer(serializers.ModelSerializer):
+class InstalmentSerializer(ModelSerializer):
     amount = MoneyField(currency_source="plan.currency")
 
     class Meta:
@@ -625,12 +626,12 @@ class InstalmentSerializer(serializers.ModelSerializer):
         fields = ["sequence", "due_date", "amount", "status"]
 
 
-class InstalmentInput(serializers.Serializer):
+class InstalmentInput(Serializer):
     due_date = DateField()
     amount = MoneyField()
 
 
-class PlanSerializer(serializers.ModelSerializer):
+class PlanSerializer(ModelSerializer):
     customer = TenantRelatedField(Customer)
     invoices = TenantRelatedField(Invoice, many=True)
     total_amount = MoneyField(read_only=True)
@@ -693,7 +694,7 @@ class PlanViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
 # --- worklist, account, timeline ---------------------------------------------------
 
 
-class WorklistSerializer(serializers.ModelSerializer):
+class WorklistSerializer(ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     amount_overdue = MoneyField()
     amount_paused = MoneyField()
@@ -709,14 +710,14 @@ class WorklistSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class WorklistQuery(serializers.Serializer):
+class WorklistQuery(QuerySerializer):
     collector = MemberField(required=False)
     unassigned = serializers.BooleanField(required=False, default=False)
     segment = serializers.CharField(required=False, default="")
     currency = serializers.CharField(required=False, default="")
 
 
-class ReassignInput(serializers.Serializer):
+class ReassignInput(Serializer):
     customers = TenantRelatedField(Customer, many=True)
     collector = MemberField(allow_null=True)
 
@@ -757,7 +758,7 @@ class WorklistViewSet(mixins.ListModelMixin, TenantViewSet):
         return Response({"moved": moved})
 
 
-class AccountSerializer(serializers.Serializer):
+class AccountSerializer(Serializer):
     policy = TenantRelatedField(DunningPolicy, required=False, allow_null=True)
     next_action_date = DateField(required=False, allow_null=True)
     on_hold = serializers.BooleanField(required=False)
@@ -801,7 +802,7 @@ class AccountView(TenantAPIView):
         return Response(AccountSerializer(profile_for(customer)).data)
 
 
-class EmailInput(serializers.Serializer):
+class EmailInput(Serializer):
     template = TenantRelatedField(EmailTemplate)
     invoices = TenantRelatedField(Invoice, many=True, required=False)
 
@@ -822,7 +823,7 @@ class CustomerEmailView(TenantAPIView):
         return Response(NoticeSerializer(notice).data, status=status.HTTP_201_CREATED)
 
 
-class TimelineEventSerializer(serializers.Serializer):
+class TimelineEventSerializer(Serializer):
     at = serializers.DateTimeField()
     kind = serializers.CharField()
     title = serializers.CharField()
@@ -834,7 +835,7 @@ class TimelineEventSerializer(serializers.Serializer):
     status = serializers.CharField()
 
 
-class TimelineQuery(serializers.Serializer):
+class TimelineQuery(QuerySerializer):
     limit = serializers.IntegerField(required=False, min_value=1, max_value=1000)
 
 
@@ -858,7 +859,7 @@ class CustomerTimelineView(TenantAPIView):
 # --- webhooks ------------------------------------------------------------------------
 
 
-class EndpointSerializer(serializers.ModelSerializer):
+class EndpointSerializer(ModelSerializer):
     events = serializers.ListField(
         child=serializers.ChoiceField(choices=sorted(webhooks.EVENTS)),
         required=False,
@@ -922,7 +923,7 @@ class WebhookEndpointViewSet(
         return Response(data.data)
 
 
-class DeliverySerializer(serializers.ModelSerializer):
+class DeliverySerializer(ModelSerializer):
     class Meta:
         model = WebhookDelivery
         fields = [
@@ -959,7 +960,7 @@ class WebhookDeliveryViewSet(
 # --- delivery tracking: email provider endpoints, events, suppressed addresses -----
 
 
-class ProviderEndpointSerializer(serializers.ModelSerializer):
+class ProviderEndpointSerializer(ModelSerializer):
     inbound_url = serializers.SerializerMethodField(
         help_text="Give this URL to the provider (for Postmark with the basic-auth "
         "credentials in it)."
@@ -994,7 +995,7 @@ class ProviderEndpointCreatedSerializer(ProviderEndpointSerializer):
         fields = [*ProviderEndpointSerializer.Meta.fields, "basic_auth_password"]
 
 
-class ProviderEndpointInput(serializers.Serializer):
+class ProviderEndpointInput(Serializer):
     provider = serializers.ChoiceField(choices=EmailProviderEndpoint.Provider.choices)
     signing_key = serializers.CharField(
         required=False,
@@ -1012,7 +1013,7 @@ class ProviderEndpointInput(serializers.Serializer):
     )
 
 
-class ProviderEndpointRotateInput(serializers.Serializer):
+class ProviderEndpointRotateInput(Serializer):
     signing_key = serializers.CharField(required=False, allow_blank=True)
     topic_arn = serializers.CharField(required=False, allow_blank=True)
     basic_auth_username = serializers.CharField(required=False, allow_blank=True)
@@ -1065,7 +1066,7 @@ class EmailProviderEndpointViewSet(
         return Response(output, status=code)
 
 
-class EmailEventSerializer(serializers.ModelSerializer):
+class EmailEventSerializer(ModelSerializer):
     class Meta:
         model = EmailEvent
         fields = [
@@ -1098,7 +1099,7 @@ class EmailEventViewSet(
         return EmailEvent.objects.order_by("-received_at", "-pk")
 
 
-class SuppressedAddressSerializer(serializers.ModelSerializer):
+class SuppressedAddressSerializer(ModelSerializer):
     class Meta:
         model = SuppressedAddress
         fields = [

@@ -24,12 +24,13 @@ from o2c.api.base import TenantAPIView, TenantViewSet
 from o2c.api.errors import input_named
 from o2c.api.fields import DateField, MoneyField, QuantityField, TenantRelatedField
 from o2c.api.filters import ChoicesFilter, TenantIdFilter
+from o2c.api.serializers import ModelSerializer, QuerySerializer, Serializer
 from o2c.errors import DomainError
 from o2c.tenancy import current_organization
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
 
 
-class LineInput(serializers.Serializer):
+class LineInput(Serializer):
     item = TenantRelatedField(Item, required=False, allow_null=True)
     description = serializers.CharField(max_length=300, required=False, default="")
     quantity = QuantityField()
@@ -44,12 +45,12 @@ class LineInput(serializers.Serializer):
     )
 
 
-class OrderLineRef(serializers.Serializer):
+class OrderLineRef(Serializer):
     order_line = TenantRelatedField(SalesOrderLine)
     quantity = QuantityField()
 
 
-class InvoiceInput(serializers.Serializer):
+class InvoiceInput(Serializer):
     """Either ``sales_order`` (bill shipped lines) or ``customer`` + ``lines``."""
 
     sales_order = TenantRelatedField(SalesOrder, required=False)
@@ -97,7 +98,7 @@ class InvoiceInput(serializers.Serializer):
         return attrs
 
 
-class InvoiceLineOutput(serializers.ModelSerializer):
+class InvoiceLineOutput(ModelSerializer):
     unit_price = MoneyField(currency_source="invoice.currency")
     net_amount = MoneyField(currency_source="invoice.currency")
     tax_amount = MoneyField(currency_source="invoice.currency")
@@ -110,7 +111,7 @@ class InvoiceLineOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class InstalmentOutput(serializers.ModelSerializer):
+class InstalmentOutput(ModelSerializer):
     amount = MoneyField(currency_source="invoice.currency")
 
     class Meta:
@@ -118,7 +119,7 @@ class InstalmentOutput(serializers.ModelSerializer):
         fields = ["sequence", "due_date", "amount"]
 
 
-class InvoiceOutput(serializers.ModelSerializer):
+class InvoiceOutput(ModelSerializer):
     subtotal = MoneyField()
     tax_total = MoneyField()
     total = MoneyField()
@@ -142,16 +143,16 @@ class InvoiceDetailOutput(InvoiceOutput):
         fields = [*InvoiceOutput.Meta.fields, "notes", "lines", "instalments"]
 
 
-class VoidInput(serializers.Serializer):
+class VoidInput(Serializer):
     reason = serializers.CharField(required=False, default="", allow_blank=True)
     void_date = DateField(required=False)
 
 
-class AsOfInput(serializers.Serializer):
+class AsOfInput(QuerySerializer):
     as_of = DateField(required=False)
 
 
-class InvoiceBalanceOutput(serializers.Serializer):
+class InvoiceBalanceOutput(Serializer):
     invoice = serializers.IntegerField()
     as_of = serializers.DateField()
     currency = serializers.CharField()
@@ -286,14 +287,14 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 # --- credit notes -------------------------------------------------------------------
 
 
-class CreditNoteInput(serializers.Serializer):
+class CreditNoteInput(Serializer):
     invoice = TenantRelatedField(Invoice)
     credit_date = DateField()
     reason = serializers.CharField(max_length=300)
     lines = LineInput(many=True, allow_empty=False)
 
 
-class CreditNoteLineOutput(serializers.ModelSerializer):
+class CreditNoteLineOutput(ModelSerializer):
     unit_price = MoneyField(currency_source="credit_note.currency")
     net_amount = MoneyField(currency_source="credit_note.currency")
     tax_amount = MoneyField(currency_source="credit_note.currency")
@@ -306,7 +307,7 @@ class CreditNoteLineOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class CreditNoteOutput(serializers.ModelSerializer):
+class CreditNoteOutput(ModelSerializer):
     subtotal = MoneyField()
     tax_total = MoneyField()
     total = MoneyField()
@@ -373,7 +374,7 @@ class CreditNoteViewSet(
 # --- ledger and balances ------------------------------------------------------------
 
 
-class LedgerEntryOutput(serializers.ModelSerializer):
+class LedgerEntryOutput(ModelSerializer):
     amount = MoneyField()
 
     class Meta:
@@ -410,7 +411,7 @@ class LedgerEntryViewSet(
         return LedgerEntry.objects.all()
 
 
-class BalanceOutput(serializers.Serializer):
+class BalanceOutput(Serializer):
     currency = serializers.CharField()
     balance = MoneyField(help_text="Open invoices minus unapplied cash.")
     invoices_open = MoneyField()
@@ -418,7 +419,7 @@ class BalanceOutput(serializers.Serializer):
     overdue = MoneyField(help_text="Open on invoices already past due on as_of.")
 
 
-class CustomerBalanceOutput(serializers.Serializer):
+class CustomerBalanceOutput(Serializer):
     customer = serializers.IntegerField()
     as_of = serializers.DateField()
     balances = BalanceOutput(many=True)

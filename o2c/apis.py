@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from o2c import fx
 from o2c.api.base import TenantAPIView, TenantViewSet
 from o2c.api.fields import DateField
+from o2c.api.serializers import ModelSerializer, Serializer
 from o2c.errors import DomainError
 from o2c.keys import api_key_create, api_key_revoke
 from o2c.models import FxRate, Membership, Organization, OrganizationAPIKey, Role
@@ -17,7 +18,7 @@ from o2c.money import validate_currency
 from o2c.tenancy import current_organization
 
 
-class OrganizationOutput(serializers.ModelSerializer):
+class OrganizationOutput(ModelSerializer):
     class Meta:
         model = Organization
         fields = [
@@ -35,7 +36,14 @@ class OrganizationView(TenantAPIView):
         return Response(OrganizationOutput(current_organization()).data)
 
 
-class MembershipOutput(serializers.ModelSerializer):
+class MembershipOutput(ModelSerializer):
+    # A member is known to the API by the user's id: the id that ``collector``,
+    # ``owner`` and the ``collector`` filters take.
+    id = serializers.IntegerField(
+        source="user_id",
+        read_only=True,
+        help_text="The member's user id, as `collector` and `owner` take it.",
+    )
     email = serializers.EmailField(source="user.email")
     username = serializers.CharField(source="user.username")
 
@@ -53,7 +61,7 @@ class MembershipViewSet(mixins.ListModelMixin, TenantViewSet):
         ).select_related("user")
 
 
-class APIKeyInput(serializers.Serializer):
+class APIKeyInput(Serializer):
     name = serializers.CharField(max_length=50)
     role = serializers.ChoiceField(choices=Role.choices, default=Role.FINANCE)
     expiry_date = serializers.DateTimeField(
@@ -66,7 +74,7 @@ class APIKeyInput(serializers.Serializer):
         return value
 
 
-class APIKeyOutput(serializers.ModelSerializer):
+class APIKeyOutput(ModelSerializer):
     # The row's own id embeds the key's hash, which never leaves the server.
     id = serializers.CharField(source="prefix", read_only=True)
 
@@ -117,7 +125,7 @@ class APIKeyViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
 # --- FX rates -------------------------------------------------------------------
 
 
-class FxRateOutput(serializers.ModelSerializer):
+class FxRateOutput(ModelSerializer):
     to_currency = serializers.SerializerMethodField(
         help_text="Always the organization's base currency."
     )
@@ -135,7 +143,7 @@ class FxRateOutput(serializers.ModelSerializer):
         return f"{fx_rate.currency}/{current_organization().base_currency}"
 
 
-class FxRateInput(serializers.Serializer):
+class FxRateInput(Serializer):
     currency = serializers.CharField(
         max_length=3, help_text="The currency converted from (ISO 4217)."
     )

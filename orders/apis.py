@@ -16,6 +16,7 @@ from o2c.api.fields import (
     TenantRelatedField,
 )
 from o2c.api.filters import ChoicesFilter, MemberIdFilter, TenantIdFilter
+from o2c.api.serializers import ModelSerializer, Serializer
 from orders.models import (
     Contact,
     Customer,
@@ -31,7 +32,7 @@ from orders.services import master, orders
 # --- payment terms ---------------------------------------------------------------
 
 
-class PaymentTermSerializer(serializers.ModelSerializer):
+class PaymentTermSerializer(ModelSerializer):
     instalments = serializers.JSONField(
         required=False,
         help_text='For kind "instalments": [{"percent": "50", "days": 30}, ...]',
@@ -71,7 +72,7 @@ class PaymentTermViewSet(
 # --- customers ---------------------------------------------------------------------
 
 
-class CustomerInput(serializers.Serializer):
+class CustomerInput(Serializer):
     number = serializers.CharField(max_length=40, required=False)
     name = serializers.CharField(max_length=200)
     legal_name = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -93,13 +94,13 @@ class CustomerInput(serializers.Serializer):
     )
 
 
-class ContactSerializer(serializers.ModelSerializer):
+class ContactSerializer(ModelSerializer):
     class Meta:
         model = Contact
         fields = ["id", "name", "email", "phone", "role", "is_primary"]
 
 
-class CustomerOutput(serializers.ModelSerializer):
+class CustomerOutput(ModelSerializer):
     credit_limit = MoneyField(allow_null=True)
     contacts = ContactSerializer(many=True, read_only=True)
 
@@ -113,7 +114,7 @@ class CustomerOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class CreditHoldInput(serializers.Serializer):
+class CreditHoldInput(Serializer):
     on_hold = serializers.BooleanField()
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -175,11 +176,12 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
     @extend_schema(
         methods=["POST"], request=ContactSerializer, responses={201: ContactSerializer}
     )
-    @action(detail=True, methods=["get", "post"], pagination_class=None)
+    @action(detail=True, methods=["get", "post"])
     def contacts(self, request, pk=None):
         customer = self.get_object()
         if request.method == "GET":
-            return Response(ContactSerializer(customer.contacts.all(), many=True).data)
+            page = self.paginate_queryset(customer.contacts.all())
+            return self.get_paginated_response(ContactSerializer(page, many=True).data)
         data = ContactSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         contact = master.contact_create(
@@ -191,7 +193,7 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVi
 # --- items -------------------------------------------------------------------------
 
 
-class ItemSerializer(serializers.ModelSerializer):
+class ItemSerializer(ModelSerializer):
     unit_price = MoneyField()
 
     class Meta:
@@ -218,7 +220,7 @@ class ItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSe
 # --- sales orders ------------------------------------------------------------------
 
 
-class OrderLineInput(serializers.Serializer):
+class OrderLineInput(Serializer):
     item = TenantRelatedField(Item, required=False, allow_null=True)
     description = serializers.CharField(max_length=300, required=False, default="")
     quantity = QuantityField()
@@ -228,7 +230,7 @@ class OrderLineInput(serializers.Serializer):
     )
 
 
-class OrderInput(serializers.Serializer):
+class OrderInput(Serializer):
     customer = TenantRelatedField(Customer)
     order_date = DateField()
     currency = serializers.CharField(max_length=3, required=False)
@@ -239,7 +241,7 @@ class OrderInput(serializers.Serializer):
     lines = OrderLineInput(many=True, allow_empty=False)
 
 
-class OrderLineOutput(serializers.ModelSerializer):
+class OrderLineOutput(ModelSerializer):
     unit_price = MoneyField(currency_source="order.currency")
 
     class Meta:
@@ -250,7 +252,7 @@ class OrderLineOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class OrderOutput(serializers.ModelSerializer):
+class OrderOutput(ModelSerializer):
     lines = OrderLineOutput(many=True, read_only=True)
 
     class Meta:
@@ -262,11 +264,11 @@ class OrderOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class ConfirmInput(serializers.Serializer):
+class ConfirmInput(Serializer):
     override_credit_check = serializers.BooleanField(default=False)
 
 
-class ReasonInput(serializers.Serializer):
+class ReasonInput(Serializer):
     reason = serializers.CharField(required=False, default="", allow_blank=True)
 
 
@@ -332,12 +334,12 @@ class SalesOrderViewSet(
 # --- fulfillments ------------------------------------------------------------------
 
 
-class FulfillmentLineInput(serializers.Serializer):
+class FulfillmentLineInput(Serializer):
     order_line = TenantRelatedField(SalesOrderLine)
     quantity = QuantityField()
 
 
-class FulfillmentInput(serializers.Serializer):
+class FulfillmentInput(Serializer):
     order = TenantRelatedField(SalesOrder)
     shipped_date = DateField()
     carrier = serializers.CharField(max_length=100, required=False, default="")
@@ -345,13 +347,13 @@ class FulfillmentInput(serializers.Serializer):
     lines = FulfillmentLineInput(many=True, allow_empty=False)
 
 
-class FulfillmentLineOutput(serializers.ModelSerializer):
+class FulfillmentLineOutput(ModelSerializer):
     class Meta:
         model = FulfillmentLine
         fields = ["id", "order_line", "quantity"]
 
 
-class FulfillmentOutput(serializers.ModelSerializer):
+class FulfillmentOutput(ModelSerializer):
     lines = FulfillmentLineOutput(many=True, read_only=True)
 
     class Meta:

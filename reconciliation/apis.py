@@ -10,12 +10,13 @@ from invoicing.models import Invoice
 from o2c.api.base import TenantViewSet
 from o2c.api.fields import DateField, MoneyField, TenantRelatedField
 from o2c.api.filters import TenantIdFilter
+from o2c.api.serializers import ModelSerializer, Serializer
 from orders.models import Customer
 from reconciliation.models import Allocation, Payment, WriteOff
 from reconciliation.services import payments
 
 
-class AllocationInput(serializers.Serializer):
+class AllocationInput(Serializer):
     invoice = TenantRelatedField(Invoice)
     amount = MoneyField()
     allocation_date = DateField(
@@ -24,7 +25,7 @@ class AllocationInput(serializers.Serializer):
     )
 
 
-class PaymentInput(serializers.Serializer):
+class PaymentInput(Serializer):
     customer = TenantRelatedField(Customer)
     amount = MoneyField()
     currency = serializers.CharField(max_length=3)
@@ -47,7 +48,7 @@ class PaymentInput(serializers.Serializer):
     )
 
 
-class AllocationOutput(serializers.ModelSerializer):
+class AllocationOutput(ModelSerializer):
     amount = MoneyField(currency_source="payment.currency")
 
     class Meta:
@@ -58,7 +59,7 @@ class AllocationOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class PaymentOutput(serializers.ModelSerializer):
+class PaymentOutput(ModelSerializer):
     amount = MoneyField()
     unapplied_amount = MoneyField()
     allocations = AllocationOutput(many=True, read_only=True)
@@ -73,7 +74,7 @@ class PaymentOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class ReversalInput(serializers.Serializer):
+class ReversalInput(Serializer):
     reversal_date = DateField(
         required=False, help_text="Posting date of the reversal; default today."
     )
@@ -191,14 +192,14 @@ class AllocationViewSet(
         return Response(AllocationOutput(allocation).data)
 
 
-class WriteOffInput(serializers.Serializer):
+class WriteOffInput(Serializer):
     invoice = TenantRelatedField(Invoice)
     amount = MoneyField()
     write_off_date = DateField()
     reason = serializers.CharField(max_length=300)
 
 
-class WriteOffOutput(serializers.ModelSerializer):
+class WriteOffOutput(ModelSerializer):
     amount = MoneyField()
 
     class Meta:

@@ -19,6 +19,7 @@ from invoicing.models import Invoice
 from o2c.api.base import TenantAPIView, TenantViewSet
 from o2c.api.fields import MoneyField, TenantRelatedField
 from o2c.api.filters import TenantIdFilter
+from o2c.api.serializers import ModelSerializer, Serializer
 from o2c.errors import DomainError
 from o2c.models import Job
 from orders.models import Customer
@@ -35,7 +36,7 @@ from reconciliation.services import bank_accounts, lines, matching, statements
 # --- bank accounts --------------------------------------------------------------------
 
 
-class BankAccountSerializer(serializers.ModelSerializer):
+class BankAccountSerializer(ModelSerializer):
     class Meta:
         model = BankAccount
         fields = [
@@ -86,7 +87,7 @@ class BankAccountViewSet(
 # --- statements and their jobs --------------------------------------------------------
 
 
-class StatementUploadInput(serializers.Serializer):
+class StatementUploadInput(Serializer):
     file = serializers.FileField(help_text="camt.053/054, MT940, BAI2, CSV or XLSX.")
     bank_account = TenantRelatedField(BankAccount)
     format = serializers.ChoiceField(
@@ -96,7 +97,7 @@ class StatementUploadInput(serializers.Serializer):
     )
 
 
-class StatementJobOutput(serializers.ModelSerializer):
+class StatementJobOutput(ModelSerializer):
     percent = serializers.IntegerField(read_only=True)
     url = serializers.SerializerMethodField()
 
@@ -116,7 +117,7 @@ class StatementJobOutput(serializers.ModelSerializer):
         )
 
 
-class BankStatementOutput(serializers.ModelSerializer):
+class BankStatementOutput(ModelSerializer):
     opening_balance = MoneyField(allow_null=True)
     closing_balance = MoneyField(allow_null=True)
 
@@ -174,7 +175,7 @@ class StatementJobViewSet(
 # --- statement lines and the queue ----------------------------------------------------
 
 
-class SuggestionOutput(serializers.ModelSerializer):
+class SuggestionOutput(ModelSerializer):
     customer_number = serializers.CharField(source="customer.number")
     customer_name = serializers.CharField(source="customer.name")
 
@@ -186,7 +187,7 @@ class SuggestionOutput(serializers.ModelSerializer):
         ]  # fmt: skip
 
 
-class StatementLineOutput(serializers.ModelSerializer):
+class StatementLineOutput(ModelSerializer):
     amount = MoneyField()
     suggestions = SuggestionOutput(many=True, read_only=True)
     payments = serializers.SerializerMethodField()
@@ -227,12 +228,12 @@ class StatementLineFilter(django_filters.FilterSet):
         return queryset.exclude(status__in=StatementLine.OPEN)
 
 
-class AllocationItem(serializers.Serializer):
+class AllocationItem(Serializer):
     invoice = TenantRelatedField(Invoice)
     amount = MoneyField()
 
 
-class ApplyInput(serializers.Serializer):
+class ApplyInput(Serializer):
     suggestion = TenantRelatedField(
         MatchSuggestion, required=False, help_text="Take this suggestion as it is."
     )
@@ -263,7 +264,7 @@ class ApplyInput(serializers.Serializer):
         return attrs
 
 
-class NotReceivableInput(serializers.Serializer):
+class NotReceivableInput(Serializer):
     reason = serializers.CharField(max_length=300)
 
 
@@ -329,7 +330,7 @@ class StatementLineViewSet(
 # --- customers' bank accounts and settings --------------------------------------------
 
 
-class CustomerBankAccountSerializer(serializers.ModelSerializer):
+class CustomerBankAccountSerializer(ModelSerializer):
     customer = TenantRelatedField(Customer)
 
     class Meta:
@@ -380,7 +381,7 @@ class CustomerBankAccountViewSet(
         return Response(CustomerBankAccountSerializer(record).data)
 
 
-class ReconciliationSettingsSerializer(serializers.ModelSerializer):
+class ReconciliationSettingsSerializer(ModelSerializer):
     class Meta:
         model = ReconciliationSettings
         fields = [

@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from o2c.api.base import TenantAPIView
+from o2c.api.serializers import QuerySerializer, Serializer
 from o2c.errors import DomainError, ForeignObject
 from o2c.models import Membership
 from orders.models import Customer
@@ -45,7 +46,7 @@ def collector_id(organization, value: str, *, field: str = "collector") -> int:
 # --- input ------------------------------------------------------------------------
 
 
-class AgingInput(serializers.Serializer):
+class AgingInput(QuerySerializer):
     as_of = serializers.DateField(
         required=False, help_text="Age as of the end of this day (default today)."
     )
@@ -124,7 +125,7 @@ class AgingInvoicesInput(AgingInput):
     )
 
 
-class MetricsInput(serializers.Serializer):
+class MetricsInput(QuerySerializer):
     end_month = serializers.RegexField(
         r"^\d{4}-\d{2}$",
         required=False,
@@ -164,7 +165,7 @@ class MetricsInput(serializers.Serializer):
 # --- output -----------------------------------------------------------------------
 
 
-class BucketOutput(serializers.Serializer):
+class BucketOutput(Serializer):
     index = serializers.IntegerField()
     label = serializers.CharField()
     min_days = serializers.IntegerField(
@@ -173,7 +174,7 @@ class BucketOutput(serializers.Serializer):
     max_days = serializers.IntegerField(allow_null=True, help_text="null: no limit.")
 
 
-class AgingLineOutput(serializers.Serializer):
+class AgingLineOutput(Serializer):
     key = serializers.CharField(
         allow_null=True,
         help_text="Customer id, collector user id, segment or currency.",
@@ -203,13 +204,13 @@ class AgingLineOutput(serializers.Serializer):
         }
 
 
-class FxOutput(serializers.Serializer):
+class FxOutput(Serializer):
     currency = serializers.CharField()
     rate = serializers.DecimalField(max_digits=20, decimal_places=10)
     rate_date = serializers.DateField()
 
 
-class AgingOutput(serializers.Serializer):
+class AgingOutput(Serializer):
     as_of = serializers.DateField()
     is_today = serializers.BooleanField()
     group_by = serializers.CharField()
@@ -225,7 +226,7 @@ class AgingOutput(serializers.Serializer):
     fx_rates = FxOutput(many=True, source="rates")
 
 
-class AgingInvoiceOutput(serializers.Serializer):
+class AgingInvoiceOutput(Serializer):
     id = serializers.IntegerField()
     number = serializers.CharField()
     customer = serializers.IntegerField(source="customer_id")
@@ -237,7 +238,7 @@ class AgingInvoiceOutput(serializers.Serializer):
     open_amount = serializers.CharField(help_text="Open on the as-of date.")
 
 
-class AgingInvoicesOutput(serializers.Serializer):
+class AgingInvoicesOutput(Serializer):
     as_of = serializers.DateField()
     bucket = BucketOutput(allow_null=True)
     count = serializers.IntegerField()
@@ -245,7 +246,7 @@ class AgingInvoicesOutput(serializers.Serializer):
     results = AgingInvoiceOutput(many=True)
 
 
-class MonthOutput(serializers.Serializer):
+class MonthOutput(Serializer):
     month = serializers.DateField()
     days = serializers.IntegerField()
     opening_receivables = serializers.CharField()
@@ -262,13 +263,13 @@ class MonthOutput(serializers.Serializer):
     percent_current = serializers.CharField(allow_null=True)
 
 
-class SeriesOutput(serializers.Serializer):
+class SeriesOutput(Serializer):
     currency = serializers.CharField()
     converted = serializers.BooleanField()
     months = MonthOutput(many=True)
 
 
-class MetricsOutput(serializers.Serializer):
+class MetricsOutput(Serializer):
     scope = serializers.CharField()
     key = serializers.CharField()
     source = serializers.CharField(

@@ -17,11 +17,12 @@ from rest_framework.reverse import reverse
 from invoicing.imports import selectors, services
 from invoicing.imports.parsing import DATE_FORMATS, ISO, RowError
 from o2c.api.base import TenantViewSet
+from o2c.api.serializers import ModelSerializer, Serializer
 from o2c.models import Job
 from o2c.roles import role_can
 
 
-class ImportInput(serializers.Serializer):
+class ImportInput(Serializer):
     file = serializers.FileField(help_text="CSV (UTF-8) or XLSX, at most 20 MB.")
     kind = serializers.ChoiceField(choices=list(services.JOB_KINDS))
     date_format = serializers.ChoiceField(
@@ -35,7 +36,7 @@ class ImportInput(serializers.Serializer):
     )
 
 
-class ImportJobListOutput(serializers.ModelSerializer):
+class ImportJobListOutput(ModelSerializer):
     kind = serializers.SerializerMethodField()
     percent = serializers.IntegerField(read_only=True)
     date_format = serializers.SerializerMethodField()
@@ -61,7 +62,7 @@ class ImportJobListOutput(serializers.ModelSerializer):
         )
 
 
-class ImportErrorOutput(serializers.Serializer):
+class ImportErrorOutput(Serializer):
     line = serializers.IntegerField(allow_null=True, help_text="Header is line 1.")
     column = serializers.CharField(help_text="As named in the file.")
     message = serializers.CharField()

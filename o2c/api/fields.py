@@ -14,20 +14,28 @@ from o2c.money import quantize
 from o2c.tenancy import current_organization
 
 _ID = re.compile(r"[0-9]+", re.ASCII)
+MAX_ID = 2**63 - 1
+ID_SCHEMA = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
 _DECIMAL = re.compile(r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)", re.ASCII)
 
 
-def parse_id(field: serializers.Field, data) -> int:
-    """A positive integer id, as a JSON number or a string of ASCII digits.
+def parse_id(data) -> int:
+    """An id: a whole number from 1, as a JSON number or a string of ASCII digits.
 
     ``str.isdigit`` is not enough: it accepts superscripts, which ``int()`` then
     refuses, and other scripts' digits, which it reads as another id.
     """
-    if isinstance(data, int) and not isinstance(data, bool) and data > 0:
-        return data
-    if isinstance(data, str) and _ID.fullmatch(data) and int(data) > 0:
-        return int(data)
-    field.fail("incorrect_type", data_type=type(data).__name__)
+    if isinstance(data, str) and _ID.fullmatch(data):
+        data = int(data)
+    elif not isinstance(data, int) or isinstance(data, bool):
+        raise serializers.ValidationError(
+            f"An id is a whole number, not {type(data).__name__}.", "incorrect_type"
+        )
+    if not 0 < data <= MAX_ID:
+        raise serializers.ValidationError(
+            f"An id is a whole number from 1 to {MAX_ID}.", "invalid"
+        )
+    return data
 
 
 class IdListField(serializers.ManyRelatedField):
@@ -65,7 +73,7 @@ class TenantRelatedField(serializers.PrimaryKeyRelatedField):
         return self.model.objects.all()
 
     def to_internal_value(self, data):
-        pk = parse_id(self, data)
+        pk = parse_id(data)
         obj = self.get_queryset().filter(pk=pk).first()
         if obj is None:
             name = self.model._meta.verbose_name
@@ -90,7 +98,7 @@ class MemberField(serializers.PrimaryKeyRelatedField):
         return organization_members()
 
     def to_internal_value(self, data):
-        pk = parse_id(self, data)
+        pk = parse_id(data)
         user = self.get_queryset().filter(pk=pk).first()
         if user is None:
             raise serializers.ValidationError(f"No member with id {pk}.", NOT_FOUND)
@@ -125,7 +133,7 @@ class PlainDecimalField(serializers.DecimalField):
     """
 
     def to_internal_value(self, data):
-        if isinstance(data, bool) or not _DECIMAL.fullmatch(str(data).strip()):
+        if isinstance(data, bool) or not _DECIMAL.fullmatch(str(data)):
             self.fail("invalid")
         return super().to_internal_value(data)
 

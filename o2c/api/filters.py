@@ -2,15 +2,26 @@
 
 import django_filters
 from django import forms
+from django_filters import utils
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import extend_schema_field
+from rest_framework.exceptions import ValidationError
 
-from o2c.api.fields import organization_members
+from o2c.api.fields import ID_SCHEMA, MAX_ID, organization_members
+from o2c.api.serializers import EMPTY_PARAMETER
 from o2c.errors import ForeignObject
 
 
+@extend_schema_field(ID_SCHEMA)
 class IdFilter(django_filters.NumberFilter):
-    """A filter on a row id: a whole number ("1.5" is refused, not rounded)."""
+    """A filter on a row id: a whole number from 1 ("1.5" is refused, not rounded)."""
 
     field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
 
 
 class TenantIdFilter(IdFilter):
@@ -62,3 +73,66 @@ class ChoicesFilter(django_filters.MultipleChoiceFilter):
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("distinct", False)
         super().__init__(*args, **kwargs)
+
+
+_BOOLEAN_VALUES = {"true", "false"}
+
+
+class FilterBackend(DjangoFilterBackend):
+    """django-filter, with one behaviour on every list and nowhere else.
+
+    - List filters narrow lists only: a detail, or a list nested under an object
+      (a customer's contacts), is not filtered by them (``?currency=XXX`` on a
+      customer's page must not turn it into a 404).
+    - A filter parameter given empty (``?as_of=``) or a boolean given anything but
+      ``true``/``false`` (``?unapplied=yes``) answers 400 naming the parameter;
+      django-filter alone treats both as "no filter" and returns the whole list,
+      which a client cannot tell from a filtered one.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        if not is_list_action(view):
+            return queryset
+        filterset = self.get_filterset(request, queryset, view)
+        if filterset is None:
+            return queryset
+        _check_raw_values(filterset.form, request.query_params)
+        if not filterset.is_valid():
+            raise utils.translate_validation(filterset.errors)
+        return filterset.qs
+
+
+def is_list_action(view) -> bool:
+    """The view answers its own list: a viewset's ``list``, or a generic list view
+    with no object named in its path."""
+    action = getattr(view, "action", None)
+    if action is not None:
+        return action == "list"
+    lookup = getattr(view, "lookup_url_kwarg", None) or getattr(
+        view, "lookup_field", None
+    )
+    return lookup not in (getattr(view, "kwargs", None) or {})
+
+
+def _check_raw_values(form, params) -> None:
+    errors = {}
+    for name, field in form.fields.items():
+        for param in _param_names(name, field.widget):
+            if param not in params:
+                continue
+            values = params.getlist(param)
+            if all(value.strip() == "" for value in values):
+                errors[param] = [EMPTY_PARAMETER]
+            elif isinstance(field, forms.NullBooleanField) and any(
+                value.lower() not in _BOOLEAN_VALUES for value in values
+            ):
+                errors[param] = ["Must be true or false."]
+    if errors:
+        raise ValidationError(errors)
+
+
+def _param_names(name: str, widget) -> list[str]:
+    suffixes = getattr(widget, "suffixes", None)
+    if suffixes:
+        return [widget.suffixed(name, suffix) for suffix in suffixes]
+    return [name]

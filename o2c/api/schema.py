@@ -6,9 +6,9 @@ from drf_spectacular.extensions import (
 )
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.plumbing import ResolvedComponent, build_basic_type
-from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.plumbing import ResolvedComponent
 
+from o2c.api.fields import ID_SCHEMA
 from o2c.models import Organization
 from o2c.tenancy import tenant_context
 
@@ -75,6 +75,13 @@ class TenantAutoSchema(AutoSchema):
     def _get_paginator(self):
         return super()._get_paginator() if self.method == "GET" else None
 
+    def get_filter_backends(self):
+        # A viewset's list filters belong to its list, not to a list nested under
+        # one object (a customer's contacts): the filter backend applies them so.
+        if getattr(self.view, "action", "list") != "list":
+            return []
+        return super().get_filter_backends()
+
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
         error = ResolvedComponent(
@@ -112,8 +119,37 @@ class TenantRelatedFieldSchema(OpenApiSerializerFieldExtension):
     target_class = "o2c.api.fields.TenantRelatedField"
 
     def map_serializer_field(self, auto_schema, direction):
-        return build_basic_type(OpenApiTypes.INT)
+        return dict(ID_SCHEMA)
 
 
 class MemberFieldSchema(TenantRelatedFieldSchema):
     target_class = "o2c.api.fields.MemberField"
+
+
+class PlainDecimalFieldSchema(OpenApiSerializerFieldExtension):
+    """The exact decimal strings the server reads: digits, at most one point with
+    digits on at least one side, no sign where the minimum is zero or more."""
+
+    target_class = "o2c.api.fields.PlainDecimalField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        field = self.target
+        if direction == "request":
+            whole = _repeat(
+                field.max_digits and field.max_digits - field.decimal_places
+            )
+            places = field.decimal_places
+            some, fraction = _repeat(places, least=0), _repeat(places)
+            sign = "" if field.min_value is not None and field.min_value >= 0 else "-?"
+            schema["pattern"] = (
+                rf"^{sign}(?:[0-9]{whole}(?:\.[0-9]{some})?|\.[0-9]{fraction})$"
+            )
+        return schema
+
+
+def _repeat(most: int | None, least: int = 1) -> str:
+    return f"{{{least},{most}}}" if most is not None else ("+" if least else "*")

@@ -1,0 +1,78 @@
+"""Serializer bases for API input: a body key the serializer does not know is refused.
+
+A misspelt optional field (``"curency": "USD"``) silently dropped would create a
+customer in the wrong currency; a read-only field sent back (``"balance"``) silently
+ignored would make a client believe it changed something. Both answer 400 naming
+the key, nested keys with their path (``lines[0].amont``), beside any other error of
+the same body. Serializers of query parameters derive from ``QuerySerializer``: a
+query string also carries pagination and other parameters.
+"""
+
+import difflib
+from collections.abc import Mapping
+
+from rest_framework import serializers
+from rest_framework.exceptions import ValidationError
+
+
+class StrictFieldsMixin:
+    allow_unknown_fields = False
+
+    def to_internal_value(self, data):
+        refused = {} if self.allow_unknown_fields else self._refused_keys(data)
+        try:
+            value = super().to_internal_value(data)
+        except ValidationError as error:
+            if refused and isinstance(error.detail, Mapping):
+                raise ValidationError({**error.detail, **refused}) from error
+            raise
+        if refused:
+            raise ValidationError(refused)
+        return value
+
+    def _refused_keys(self, data) -> dict:
+        if not isinstance(data, Mapping):
+            return {}
+        writable = [name for name, field in self.fields.items() if not field.read_only]
+        refused = {}
+        for key in data:
+            field = self.fields.get(key)
+            if field is not None and field.read_only:
+                refused[key] = ["Read-only: this field cannot be set."]
+            elif field is None:
+                close = difflib.get_close_matches(str(key), writable, n=1)
+                hint = f" Did you mean '{close[0]}'?" if close else ""
+                refused[key] = [f"Unknown field.{hint}"]
+        return refused
+
+
+EMPTY_PARAMETER = "Empty: give a value or leave the parameter out."
+
+
+class QuerySerializer(serializers.Serializer):
+    """Reads query parameters: other keys may be there (pagination, format), but a
+    parameter of its own given empty (``?as_of=``) is refused, where DRF's form
+    semantics would read it as absent — and answer for today instead."""
+
+    def to_internal_value(self, data):
+        empty = {
+            name: [EMPTY_PARAMETER]
+            for name in self.fields
+            if name in data and all(not v.strip() for v in _values(data, name))
+        }
+        if empty:
+            raise ValidationError(empty)
+        return super().to_internal_value(data)
+
+
+def _values(data, name) -> list[str]:
+    values = data.getlist(name) if hasattr(data, "getlist") else [data[name]]
+    return [value for value in values if isinstance(value, str)] or ["x"]
+
+
+class Serializer(StrictFieldsMixin, serializers.Serializer):
+    pass
+
+
+class ModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    pass
