@@ -189,6 +189,10 @@ class IdempotencyRecord(TenantModel):
                 fields=["organization", "key"], name="idempotency_unique_key"
             )
         ]
+        indexes = [
+            # the hourly expiry deletes across organizations by age
+            models.Index(fields=["created_at"], name="idempotency_created")
+        ]
 
 
 class FxRate(TenantModel):

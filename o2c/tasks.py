@@ -5,6 +5,7 @@ from functools import wraps
 
 from celery import shared_task
 
+from o2c.api.idempotency import expire_keys
 from o2c.checks import run_ledger_checks
 from o2c.errors import TenantNotSet
 from o2c.jobs import jobs_sweep
@@ -63,3 +64,9 @@ def sweep_all_jobs():
     """Every 15 minutes (beat): one job sweep per organization."""
     for organization_id in Organization.objects.values_list("pk", flat=True):
         sweep_jobs.delay(organization_id)
+
+
+@shared_task(name="o2c.expire_idempotency_keys")
+def expire_idempotency_keys():
+    """Hourly (beat): Idempotency-Key records older than 24 hours are deleted."""
+    return expire_keys()

@@ -2,7 +2,8 @@
 
     {"error": {"code": "validation_error",
                "message": "lines[0].quantity: Must be greater than zero.",
-               "fields": {"lines[0].quantity": ["Must be greater than zero."]}}}
+               "fields": {"lines[0].quantity": ["Must be greater than zero."]},
+               "request_id": "0f6c…"}}
 
 Nested serializer errors are flattened to dotted paths with list indexes, so a
 client can point at the exact input at fault. An id that is not in the caller's
@@ -25,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
 from o2c.errors import DomainError
+from o2c.requestid import current_request_id
 
 NOT_FOUND = "not_found"
 
@@ -41,6 +43,8 @@ def error_body(code: str, message: str, fields: dict | None = None) -> dict:
     body = {"code": code, "message": message}
     if fields:
         body["fields"] = fields
+    if request_id := current_request_id():
+        body["request_id"] = request_id
     return {"error": body}
 
 

@@ -5,14 +5,18 @@ replays that response (header ``Idempotent-Replayed: true``) without doing the w
 again; the same key with a different body answers 422. The key is claimed in the
 request's own transaction, so a request that fails leaves no claim behind and two
 concurrent requests with one key serialize on the unique index: the second replays
-the first's answer. Keys are per organization.
+the first's answer. Keys are per organization and kept for 24 hours
+(``KEY_LIFETIME``): a key seen again later is a new request, and beat's hourly
+``o2c.expire_idempotency_keys`` deletes the expired records.
 """
 
 import hashlib
 import json
+from datetime import timedelta
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 from rest_framework.response import Response
 
 from o2c.api.errors import ReplayResponse
@@ -28,6 +32,7 @@ class KeyReused(DomainError):
 
 
 MAX_KEY_LENGTH = 255
+KEY_LIFETIME = timedelta(hours=24)
 
 
 def request_key(request) -> str | None:
@@ -80,6 +85,7 @@ def claim(request, key: str) -> IdempotencyRecord:
     """Claim ``key`` for this request, or raise the stored response to replay."""
     organization = current_organization()
     request_hash = fingerprint(request)
+    IdempotencyRecord.objects.filter(key=key, created_at__lt=expired_before()).delete()
     try:
         with transaction.atomic():
             return IdempotencyRecord.objects.create(
@@ -108,3 +114,15 @@ def store(record: IdempotencyRecord, response) -> None:
     IdempotencyRecord.objects.filter(pk=record.pk).update(
         response_status=response.status_code, response_body=body
     )
+
+
+def expired_before():
+    return timezone.now() - KEY_LIFETIME
+
+
+def expire_keys() -> int:
+    """Delete every organization's records older than ``KEY_LIFETIME``."""
+    deleted, _ = IdempotencyRecord.unscoped.filter(
+        created_at__lt=expired_before()
+    ).delete()
+    return deleted

@@ -39,6 +39,10 @@ ERROR_SCHEMA = {
                     "type": "string",
                     "example": "lines[0].quantity: Must be greater than zero.",
                 },
+                "request_id": {
+                    "type": "string",
+                    "description": "As in the X-Request-ID header; quote it.",
+                },
                 "fields": {
                     "type": "object",
                     "description": "Messages per input, by its path.",

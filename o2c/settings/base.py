@@ -44,6 +44,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "o2c.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -165,6 +166,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "o2c.verify_all_ledgers",
         "schedule": crontab(hour=2, minute=30),
     },
+    "o2c-expire-idempotency-keys": {
+        "task": "o2c.expire_idempotency_keys",
+        "schedule": crontab(minute=43),
+    },
     # Imports, exports and matching runs whose worker died: enqueued again.
     "o2c-sweep-jobs": {
         "task": "o2c.sweep_all_jobs",
@@ -222,7 +227,19 @@ SPECTACULAR_SETTINGS = {
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "o2c.requestid.RequestIdFilter"}},
+    "formatters": {
+        "plain": {
+            "format": "%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s"
+        }
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": "plain",
+        }
+    },
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
     # WeasyPrint reports every layout step at INFO.
     "loggers": {"weasyprint.progress": {"level": "WARNING"}},

@@ -54,7 +54,7 @@ def counts(org):
 def error_of(response, status: int, field: str | None) -> dict:
     assert response.status_code == status, response.content
     error = response.json()["error"]
-    assert set(error) <= {"code", "message", "fields"}
+    assert set(error) <= {"code", "message", "fields", "request_id"}
     if field is not None:
         assert field in error["fields"], error
     return error

@@ -82,3 +82,31 @@ def test_a_large_upload_with_a_key_is_fingerprinted_without_loading_it(api, org)
     assert second.json()["id"] == first.json()["id"]
     with tenant_context(org):
         assert Job.objects.count() == 1
+
+
+def test_a_key_expires_after_24_hours(api, org, invoice):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from o2c.models import IdempotencyRecord
+    from o2c.tasks import expire_idempotency_keys
+
+    assert pay(api, invoice, "pay-day", amount="10.00").status_code == 201
+    with tenant_context(org):
+        IdempotencyRecord.objects.update(
+            created_at=timezone.now() - timedelta(hours=24, minutes=1)
+        )
+    # A day later the same key is a new request: a second payment, not a replay.
+    again = pay(api, invoice, "pay-day", amount="10.00")
+    assert again.status_code == 201
+    assert "Idempotent-Replayed" not in again
+    with tenant_context(org):
+        assert Payment.objects.count() == 2
+        assert IdempotencyRecord.objects.count() == 1
+        IdempotencyRecord.objects.update(
+            created_at=timezone.now() - timedelta(hours=25)
+        )
+    assert expire_idempotency_keys() == 1
+    with tenant_context(org):
+        assert not IdempotencyRecord.objects.exists()
