@@ -19,6 +19,7 @@ from django.template import loader
 from django.utils.cache import patch_vary_headers
 from django.views.decorators.http import require_POST
 
+from o2c.api.errors import error_body
 from o2c.celery import app as celery_app
 from o2c.middleware import SESSION_KEY
 from o2c.models import Membership
@@ -169,9 +170,7 @@ def _error_page(request, status: int, message: str = ""):
     under /api/ the API's JSON error shape. Never Django's debug page."""
     if request.path.startswith("/api/"):
         code, default = API_ERRORS[status]
-        return JsonResponse(
-            {"error": {"code": code, "message": message or default}}, status=status
-        )
+        return JsonResponse(error_body(code, message or default), status=status)
     signed_in = getattr(request, "user", None) is not None and (
         request.user.is_authenticated
         and getattr(request, "organization", None) is not None

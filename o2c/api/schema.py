@@ -64,12 +64,13 @@ ERRORS = {
     "413": "The body is too large.",
     "415": "The body is not JSON.",
     "422": "The Idempotency-Key was used with another request.",
+    "429": "Over the rate limit of this API key or user; retry after `Retry-After` s.",
 }
 ERRORS_BY_METHOD = {
-    "GET": ("400", "401", "403", "404"),
-    "DELETE": ("401", "403", "404", "409"),
+    "GET": ("400", "401", "403", "404", "429"),
+    "DELETE": ("401", "403", "404", "409", "429"),
 }
-WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "415", "422")
+WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "415", "422", "429")
 
 
 class TenantAutoSchema(AutoSchema):

@@ -124,6 +124,14 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="billing@o2c.localhost")
 # --- Celery ------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
+    # Shared by every web process: API rate-limit counters (atomic INCR).
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": "o2c",
+        }
+    }
     CELERY_BROKER_URL = REDIS_URL
     CELERY_RESULT_BACKEND = REDIS_URL
 else:
@@ -189,10 +197,16 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["o2c.api.filters.FilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "o2c.api.errors.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["o2c.api.throttling.CallerRateThrottle"],
     "COERCE_DECIMAL_TO_STRING": True,
     "DATE_INPUT_FORMATS": ["iso-8601"],
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+# Requests per API key and per signed-in user (django-ratelimit rates: N/s, N/m, N/h).
+API_RATE_LIMITS = {
+    "api_key": env("API_RATE_LIMIT_KEY", default="1200/m"),
+    "user": env("API_RATE_LIMIT_USER", default="600/m"),
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "O2C API",

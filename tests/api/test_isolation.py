@@ -264,7 +264,11 @@ def test_foreign_ids_in_paths_answer_404(victim, other_api):
             assert response.status_code in (404, 405), (method, path, response.content)
             if response.status_code == 404:
                 assert response.json() == {
-                    "error": {"code": "not_found", "message": "Not found."}
+                    "error": {
+                        "code": "not_found",
+                        "message": "Not found.",
+                        "request_id": response["X-Request-ID"],
+                    }
                 }
 
 
@@ -357,4 +361,9 @@ def test_an_unknown_api_path_answers_json(api, settings):
     settings.DEBUG = False
     response = api.get("/api/v1/invoices/1.5/")
     assert response.status_code == 404
-    assert response.json() == {"error": {"code": "not_found", "message": "Not found."}}
+    error = response.json()["error"]
+    assert error == {
+        "code": "not_found",
+        "message": "Not found.",
+        "request_id": response["X-Request-ID"],
+    }
