@@ -243,7 +243,9 @@ class StatementLine:
     def document(self) -> str:
         """What the line is, in the active language ("Zahlung PAY-000012");
         ``description`` is the ledger's memo, written in English when posted."""
-        label = _document_label(self.original_kind or self.kind, self.document_number)
+        kind = self.original_kind or self.kind
+        number = self.invoice_number if kind == Kind.INVOICE else self.document_number
+        label = _document_label(kind, number)
         if self.kind == Kind.REVERSAL:
             return gettext("Reversal: %(document)s") % {"document": label}
         return label
