@@ -90,7 +90,7 @@ def _invoice_context(invoice: Invoice, language: DocumentLanguage) -> dict:
         "customer": invoice.customer,
         "invoice": invoice,
         "currency": currency,
-        "document_title": invoice_title(invoice),
+        "document_title": _invoice_title(invoice),
         "lines": _lines(lines, language, currency),
         "tax_summary": _tax_summary(lines, language, currency),
         "amounts": _amounts(
@@ -129,7 +129,7 @@ def render_credit_note_pdf(credit_note: CreditNote) -> bytes:
             "credit_note": credit_note,
             "invoice": credit_note.invoice,
             "currency": currency,
-            "document_title": credit_note_title(credit_note),
+            "document_title": _credit_note_title(credit_note),
             "lines": _lines(lines, language, currency),
             "tax_summary": _tax_summary(lines, language, currency),
             "amounts": _amounts(
@@ -158,15 +158,15 @@ def html_to_pdf(html: str) -> bytes:
     ).write_pdf()
 
 
-def invoice_title(invoice: Invoice) -> str:
-    """ "Invoice INV-000001" in the active language (the document's, inside
-    :func:`~o2c.document_language.speaking`)."""
+def _invoice_title(invoice: Invoice) -> str:
+    """The title (Invoice INV-000001) in the active language: the document's,
+    inside :func:`~o2c.document_language.speaking`."""
     if invoice.number:
         return _("Invoice %(number)s") % {"number": invoice.number}
     return _("Draft invoice")
 
 
-def credit_note_title(credit_note: CreditNote) -> str:
+def _credit_note_title(credit_note: CreditNote) -> str:
     return _("Credit note %(number)s") % {"number": credit_note.number}
 
 

@@ -82,7 +82,7 @@ def supported_language(tag: str | None) -> str | None:
 
 
 def _tag(value: str | None) -> str:
-    """ "de_at", "DE-AT" → "de-AT"."""
+    """A language tag as Babel and Django spell it: de_at, DE-AT → de-AT."""
     language, _, region = (value or "").strip().replace("_", "-").partition("-")
     return f"{language.lower()}-{region.upper()}" if region else language.lower()
 
