@@ -6,8 +6,9 @@ organization text reaches the HTML through Django's autoescaping, and
 directories, ``http(s):``, ``data:``), so nothing a user typed can make the renderer
 read a file of the server or call the network.
 
-Amounts are shown with their currency's ISO 4217 minor units (JPY 0, EUR 2, KWD 3)
-in the organization's number locale; dates in the organization's date format.
+Documents speak the customer's language (:mod:`o2c.document_language`): labels,
+amounts with their currency's ISO 4217 minor units (JPY 0, EUR 2, KWD 3) as that
+language writes money, and dates.
 """
 
 from __future__ import annotations
@@ -20,19 +21,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
-from babel.numbers import format_decimal
 from django.conf import settings
 from django.db.models import Sum
 from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
+from django.utils.translation import gettext as _
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from invoicing.models import CreditNote, Invoice, LedgerEntry
 from invoicing.references import pay_to, payment_reference
-from o2c.models import Organization
-from o2c.money import format_amount as format_money_amount
-from o2c.money import known_locale
+from o2c.document_language import DocumentLanguage, speaking
 from o2c.organization import logo_root
 
 INVOICE_TEMPLATE = "invoicing/pdf/invoice.html"
@@ -75,71 +74,73 @@ def static_roots() -> list[Path]:
 
 
 def render_invoice_pdf(invoice: Invoice) -> bytes:
-    """The invoice as the customer receives it; call inside its organization."""
+    """The invoice as the customer receives it, in the customer's language; call
+    inside its organization."""
     organization = invoice.organization
+    with speaking(invoice.customer.language, organization) as language:
+        return _render(INVOICE_TEMPLATE, _invoice_context(invoice, language))
+
+
+def _invoice_context(invoice: Invoice, language: DocumentLanguage) -> dict:
     currency = invoice.currency
     lines = list(invoice.lines.all())
     instalments = list(invoice.instalments.all())
-    context = {
-        "organization": organization,
+    return {
+        "organization": invoice.organization,
         "customer": invoice.customer,
         "invoice": invoice,
         "currency": currency,
         "document_title": _invoice_title(invoice),
-        "lines": _lines(lines, organization, currency),
-        "tax_summary": _tax_summary(lines, organization, currency),
+        "lines": _lines(lines, language, currency),
+        "tax_summary": _tax_summary(lines, language, currency),
         "amounts": _amounts(
-            organization,
+            language,
             currency,
             subtotal=invoice.subtotal,
             tax_total=invoice.tax_total,
             total=invoice.total,
         ),
-        "settlement": _settlement(invoice, organization),
+        "settlement": _settlement(invoice, language),
         "pay_to": pay_to(),
         "payment_reference": payment_reference(invoice),
         "instalments": [
             {
                 "sequence": instalment.sequence,
                 "due_date": instalment.due_date,
-                "amount": format_amount(instalment.amount, currency, organization),
+                "amount": language.money(instalment.amount, currency),
             }
             for instalment in instalments
         ]
         if len(instalments) > 1
         else [],
     }
-    return _render(INVOICE_TEMPLATE, context)
 
 
 def render_credit_note_pdf(credit_note: CreditNote) -> bytes:
-    """The credit note as the customer receives it; call inside its organization."""
+    """The credit note as the customer receives it, in the customer's language;
+    call inside its organization."""
     organization = credit_note.organization
     currency = credit_note.currency
     lines = list(credit_note.lines.all())
-    context = {
-        "organization": organization,
-        "customer": credit_note.customer,
-        "credit_note": credit_note,
-        "invoice": credit_note.invoice,
-        "currency": currency,
-        "document_title": f"Credit note {credit_note.number}",
-        "lines": _lines(lines, organization, currency),
-        "tax_summary": _tax_summary(lines, organization, currency),
-        "amounts": _amounts(
-            organization,
-            currency,
-            subtotal=credit_note.subtotal,
-            tax_total=credit_note.tax_total,
-            total=credit_note.total,
-        ),
-    }
-    return _render(CREDIT_NOTE_TEMPLATE, context)
-
-
-def format_amount(amount: Decimal, currency: str, organization: Organization) -> str:
-    """``amount`` as printed on the organization's documents."""
-    return format_money_amount(amount, currency, organization.locale)
+    with speaking(credit_note.customer.language, organization) as language:
+        context = {
+            "organization": organization,
+            "customer": credit_note.customer,
+            "credit_note": credit_note,
+            "invoice": credit_note.invoice,
+            "currency": currency,
+            "document_title": _credit_note_title(credit_note),
+            "lines": _lines(lines, language, currency),
+            "tax_summary": _tax_summary(lines, language, currency),
+            "amounts": _amounts(
+                language,
+                currency,
+                subtotal=credit_note.subtotal,
+                tax_total=credit_note.tax_total,
+                total=credit_note.total,
+            ),
+        }
+        return _render(CREDIT_NOTE_TEMPLATE, context)
 
 
 def _render(template_name: str, context: dict) -> bytes:
@@ -158,36 +159,37 @@ def html_to_pdf(html: str) -> bytes:
 
 
 def _invoice_title(invoice: Invoice) -> str:
+    """The title (Invoice INV-000001) in the active language: the document's,
+    inside :func:`~o2c.document_language.speaking`."""
     if invoice.number:
-        return f"Invoice {invoice.number}"
-    return "Draft invoice"
+        return _("Invoice %(number)s") % {"number": invoice.number}
+    return _("Draft invoice")
 
 
-def _number(value: Decimal, organization: Organization) -> str:
-    """A quantity or rate without trailing zeros (2.000 → 2, 7.500 → 7.5)."""
-    return format_decimal(value, locale=known_locale(organization.locale))
+def _credit_note_title(credit_note: CreditNote) -> str:
+    return _("Credit note %(number)s") % {"number": credit_note.number}
 
 
-def _lines(lines, organization: Organization, currency: str) -> list[dict]:
-    def money(value):
-        return format_amount(value, currency, organization)
+def _lines(lines, language: DocumentLanguage, currency: str) -> list[dict]:
+    def amount(value):
+        return language.amount(value, currency)
 
     return [
         {
             "position": line.position,
             "description": line.description,
-            "quantity": _number(line.quantity, organization),
-            "unit_price": money(line.unit_price),
-            "net_amount": money(line.net_amount),
-            "tax_rate": _number(line.tax_rate, organization),
-            "tax_amount": money(line.tax_amount),
-            "total": money(line.net_amount + line.tax_amount),
+            "quantity": language.number(line.quantity),
+            "unit_price": amount(line.unit_price),
+            "net_amount": amount(line.net_amount),
+            "tax_rate": language.number(line.tax_rate),
+            "tax_amount": amount(line.tax_amount),
+            "total": amount(line.net_amount + line.tax_amount),
         }
         for line in lines
     ]
 
 
-def _tax_summary(lines, organization: Organization, currency: str) -> list[dict]:
+def _tax_summary(lines, language: DocumentLanguage, currency: str) -> list[dict]:
     """Net and tax per tax rate, as tax law asks invoices to show them."""
     by_rate: dict[Decimal, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * 2)
     for line in lines:
@@ -195,19 +197,17 @@ def _tax_summary(lines, organization: Organization, currency: str) -> list[dict]
         by_rate[line.tax_rate][1] += line.tax_amount
     return [
         {
-            "rate": _number(rate, organization),
-            "net": format_amount(net, currency, organization),
-            "tax": format_amount(tax, currency, organization),
+            "rate": language.number(rate),
+            "net": language.amount(net, currency),
+            "tax": language.amount(tax, currency),
         }
         for rate, (net, tax) in sorted(by_rate.items())
     ]
 
 
-def _amounts(organization, currency, **amounts: Decimal) -> dict[str, str]:
-    return {
-        name: format_amount(value, currency, organization)
-        for name, value in amounts.items()
-    }
+def _amounts(language: DocumentLanguage, currency, **amounts: Decimal) -> dict:
+    """Totals with their currency (€1,234.56 / 1.234,56 €)."""
+    return {name: language.money(value, currency) for name, value in amounts.items()}
 
 
 @dataclass(frozen=True)
@@ -224,7 +224,7 @@ class Settlement:
 _PAID_KINDS = (LedgerEntry.Kind.ALLOCATION, LedgerEntry.Kind.IMPORTED_SETTLEMENT)
 
 
-def _settlement(invoice: Invoice, organization: Organization) -> Settlement | None:
+def _settlement(invoice: Invoice, language: DocumentLanguage) -> Settlement | None:
     """Fees, payments, credits and write-offs on an issued invoice (None otherwise).
 
     A reversal counts against the kind it reverses, so a reversed payment is no
@@ -244,12 +244,12 @@ def _settlement(invoice: Invoice, organization: Organization) -> Settlement | No
         amount = sign * sum((by_kind.get(kind, Decimal(0)) for kind in kinds), 0)
         if not amount:
             return None
-        return format_amount(amount, invoice.currency, organization)
+        return language.money(amount, invoice.currency)
 
     return Settlement(
         fees=shown([LedgerEntry.Kind.FEE], sign=1),
         paid=shown(_PAID_KINDS),
         credited=shown([LedgerEntry.Kind.CREDIT_NOTE]),
         adjusted=shown([LedgerEntry.Kind.WRITE_OFF]),
-        open_amount=format_amount(invoice.open_amount, invoice.currency, organization),
+        open_amount=language.money(invoice.open_amount, invoice.currency),
     )

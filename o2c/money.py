@@ -4,11 +4,13 @@ Minor units come from the ``iso4217`` package (the ISO maintenance agency's tabl
 not from CLDR, whose "digits" differ from ISO for a few currencies (IQD, for one).
 """
 
+import copy
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from functools import cache
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import parse_pattern
+from babel.numbers import get_currency_symbol, parse_pattern
 from iso4217 import Currency
 
 from o2c.errors import DomainError
@@ -122,3 +124,32 @@ def known_locale(name: str) -> Locale:
         return Locale.parse((name or "en").replace("-", "_"))
     except (ValueError, TypeError, UnknownLocaleError):
         return Locale("en")
+
+
+def format_money(amount, currency: str, locale_name: str = "en") -> str:
+    """``amount`` with its currency as the locale writes money on a document:
+    €1,234.56 in en, 1.234,56 € in de, € 1.234,56 in de-AT.
+
+    The symbol and its place come from CLDR (through Babel); the decimals are the
+    currency's ISO 4217 minor units, as everywhere else. Where CLDR's symbol is a
+    code (KWD), a no-break space keeps it off the digits, as CLDR's currency
+    spacing rule asks and Babel does not.
+    """
+    pattern, locale = _money_format(currency, locale_name or "en")
+    text = pattern.apply(
+        quantize(amount, currency), locale, currency=currency, currency_digits=False
+    )
+    symbol = get_currency_symbol(currency, locale=locale)
+    if symbol[-1:].isalpha():
+        spaced = f"{symbol}\N{NO-BREAK SPACE}"
+        text = re.sub(rf"{re.escape(symbol)}(?=\d)", spaced, text)
+    return text
+
+
+@cache
+def _money_format(currency: str, locale_name: str):
+    locale = known_locale(locale_name)
+    pattern = copy.copy(locale.currency_formats["standard"])
+    decimals = minor_units(currency)
+    pattern.frac_prec = (decimals, decimals)
+    return pattern, locale

@@ -11,9 +11,11 @@ from __future__ import annotations
 from datetime import date
 
 from django.template.loader import render_to_string
+from django.utils.translation import gettext
 
 from invoicing.documents import html_to_pdf
 from invoicing.references import pay_to, payment_reference
+from o2c.document_language import speaking
 from o2c.tenancy import current_organization
 from reports.selectors.aging import AgingFilters, aging_report
 from reports.selectors.history import Statement
@@ -29,17 +31,22 @@ def render_pdf(template_name: str, context: dict) -> bytes:
 
 
 def statement_pdf(statement: Statement) -> bytes:
+    """The statement of account as the customer receives it, in the customer's
+    language (:mod:`o2c.document_language`)."""
     for invoice in statement.open_invoices:
         invoice.payment_reference = payment_reference(invoice)
-    return render_pdf(
-        "reports/pdf/statement.html",
-        {
-            "statement": statement,
-            "customer": statement.customer,
-            "pay_to": pay_to(),
-            "document_title": f"Statement of account {statement.customer.number}",
-        },
-    )
+    customer = statement.customer
+    with speaking(customer.language, current_organization()):
+        return render_pdf(
+            "reports/pdf/statement.html",
+            {
+                "statement": statement,
+                "customer": customer,
+                "pay_to": pay_to(),
+                "document_title": gettext("Statement of account %(number)s")
+                % {"number": customer.number},
+            },
+        )
 
 
 def aging_pdf(
@@ -60,11 +67,15 @@ def aging_pdf(
         in_base=in_base,
         page_size=MAX_PDF_ROWS,
     )
-    return render_pdf(
-        "reports/pdf/aging.html",
-        {
-            "report": report,
-            "document_title": f"Aging as of {report.as_of.isoformat()}",
-            "truncated": report.line_count > len(report.lines),
-        },
-    )
+    # A report of the organization's own, in its language (exports run in a
+    # worker, where no page has chosen one).
+    with speaking("", current_organization()):
+        return render_pdf(
+            "reports/pdf/aging.html",
+            {
+                "report": report,
+                "document_title": gettext("Aging as of %(date)s")
+                % {"date": report.as_of.isoformat()},
+                "truncated": report.line_count > len(report.lines),
+            },
+        )

@@ -34,8 +34,10 @@ from django.db.models import Max, Q
 from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext
 
 from invoicing.models import LedgerEntry
+from o2c.document_language import speaking
 from o2c.errors import DomainError
 from o2c.jobs import job_claim
 from o2c.models import Job, Role
@@ -366,8 +368,7 @@ def statement_email_request(
         period_end=end,
         recipients=recipients,
         status=Status.PENDING if recipients else Status.NO_RECIPIENT,
-        subject=f"Statement of account {start.isoformat()} to {end.isoformat()}"
-        f" - {organization.name}",
+        subject=_statement_subject(customer, organization, start, end),
         requested_by=actor.user if getattr(actor.user, "pk", None) else None,
     )
     audit_record(
@@ -384,6 +385,18 @@ def statement_email_request(
             partial(send_statement.delay, organization.pk, delivery.pk)
         )
     return delivery
+
+
+def _statement_subject(customer, organization, start: date, end: date) -> str:
+    """The email's subject in the customer's language, as its text and PDF are."""
+    with speaking(customer.language, organization) as language:
+        return gettext(
+            "Statement of account %(start)s to %(end)s - %(organization)s"
+        ) % {
+            "start": language.date(start),
+            "end": language.date(end),
+            "organization": organization.name,
+        }
 
 
 def statement_email_send(*, delivery_id: int) -> StatementDelivery | None:
@@ -410,10 +423,13 @@ def statement_email_send(*, delivery_id: int) -> StatementDelivery | None:
             end=delivery.period_end,
             currency=delivery.currency,
         )
-        context = {"statement": the_statement, "organization": current_organization()}
+        organization = current_organization()
+        context = {"statement": the_statement, "organization": organization}
+        with speaking(delivery.customer.language, organization):
+            body = render_to_string("reports/email/statement.txt", context)
         message = EmailMessage(
             subject=delivery.subject,
-            body=render_to_string("reports/email/statement.txt", context),
+            body=body,
             to=delivery.recipients,
             headers={"Message-ID": delivery.message_id},
         )

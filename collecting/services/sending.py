@@ -73,6 +73,7 @@ from collecting.services.delivery import suppressed_among
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import fee_post
 from o2c import celery
+from o2c.document_language import speaking
 from o2c.errors import ConflictError, DomainError
 from o2c.money import quantize
 from o2c.services import Actor, audit_record, transition
@@ -580,7 +581,8 @@ def _hand_over(notice, rendered, organization, batch, lines, mailer) -> dict:
             )
         return mailer.send(_email(notice, rendered, organization, lines))
     elif channel == Channel.LETTER:
-        pdf = rendering.letter_pdf(rendered)
+        with speaking(notice.customer.language, organization):
+            pdf = rendering.letter_pdf(rendered)
         notice.document.save(f"notice-{notice.pk}.pdf", ContentFile(pdf), save=False)
         Notice.objects.filter(pk=notice.pk).update(document=notice.document.name)
     return {}

@@ -11,8 +11,10 @@ silently:
    under a row lock. A second run of the task finds it claimed and does nothing.
    With no billing address the row becomes ``no_recipient`` instead, for a person
    to see.
-3. It renders the PDF, hands the message to Django's email backend and records
-   ``sent`` (with ``sent_at``) or ``failed`` (with the error).
+3. It renders the PDF and the email in the customer's language (the subject,
+   in that language too, was chosen at the claim), hands the message to Django's
+   email backend and records ``sent`` (with ``sent_at``) or ``failed`` (with the
+   error).
 
 The Message-ID is chosen and stored at the claim. A row left ``sending`` means the
 worker stopped after the claim and before recording the outcome: the message may
@@ -31,8 +33,10 @@ from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from invoicing.models import CreditNote, Invoice, InvoiceDelivery
+from o2c.document_language import speaking
 from o2c.errors import ConflictError, DomainError
 from o2c.services import Actor, audit_record, lock, transition
 from o2c.tenancy import current_organization
@@ -239,8 +243,13 @@ def _billing_recipients(customer: Customer) -> list[str]:
 
 
 def _subject(document: Invoice | CreditNote) -> str:
-    kind = "Credit note" if isinstance(document, CreditNote) else "Invoice"
-    return f"{kind} {document.number} from {current_organization().name}"
+    """The subject in the customer's language, as the email's text will be."""
+    organization = current_organization()
+    with speaking(document.customer.language, organization):
+        values = {"number": document.number, "organization": organization.name}
+        if isinstance(document, CreditNote):
+            return _("Credit note %(number)s from %(organization)s") % values
+        return _("Invoice %(number)s from %(organization)s") % values
 
 
 def _sender_address() -> str:
@@ -258,11 +267,7 @@ def _sender_domain() -> str:
 
 def _build_message(delivery: InvoiceDelivery) -> EmailMultiAlternatives:
     # WeasyPrint loads Pango and fonts; only processes that render pay for it.
-    from invoicing.documents import (
-        format_amount,
-        render_credit_note_pdf,
-        render_invoice_pdf,
-    )
+    from invoicing.documents import render_credit_note_pdf, render_invoice_pdf
 
     organization = current_organization()
     document = _document(delivery)
@@ -272,25 +277,28 @@ def _build_message(delivery: InvoiceDelivery) -> EmailMultiAlternatives:
     else:
         template, pdf = "invoice", render_invoice_pdf(document)
         invoice, instalments = document, list(document.instalments.all())
-    context = {
-        "organization": organization,
-        "customer": document.customer,
-        "document": document,
-        "invoice": invoice,
-        "total": format_amount(document.total, document.currency, organization),
-        "instalments": [
-            (
-                instalment.due_date,
-                format_amount(instalment.amount, document.currency, organization),
-            )
-            for instalment in instalments
-        ]
-        if len(instalments) > 1
-        else [],
-    }
+    with speaking(document.customer.language, organization) as language:
+        context = {
+            "organization": organization,
+            "customer": document.customer,
+            "document": document,
+            "invoice": invoice,
+            "total": language.money(document.total, document.currency),
+            "instalments": [
+                (
+                    instalment.due_date,
+                    language.money(instalment.amount, document.currency),
+                )
+                for instalment in instalments
+            ]
+            if len(instalments) > 1
+            else [],
+        }
+        text = render_to_string(f"invoicing/email/{template}.txt", context)
+        html = render_to_string(f"invoicing/email/{template}.html", context)
     message = EmailMultiAlternatives(
         subject=delivery.subject,
-        body=render_to_string(f"invoicing/email/{template}.txt", context),
+        body=text,
         from_email=formataddr((organization.name, _sender_address())),
         to=delivery.recipients,
         reply_to=[organization.email] if organization.email else None,
@@ -300,9 +308,7 @@ def _build_message(delivery: InvoiceDelivery) -> EmailMultiAlternatives:
             "X-PM-Metadata-message-id": delivery.message_id,
         },
     )
-    message.attach_alternative(
-        render_to_string(f"invoicing/email/{template}.html", context), "text/html"
-    )
+    message.attach_alternative(html, "text/html")
     message.attach(_filename(document), pdf, "application/pdf")
     return message
 

@@ -21,12 +21,16 @@ from decimal import Decimal
 
 from django.db.models import Avg, Count, F, Q, QuerySet, Sum, Window
 from django.db.models.functions import Coalesce, TruncMonth, TruncQuarter
+from django.utils.translation import gettext, gettext_lazy, pgettext
 
-from invoicing.models import Invoice, LedgerEntry
+from invoicing.models import CreditNote, Invoice, LedgerEntry
+from invoicing.services.bulk import CREDIT_NOTE_DOC
 from o2c.errors import DomainError
 from o2c.money import quantize
 from o2c.tenancy import current_organization
 from orders.models import Customer
+from reconciliation.models import Payment, WriteOff
+from reconciliation.services.payments import PAYMENT_DOC, WRITE_OFF_DOC
 from reports.selectors.aging import AgingFilters, aging_invoices, aging_report
 from reports.selectors.common import DaysBetween, add_months, exact, to_decimal
 from reports.selectors.metrics import SALES_KINDS
@@ -212,10 +216,10 @@ def customer_invoice_history(*, customer: Customer) -> QuerySet[Invoice]:
 # --- statement of account ---------------------------------------------------------
 
 STATEMENT_CATEGORIES = {
-    "invoices": ("Invoices and fees", SALES_KINDS),
-    "credit_notes": ("Credit notes", (Kind.CREDIT_NOTE,)),
-    "payments": ("Payments", PAYMENT_KINDS),
-    "write_offs": ("Write-offs", (Kind.WRITE_OFF,)),
+    "invoices": (gettext_lazy("Invoices and fees"), SALES_KINDS),
+    "credit_notes": (gettext_lazy("Credit notes"), (Kind.CREDIT_NOTE,)),
+    "payments": (gettext_lazy("Payments"), PAYMENT_KINDS),
+    "write_offs": (gettext_lazy("Write-offs"), (Kind.WRITE_OFF,)),
 }
 MAX_STATEMENT_LINES = 5000
 
@@ -230,6 +234,21 @@ class StatementLine:
     due_date: date | None
     amount: Decimal
     balance: Decimal
+    #: The kind of the posting a reversal reverses (else the kind itself) and the
+    #: number of its document (payment, credit note) or a write-off's reason.
+    original_kind: str = ""
+    document_number: str = ""
+
+    @property
+    def document(self) -> str:
+        """What the line is, in the active language ("Zahlung PAY-000012");
+        ``description`` is the ledger's memo, written in English when posted."""
+        kind = self.original_kind or self.kind
+        number = self.invoice_number if kind == Kind.INVOICE else self.document_number
+        label = _document_label(kind, number)
+        if self.kind == Kind.REVERSAL:
+            return gettext("Reversal: %(document)s") % {"document": label}
+        return label
 
     @property
     def debit(self) -> Decimal | None:
@@ -257,7 +276,7 @@ class Statement:
     @property
     def category_rows(self) -> list[tuple[str, Decimal]]:
         labels = {key: label for key, (label, _) in STATEMENT_CATEGORIES.items()}
-        labels["other"] = "Other adjustments"
+        labels["other"] = gettext_lazy("Other adjustments")
         return [
             (labels[key], amount)
             for key, amount in self.category_totals.items()
@@ -316,6 +335,8 @@ def statement(
         .annotate(total=Sum("amount"))
         .order_by()
     )
+    entries_in_period = list(lines_qs[: MAX_STATEMENT_LINES + 1])
+    numbers = _document_numbers(entries_in_period)
     category_totals = {key: quantize(0, currency) for key in STATEMENT_CATEGORIES}
     category_totals["other"] = quantize(0, currency)
     for row in totals:
@@ -332,8 +353,10 @@ def statement(
             due_date=entry.invoice.due_date if entry.invoice else None,
             amount=exact(entry.amount, currency),
             balance=opening + exact(entry.running, currency),
+            original_kind=entry.original_kind,
+            document_number=numbers.get((entry.document_type, entry.document_id), ""),
         )
-        for entry in lines_qs[: MAX_STATEMENT_LINES + 1]
+        for entry in entries_in_period
     ]
     truncated = len(lines) > MAX_STATEMENT_LINES
     closing = exact(
@@ -365,6 +388,47 @@ def _category(kind: str) -> str | None:
         if kind in kinds:
             return key
     return "other"
+
+
+def _document_numbers(entries: list[LedgerEntry]) -> dict[tuple[str, int], str]:
+    """Numbers of the credit notes and payments and reasons of the write-offs
+    behind ``entries``, by (document type, id)."""
+    ids: dict[str, set[int]] = {}
+    for entry in entries:
+        ids.setdefault(entry.document_type, set()).add(entry.document_id)
+    sources = {
+        CREDIT_NOTE_DOC: (CreditNote, "number"),
+        PAYMENT_DOC: (Payment, "number"),
+        WRITE_OFF_DOC: (WriteOff, "reason"),
+    }
+    numbers = {}
+    for document_type, (model, field_name) in sources.items():
+        if document_type in ids:
+            rows = model.objects.filter(pk__in=ids[document_type]).values_list(
+                "pk", field_name
+            )
+            numbers.update(((document_type, pk), value) for pk, value in rows)
+    return numbers
+
+
+def _document_label(kind: str, number: str) -> str:
+    """A statement line's document in the active language."""
+    if kind == Kind.INVOICE:
+        return gettext("Invoice %(number)s") % {"number": number} if number else ""
+    if kind == Kind.CREDIT_NOTE and number:
+        return gettext("Credit note %(number)s") % {"number": number}
+    if kind == Kind.PAYMENT and number:
+        return gettext("Payment %(number)s") % {"number": number}
+    if kind == Kind.WRITE_OFF and number:
+        return gettext("Write-off: %(reason)s") % {"reason": number}
+    labels = {
+        Kind.FEE: pgettext("statement line", "Fee"),
+        Kind.CREDIT_NOTE: pgettext("statement line", "Credit note"),
+        Kind.PAYMENT: pgettext("statement line", "Payment"),
+        Kind.WRITE_OFF: pgettext("statement line", "Write-off"),
+        Kind.IMPORTED_SETTLEMENT: gettext("Settlement (imported history)"),
+    }
+    return labels.get(kind, pgettext("statement line", "Adjustment"))
 
 
 def _one_decimal(value) -> Decimal | None:

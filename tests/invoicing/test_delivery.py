@@ -88,12 +88,12 @@ def test_issuing_emails_the_invoice_with_its_pdf_to_the_billing_contacts(
     assert message["Subject"] == "Invoice INV-000001 from Acme Tools"
     assert message["Reply-To"] == "ar@acme.example"
     text = message.get_body(("plain",)).get_content()
-    assert "invoice INV-000001 of 02.03.2026 for 548.40 EUR" in text
+    assert "invoice INV-000001 of 02.03.2026 for €548.40" in text
     assert "It is due on 01.04.2026." in text
     assert "IBAN DE89 3704 0044 0532 0130 00" in text
     assert "Please quote INV-000001 as the payment reference" in text
     html = message.get_body(("html",)).get_content()
-    assert "<strong>548.40 EUR</strong>" in html
+    assert "<strong>€548.40</strong>" in html
     (attachment,) = received.attachments()
     assert attachment.get_filename() == "INV-000001.pdf"
     assert attachment.get_content_type() == "application/pdf"
@@ -285,7 +285,7 @@ def test_credit_note_is_emailed_with_its_pdf(
     (received,) = smtp_sink.messages
     assert received.message["Subject"] == "Credit note CN-000001 from Acme Tools"
     text = received.message.get_body(("plain",)).get_content()
-    assert "credit note CN-000001 of 10.01.2026 for 100.00 EUR" in text
+    assert "credit note CN-000001 of 10.01.2026 for €100.00" in text
     assert "credited against invoice INV-000001" in text
     (attachment,) = received.attachments()
     assert attachment.get_filename() == "CN-000001.pdf"
