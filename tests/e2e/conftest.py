@@ -41,8 +41,20 @@ def page(browser):
     )
     page = context.new_page()
     page.set_default_timeout(15_000)
+    # Every journey also proves the pages work under the Content-Security-Policy:
+    # a script, style or handler the policy blocks fails the test that met it.
+    blocked = []
+    page.on(
+        "console",
+        lambda message: (
+            blocked.append(message.text)
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield page
     context.close()
+    assert not blocked, blocked
 
 
 @pytest.fixture

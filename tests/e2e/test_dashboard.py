@@ -41,7 +41,7 @@ def test_dashboard_charts_and_totals(live_server, page, screenshot, demo_company
     page.wait_for_url(f"{live_server.url}/")
 
     page.wait_for_function(
-        "document.querySelectorAll('canvas[data-rendered=\"true\"]').length >= 3"
+        "() => document.querySelectorAll('canvas[data-rendered=\"true\"]').length >= 3"
     )
     canvases = page.locator("canvas[data-chart]")
     assert canvases.count() == 3  # aging, DSO trend, cash forecast
@@ -74,7 +74,7 @@ def test_dashboard_charts_and_totals(live_server, page, screenshot, demo_company
     screenshot("dashboard-aging")
     page.goto(f"{live_server.url}/reports/metrics/")
     page.wait_for_function(
-        "document.querySelectorAll('canvas[data-rendered=\"true\"]').length == 3"
+        "() => document.querySelectorAll('canvas[data-rendered=\"true\"]').length == 3"
     )
     screenshot("dashboard-metrics")
 
@@ -82,7 +82,7 @@ def test_dashboard_charts_and_totals(live_server, page, screenshot, demo_company
     page.locator("#top-overdue tbody a").first.click()
     page.wait_for_url("**/history/")
     page.wait_for_function(
-        "document.querySelectorAll('canvas[data-rendered=\"true\"]').length == 2"
+        "() => document.querySelectorAll('canvas[data-rendered=\"true\"]').length == 2"
     )
     screenshot("dashboard-customer-history")
     page.click("text=Statement of account")
