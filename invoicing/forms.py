@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from django import forms
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from orders.forms import (
     CURRENCY_INPUT,
@@ -142,7 +142,7 @@ class CreditNoteForm(PerLineQuantities):
         ],
         widget=forms.RadioSelect,
         initial=AMOUNT,
-        label=gettext_lazy("Credit"),
+        label=pgettext_lazy("credit note form", "Credit"),
     )
     amount = AmountField(required=False, label=gettext_lazy("Net amount to credit"))
     tax_rate = TaxRateField(required=False, label=gettext_lazy("Tax % on it"))
