@@ -111,6 +111,10 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 MEDIA_URL = "/media/"
 
+# The interface speaks the organization's language (o2c.middleware), but raw numbers
+# and dates in templates keep one machine-readable form (see o2c.formats).
+FORMAT_MODULE_PATH = ["o2c.formats"]
+
 # --- Email -------------------------------------------------------------------
 EMAIL_BACKEND = env(
     "EMAIL_BACKEND", default="django.core.mail.backends.smtp.EmailBackend"

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from html import unescape
 from io import StringIO
 from pathlib import Path
@@ -26,8 +27,10 @@ import time_machine
 from django.conf import settings
 from django.contrib.auth.tokens import default_token_generator
 from django.core.management import call_command
+from django.template import Context, Template
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django.utils.translation.reloader import translation_file_changed
@@ -505,3 +508,14 @@ def test_api_errors_stay_english_for_a_german_organization(org, api):
     message = answer.json()["error"]["message"]
     assert "Dieses Feld" not in message
     assert "field" in message.lower() or "name" in message.lower()
+
+
+def test_raw_numbers_stay_machine_readable_in_german():
+    """Inputs, data attributes and charts read ``{{ amount }}``: German words, but
+    not a decimal comma (people see amounts through the money filter)."""
+    template = Template("{{ amount }} {{ count }}")
+    context = Context({"amount": Decimal("1234.50"), "count": 12000})
+
+    with translation.override("de"):
+        assert template.render(context) == "1234.50 12000"
+        assert translation.gettext("Due date") == "Fälligkeitsdatum"
