@@ -20,6 +20,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from o2c.errors import ConflictError, DomainError
 from o2c.models import FxRate
@@ -48,18 +49,23 @@ def parse_rate(value, *, field: str = "rate") -> Decimal:
         rate = Decimal(text)
     except InvalidOperation:
         raise DomainError(
-            "invalid_rate", f"'{text}' is not a number, e.g. 1.0842.", field=field
+            "invalid_rate",
+            _("'%(text)s' is not a number, e.g. 1.0842.") % {"text": text},
+            field=field,
         ) from None
     if not rate.is_finite() or rate <= 0:
-        raise DomainError("invalid_rate", "A rate must be above zero.", field=field)
+        raise DomainError("invalid_rate", _("A rate must be above zero."), field=field)
     if rate >= RATE_LIMIT:
         raise DomainError(
-            "invalid_rate", f"A rate must be below {RATE_LIMIT:,}.", field=field
+            "invalid_rate",
+            _("A rate must be below %(limit)s.") % {"limit": f"{RATE_LIMIT:,}"},
+            field=field,
         )
     if rate.as_tuple().exponent < -RATE_DECIMALS:
         raise DomainError(
             "invalid_rate",
-            f"A rate has at most {RATE_DECIMALS} decimal places.",
+            _("A rate has at most %(decimals)s decimal places.")
+            % {"decimals": RATE_DECIMALS},
             field=field,
         )
     return rate
@@ -74,7 +80,7 @@ def parse_date(value, *, field: str = "date") -> date:
     except ValueError:
         raise DomainError(
             "invalid_date",
-            f"'{text}' is not a date: write it as YYYY-MM-DD.",
+            _("'%(text)s' is not a date: write it as YYYY-MM-DD.") % {"text": text},
             field=field,
         ) from None
 
@@ -89,7 +95,7 @@ def foreign_currency(value, *, field: str = "currency") -> str:
     if currency == base:
         raise DomainError(
             "base_currency",
-            f"{base} is the base currency: its rate is always 1.",
+            _("%(base)s is the base currency: its rate is always 1.") % {"base": base},
             field=field,
         )
     return currency
@@ -107,7 +113,8 @@ def quote_currency(value, *, field: str = "to_currency") -> str:
     if currency != base:
         raise DomainError(
             "not_base_currency",
-            f"Rates are stored against the base currency {base}, not {currency}.",
+            _("Rates are stored against the base currency %(base)s, not %(currency)s.")
+            % {"base": base, "currency": currency},
             field=field,
         )
     return currency
@@ -315,8 +322,15 @@ def _already_stored(inputs: list[FxRateInput], lines: dict) -> list[str]:
 def _duplicate(existing: FxRate) -> ConflictError:
     return ConflictError(
         "duplicate",
-        f"A rate for {existing.currency} on {existing.date.isoformat()} is already "
-        f"stored ({rate_text(existing.rate)}); change that one instead.",
+        _(
+            "A rate for %(currency)s on %(date)s is already stored (%(rate)s); change "
+            "that one instead."
+        )
+        % {
+            "currency": existing.currency,
+            "date": existing.date.isoformat(),
+            "rate": rate_text(existing.rate),
+        },
         field="date",
     )
 

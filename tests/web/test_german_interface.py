@@ -519,3 +519,53 @@ def test_raw_numbers_stay_machine_readable_in_german():
     with translation.override("de"):
         assert template.render(context) == "1234.50 12000"
         assert translation.gettext("Due date") == "Fälligkeitsdatum"
+
+
+def test_a_refused_form_explains_in_german_and_the_api_in_english(org, api):
+    """The same rule refuses the same input: the page says it in German, next to
+    the field, and saves nothing; the API says it in English to the integration."""
+    org.locale = "de"
+    org.save(update_fields=["locale"])
+    with tenant_context(org):
+        from tests.factories import CustomerFactory
+
+        customer = CustomerFactory(name="Hanse Glas AG")
+    client = Client()
+    client.force_login(member(org, Role.FINANCE))
+
+    page = client.post(
+        reverse("order-new"),
+        {
+            "customer": customer.pk,
+            "order_date": "2026-03-02",
+            "currency": "",
+            "customer_reference": "PO-77",
+            "notes": "",
+            "lines-TOTAL_FORMS": "1",
+            "lines-INITIAL_FORMS": "0",
+            "lines-0-description": "Vase",
+            "lines-0-quantity": "-2",
+            "lines-0-unit_price": "10",
+        },
+    )
+    answer = api.post(
+        "/api/v1/orders/",
+        {
+            "customer": customer.pk,
+            "order_date": "2026-03-02",
+            "lines": [{"description": "Vase", "quantity": "-2", "unit_price": "10"}],
+        },
+        format="json",
+    )
+
+    text = " ".join(visible_text(page.content))
+    assert page.status_code == 422
+    assert "Es wurde nichts gespeichert." in text
+    assert "Die Menge muss größer als null sein." in text
+    assert 'value="PO-77"' in page.content.decode()
+    assert answer.status_code == 400
+    assert answer.json()["error"]["message"].endswith(
+        "Quantity must be greater than zero."
+    )
+    with tenant_context(org):
+        assert not SalesOrder.objects.exists()
