@@ -72,7 +72,13 @@ PENDING_PREFIXES = [
 ]
 
 # Routes that are not pages: machines read them, or they only take a POST.
-NOT_PAGES = {"healthz", "logout", "switch_organization", "organization-logo"}
+NOT_PAGES = {
+    "healthz",
+    "logout",
+    "switch_organization",
+    "organization-logo",  # an image
+    "report-export-download",  # a file
+}
 SKIPPED_PATH_PREFIXES = ("api/", "hooks/", "static/", "media/")
 
 NOW = datetime(2026, 3, 16, 9, 0, tzinfo=UTC)
