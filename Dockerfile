@@ -9,10 +9,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DJANGO_SETTINGS_MODULE=o2c.settings.production
 
 # WeasyPrint renders invoice and statement PDFs through Pango (with HarfBuzz for font
-# subsetting); DejaVu gives it fonts with wide Unicode coverage.
+# subsetting); DejaVu gives it fonts with wide Unicode coverage. gettext's msgfmt
+# compiles the interface's translations (locale/*/LC_MESSAGES/django.po) below.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core gettext \
     && rm -rf /var/lib/apt/lists/*
 
 RUN groupadd --system --gid 10001 o2c \
@@ -28,6 +29,11 @@ RUN pip install .
 # The code stays root-owned and read-only for the app user; only var/ is writable:
 # collected static files, media (uploads, exports) and beat's schedule.
 COPY . .
+# The .mo files are build output (not in git): compiled here with the base settings,
+# which need no production secrets.
+RUN DJANGO_SETTINGS_MODULE=o2c.settings.base python manage.py compilemessages \
+        --ignore=var --verbosity 0 \
+    && rm -rf var
 RUN mkdir -p var/staticfiles var/media && chown -R o2c:o2c var
 
 USER o2c

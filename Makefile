@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install test lint check demo bench bench-setup clean
+.PHONY: install messages test lint check demo bench bench-setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +14,11 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The interface's translations: locale/<lang>/LC_MESSAGES/django.po (committed)
+# compiled to django.mo (build output). Needs GNU gettext's msgfmt (Debian: gettext).
+messages: install
+	$(BIN)/python manage.py compilemessages --ignore=.venv --ignore=var --verbosity 0
 
 lint: install
 	$(BIN)/ruff check .
@@ -24,10 +29,10 @@ check: install
 	$(BIN)/python manage.py check
 	$(BIN)/python manage.py makemigrations --check --dry-run
 
-test: lint check
+test: lint check messages
 	$(BIN)/python -m pytest -n auto --dist loadfile $(PYTEST_ARGS)
 
-demo: install
+demo: install messages
 	./scripts/demo.sh
 
 bench: install

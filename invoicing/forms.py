@@ -8,6 +8,8 @@ input it names are shared with the order forms.
 from __future__ import annotations
 
 from django import forms
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from orders.forms import (
     CURRENCY_INPUT,
@@ -20,30 +22,36 @@ from orders.forms import (
 
 
 class InvoiceForm(forms.Form):
-    invoice_date = BusinessDateField()
+    invoice_date = BusinessDateField(label=gettext_lazy("Invoice date"))
     due_date = BusinessDateField(
-        required=False, help_text="Empty: from the customer's payment terms."
+        required=False,
+        label=gettext_lazy("Due date"),
+        help_text=gettext_lazy("Empty: from the customer's payment terms."),
     )
     currency = forms.CharField(
         widget=CURRENCY_INPUT,
         required=False,
-        help_text="Empty for the customer's account currency.",
+        label=gettext_lazy("Currency"),
+        help_text=gettext_lazy("Empty for the customer's account currency."),
     )
     customer_reference = forms.CharField(
-        max_length=100, required=False, label="Customer reference (PO number)"
+        max_length=100,
+        required=False,
+        label=gettext_lazy("Customer reference (PO number)"),
     )
     notes = forms.CharField(
         required=False,
+        label=gettext_lazy("Notes"),
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text="Printed on the invoice.",
+        help_text=gettext_lazy("Printed on the invoice."),
     )
 
 
 class InvoiceLineForm(forms.Form):
-    description = forms.CharField(max_length=300)
-    quantity = QuantityField()
-    unit_price = AmountField()
-    tax_rate = TaxRateField(required=False, label="Tax %")
+    description = forms.CharField(max_length=300, label=gettext_lazy("Description"))
+    quantity = QuantityField(label=gettext_lazy("Quantity"))
+    unit_price = AmountField(label=gettext_lazy("Unit price"))
+    tax_rate = TaxRateField(required=False, label=gettext_lazy("Tax %"))
 
 
 INVOICE_LINE_FIELDS = ["description", "quantity", "unit_price", "tax_rate"]
@@ -62,7 +70,8 @@ class PerLineQuantities(forms.Form):
         self.document_lines = list(lines)
         for line in self.document_lines:
             self.fields[self.name_of(line)] = QuantityField(
-                required=False, label=f"Quantity of line {line.position}"
+                required=False,
+                label=_("Quantity of line %(position)s") % {"position": line.position},
             )
 
     def name_of(self, line) -> str:
@@ -80,7 +89,7 @@ class PerLineQuantities(forms.Form):
     def show_line_error(self, error, chosen) -> None:
         """``lines[i]`` of the service is the i-th chosen line."""
         self.domain_error = error.message
-        for index, (line, _) in enumerate(chosen):
+        for index, (line, _quantity) in enumerate(chosen):
             if (error.field or "").startswith(f"lines[{index}]"):
                 self.add_error(self.name_of(line), error.message)
                 return
@@ -90,20 +99,29 @@ class PerLineQuantities(forms.Form):
 
 class OrderInvoiceForm(PerLineQuantities):
     line_prefix = "bill"
-    invoice_date = BusinessDateField()
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    invoice_date = BusinessDateField(label=gettext_lazy("Invoice date"))
+    notes = forms.CharField(
+        required=False,
+        label=gettext_lazy("Notes"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
 
 class IssueForm(forms.Form):
     email = forms.BooleanField(
-        required=False, label="Email it to the customer's billing contacts"
+        required=False,
+        label=gettext_lazy("Email it to the customer's billing contacts"),
     )
 
 
 class VoidForm(forms.Form):
-    reason = forms.CharField(max_length=300, required=False)
+    reason = forms.CharField(
+        max_length=300, required=False, label=gettext_lazy("Reason")
+    )
     void_date = BusinessDateField(
-        required=False, help_text="Empty for today; the ledger reversal's date."
+        required=False,
+        label=gettext_lazy("Void date"),
+        help_text=gettext_lazy("Empty for today; the ledger reversal's date."),
     )
 
 
@@ -111,21 +129,26 @@ class CreditNoteForm(PerLineQuantities):
     AMOUNT, LINES = "amount", "lines"
     line_prefix = "credit"
 
-    credit_date = BusinessDateField()
+    credit_date = BusinessDateField(label=gettext_lazy("Credit date"))
     reason = forms.CharField(
-        max_length=300, help_text="Printed on the credit note; required."
+        max_length=300,
+        label=gettext_lazy("Reason"),
+        help_text=gettext_lazy("Printed on the credit note; required."),
     )
     mode = forms.ChoiceField(
-        choices=[(AMOUNT, "An amount"), (LINES, "Quantities of the invoice's lines")],
+        choices=[
+            (AMOUNT, gettext_lazy("An amount")),
+            (LINES, gettext_lazy("Quantities of the invoice's lines")),
+        ],
         widget=forms.RadioSelect,
         initial=AMOUNT,
-        label="Credit",
+        label=pgettext_lazy("credit note form", "Credit"),
     )
-    amount = AmountField(required=False, label="Net amount to credit")
-    tax_rate = TaxRateField(required=False, label="Tax % on it")
+    amount = AmountField(required=False, label=gettext_lazy("Net amount to credit"))
+    tax_rate = TaxRateField(required=False, label=gettext_lazy("Tax % on it"))
 
     def clean(self):
         data = super().clean()
         if data.get("mode") == self.AMOUNT and data.get("amount") is None:
-            self.add_error("amount", "Give the amount to credit.")
+            self.add_error("amount", _("Give the amount to credit."))
         return data

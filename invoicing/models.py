@@ -3,6 +3,7 @@
 from decimal import Decimal
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from o2c.tenancy import TenantModel
 from orders.models import MONEY, QUANTITY, Customer, Item, SalesOrder, SalesOrderLine
@@ -17,16 +18,16 @@ class Invoice(TenantModel):
     """
 
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        OPEN = "open", "Open"
-        PARTIALLY_PAID = "partially_paid", "Partially paid"
-        PAID = "paid", "Paid"
-        VOID = "void", "Void"
+        DRAFT = "draft", _("Draft")
+        OPEN = "open", _("Open")
+        PARTIALLY_PAID = "partially_paid", _("Partially paid")
+        PAID = "paid", _("Paid")
+        VOID = "void", _("Void")
 
     class Source(models.TextChoices):
-        ORDER = "order", "Sales order"
-        DIRECT = "direct", "Direct"
-        IMPORT = "import", "Imported"
+        ORDER = "order", _("Sales order")
+        DIRECT = "direct", _("Direct")
+        IMPORT = "import", _("Imported")
 
     S = Status
     TRANSITIONS = {
@@ -171,8 +172,8 @@ class CreditNote(TenantModel):
     """Credit against one invoice; it reduces the invoice's open amount."""
 
     class Status(models.TextChoices):
-        ISSUED = "issued", "Issued"
-        VOID = "void", "Void"
+        ISSUED = "issued", _("Issued")
+        VOID = "void", _("Void")
 
     S = Status
     TRANSITIONS = {S.ISSUED: {S.VOID}, S.VOID: set()}
@@ -237,14 +238,14 @@ class LedgerEntry(TenantModel):
     """
 
     class Kind(models.TextChoices):
-        INVOICE = "invoice", "Invoice"
-        FEE = "fee", "Fee / debit note"
-        CREDIT_NOTE = "credit_note", "Credit note"
-        PAYMENT = "payment", "Payment received"
-        ALLOCATION = "allocation", "Payment allocation"
-        WRITE_OFF = "write_off", "Write-off"
-        IMPORTED_SETTLEMENT = "imported_settlement", "Settlement (imported history)"
-        REVERSAL = "reversal", "Reversal"
+        INVOICE = "invoice", _("Invoice")
+        FEE = "fee", _("Fee / debit note")
+        CREDIT_NOTE = "credit_note", _("Credit note")
+        PAYMENT = "payment", _("Payment received")
+        ALLOCATION = "allocation", _("Payment allocation")
+        WRITE_OFF = "write_off", _("Write-off")
+        IMPORTED_SETTLEMENT = "imported_settlement", _("Settlement (imported history)")
+        REVERSAL = "reversal", _("Reversal")
 
     customer = models.ForeignKey(
         Customer, on_delete=models.PROTECT, related_name="ledger_entries"
@@ -310,11 +311,11 @@ class InvoiceDelivery(TenantModel):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        NO_RECIPIENT = "no_recipient", "No billing contact"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        NO_RECIPIENT = "no_recipient", _("No billing contact")
 
     S = Status
     TRANSITIONS = {

@@ -9,6 +9,8 @@ from django import forms
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from invoicing.forms import (
@@ -119,8 +121,8 @@ class InvoiceFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False,
         choices=[
-            ("", "Any status"),
-            (OUTSTANDING, "Outstanding (open or partially paid)"),
+            ("", gettext_lazy("Any status")),
+            (OUTSTANDING, gettext_lazy("Outstanding (open or partially paid)")),
             *Invoice.Status.choices,
         ],
     )
@@ -231,7 +233,7 @@ def invoice_create(request):
     lines = InvoiceLineFormSet(data, prefix="lines", initial=[{}])
     if data is None:
         return _invoice_form(request, form, lines, customer=customer)
-    customer_error = "" if customer else "Choose the customer."
+    customer_error = "" if customer else _("Choose the customer.")
     if form.is_valid() and lines.is_valid() and customer:
         values = form.cleaned_data
         try:
@@ -269,7 +271,9 @@ def invoice_edit(request, pk):
             invoice,
             action="edit",
             action_error=DomainError(
-                "invalid_status", f"Invoice {invoice} is issued; only drafts change."
+                "invalid_status",
+                _("Invoice %(invoice)s is issued; only drafts change.")
+                % {"invoice": invoice},
             ),
         )
     from_order = invoice.source == Invoice.Source.ORDER

@@ -20,6 +20,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from o2c.errors import ConflictError, DomainError
 from o2c.models import FxRate
@@ -48,18 +49,23 @@ def parse_rate(value, *, field: str = "rate") -> Decimal:
         rate = Decimal(text)
     except InvalidOperation:
         raise DomainError(
-            "invalid_rate", f"'{text}' is not a number, e.g. 1.0842.", field=field
+            "invalid_rate",
+            _("'%(text)s' is not a number, e.g. 1.0842.") % {"text": text},
+            field=field,
         ) from None
     if not rate.is_finite() or rate <= 0:
-        raise DomainError("invalid_rate", "A rate must be above zero.", field=field)
+        raise DomainError("invalid_rate", _("A rate must be above zero."), field=field)
     if rate >= RATE_LIMIT:
         raise DomainError(
-            "invalid_rate", f"A rate must be below {RATE_LIMIT:,}.", field=field
+            "invalid_rate",
+            _("A rate must be below %(limit)s.") % {"limit": f"{RATE_LIMIT:,}"},
+            field=field,
         )
     if rate.as_tuple().exponent < -RATE_DECIMALS:
         raise DomainError(
             "invalid_rate",
-            f"A rate has at most {RATE_DECIMALS} decimal places.",
+            _("A rate has at most %(decimals)s decimal places.")
+            % {"decimals": RATE_DECIMALS},
             field=field,
         )
     return rate
@@ -74,7 +80,7 @@ def parse_date(value, *, field: str = "date") -> date:
     except ValueError:
         raise DomainError(
             "invalid_date",
-            f"'{text}' is not a date: write it as YYYY-MM-DD.",
+            _("'%(text)s' is not a date: write it as YYYY-MM-DD.") % {"text": text},
             field=field,
         ) from None
 
@@ -89,7 +95,7 @@ def foreign_currency(value, *, field: str = "currency") -> str:
     if currency == base:
         raise DomainError(
             "base_currency",
-            f"{base} is the base currency: its rate is always 1.",
+            _("%(base)s is the base currency: its rate is always 1.") % {"base": base},
             field=field,
         )
     return currency
@@ -107,7 +113,8 @@ def quote_currency(value, *, field: str = "to_currency") -> str:
     if currency != base:
         raise DomainError(
             "not_base_currency",
-            f"Rates are stored against the base currency {base}, not {currency}.",
+            _("Rates are stored against the base currency %(base)s, not %(currency)s.")
+            % {"base": base, "currency": currency},
             field=field,
         )
     return currency
@@ -185,9 +192,13 @@ class FxImportError(DomainError):
 
     def __init__(self, lines: list[str]):
         shown = "; ".join(lines[:20])
-        more = f" (and {len(lines) - 20} more)" if len(lines) > 20 else ""
+        more = ""
+        if len(lines) > 20:
+            more = " " + _("(and %(count)s more)") % {"count": len(lines) - 20}
         super().__init__(
-            "invalid_file", f"Nothing was imported. {shown}{more}", field="file"
+            "invalid_file",
+            _("Nothing was imported.") + f" {shown}{more}",
+            field="file",
         )
         self.lines = lines
 
@@ -226,7 +237,7 @@ def _read_csv(content: bytes) -> list[tuple[int, dict]]:
     try:
         text = content.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise FxImportError(["The file is not UTF-8 text."]) from None
+        raise FxImportError([_("The file is not UTF-8 text.")]) from None
     sample = text[:2048]
     try:
         dialect = csv.Sniffer().sniff(sample, delimiters=",;\t")
@@ -235,14 +246,17 @@ def _read_csv(content: bytes) -> list[tuple[int, dict]]:
     reader = csv.reader(io.StringIO(text), dialect)
     header = next(reader, None)
     if header is None:
-        raise FxImportError(["The file is empty."])
+        raise FxImportError([_("The file is empty.")])
     names = [_column_name(name) for name in header]
     missing = [column for column in CSV_COLUMNS if column not in names]
     if missing:
         raise FxImportError(
             [
-                f"line 1: missing column(s) {', '.join(missing)}; the header must be "
-                f"{','.join(CSV_COLUMNS)}"
+                _(
+                    "line 1: missing column(s) %(missing)s; the header must be "
+                    "%(header)s"
+                )
+                % {"missing": ", ".join(missing), "header": ",".join(CSV_COLUMNS)}
             ]
         )
     rows = []
@@ -250,10 +264,15 @@ def _read_csv(content: bytes) -> list[tuple[int, dict]]:
         if not any(value.strip() for value in values):
             continue
         if len(rows) >= MAX_IMPORT_ROWS:
-            raise FxImportError([f"The file has more than {MAX_IMPORT_ROWS} rates."])
+            raise FxImportError(
+                [
+                    _("The file has more than %(limit)s rates.")
+                    % {"limit": MAX_IMPORT_ROWS}
+                ]
+            )
         rows.append((number, dict(zip(names, values, strict=False))))
     if not rows:
-        raise FxImportError(["The file has a header but no rates."])
+        raise FxImportError([_("The file has a header but no rates.")])
     return rows
 
 
@@ -273,13 +292,24 @@ def _check_rows(rows, *, replace: bool) -> tuple[list[FxRateInput], list[str]]:
                 rate=parse_rate(row.get("rate")),
             )
         except DomainError as error:
-            errors.append(f"line {number}: {error.message}")
+            errors.append(
+                _("line %(number)s: %(message)s")
+                % {"number": number, "message": error.message}
+            )
             continue
         key = (rate_input.currency, rate_input.date)
         if key in seen:
             errors.append(
-                f"line {number}: {rate_input.currency} on "
-                f"{rate_input.date.isoformat()} is already on line {seen[key]}"
+                _(
+                    "line %(number)s: %(currency)s on %(date)s is already on line "
+                    "%(first)s"
+                )
+                % {
+                    "number": number,
+                    "currency": rate_input.currency,
+                    "date": rate_input.date.isoformat(),
+                    "first": seen[key],
+                }
             )
             continue
         seen[key] = number
@@ -305,9 +335,16 @@ def _already_stored(inputs: list[FxRateInput], lines: dict) -> list[str]:
         key = (rate_input.currency, rate_input.date)
         if key in stored and stored[key] != rate_input.rate:
             errors.append(
-                f"line {lines[key]}: {rate_input.currency} on "
-                f"{rate_input.date.isoformat()} is stored as {rate_text(stored[key])}; "
-                "tick “Replace stored rates” to change it"
+                _(
+                    "line %(number)s: %(currency)s on %(date)s is stored as %(rate)s; "
+                    "tick “Replace stored rates” to change it"
+                )
+                % {
+                    "number": lines[key],
+                    "currency": rate_input.currency,
+                    "date": rate_input.date.isoformat(),
+                    "rate": rate_text(stored[key]),
+                }
             )
     return errors
 
@@ -315,8 +352,15 @@ def _already_stored(inputs: list[FxRateInput], lines: dict) -> list[str]:
 def _duplicate(existing: FxRate) -> ConflictError:
     return ConflictError(
         "duplicate",
-        f"A rate for {existing.currency} on {existing.date.isoformat()} is already "
-        f"stored ({rate_text(existing.rate)}); change that one instead.",
+        _(
+            "A rate for %(currency)s on %(date)s is already stored (%(rate)s); change "
+            "that one instead."
+        )
+        % {
+            "currency": existing.currency,
+            "date": existing.date.isoformat(),
+            "rate": rate_text(existing.rate),
+        },
         field="date",
     )
 

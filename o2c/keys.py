@@ -8,6 +8,7 @@ from datetime import datetime
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from o2c.errors import DomainError
 from o2c.models import OrganizationAPIKey, Role
@@ -23,15 +24,15 @@ def api_key_create(
     name = (name or "").strip()
     if not name:
         raise DomainError(
-            "required", "Name the key after the integration using it.", field="name"
+            "required", _("Name the key after the integration using it."), field="name"
         )
     if len(name) > 50:
-        raise DomainError("too_long", "At most 50 characters.", field="name")
+        raise DomainError("too_long", _("At most 50 characters."), field="name")
     if role not in Role.values:
-        raise DomainError("invalid_choice", "Choose a role.", field="role")
+        raise DomainError("invalid_choice", _("Choose a role."), field="role")
     if expiry_date is not None and expiry_date <= timezone.now():
         raise DomainError(
-            "invalid_date", "An expiry must be in the future.", field="expiry_date"
+            "invalid_date", _("An expiry must be in the future."), field="expiry_date"
         )
     api_key, key = OrganizationAPIKey.objects.create_key(
         organization=current_organization(),

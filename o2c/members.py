@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
+from django.utils.translation import gettext as _
 
 from o2c.errors import ConflictError, DomainError
 from o2c.models import Membership, Organization, Role
@@ -32,7 +33,8 @@ def _role(value: str) -> str:
     if value not in Role.values:
         raise DomainError(
             "invalid_choice",
-            f"Choose a role: {', '.join(label for _, label in Role.choices)}.",
+            _("Choose a role: %(roles)s.")
+            % {"roles": ", ".join(label for _, label in Role.choices)},
             field="role",
         )
     return value
@@ -44,7 +46,9 @@ def _email(value: str) -> str:
         validate_email(email)
     except ValidationError:
         raise DomainError(
-            "invalid_email", f"'{value}' is not an email address.", field="email"
+            "invalid_email",
+            _("'%(value)s' is not an email address.") % {"value": value},
+            field="email",
         ) from None
     return email
 
@@ -63,7 +67,11 @@ def member_invite(
     if user is None:
         user = users.create_user(username=email, email=email)  # unusable password
     elif Membership.objects.filter(organization=organization, user=user).exists():
-        raise ConflictError("duplicate", f"{email} is already a member.", field="email")
+        raise ConflictError(
+            "duplicate",
+            _("%(email)s is already a member.") % {"email": email},
+            field="email",
+        )
     membership = Membership.objects.create(
         organization=organization, user=user, role=role
     )
@@ -121,7 +129,13 @@ def member_role_change(*, membership: Membership, role: str, actor: Actor):
     if locked.role == role:
         return locked
     if locked.role == Role.ADMIN:
-        _keep_an_admin(locked, "give the last admin another role")
+        _keep_an_admin(
+            locked,
+            _(
+                "You cannot give the last admin another role: make another member "
+                "admin first."
+            ),
+        )
     previous = locked.role
     locked.role = role
     locked.save(update_fields=["role"])
@@ -142,7 +156,10 @@ def member_remove(*, membership: Membership, actor: Actor) -> None:
     (audit events, activities) stay."""
     locked = _locked_with_admins(membership)
     if locked.role == Role.ADMIN:
-        _keep_an_admin(locked, "remove the last admin")
+        _keep_an_admin(
+            locked,
+            _("You cannot remove the last admin: make another member admin first."),
+        )
     audit_record(
         actor=actor,
         obj=locked,
@@ -167,7 +184,7 @@ def _locked_with_admins(membership: Membership) -> Membership:
     )
 
 
-def _keep_an_admin(membership: Membership, what: str) -> None:
+def _keep_an_admin(membership: Membership, refusal: str) -> None:
     others = (
         Membership.objects.filter(
             organization_id=membership.organization_id, role=Role.ADMIN
@@ -178,6 +195,6 @@ def _keep_an_admin(membership: Membership, what: str) -> None:
     if not others:
         raise ConflictError(
             "last_admin",
-            f"You cannot {what}: make another member admin first.",
+            refusal,
             field="role",
         )

@@ -1,4 +1,8 @@
-"""Bind the signed-in user's active organization to the request."""
+"""Bind the signed-in user's active organization to the request, and speak its
+language."""
+
+from django.utils import translation
+from django.utils.cache import patch_vary_headers
 
 from o2c.models import Membership
 from o2c.tenancy import activate, deactivate
@@ -34,3 +38,47 @@ class TenantMiddleware:
             return self.get_response(request)
         finally:
             deactivate(token)
+
+
+# Integrations read the API's and the webhooks' messages: they stay in English,
+# whatever the organization's locale, so a client never parses German.
+ENGLISH_ONLY_PREFIXES = ("/api/", "/hooks/")
+
+
+def interface_language(locale: str | None) -> str:
+    """The interface language for an organization's ``locale`` ("de", "de-CH",
+    "en_GB"): its base language when the interface has it, else English."""
+    if locale:
+        try:
+            return translation.get_supported_language_variant(
+                locale.replace("_", "-").lower()
+            )
+        except LookupError:
+            pass
+    return "en"
+
+
+class LanguageMiddleware:
+    """Pages speak the active organization's language; sign-in and other pages
+    without an organization speak the browser's (Accept-Language), else English.
+    Runs right after :class:`TenantMiddleware`, which has chosen the organization.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        organization = getattr(request, "organization", None)
+        if request.path_info.startswith(ENGLISH_ONLY_PREFIXES):
+            language = "en"
+        elif organization is not None:
+            language = interface_language(organization.locale)
+        else:
+            language = translation.get_language_from_request(request)
+        with translation.override(language):
+            request.LANGUAGE_CODE = language
+            response = self.get_response(request)
+        if organization is None:
+            patch_vary_headers(response, ("Accept-Language",))
+        response.headers.setdefault("Content-Language", language)
+        return response

@@ -4,6 +4,7 @@ import zoneinfo
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey
 
 from o2c.tenancy import TenantModel
@@ -85,10 +86,10 @@ class Organization(models.Model):
 
 
 class Role(models.TextChoices):
-    ADMIN = "admin", "Admin"
-    FINANCE = "finance", "Finance"
-    COLLECTOR = "collector", "Collector"
-    VIEWER = "viewer", "Viewer"
+    ADMIN = "admin", _("Admin")
+    FINANCE = "finance", _("Finance")
+    COLLECTOR = "collector", _("Collector")
+    VIEWER = "viewer", _("Viewer")
 
 
 class Membership(models.Model):
@@ -215,10 +216,10 @@ class Job(TenantModel):
     """Long work run by Celery (imports, exports, runs), with progress for the UI."""
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        SUCCEEDED = "succeeded", "Succeeded"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        SUCCEEDED = "succeeded", _("Succeeded")
+        FAILED = "failed", _("Failed")
 
     S = Status
     TRANSITIONS = {
@@ -276,9 +277,9 @@ class WebhookDelivery(TenantModel):
     """One event for one endpoint, with its attempts (retried with backoff)."""
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        DELIVERED = "delivered", "Delivered"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", _("Pending")
+        DELIVERED = "delivered", _("Delivered")
+        FAILED = "failed", _("Failed")
 
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"

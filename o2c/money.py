@@ -11,6 +11,7 @@ from functools import cache
 
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_symbol, parse_pattern
+from django.utils.translation import gettext as _
 from iso4217 import Currency
 
 from o2c.errors import DomainError
@@ -27,14 +28,17 @@ def minor_units(currency: str) -> int:
         exponent = Currency(currency).exponent
     except ValueError:
         raise DomainError(
-            "unknown_currency", f"Unknown currency '{currency}'.", field="currency"
+            "unknown_currency",
+            _("Unknown currency '%(currency)s'.") % {"currency": currency},
+            field="currency",
         ) from None
     # Funds and metals (XAU, XDR…) are not invoiced, and the two units of account
     # with 4 decimals (CLF, UYW) would be rounded by the amount columns.
     if exponent is None or exponent > MAX_MINOR_UNITS:
         raise DomainError(
             "unknown_currency",
-            f"'{currency}' is not a currency invoices can be issued in.",
+            _("'%(currency)s' is not a currency invoices can be issued in.")
+            % {"currency": currency},
             field="currency",
         )
     return exponent
@@ -44,7 +48,9 @@ def validate_currency(currency: str) -> str:
     code = (currency or "").strip().upper()
     if len(code) != 3:
         raise DomainError(
-            "unknown_currency", f"Unknown currency '{currency}'.", field="currency"
+            "unknown_currency",
+            _("Unknown currency '%(currency)s'.") % {"currency": currency},
+            field="currency",
         )
     minor_units(code)
     return code
@@ -68,19 +74,27 @@ def exact_amount(amount, currency: str, *, field: str = "amount") -> Decimal:
         value = Decimal(str(amount))
     except (InvalidOperation, ValueError, TypeError):
         raise DomainError(
-            "invalid_amount", f"'{amount}' is not a number.", field=field
+            "invalid_amount",
+            _("'%(amount)s' is not a number.") % {"amount": amount},
+            field=field,
         ) from None
     if not value.is_finite():
-        raise DomainError("invalid_amount", "Amount must be finite.", field=field)
+        raise DomainError("invalid_amount", _("Amount must be finite."), field=field)
     if abs(value) >= MAX_AMOUNT:
         raise DomainError(
-            "invalid_amount", f"Amount must be below {MAX_AMOUNT:,}.", field=field
+            "invalid_amount",
+            _("Amount must be below %(limit)s.") % {"limit": f"{MAX_AMOUNT:,}"},
+            field=field,
         )
     if value != quantize(value, currency):
         raise DomainError(
             "invalid_amount",
-            f"{currency} amounts have {minor_units(currency)} decimal places; "
-            f"got {amount}.",
+            _("%(currency)s amounts have %(decimals)s decimal places; got %(amount)s.")
+            % {
+                "currency": currency,
+                "decimals": minor_units(currency),
+                "amount": amount,
+            },
             field=field,
         )
     return quantize(value, currency)

@@ -24,6 +24,7 @@ from babel import Locale, UnknownLocaleError
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
+from django.utils.translation import gettext as _
 from lxml import etree
 
 from o2c.errors import ConflictError, DomainError
@@ -87,11 +88,13 @@ def _cleaned(organization: Organization, values: dict) -> dict:
     unknown = set(values) - set(SETTINGS_FIELDS)
     if unknown:
         raise DomainError(
-            "invalid", f"Unknown setting {sorted(unknown)[0]}.", field="settings"
+            "invalid",
+            _("Unknown setting %(names)s.") % {"names": sorted(unknown)[0]},
+            field="settings",
         )
     cleaned = {name: (value or "").strip() for name, value in values.items()}
     if "name" in cleaned and not cleaned["name"]:
-        raise DomainError("required", "Enter the organization's name.", field="name")
+        raise DomainError("required", _("Enter the organization's name."), field="name")
     if "base_currency" in cleaned:
         cleaned["base_currency"] = _base_currency(
             organization, cleaned["base_currency"]
@@ -99,8 +102,11 @@ def _cleaned(organization: Organization, values: dict) -> dict:
     if "timezone" in cleaned and cleaned["timezone"] not in _timezones():
         raise DomainError(
             "invalid_timezone",
-            f"Unknown time zone '{cleaned['timezone']}': use a name like "
-            "Europe/Berlin or America/New_York.",
+            _(
+                "Unknown time zone '%(value)s': use a name like Europe/Berlin or "
+                "America/New_York."
+            )
+            % {"value": cleaned["timezone"]},
             field="timezone",
         )
     if "locale" in cleaned:
@@ -109,12 +115,16 @@ def _cleaned(organization: Organization, values: dict) -> dict:
         Organization.DateFormat.values
     ):
         raise DomainError(
-            "invalid_choice", "Choose one of the date formats.", field="date_format"
+            "invalid_choice", _("Choose one of the date formats."), field="date_format"
         )
     for name in ("name", "legal_name", "tax_id", "phone"):
         limit = Organization._meta.get_field(name).max_length
         if name in cleaned and len(cleaned[name]) > limit:
-            raise DomainError("too_long", f"At most {limit} characters.", field=name)
+            raise DomainError(
+                "too_long",
+                _("At most %(limit)s characters.") % {"limit": limit},
+                field=name,
+            )
     if cleaned.get("email"):
         from django.core.exceptions import ValidationError
         from django.core.validators import validate_email
@@ -124,7 +134,7 @@ def _cleaned(organization: Organization, values: dict) -> dict:
         except ValidationError:
             raise DomainError(
                 "invalid_email",
-                f"'{cleaned['email']}' is not an email address.",
+                _("'%(value)s' is not an email address.") % {"value": cleaned["email"]},
                 field="email",
             ) from None
     return cleaned
@@ -144,9 +154,12 @@ def _base_currency(organization: Organization, value: str) -> str:
         if stored:
             raise ConflictError(
                 "fx_rates_stored",
-                f"{stored} FX rate(s) are stored against "
-                f"{organization.base_currency}; delete them before changing the "
-                "base currency, then enter rates against the new one.",
+                _(
+                    "%(stored)s FX rate(s) are stored against %(base_currency)s; "
+                    "delete them before changing the base currency, then enter rates "
+                    "against the new one."
+                )
+                % {"stored": stored, "base_currency": organization.base_currency},
                 field="base_currency",
             )
     return currency
@@ -158,7 +171,8 @@ def _locale(value: str) -> str:
     except (ValueError, TypeError, UnknownLocaleError):
         raise DomainError(
             "invalid_locale",
-            f"Unknown locale '{value}': use a code like en, en-GB or de.",
+            _("Unknown locale '%(value)s': use a code like en, en-GB or de.")
+            % {"value": value},
             field="locale",
         ) from None
     return value
@@ -210,12 +224,15 @@ def organization_logo_remove(*, organization: Organization, actor: Actor):
 def logo_type(content: bytes) -> str:
     """``png``, ``jpg`` or ``svg`` for an acceptable logo; an error otherwise."""
     if not content:
-        raise DomainError("required", "Choose an image file.", field="logo")
+        raise DomainError("required", _("Choose an image file."), field="logo")
     if len(content) > LOGO_MAX_BYTES:
         raise DomainError(
             "too_large",
-            f"The logo is {len(content) // 1024:,} KB; at most "
-            f"{LOGO_MAX_BYTES // 1024} KB.",
+            _("The logo is %(size)s KB; at most %(limit)s KB.")
+            % {
+                "size": f"{len(content) // 1024:,}",
+                "limit": LOGO_MAX_BYTES // 1024,
+            },
             field="logo",
         )
     if content.startswith(b"\x89PNG\r\n\x1a\n"):
@@ -238,8 +255,11 @@ def _check_raster(content: bytes, kind: str) -> None:
             if image.width * image.height > LOGO_MAX_PIXELS:
                 raise DomainError(
                     "too_large",
-                    f"The logo is {image.width} x {image.height} pixels; a logo needs "
-                    "far fewer (e.g. 600 x 200).",
+                    _(
+                        "The logo is %(width)s x %(height)s pixels; a logo needs far "
+                        "fewer (e.g. 600 x 200)."
+                    )
+                    % {"width": image.width, "height": image.height},
                     field="logo",
                 )
             image.verify()
@@ -247,7 +267,9 @@ def _check_raster(content: bytes, kind: str) -> None:
         raise
     except Exception:  # Pillow raises many kinds for a broken file
         raise DomainError(
-            "invalid_image", f"The file is not a readable {kind} image.", field="logo"
+            "invalid_image",
+            _("The file is not a readable %(kind)s image.") % {"kind": kind},
+            field="logo",
         ) from None
 
 
@@ -259,11 +281,15 @@ def _check_svg(content: bytes) -> None:
         root = etree.fromstring(content, parser)
     except etree.XMLSyntaxError:
         raise DomainError(
-            "invalid_image", "The logo must be a PNG, JPEG or SVG image.", field="logo"
+            "invalid_image",
+            _("The logo must be a PNG, JPEG or SVG image."),
+            field="logo",
         ) from None
     if root.tag != f"{{{SVG_NAMESPACE}}}svg":
         raise DomainError(
-            "invalid_image", "The logo must be a PNG, JPEG or SVG image.", field="logo"
+            "invalid_image",
+            _("The logo must be a PNG, JPEG or SVG image."),
+            field="logo",
         )
     for element in root.iter():
         if not isinstance(element.tag, str):
@@ -286,6 +312,7 @@ def _check_svg(content: bytes) -> None:
 def _unsafe_svg(what: str) -> DomainError:
     return DomainError(
         "unsafe_image",
-        f"The SVG contains {what}; save it as a plain drawing or as PNG.",
+        _("The SVG contains %(what)s; save it as a plain drawing or as PNG.")
+        % {"what": what},
         field="logo",
     )

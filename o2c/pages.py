@@ -22,6 +22,7 @@ from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
 from django.utils.dateformat import format as format_date
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from o2c import fx, keys, members
@@ -129,9 +130,17 @@ def fx_rate_add(request):
         )
     messages.success(
         request,
-        f"1 {fx_rate.currency} = {fx.rate_text(fx_rate.rate)} "
-        f"{request.organization.base_currency} on {_day(request, fx_rate.date)} "
-        f"{'replaced' if replace else 'saved'}.",
+        (
+            _("1 %(currency)s = %(rate)s %(base)s on %(day)s replaced.")
+            if replace
+            else _("1 %(currency)s = %(rate)s %(base)s on %(day)s saved.")
+        )
+        % {
+            "currency": fx_rate.currency,
+            "rate": fx.rate_text(fx_rate.rate),
+            "base": request.organization.base_currency,
+            "day": _day(request, fx_rate.date),
+        },
     )
     return redirect(_next_url(request, reverse("fx-rates")))
 
@@ -155,7 +164,9 @@ def fx_rate_edit(request, pk: int):
         except DomainError as error:
             context |= {"data": request.POST, "errors": _refused(error)}
             return render(request, "o2c/fx_rate_edit.html", context, status=422)
-        messages.success(request, f"{fx_rate.currency} rate changed.")
+        messages.success(
+            request, _("%(currency)s rate changed.") % {"currency": fx_rate.currency}
+        )
         return redirect("fx-rates")
     return render(request, "o2c/fx_rate_edit.html", context)
 
@@ -167,7 +178,8 @@ def fx_rate_delete(request, pk: int):
     fx.fx_rate_delete(fx_rate=fx_rate, actor=actor_of(request))
     messages.success(
         request,
-        f"The {fx_rate.currency} rate of {_day(request, fx_rate.date)} was deleted.",
+        _("The %(currency)s rate of %(day)s was deleted.")
+        % {"currency": fx_rate.currency, "day": _day(request, fx_rate.date)},
     )
     return redirect("fx-rates")
 
@@ -179,9 +191,9 @@ def fx_rates_upload(request):
     replace = bool(request.POST.get("replace"))
     try:
         if upload is None:
-            raise DomainError("required", "Choose a CSV file.", field="file")
+            raise DomainError("required", _("Choose a CSV file."), field="file")
         if upload.size > 5 * 1024 * 1024:
-            raise DomainError("too_large", "The file is over 5 MB.", field="file")
+            raise DomainError("too_large", _("The file is over 5 MB."), field="file")
         result = fx.fx_rates_import(
             content=upload.read(), actor=actor_of(request), replace=replace
         )
@@ -195,8 +207,15 @@ def fx_rates_upload(request):
         )
     messages.success(
         request,
-        f"Imported {result.created} new rate(s), replaced {result.replaced}, "
-        f"{result.unchanged} already stored.",
+        _(
+            "Imported %(created)s new rate(s), replaced %(replaced)s, "
+            "%(unchanged)s already stored."
+        )
+        % {
+            "created": result.created,
+            "replaced": result.replaced,
+            "unchanged": result.unchanged,
+        },
     )
     return redirect("fx-rates")
 
@@ -254,7 +273,7 @@ def organization_settings_page(request):
                 request, organization, data=values, errors=_refused(error)
             )
             return render(request, "o2c/organization.html", context, status=422)
-        messages.success(request, "Settings saved.")
+        messages.success(request, _("Settings saved."))
         return redirect("organization-settings")
     return render(
         request, "o2c/organization.html", _settings_context(request, organization)
@@ -271,16 +290,17 @@ def organization_logo_upload(request):
             organization_settings.organization_logo_remove(
                 organization=organization, actor=actor
             )
-            messages.success(request, "Logo removed.")
+            messages.success(request, _("Logo removed."))
             return redirect("organization-settings")
         upload = request.FILES.get("logo")
         if upload is None:
-            raise DomainError("required", "Choose an image file.", field="logo")
+            raise DomainError("required", _("Choose an image file."), field="logo")
         limit = organization_settings.LOGO_MAX_BYTES
         if upload.size > limit:
             raise DomainError(
                 "too_large",
-                f"The logo is {upload.size // 1024:,} KB; at most {limit // 1024} KB.",
+                _("The logo is %(size)s KB; at most %(limit)s KB.")
+                % {"size": f"{upload.size // 1024:,}", "limit": limit // 1024},
                 field="logo",
             )
         organization_settings.organization_logo_set(
@@ -289,7 +309,7 @@ def organization_logo_upload(request):
     except DomainError as error:
         context = _settings_context(request, organization, errors=_refused(error))
         return render(request, "o2c/organization.html", context, status=422)
-    messages.success(request, "Logo saved; new documents print it.")
+    messages.success(request, _("Logo saved; new documents print it."))
     return redirect("organization-settings")
 
 
@@ -390,11 +410,16 @@ def _send_invitation(request, membership: Membership, actor: Actor) -> None:
     except (SMTPException, OSError):
         messages.warning(
             request,
-            f"{membership.user.email} is a member, but the email could not be sent. "
-            "Use “Send again” once mail works.",
+            _(
+                "%(email)s is a member, but the email could not be sent. "
+                "Use “Send again” once mail works."
+            )
+            % {"email": membership.user.email},
         )
         return
-    messages.success(request, f"Invitation sent to {address}.")
+    messages.success(
+        request, _("Invitation sent to %(address)s.") % {"address": address}
+    )
 
 
 @capability_required("administer")
@@ -409,7 +434,10 @@ def member_role(request, pk: int):
         )
     except DomainError as error:
         return _members_page(request, status=409, member_error=(pk, error.message))
-    messages.success(request, f"{membership.user.get_username()}'s role changed.")
+    messages.success(
+        request,
+        _("%(member)s's role changed.") % {"member": membership.user.get_username()},
+    )
     return redirect("members")
 
 
@@ -421,7 +449,10 @@ def member_remove(request, pk: int):
         members.member_remove(membership=membership, actor=actor_of(request))
     except DomainError as error:
         return _members_page(request, status=409, member_error=(pk, error.message))
-    messages.success(request, f"{membership.user.get_username()} was removed.")
+    messages.success(
+        request,
+        _("%(member)s was removed.") % {"member": membership.user.get_username()},
+    )
     if membership.user_id == request.user.pk:
         return redirect("home")
     return redirect("members")
@@ -442,7 +473,7 @@ class SetPasswordView(auth_views.PasswordResetConfirmView):
         if membership is not None and membership.role == Role.COLLECTOR:
             landing = reverse("collecting:my_day")
         messages.success(
-            self.request, "Your password is set. Sign in with your email and it."
+            self.request, _("Your password is set. Sign in with your email and it.")
         )
         return f"{reverse('login')}?{urlencode({'next': landing})}"
 
@@ -501,5 +532,9 @@ def api_key_revoke(request, prefix: str):
         prefix=prefix,
     )
     keys.api_key_revoke(api_key=api_key, actor=actor_of(request))
-    messages.success(request, f"Key {api_key.name} ({api_key.prefix}) revoked.")
+    messages.success(
+        request,
+        _("Key %(name)s (%(prefix)s) revoked.")
+        % {"name": api_key.name, "prefix": api_key.prefix},
+    )
     return redirect("api-keys")

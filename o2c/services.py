@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from o2c.errors import ConflictError
 from o2c.models import AuditEvent, Membership, Organization, Role, Sequence
@@ -90,8 +91,16 @@ def transition(
     if to_status not in allowed:
         raise ConflictError(
             "invalid_transition",
-            f"{locked._meta.verbose_name.capitalize()} {locked} is {from_status}; "
-            f"it cannot become {to_status}.",
+            _(
+                "%(kind)s %(document)s is %(from_status)s; it cannot become "
+                "%(to_status)s."
+            )
+            % {
+                "kind": locked._meta.verbose_name.capitalize(),
+                "document": locked,
+                "from_status": from_status,
+                "to_status": to_status,
+            },
             field=field,
         )
     setattr(locked, field, to_status)
@@ -162,10 +171,12 @@ def organization_create(
 
     if timezone not in zoneinfo.available_timezones():
         raise DomainError(
-            "invalid_timezone", f"Unknown timezone '{timezone}'.", field="timezone"
+            "invalid_timezone",
+            _("Unknown timezone '%(timezone)s'.") % {"timezone": timezone},
+            field="timezone",
         )
     if not (name or "").strip():
-        raise DomainError("required", "Name is required.", field="name")
+        raise DomainError("required", _("Name is required."), field="name")
     # The slug names the tenant in URLs and commands; the model field only
     # validates in forms, so the service checks it.
     try:
@@ -173,11 +184,14 @@ def organization_create(
     except ValidationError:
         raise DomainError(
             "invalid_slug",
-            f"'{slug}' is not a slug: use letters, digits, '-' or '_'.",
+            _("'%(slug)s' is not a slug: use letters, digits, '-' or '_'.")
+            % {"slug": slug},
             field="slug",
         ) from None
     if Organization.objects.filter(slug=slug).exists():
-        raise ConflictError("duplicate", f"Slug '{slug}' is taken.", field="slug")
+        raise ConflictError(
+            "duplicate", _("Slug '%(slug)s' is taken.") % {"slug": slug}, field="slug"
+        )
     organization = Organization.objects.create(
         name=name,
         slug=slug,
@@ -197,7 +211,7 @@ def organization_create(
 
 @transaction.atomic
 def membership_set(*, organization: Organization, user, role: str) -> Membership:
-    membership, _ = Membership.objects.update_or_create(
+    membership, _created = Membership.objects.update_or_create(
         organization=organization, user=user, defaults={"role": role}
     )
     return membership

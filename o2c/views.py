@@ -17,6 +17,7 @@ from django.http import HttpResponseBadRequest, HttpResponseServerError, JsonRes
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.utils.cache import patch_vary_headers
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_POST
 
 from o2c.api.errors import error_body
@@ -82,7 +83,7 @@ def capability_required(capability: str):
         @organization_required
         def wrapper(request, *args, **kwargs):
             if not role_can(request.membership.role, capability):
-                raise PermissionDenied("Your role does not allow this.")
+                raise PermissionDenied(gettext("Your role does not allow this."))
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -111,7 +112,7 @@ def render_htmx(request, template: str, partial: str, context: dict):
     return response
 
 
-DIRECTIONS = [("asc", "Ascending"), ("desc", "Descending")]
+DIRECTIONS = [("asc", gettext_lazy("Ascending")), ("desc", gettext_lazy("Descending"))]
 
 
 def sort_ordering(keys: list[str], direction: str, *, grouped_by=()) -> list[str]:
@@ -150,10 +151,10 @@ def switch_organization(request):
 
 
 ERROR_TITLES = {
-    400: "The request could not be read",
-    403: "Your role does not allow this",
-    404: "Page not found",
-    500: "Something went wrong on our side",
+    400: gettext_lazy("The request could not be read"),
+    403: gettext_lazy("Your role does not allow this"),
+    404: gettext_lazy("Page not found"),
+    500: gettext_lazy("Something went wrong on our side"),
 }
 
 

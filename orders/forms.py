@@ -16,6 +16,8 @@ from datetime import date
 from django import forms
 from django.http import Http404, QueryDict
 from django.urls import reverse_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from o2c.api.fields import organization_members
 from o2c.errors import DomainError
@@ -29,12 +31,12 @@ CURRENCY_INPUT = forms.TextInput(
     attrs={"maxlength": 3, "class": "mono", "autocapitalize": "characters"}
 )
 LANGUAGES = [
-    ("en", "English"),
-    ("de", "German"),
-    ("fr", "French"),
-    ("es", "Spanish"),
-    ("it", "Italian"),
-    ("nl", "Dutch"),
+    ("en", gettext_lazy("English")),
+    ("de", gettext_lazy("German")),
+    ("fr", gettext_lazy("French")),
+    ("es", gettext_lazy("Spanish")),
+    ("it", gettext_lazy("Italian")),
+    ("nl", gettext_lazy("Dutch")),
 ]
 
 
@@ -55,13 +57,14 @@ class BusinessDateField(forms.DateField):
             day = super().to_python(value)
         except forms.ValidationError:
             raise forms.ValidationError(
-                f"'{value}' is not a date in the calendar; write it as YYYY-MM-DD.",
+                _("'%(value)s' is not a date in the calendar; write it as YYYY-MM-DD.")
+                % {"value": value},
                 code="invalid",
             ) from None
         if day is not None and not self.MIN <= day <= self.MAX:
             raise forms.ValidationError(
-                f"Date must be between {self.MIN.isoformat()} and "
-                f"{self.MAX.isoformat()}.",
+                _("Date must be between %(first)s and %(last)s.")
+                % {"first": self.MIN.isoformat(), "last": self.MAX.isoformat()},
                 code="date_out_of_range",
             )
         return day
@@ -162,55 +165,85 @@ def is_row_edit(data: QueryDict) -> bool:
 
 
 class CustomerForm(forms.Form):
-    name = forms.CharField(max_length=200)
+    name = forms.CharField(max_length=200, label=gettext_lazy("Name"))
     number = forms.CharField(
         max_length=40,
         required=False,
-        help_text="Empty on a new customer: numbered automatically.",
+        label=gettext_lazy("Number"),
+        help_text=gettext_lazy("Empty on a new customer: numbered automatically."),
     )
-    legal_name = forms.CharField(max_length=200, required=False)
-    email = forms.EmailField(required=False, label="Email")
-    phone = forms.CharField(max_length=50, required=False)
-    address = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    legal_name = forms.CharField(
+        max_length=200, required=False, label=gettext_lazy("Legal name")
+    )
+    email = forms.EmailField(required=False, label=gettext_lazy("Email"))
+    phone = forms.CharField(max_length=50, required=False, label=gettext_lazy("Phone"))
+    address = forms.CharField(
+        required=False,
+        label=gettext_lazy("Address"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     country = forms.CharField(
-        max_length=2, required=False, help_text="ISO code, e.g. DE"
+        max_length=2,
+        required=False,
+        label=gettext_lazy("Country"),
+        help_text=gettext_lazy("ISO code, e.g. DE"),
     )
-    tax_id = forms.CharField(max_length=50, required=False, label="Tax id")
+    tax_id = forms.CharField(
+        max_length=50, required=False, label=gettext_lazy("Tax id")
+    )
     language = forms.CharField(
         max_length=10,
         initial="en",
+        label=gettext_lazy("Language"),
         widget=forms.TextInput(attrs={"list": "customer-languages"}),
-        help_text="Language of invoices and reminders (en, de, fr…).",
+        help_text=gettext_lazy("Language of invoices and reminders (en, de, fr…)."),
     )
     currency = forms.CharField(
         widget=CURRENCY_INPUT,
         required=False,
-        label="Account currency",
-        help_text="ISO 4217 code; empty on a new customer: the base currency.",
+        label=gettext_lazy("Account currency"),
+        help_text=gettext_lazy(
+            "ISO 4217 code; empty on a new customer: the base currency."
+        ),
     )
-    payment_term = forms.ModelChoiceField(queryset=None, label="Payment terms")
+    payment_term = forms.ModelChoiceField(
+        queryset=None, label=gettext_lazy("Payment terms")
+    )
     credit_limit = AmountField(
-        required=False, help_text="In the account currency; empty for no limit."
+        required=False,
+        label=gettext_lazy("Credit limit"),
+        help_text=gettext_lazy("In the account currency; empty for no limit."),
     )
-    on_credit_hold = forms.BooleanField(required=False, label="On credit hold")
+    on_credit_hold = forms.BooleanField(
+        required=False, label=gettext_lazy("On credit hold")
+    )
     credit_hold_reason = forms.CharField(
         max_length=300,
         required=False,
-        label="Reason for the hold or its release",
+        label=gettext_lazy("Reason for the hold or its release"),
     )
     collector = forms.ModelChoiceField(
-        queryset=None, required=False, empty_label="Unassigned"
+        queryset=None,
+        required=False,
+        label=gettext_lazy("Collector"),
+        empty_label=gettext_lazy("Unassigned"),
     )
-    segment = forms.CharField(max_length=50, required=False)
+    segment = forms.CharField(
+        max_length=50, required=False, label=gettext_lazy("Segment")
+    )
     risk_class = forms.ChoiceField(
-        choices=Customer.Risk.choices, initial=Customer.Risk.MEDIUM
+        choices=Customer.Risk.choices,
+        initial=Customer.Risk.MEDIUM,
+        label=gettext_lazy("Risk class"),
     )
     do_not_contact = forms.BooleanField(
         required=False,
-        label="Do not contact",
-        help_text="No dunning emails, letters or calls.",
+        label=gettext_lazy("Do not contact"),
+        help_text=gettext_lazy("No dunning emails, letters or calls."),
     )
-    external_id = forms.CharField(max_length=100, required=False, label="External id")
+    external_id = forms.CharField(
+        max_length=100, required=False, label=gettext_lazy("External id")
+    )
 
     # Passed to the services; the credit hold has a service of its own.
     MASTER_FIELDS = [
@@ -255,30 +288,43 @@ class ContactForm(forms.ModelForm):
     class Meta:
         model = Contact
         fields = ["name", "email", "phone", "role", "is_primary"]
-        labels = {"is_primary": "Primary"}
+        labels = {
+            "name": gettext_lazy("Name"),
+            "email": gettext_lazy("Email"),
+            "phone": gettext_lazy("Phone"),
+            "role": gettext_lazy("Role"),
+            "is_primary": gettext_lazy("Primary"),
+        }
 
 
 # --- sales orders -------------------------------------------------------------------
 
 
 class OrderForm(forms.Form):
-    order_date = BusinessDateField()
+    order_date = BusinessDateField(label=gettext_lazy("Order date"))
     currency = forms.CharField(
         widget=CURRENCY_INPUT,
         required=False,
-        help_text="Empty for the customer's account currency.",
+        label=gettext_lazy("Currency"),
+        help_text=gettext_lazy("Empty for the customer's account currency."),
     )
     customer_reference = forms.CharField(
-        max_length=100, required=False, label="Customer reference (PO number)"
+        max_length=100,
+        required=False,
+        label=gettext_lazy("Customer reference (PO number)"),
     )
-    notes = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    notes = forms.CharField(
+        required=False,
+        label=gettext_lazy("Notes"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
 
 
 class OrderLineForm(forms.Form):
     item = forms.CharField(
         max_length=60,
         required=False,
-        label="Item (SKU)",
+        label=gettext_lazy("Item (SKU)"),
         widget=forms.TextInput(
             attrs={
                 "list": "catalog-items",
@@ -292,16 +338,18 @@ class OrderLineForm(forms.Form):
             }
         ),
     )
-    description = forms.CharField(max_length=300, required=False)
-    quantity = QuantityField()
-    unit_price = AmountField(required=False)
-    tax_rate = TaxRateField(required=False, label="Tax %")
+    description = forms.CharField(
+        max_length=300, required=False, label=gettext_lazy("Description")
+    )
+    quantity = QuantityField(label=gettext_lazy("Quantity"))
+    unit_price = AmountField(required=False, label=gettext_lazy("Unit price"))
+    tax_rate = TaxRateField(required=False, label=gettext_lazy("Tax %"))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         # Empty takes the catalog item's (the service's rule); say so, not "0".
-        self.fields["unit_price"].widget.attrs["placeholder"] = "item's price"
-        self.fields["tax_rate"].widget.attrs["placeholder"] = "item's"
+        self.fields["unit_price"].widget.attrs["placeholder"] = _("item's price")
+        self.fields["tax_rate"].widget.attrs["placeholder"] = _("item's")
 
     def clean_item(self):
         sku = self.cleaned_data["item"].strip()
@@ -311,7 +359,9 @@ class OrderLineForm(forms.Form):
         sku = sku.split(" · ")[0].strip()
         item = Item.objects.filter(sku=sku).first()
         if item is None:
-            raise forms.ValidationError(f"No item with SKU '{sku}' in the catalog.")
+            raise forms.ValidationError(
+                _("No item with SKU '%(sku)s' in the catalog.") % {"sku": sku}
+            )
         return item
 
 
@@ -334,18 +384,24 @@ OrderLineFormSet = forms.formset_factory(OrderLineForm, formset=LineFormSet, ext
 
 class ConfirmForm(forms.Form):
     override_credit_check = forms.BooleanField(
-        required=False, label="Override the credit check"
+        required=False, label=gettext_lazy("Override the credit check")
     )
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=300, required=False)
+    reason = forms.CharField(
+        max_length=300, required=False, label=gettext_lazy("Reason")
+    )
 
 
 class ShipmentForm(forms.Form):
-    shipped_date = BusinessDateField(label="Shipped on")
-    carrier = forms.CharField(max_length=100, required=False)
-    tracking_number = forms.CharField(max_length=100, required=False)
+    shipped_date = BusinessDateField(label=gettext_lazy("Shipped on"))
+    carrier = forms.CharField(
+        max_length=100, required=False, label=gettext_lazy("Carrier")
+    )
+    tracking_number = forms.CharField(
+        max_length=100, required=False, label=gettext_lazy("Tracking number")
+    )
 
     def __init__(self, *args, order_lines=(), **kwargs):
         super().__init__(*args, **kwargs)
@@ -353,7 +409,7 @@ class ShipmentForm(forms.Form):
         for line in self.order_lines:
             self.fields[f"ship_{line.pk}"] = QuantityField(
                 required=False,
-                label=f"Ship of line {line.position}",
+                label=_("Ship of line %(position)s") % {"position": line.position},
             )
 
     def quantity_field(self, line):

@@ -4,6 +4,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from o2c.tenancy import TenantModel
 
@@ -22,9 +23,9 @@ class PaymentTerm(TenantModel):
     """
 
     class Kind(models.TextChoices):
-        NET = "net", "Net N days"
-        END_OF_MONTH = "end_of_month", "End of month + N days"
-        INSTALMENTS = "instalments", "Instalments"
+        NET = "net", _("Net N days")
+        END_OF_MONTH = "end_of_month", _("End of month + N days")
+        INSTALMENTS = "instalments", _("Instalments")
 
     name = models.CharField(max_length=100)
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NET)
@@ -45,9 +46,9 @@ class PaymentTerm(TenantModel):
 
 class Customer(TenantModel):
     class Risk(models.TextChoices):
-        LOW = "low", "Low"
-        MEDIUM = "medium", "Medium"
-        HIGH = "high", "High"
+        LOW = "low", _("Low")
+        MEDIUM = "medium", _("Medium")
+        HIGH = "high", _("High")
 
     number = models.CharField(max_length=40)
     name = models.CharField(max_length=200)
@@ -96,10 +97,10 @@ class Customer(TenantModel):
 
 class Contact(TenantModel):
     class Role(models.TextChoices):
-        BILLING = "billing", "Billing"
-        AP_CLERK = "ap_clerk", "AP clerk"
-        DECISION_MAKER = "decision_maker", "Decision maker"
-        OTHER = "other", "Other"
+        BILLING = "billing", _("Billing")
+        AP_CLERK = "ap_clerk", _("AP clerk")
+        DECISION_MAKER = "decision_maker", _("Decision maker")
+        OTHER = "other", _("Other")
 
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, related_name="contacts"
@@ -141,12 +142,12 @@ class Item(TenantModel):
 
 class SalesOrder(TenantModel):
     class Status(models.TextChoices):
-        DRAFT = "draft", "Draft"
-        CONFIRMED = "confirmed", "Confirmed"
-        PARTIALLY_FULFILLED = "partially_fulfilled", "Partially fulfilled"
-        FULFILLED = "fulfilled", "Fulfilled"
-        INVOICED = "invoiced", "Invoiced"
-        CANCELLED = "cancelled", "Cancelled"
+        DRAFT = "draft", _("Draft")
+        CONFIRMED = "confirmed", _("Confirmed")
+        PARTIALLY_FULFILLED = "partially_fulfilled", _("Partially fulfilled")
+        FULFILLED = "fulfilled", _("Fulfilled")
+        INVOICED = "invoiced", _("Invoiced")
+        CANCELLED = "cancelled", _("Cancelled")
 
     S = Status
     TRANSITIONS = {
@@ -220,9 +221,9 @@ class SalesOrderLine(TenantModel):
 
 class Fulfillment(TenantModel):
     class Status(models.TextChoices):
-        SHIPPED = "shipped", "Shipped"
-        DELIVERED = "delivered", "Delivered"
-        CANCELLED = "cancelled", "Cancelled"
+        SHIPPED = "shipped", _("Shipped")
+        DELIVERED = "delivered", _("Delivered")
+        CANCELLED = "cancelled", _("Cancelled")
 
     S = Status
     TRANSITIONS = {

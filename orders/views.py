@@ -14,6 +14,8 @@ from django.db import transaction
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from o2c.errors import DomainError
@@ -256,7 +258,8 @@ ORDER_SORTS = {
 class OrderFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=100)
     status = forms.ChoiceField(
-        required=False, choices=[("", "Any status"), *SalesOrder.Status.choices]
+        required=False,
+        choices=[("", gettext_lazy("Any status")), *SalesOrder.Status.choices],
     )
     customer = forms.IntegerField(required=False, min_value=1)
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in ORDER_SORTS])
@@ -361,7 +364,7 @@ def order_create(request):
     lines = OrderLineFormSet(data, prefix="lines", initial=[{}, {}])
     if data is None:
         return _order_form(request, form, lines, customer)
-    customer_error = "" if customer else "Choose the customer."
+    customer_error = "" if customer else _("Choose the customer.")
     if form.is_valid() and lines.is_valid() and customer:
         try:
             order = selling.order_create(
@@ -498,7 +501,7 @@ def shipment_create(request, pk):
 def _show_shipment_error(error: DomainError, form, shipped) -> None:
     """``lines[i]`` of the service is the i-th line given a quantity."""
     form.domain_error = error.message
-    for index, (line, _) in enumerate(shipped):
+    for index, (line, _quantity) in enumerate(shipped):
         if (error.field or "").startswith(f"lines[{index}]"):
             form.add_error(f"ship_{line.pk}", error.message)
             return

@@ -60,6 +60,7 @@ from django.db import (
 from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 from django.utils.text import get_valid_filename
+from django.utils.translation import gettext as _
 
 from invoicing.imports.parsing import (
     DATE_FORMATS,
@@ -132,18 +133,19 @@ def import_job_create(
     """
     if kind not in JOB_KINDS:
         raise DomainError(
-            "invalid_choice", 'Kind must be "invoices" or "customers".', field="kind"
+            "invalid_choice", _('Kind must be "invoices" or "customers".'), field="kind"
         )
     if date_format not in DATE_FORMATS:
         raise DomainError(
             "invalid_choice",
-            f"Date format must be one of {', '.join(DATE_FORMATS)}.",
+            _("Date format must be one of %(formats)s.")
+            % {"formats": ", ".join(DATE_FORMATS)},
             field="date_format",
         )
     if customers_file is not None and kind != "invoices":
         raise DomainError(
             "not_allowed",
-            "A customers file goes with an invoices import only.",
+            _("A customers file goes with an invoices import only."),
             field="customers_file",
         )
     organization = current_organization()
@@ -196,11 +198,11 @@ def _check_upload(upload, *, field: str) -> str:
             field=field,
         )
     if upload.size == 0:
-        raise DomainError("empty_file", "The file is empty.", field=field)
+        raise DomainError("empty_file", _("The file is empty."), field=field)
     if not upload.name.lower().endswith(FILE_SUFFIXES):
         raise DomainError(
             "unsupported_file",
-            "Upload a .csv or an .xlsx file.",
+            _("Upload a .csv or an .xlsx file."),
             field=field,
         )
     digest = hashlib.sha256()

@@ -7,6 +7,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET
 
 from invoicing.imports import selectors, services
@@ -22,26 +24,36 @@ RECENT_JOBS = 20
 
 class ImportForm(forms.Form):
     kind = forms.ChoiceField(
+        label=gettext_lazy("Kind"),
         choices=[
-            ("invoices", "Invoices (open items and settled history)"),
-            ("customers", "Customers"),
-        ]
+            ("invoices", gettext_lazy("Invoices (open items and settled history)")),
+            ("customers", gettext_lazy("Customers")),
+        ],
     )
-    file = forms.FileField(help_text="CSV (UTF-8) or XLSX, at most 20 MB.")
+    file = forms.FileField(
+        label=gettext_lazy("File"),
+        help_text=gettext_lazy("CSV (UTF-8) or XLSX, at most 20 MB."),
+    )
     customers_file = forms.FileField(
         required=False,
-        help_text="Invoices only: customers to create first, in the same import.",
+        label=gettext_lazy("Customers file"),
+        help_text=gettext_lazy(
+            "Invoices only: customers to create first, in the same import."
+        ),
     )
     date_format = forms.ChoiceField(
         choices=[(code, label) for code, (_, label) in DATE_FORMATS.items()],
         initial=ISO,
-        help_text="How the file writes dates; YYYY-MM-DD is always accepted.",
+        label=gettext_lazy("Date format"),
+        help_text=gettext_lazy(
+            "How the file writes dates; YYYY-MM-DD is always accepted."
+        ),
     )
 
 
 def _organization_required(request):
     if request.organization is None:
-        raise PermissionDenied("You are not a member of any organization.")
+        raise PermissionDenied(_("You are not a member of any organization."))
 
 
 @login_required
@@ -52,7 +64,9 @@ def import_list(request):
     if request.method == "POST" and form.is_valid():
         kind = form.cleaned_data["kind"]
         if not role_can(role, services.KIND_CAPABILITY[kind]):
-            raise PermissionDenied(f"Your role cannot import {kind}.")
+            raise PermissionDenied(
+                _("Your role cannot import %(kind)s.") % {"kind": kind}
+            )
         try:
             job = services.import_job_create(
                 actor=Actor.for_member(request.membership),

@@ -65,7 +65,8 @@ def invoice_delivery_schedule(*, invoice: Invoice, actor: Actor) -> InvoiceDeliv
     if not invoice.is_issued:
         raise ConflictError(
             "invalid_status",
-            f"Invoice {invoice} is {invoice.status}; only issued invoices are sent.",
+            _("Invoice %(invoice)s is %(status)s; only issued invoices are sent.")
+            % {"invoice": invoice, "status": invoice.status},
             field="invoice",
         )
     return _schedule(invoice=invoice, actor=actor)
@@ -79,7 +80,8 @@ def credit_note_delivery_schedule(
     if credit_note.status != CreditNote.Status.ISSUED:
         raise ConflictError(
             "invalid_status",
-            f"Credit note {credit_note} is {credit_note.status}; it is not sent.",
+            _("Credit note %(credit_note)s is %(status)s; it is not sent.")
+            % {"credit_note": credit_note, "status": credit_note.status},
             field="credit_note",
         )
     return _schedule(credit_note=credit_note, actor=actor)
@@ -122,8 +124,11 @@ def delivery_resend(*, delivery: InvoiceDelivery, actor: Actor) -> InvoiceDelive
     if delivery.status not in (Status.FAILED, Status.NO_RECIPIENT):
         raise ConflictError(
             "invalid_transition",
-            f"This delivery is {delivery.get_status_display().lower()}; only failed "
-            "deliveries and those without a recipient are sent again.",
+            _(
+                "This delivery is %(status)s; only failed deliveries and those "
+                "without a recipient are sent again."
+            )
+            % {"status": delivery.get_status_display().lower()},
         )
     delivery = transition(
         obj=delivery,
@@ -149,11 +154,11 @@ def delivery_reconcile(
     if delivery.status != Status.SENDING:
         raise ConflictError(
             "invalid_transition",
-            f"This delivery is {delivery.get_status_display().lower()}; only one "
-            "stuck in sending is reconciled.",
+            _("This delivery is %(status)s; only one stuck in sending is reconciled.")
+            % {"status": delivery.get_status_display().lower()},
         )
     if not sent and not note.strip():
-        raise DomainError("required", "Say what happened to it.", field="note")
+        raise DomainError("required", _("Say what happened to it."), field="note")
     outcome = {"sent_at": timezone.now()} if sent else {"error": note.strip()}
     return transition(
         obj=delivery,

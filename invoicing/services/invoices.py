@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from invoicing.models import (
     CreditNote,
@@ -70,7 +71,7 @@ def invoice_create(
     currency = validate_currency(currency or customer.currency)
     if not lines:
         raise DomainError(
-            "required", "An invoice needs at least one line.", field="lines"
+            "required", _("An invoice needs at least one line."), field="lines"
         )
     priced = _priced_lines(lines, currency)
     invoice = _new_invoice(
@@ -126,19 +127,22 @@ def invoice_draft_update(
     if invoice.status != Invoice.Status.DRAFT:
         raise ConflictError(
             "invalid_status",
-            f"Invoice {invoice} is {invoice.status}; only drafts are edited.",
+            _("Invoice %(invoice)s is %(status)s; only drafts are edited.")
+            % {"invoice": invoice, "status": invoice.status},
             field="invoice",
         )
     if lines is not None and invoice.source == Invoice.Source.ORDER:
         raise DomainError(
             "order_lines",
-            "The lines of an order's invoice come from its shipments; void the "
-            "draft and invoice the order again to change them.",
+            _(
+                "The lines of an order's invoice come from its shipments; void the "
+                "draft and invoice the order again to change them."
+            ),
             field="lines",
         )
     if lines is not None and not lines:
         raise DomainError(
-            "required", "An invoice needs at least one line.", field="lines"
+            "required", _("An invoice needs at least one line."), field="lines"
         )
     before = {
         "invoice_date": str(invoice.invoice_date),
@@ -214,11 +218,12 @@ def invoice_create_from_order(
         if not lines:
             raise ConflictError(
                 "nothing_to_invoice",
-                f"Order {order} has no shipped quantity left to invoice.",
+                _("Order %(order)s has no shipped quantity left to invoice.")
+                % {"order": order},
                 field="sales_order",
             )
     if not lines:
-        raise DomainError("required", "Choose a line to invoice.", field="lines")
+        raise DomainError("required", _("Choose a line to invoice."), field="lines")
     invoice_lines = []
     for index, (line, quantity) in enumerate(lines):
         field = f"lines[{index}]"
@@ -226,7 +231,7 @@ def invoice_create_from_order(
         if order_line is None:
             raise DomainError(
                 "not_on_order",
-                "Line is not on this order.",
+                _("Line is not on this order."),
                 field=f"{field}.order_line",
             )
         invoiceable = order_line.quantity_fulfilled - order_line.quantity_invoiced
@@ -234,8 +239,15 @@ def invoice_create_from_order(
         if quantity > invoiceable:
             raise DomainError(
                 "exceeds_fulfilled",
-                f"{invoiceable.normalize():f} of line {order_line.position} are "
-                f"shipped and not invoiced; got {quantity.normalize():f}.",
+                _(
+                    "%(available)s of line %(position)s are shipped and not invoiced; "
+                    "got %(quantity)s."
+                )
+                % {
+                    "available": f"{invoiceable.normalize():f}",
+                    "position": order_line.position,
+                    "quantity": f"{quantity.normalize():f}",
+                },
                 field=f"{field}.quantity",
             )
         order_line.quantity_invoiced += quantity
@@ -319,7 +331,9 @@ def _write_lines_and_schedule(
     if due_date is not None:
         if due_date < invoice.invoice_date:
             raise DomainError(
-                "invalid_date", "Due date is before the invoice date.", field="due_date"
+                "invalid_date",
+                _("Due date is before the invoice date."),
+                field="due_date",
             )
         schedule = [(due_date, total)]
     invoice.subtotal, invoice.tax_total, invoice.total = subtotal, tax_total, total
@@ -330,7 +344,7 @@ def _write_lines_and_schedule(
     except IntegrityError:
         raise ConflictError(
             "duplicate",
-            "An invoice with this number or external id already exists.",
+            _("An invoice with this number or external id already exists."),
             field=duplicate_field,
         ) from None
     InvoiceLine.objects.bulk_create(
@@ -371,7 +385,9 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     if invoice.status != Invoice.Status.DRAFT:
         raise ConflictError(
-            "invalid_transition", f"Invoice {invoice} is already {invoice.status}."
+            "invalid_transition",
+            _("Invoice %(invoice)s is already %(status)s.")
+            % {"invoice": invoice, "status": invoice.status},
         )
     if not invoice.number:
         invoice.number = next_number("invoice", prefix="INV-")
@@ -423,8 +439,10 @@ def invoice_void(
     if any(e.kind != LedgerEntry.Kind.INVOICE for e in entries):
         raise ConflictError(
             "has_postings",
-            "Payments, credits or fees are posted to this invoice; issue a credit "
-            "note instead of voiding it.",
+            _(
+                "Payments, credits or fees are posted to this invoice; issue a credit "
+                "note instead of voiding it."
+            ),
         )
     # Void first: the reversal below then leaves the status alone instead of
     # deriving "paid" from the zero balance.
@@ -465,20 +483,20 @@ def credit_note_create(
     if not invoice.is_issued:
         raise ConflictError(
             "invalid_status",
-            f"Invoice {invoice} is {invoice.status}; only issued invoices are "
-            "credited.",
+            _("Invoice %(invoice)s is %(status)s; only issued invoices are credited.")
+            % {"invoice": invoice, "status": invoice.status},
             field="invoice",
         )
     if credit_date < invoice.invoice_date:
         raise DomainError(
             "invalid_date",
-            "A credit note cannot be dated before its invoice.",
+            _("A credit note cannot be dated before its invoice."),
             field="credit_date",
         )
     if not (reason or "").strip():
-        raise DomainError("required", "Give a reason.", field="reason")
+        raise DomainError("required", _("Give a reason."), field="reason")
     if not lines:
-        raise DomainError("required", "A credit note needs a line.", field="lines")
+        raise DomainError("required", _("A credit note needs a line."), field="lines")
     currency = invoice.currency
     priced = [
         price_line(
@@ -498,13 +516,21 @@ def credit_note_create(
     tax_total = sum((p.tax_amount for p in priced), Decimal(0))
     total = subtotal + tax_total
     if total <= 0:
-        raise DomainError("invalid_amount", "Credit must be positive.", field="lines")
+        raise DomainError(
+            "invalid_amount", _("Credit must be positive."), field="lines"
+        )
     if total > invoice.open_amount:
         raise DomainError(
             "exceeds_open_amount",
-            f"Credit {total} exceeds the invoice's open amount "
-            f"{quantize(invoice.open_amount, currency)} {currency}; refund the "
-            "payment instead.",
+            _(
+                "Credit %(total)s exceeds the invoice's open amount %(open_amount)s "
+                "%(currency)s; refund the payment instead."
+            )
+            % {
+                "total": total,
+                "open_amount": quantize(invoice.open_amount, currency),
+                "currency": currency,
+            },
             field="lines",
         )
     organization = current_organization()
@@ -599,16 +625,19 @@ def fee_post(
     if not invoice.is_issued:
         raise ConflictError(
             "invalid_status",
-            f"Invoice {invoice} is {invoice.status}; fees go on issued invoices.",
+            _("Invoice %(invoice)s is %(status)s; fees go on issued invoices.")
+            % {"invoice": invoice, "status": invoice.status},
             field="invoice",
         )
     amount = exact_amount(amount, invoice.currency)
     if amount <= 0:
-        raise DomainError("invalid_amount", "A fee must be positive.", field="amount")
+        raise DomainError(
+            "invalid_amount", _("A fee must be positive."), field="amount"
+        )
     if posting_date < invoice.invoice_date:
         raise DomainError(
             "invalid_date",
-            "A fee cannot be dated before its invoice.",
+            _("A fee cannot be dated before its invoice."),
             field="posting_date",
         )
     (entry,) = ledger_post(

@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Sum
+from django.utils.translation import gettext as _
 
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.status import fees_by_invoice, payment_status
@@ -97,13 +98,13 @@ def ledger_reverse(
         "reverses_id", flat=True
     )
     if already:
-        raise ConflictError("already_reversed", "That posting is already reversed.")
+        raise ConflictError("already_reversed", _("That posting is already reversed."))
     for entry in entries:
         if posting_date < entry.posting_date:
             raise DomainError(
                 "date_before_original",
-                f"A reversal cannot be dated before the original posting "
-                f"({entry.posting_date.isoformat()}).",
+                _("A reversal cannot be dated before the original posting (%(date)s).")
+                % {"date": entry.posting_date.isoformat()},
                 field=date_field,
             )
     return ledger_post(
@@ -140,28 +141,35 @@ def _lock_invoices(invoice_ids: set[int]) -> dict[int, Invoice]:
 def _check_posting(posting: Posting, invoice: Invoice | None) -> None:
     if posting.amount == 0:
         raise DomainError(
-            "zero_amount", "Amount must not be zero.", field=posting.field
+            "zero_amount", _("Amount must not be zero."), field=posting.field
         )
     if posting.amount != quantize(posting.amount, posting.currency):
         raise DomainError(
             "invalid_amount",
-            f"{posting.amount} is not exact in {posting.currency}.",
+            _("%(amount)s is not exact in %(currency)s.")
+            % {"amount": posting.amount, "currency": posting.currency},
             field=posting.field,
         )
     if posting.invoice_id is None:
         return
     if invoice is None:
-        raise DomainError("unknown_invoice", "Invoice not found.", field="invoice")
+        raise DomainError("unknown_invoice", _("Invoice not found."), field="invoice")
     if invoice.currency != posting.currency:
         raise DomainError(
             "currency_mismatch",
-            f"Invoice {invoice} is in {invoice.currency}, not {posting.currency}.",
+            _("Invoice %(invoice)s is in %(currency)s, not %(other_currency)s.")
+            % {
+                "invoice": invoice,
+                "currency": invoice.currency,
+                "other_currency": posting.currency,
+            },
             field="currency",
         )
     if invoice.customer_id != posting.customer_id:
         raise DomainError(
             "customer_mismatch",
-            f"Invoice {invoice} belongs to another customer.",
+            _("Invoice %(invoice)s belongs to another customer.")
+            % {"invoice": invoice},
             field="invoice",
         )
 
@@ -178,8 +186,11 @@ def _check_history(postings: list[Posting]) -> dict[int, tuple[Decimal, date]]:
         if balance < 0:
             raise DomainError(
                 "exceeds_open_amount",
-                f"This would take the invoice's open amount below zero"
-                f" (by {-balance} as of {day.isoformat()}).",
+                _(
+                    "This would take the invoice's open amount below zero (by "
+                    "%(balance)s as of %(date)s)."
+                )
+                % {"balance": -balance, "date": day.isoformat()},
                 field=_field_for(postings, invoice_id=invoice_id),
             )
         invoice_totals[invoice_id] = (balance, day)
@@ -190,8 +201,11 @@ def _check_history(postings: list[Posting]) -> dict[int, tuple[Decimal, date]]:
         if on_account > 0:
             raise DomainError(
                 "exceeds_unapplied",
-                f"This would apply more than the payment's unapplied cash"
-                f" (by {on_account} as of {day.isoformat()}).",
+                _(
+                    "This would apply more than the payment's unapplied cash (by "
+                    "%(on_account)s as of %(date)s)."
+                )
+                % {"on_account": on_account, "date": day.isoformat()},
                 field=_field_for(postings, payment_id=payment_id),
             )
     return invoice_totals

@@ -56,6 +56,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "o2c.middleware.TenantMiddleware",
+    "o2c.middleware.LanguageMiddleware",
 ]
 
 ROOT_URLCONF = "o2c.urls"
@@ -135,6 +136,10 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 MEDIA_URL = "/media/"
+
+# The interface speaks the organization's language (o2c.middleware), but raw numbers
+# and dates in templates keep one machine-readable form (see o2c.formats).
+FORMAT_MODULE_PATH = ["o2c.formats"]
 
 # --- Email -------------------------------------------------------------------
 EMAIL_BACKEND = env(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
 
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, validate_currency
@@ -25,10 +26,16 @@ def payment_term_create(
     *, name: str, kind: str, days: int = 0, instalments=None, actor: Actor
 ) -> PaymentTerm:
     if kind not in PaymentTerm.Kind.values:
-        raise DomainError("invalid_choice", f"Unknown kind '{kind}'.", field="kind")
+        raise DomainError(
+            "invalid_choice",
+            _("Unknown kind '%(kind)s'.") % {"kind": kind},
+            field="kind",
+        )
     if not (0 <= int(days) <= MAX_TERM_DAYS):
         raise DomainError(
-            "invalid_days", f"Days must be 0 to {MAX_TERM_DAYS}.", field="days"
+            "invalid_days",
+            _("Days must be 0 to %(max_days)s.") % {"max_days": MAX_TERM_DAYS},
+            field="days",
         )
     term = PaymentTerm(
         organization=current_organization(),
@@ -46,7 +53,9 @@ def payment_term_create(
 def customer_create(*, actor: Actor, **fields) -> Customer:
     unknown = set(fields) - CUSTOMER_FIELDS
     if unknown:
-        raise DomainError("unknown_field", f"Unknown: {sorted(unknown)}")
+        raise DomainError(
+            "unknown_field", _("Unknown: %(names)s") % {"names": sorted(unknown)}
+        )
     organization = current_organization()
     customer = Customer(organization=organization, **fields)
     customer.currency = validate_currency(
@@ -64,7 +73,9 @@ def customer_create(*, actor: Actor, **fields) -> Customer:
 def customer_update(*, customer: Customer, actor: Actor, **fields) -> Customer:
     unknown = set(fields) - CUSTOMER_FIELDS
     if unknown:
-        raise DomainError("unknown_field", f"Unknown: {sorted(unknown)}")
+        raise DomainError(
+            "unknown_field", _("Unknown: %(names)s") % {"names": sorted(unknown)}
+        )
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     changes = {}
     for name, value in fields.items():
@@ -116,7 +127,9 @@ CONTACT_FIELDS = {"name", "email", "phone", "role", "is_primary"}
 def contact_update(*, contact: Contact, actor: Actor, **fields) -> Contact:
     unknown = set(fields) - CONTACT_FIELDS
     if unknown:
-        raise DomainError("unknown_field", f"Unknown: {sorted(unknown)}")
+        raise DomainError(
+            "unknown_field", _("Unknown: %(names)s") % {"names": sorted(unknown)}
+        )
     contact = Contact.objects.select_for_update().get(pk=contact.pk)
     changes = {}
     for name, value in fields.items():
@@ -125,7 +138,7 @@ def contact_update(*, contact: Contact, actor: Actor, **fields) -> Contact:
             setattr(contact, name, value)
             changes[name] = [_jsonable(old), _jsonable(value)]
     if not (contact.name or "").strip():
-        raise DomainError("required", "Name is required.", field="name")
+        raise DomainError("required", _("Name is required."), field="name")
     contact.save()
     if changes:
         audit_record(actor=actor, obj=contact, action="updated", data=changes)
@@ -160,12 +173,12 @@ def item_create(
     )
     if item.unit_price < 0:
         raise DomainError(
-            "invalid_amount", "Price must not be negative.", field="unit_price"
+            "invalid_amount", _("Price must not be negative."), field="unit_price"
         )
     if not (0 <= Decimal(tax_rate) <= 100):
         raise DomainError(
             "invalid_tax_rate",
-            "Tax rate is a percent between 0 and 100.",
+            _("Tax rate is a percent between 0 and 100."),
             field="tax_rate",
         )
     _save_unique(item, field="sku", message=f"SKU '{sku}' already exists.")
@@ -175,11 +188,11 @@ def item_create(
 
 def _clean_customer(customer: Customer) -> None:
     if not (customer.name or "").strip():
-        raise DomainError("required", "Name is required.", field="name")
+        raise DomainError("required", _("Name is required."), field="name")
     # Without this the NOT NULL failure below would be reported as a duplicate.
     if customer.payment_term_id is None:
         raise DomainError(
-            "required", "Payment terms are required.", field="payment_term"
+            "required", _("Payment terms are required."), field="payment_term"
         )
     # An integration finds its customer by this id, so two must not share one.
     # Only a partial unique index would also stop two concurrent creates.
@@ -189,7 +202,8 @@ def _clean_customer(customer: Customer) -> None:
     if customer.external_id and duplicate.exists():
         raise ConflictError(
             "duplicate",
-            f"A customer with external id '{customer.external_id}' exists.",
+            _("A customer with external id '%(external_id)s' exists.")
+            % {"external_id": customer.external_id},
             field="external_id",
         )
     if customer.credit_limit is not None:
@@ -199,7 +213,7 @@ def _clean_customer(customer: Customer) -> None:
         if customer.credit_limit < 0:
             raise DomainError(
                 "invalid_amount",
-                "Credit limit must not be negative.",
+                _("Credit limit must not be negative."),
                 field="credit_limit",
             )
 

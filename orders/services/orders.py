@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F
+from django.utils.translation import gettext as _
 
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, validate_currency
@@ -48,7 +49,7 @@ def order_create(
     currency = validate_currency(currency or customer.currency)
     if not lines:
         raise DomainError(
-            "required", "An order needs at least one line.", field="lines"
+            "required", _("An order needs at least one line."), field="lines"
         )
     order = SalesOrder.objects.create(
         organization=current_organization(),
@@ -75,8 +76,15 @@ def _order_line(order: SalesOrder, position: int, line: OrderLineInput):
     if item is not None and item.currency != order.currency and line.unit_price is None:
         raise DomainError(
             "currency_mismatch",
-            f"Item {item.sku} is priced in {item.currency}; give a unit_price in "
-            f"{order.currency}.",
+            _(
+                "Item %(sku)s is priced in %(currency)s; give a unit_price in "
+                "%(other_currency)s."
+            )
+            % {
+                "sku": item.sku,
+                "currency": item.currency,
+                "other_currency": order.currency,
+            },
             field=f"{field}.item",
         )
     unit_price = (
@@ -84,7 +92,7 @@ def _order_line(order: SalesOrder, position: int, line: OrderLineInput):
     )
     if unit_price is None:
         raise DomainError(
-            "required", "Give a unit_price or an item.", field=f"{field}.unit_price"
+            "required", _("Give a unit_price or an item."), field=f"{field}.unit_price"
         )
     unit_price = exact_amount(unit_price, order.currency, field=f"{field}.unit_price")
     priced = price_line(
@@ -141,7 +149,8 @@ def order_confirm(
     if order.status != SalesOrder.Status.DRAFT:
         raise ConflictError(
             "invalid_transition",
-            f"Order {order} is {order.status}; only drafts are confirmed.",
+            _("Order %(order)s is %(status)s; only drafts are confirmed.")
+            % {"order": order, "status": order.status},
             field="status",
         )
     customer = Customer.objects.select_for_update().get(pk=order.customer_id)
@@ -165,7 +174,7 @@ def order_cancel(*, order: SalesOrder, actor: Actor, reason: str = "") -> SalesO
     if order.lines.filter(quantity_fulfilled__gt=0).exists():
         raise ConflictError(
             "already_fulfilled",
-            "Goods were shipped on this order; cancel its fulfillments first.",
+            _("Goods were shipped on this order; cancel its fulfillments first."),
         )
     return transition(
         obj=order,
@@ -192,11 +201,12 @@ def fulfillment_create(
     ):
         raise ConflictError(
             "invalid_status",
-            f"Order {order} is {order.status}; only confirmed orders ship.",
+            _("Order %(order)s is %(status)s; only confirmed orders ship.")
+            % {"order": order, "status": order.status},
             field="order",
         )
     if not lines:
-        raise DomainError("required", "Ship at least one line.", field="lines")
+        raise DomainError("required", _("Ship at least one line."), field="lines")
     fulfillment = Fulfillment.objects.create(
         organization=order.organization,
         number=next_number("fulfillment", prefix="SH-"),
@@ -214,8 +224,15 @@ def fulfillment_create(
         if quantity > remaining:
             raise DomainError(
                 "exceeds_ordered",
-                f"Only {remaining.normalize():f} of line {order_line.position} "
-                f"remain to ship; got {quantity.normalize():f}.",
+                _(
+                    "Only %(available)s of line %(position)s remain to ship; got "
+                    "%(quantity)s."
+                )
+                % {
+                    "available": f"{remaining.normalize():f}",
+                    "position": order_line.position,
+                    "quantity": f"{quantity.normalize():f}",
+                },
                 field=field,
             )
         order_line.quantity_fulfilled += quantity
@@ -251,8 +268,10 @@ def fulfillment_cancel(*, fulfillment: Fulfillment, actor: Actor) -> Fulfillment
         if not updated:
             raise ConflictError(
                 "already_invoiced",
-                "Part of this shipment is already invoiced; credit the invoice "
-                "instead of cancelling the shipment.",
+                _(
+                    "Part of this shipment is already invoiced; credit the invoice "
+                    "instead of cancelling the shipment."
+                ),
             )
     order_sync_status(order=fulfillment.order, actor=actor)
     return fulfillment
@@ -289,7 +308,8 @@ def _locked_lines(order: SalesOrder, lines) -> dict[int, SalesOrderLine]:
         if line.pk not in locked:
             raise DomainError(
                 "not_on_order",
-                f"Line {line.pk} is not on order {order}.",
+                _("Line %(pk)s is not on order %(order)s.")
+                % {"pk": line.pk, "order": order},
                 field=f"lines[{index}].order_line",
             )
     return locked

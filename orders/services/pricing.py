@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext as _
+
 from o2c.errors import DomainError
 from o2c.money import MAX_AMOUNT, exact_amount, quantize
 from orders.models import QUANTITY
@@ -25,13 +27,13 @@ def exact_quantity(quantity, *, field: str) -> Decimal:
         value = Decimal("NaN")
     if not value.is_finite() or value <= 0 or value > MAX_QUANTITY:
         raise DomainError(
-            "invalid_quantity", "Quantity must be greater than zero.", field=field
+            "invalid_quantity", _("Quantity must be greater than zero."), field=field
         )
     if value != value.quantize(QUANTITY_STEP):
         raise DomainError(
             "invalid_quantity",
-            f"Quantity has at most {QUANTITY['decimal_places']} decimals; "
-            f"got {quantity}.",
+            _("Quantity has at most %(decimals)s decimals; got %(quantity)s.")
+            % {"decimals": QUANTITY["decimal_places"], "quantity": quantity},
             field=field,
         )
     return value
@@ -42,8 +44,8 @@ def check_total(amount: Decimal, *, field: str) -> None:
     if abs(amount) >= MAX_AMOUNT:
         raise DomainError(
             "invalid_amount",
-            f"The amount {amount:,} is too large; amounts must be below "
-            f"{MAX_AMOUNT:,}.",
+            _("The amount %(amount)s is too large; amounts must be below %(limit)s.")
+            % {"amount": f"{amount:,}", "limit": f"{MAX_AMOUNT:,}"},
             field=field,
         )
 
@@ -78,14 +80,14 @@ def price_line(
     if unit_price < 0:
         raise DomainError(
             "invalid_amount",
-            "Unit price must not be negative.",
+            _("Unit price must not be negative."),
             field=f"{field}.unit_price",
         )
     tax_rate = Decimal(tax_rate or 0)
     if not (0 <= tax_rate <= 100):
         raise DomainError(
             "invalid_tax_rate",
-            "Tax rate is a percent between 0 and 100.",
+            _("Tax rate is a percent between 0 and 100."),
             field=f"{field}.tax_rate",
         )
     net_amount = quantize(quantity * unit_price, currency)
@@ -96,12 +98,14 @@ def price_line(
         if tax_amount < 0:
             raise DomainError(
                 "invalid_amount",
-                "Tax amount must not be negative.",
+                _("Tax amount must not be negative."),
                 field=f"{field}.tax_amount",
             )
     if not (description or "").strip():
         raise DomainError(
-            "required", "Every line needs a description.", field=f"{field}.description"
+            "required",
+            _("Every line needs a description."),
+            field=f"{field}.description",
         )
     check_total(net_amount + tax_amount, field=field)
     return PricedLine(

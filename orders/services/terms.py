@@ -6,6 +6,8 @@ import calendar
 from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 
+from django.utils.translation import gettext as _
+
 from o2c.errors import DomainError
 from o2c.money import split_evenly
 from orders.models import PaymentTerm
@@ -19,14 +21,14 @@ def clean_instalments(kind: str, instalments) -> list[dict]:
         if instalments:
             raise DomainError(
                 "invalid_instalments",
-                "Instalments are only allowed on instalment terms.",
+                _("Instalments are only allowed on instalment terms."),
                 field="instalments",
             )
         return []
     if not isinstance(instalments, list) or len(instalments) < 2:
         raise DomainError(
             "invalid_instalments",
-            "Instalment terms need at least two instalments.",
+            _("Instalment terms need at least two instalments."),
             field="instalments",
         )
     cleaned, total, previous_days = [], Decimal(0), -1
@@ -38,7 +40,7 @@ def clean_instalments(kind: str, instalments) -> list[dict]:
         except (KeyError, TypeError, ValueError, InvalidOperation):
             raise DomainError(
                 "invalid_instalments",
-                "Each instalment needs a percent and a number of days.",
+                _("Each instalment needs a percent and a number of days."),
                 field=where,
             ) from None
         # NaN is refused before comparing: comparisons with it raise.
@@ -49,13 +51,14 @@ def clean_instalments(kind: str, instalments) -> list[dict]:
         ):
             raise DomainError(
                 "invalid_instalments",
-                f"Percent must be in (0, 100] and days in [0, {MAX_TERM_DAYS}].",
+                _("Percent must be in (0, 100] and days in [0, %(max_days)s].")
+                % {"max_days": MAX_TERM_DAYS},
                 field=where,
             )
         if days <= previous_days:
             raise DomainError(
                 "invalid_instalments",
-                "Instalments must be in order of increasing days.",
+                _("Instalments must be in order of increasing days."),
                 field=f"{where}.days",
             )
         previous_days = days
@@ -64,7 +67,8 @@ def clean_instalments(kind: str, instalments) -> list[dict]:
     if total != 100:
         raise DomainError(
             "invalid_instalments",
-            f"Instalment percents must add up to 100, not {total}.",
+            _("Instalment percents must add up to 100, not %(total)s.")
+            % {"total": total},
             field="instalments",
         )
     return cleaned
@@ -79,8 +83,8 @@ def due_schedule(
     except OverflowError:
         raise DomainError(
             "invalid_date",
-            f"Invoice date {invoice_date.isoformat()} puts the due date past the "
-            "end of the calendar.",
+            _("Invoice date %(date)s puts the due date past the end of the calendar.")
+            % {"date": invoice_date.isoformat()},
             field="invoice_date",
         ) from None
 
