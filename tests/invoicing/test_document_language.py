@@ -100,7 +100,7 @@ def test_a_german_customer_receives_a_german_invoice_pdf(seller, issue):
         "RECHNUNGSEMPFÄNGER Globex GmbH",
         "Rechnungsnummer INV-000001",
         "Rechnungsdatum 6. November 2026",
-        "Fällig am 6. Dezember 2026",
+        "Fälligkeitsdatum 6. Dezember 2026",
         "Akkuschrauber 1 1.234,56 1.234,56 0% 0,00 1.234,56",
         "Gesamt 1.234,56 €",
         "Offener Betrag 1.234,56 €",
@@ -119,7 +119,7 @@ def test_a_german_organization_writes_dates_in_its_own_format(seller, issue):
 
     text = pdf_text(render_invoice_pdf(issue(german_customer())))
 
-    assert "Fällig am 06.12.2026" in text
+    assert "Fälligkeitsdatum 06.12.2026" in text
     assert "Gesamt 1.234,56 €" in text
 
 
@@ -148,7 +148,7 @@ def test_the_invoice_email_is_german_in_subject_text_and_html(seller, smtp_sink,
         assert label not in text, label
         assert label not in html, label
     (attachment,) = received.attachments()
-    assert "Fällig am 6. Dezember 2026" in pdf_text(attachment.get_content())
+    assert "Fälligkeitsdatum 6. Dezember 2026" in pdf_text(attachment.get_content())
 
 
 def test_an_english_customer_gets_english(seller, smtp_sink, issue):
@@ -171,7 +171,7 @@ def test_a_regional_variant_speaks_its_language_with_its_own_number_format(
 ):
     text = pdf_text(render_invoice_pdf(issue(german_customer(language="de-AT"))))
 
-    assert "Fällig am 6. Dezember 2026" in text
+    assert "Fälligkeitsdatum 6. Dezember 2026" in text
     assert "Gesamt € 1.234,56" in text  # Austria puts the sign first
 
 
@@ -181,7 +181,7 @@ def test_a_language_without_a_catalogue_falls_back_to_the_organization(seller, i
 
     text = pdf_text(render_invoice_pdf(issue(german_customer(language="it"))))
 
-    assert "Fällig am" in text
+    assert "Fälligkeitsdatum" in text
     assert "Gesamt 1.234,56 €" in text
 
 
