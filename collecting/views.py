@@ -729,6 +729,7 @@ class StepForm(forms.ModelForm):
             "body": gettext_lazy("Body"),
             "translations": gettext_lazy("Translations"),
             "fee_amount": gettext_lazy("Fee"),
+            # xgettext:no-python-format
             "interest_rate": gettext_lazy("Interest % a year"),
             "minimum_amount": gettext_lazy("Minimum total"),
         }

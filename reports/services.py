@@ -32,7 +32,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Max, Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import get_valid_filename
 
 from invoicing.models import LedgerEntry
@@ -220,7 +220,10 @@ def export_write(
 ) -> int:
     """Write ``spec``'s file to the binary ``stream``; returns its rows."""
     if spec.format != "pdf":
-        return exports.write_table(spec, stream, progress=progress)
+        # CSV and XLSX files are data for other tools: in English like the API,
+        # whether a page writes them at once or the worker does.
+        with translation.override("en"):
+            return exports.write_table(spec, stream, progress=progress)
     p = spec.parameters
     stream.write(
         aging_pdf(
