@@ -294,7 +294,7 @@ def _split(request, line, actor):
         except InvalidOperation:
             raise DomainError(
                 "invalid_amount",
-                gettext_now("“%(amount)s” is not an amount.") % {"amount": amount},
+                gettext_now("'%(amount)s' is not an amount.") % {"amount": amount},
             ) from None
     return lines.line_apply(
         line=line,

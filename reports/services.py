@@ -191,7 +191,9 @@ def bucket_set_save(
     """Create or change a named bucket set; optionally the organization's default."""
     name = (name or "").strip()
     if not name:
-        raise DomainError("required", "Give the bucket set a name.", field="name")
+        raise DomainError(
+            "required", translation.gettext("Give the bucket set a name."), field="name"
+        )
     values = parse_boundaries(boundaries, field="boundaries")
     organization = current_organization()
     if make_default:

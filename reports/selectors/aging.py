@@ -41,6 +41,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import Invoice, LedgerEntry
@@ -119,24 +120,27 @@ def parse_boundaries(value, *, field: str = "buckets") -> list[int]:
     except (TypeError, ValueError):
         raise DomainError(
             "invalid_buckets",
-            "Buckets are whole numbers of days past due, e.g. 30,60,90.",
+            gettext("Buckets are whole numbers of days past due, e.g. 30,60,90."),
             field=field,
         ) from None
     if not boundaries or len(boundaries) > MAX_BOUNDARIES:
         raise DomainError(
             "invalid_buckets",
-            f"Give between 1 and {MAX_BOUNDARIES} bucket limits, e.g. 30,60,90.",
+            gettext("Give between 1 and %(most)s bucket limits, e.g. 30,60,90.")
+            % {"most": MAX_BOUNDARIES},
             field=field,
         )
     if boundaries[0] < 1 or any(b >= a for b, a in itertools.pairwise(boundaries)):
         raise DomainError(
             "invalid_buckets",
-            "Bucket limits are increasing days past due from 1, e.g. 30,60,90.",
+            gettext(
+                "Bucket limits are increasing days past due from 1, e.g. 30,60,90."
+            ),
             field=field,
         )
     if boundaries[-1] > 3650:
         raise DomainError(
-            "invalid_buckets", "Bucket limits stop at 3650 days.", field=field
+            "invalid_buckets", gettext("Bucket limits stop at 3650 days."), field=field
         )
     return boundaries
 
@@ -213,7 +217,8 @@ def resolve_as_of(as_of: date | None) -> tuple[date, bool]:
     if as_of > today:
         raise DomainError(
             "invalid_date",
-            f"The as-of date cannot be after today ({today.isoformat()}).",
+            gettext("The as-of date cannot be after today (%(today)s).")
+            % {"today": today.isoformat()},
             field="as_of",
         )
     return as_of, as_of == today

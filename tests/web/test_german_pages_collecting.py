@@ -10,6 +10,7 @@ English.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,7 +22,8 @@ from django.db import transaction
 from django.test import Client
 from django.utils import translation
 
-from collecting.models import DunningPolicy
+from collecting.models import DunningPolicy, PromiseToPay, WorklistEntry
+from collecting.selectors import open_invoices_of
 from demo.services import seed_demo
 from o2c.models import Job, Role
 from o2c.tenancy import tenant_context
@@ -381,3 +383,22 @@ def test_export_job_page_in_german(
     download = browser.get(f"/reports/exports/{job.pk}/download/")
     head = b"".join(download.streaming_content).decode().splitlines()[0]
     assert "Customer" in head and "Kunde" not in head
+
+
+def test_a_refused_promise_says_why_in_german_and_writes_nothing(german, browser):
+    entry = WorklistEntry.objects.filter(needs_action=True).first()
+    invoice = open_invoices_of(entry.customer).filter(currency=entry.currency).first()
+    promises = PromiseToPay.objects.count()
+    yesterday = german.today() - timedelta(days=1)
+    response = browser.post(
+        f"/collections/my-day/{entry.pk}/promise/",
+        {"amount": "10.00", "promised_date": yesterday.isoformat(),
+         "invoices": [invoice.pk]},
+    )  # fmt: skip
+    assert response.status_code == 422
+    text = " ".join(_texts(f"<main>{response.content.decode()}</main>"))
+    assert "Das zugesagte Datum liegt in der Vergangenheit." in text
+    assert "The promise date is in the past." not in text
+    assert PromiseToPay.objects.count() == promises
+    # What was typed stays in the form.
+    assert 'value="10.00"' in response.content.decode()
