@@ -25,6 +25,7 @@ from django.utils import translation
 from collecting.models import DunningPolicy, PromiseToPay, WorklistEntry
 from collecting.selectors import open_invoices_of
 from demo.services import seed_demo
+from invoicing.models import Invoice
 from o2c.models import Job, Role
 from o2c.tenancy import tenant_context
 from orders.models import Customer
@@ -153,7 +154,16 @@ def _check(text: str, german: list[str], english: list[str]) -> None:
         assert words not in text, words
 
 
-def test_my_day_in_german(browser, english_sentences):
+def test_my_day_in_german(german, browser, english_sentences):
+    entry = WorklistEntry.objects.filter(needs_action=True).first()
+    _, panel = _page(
+        browser, f"/collections/my-day/{entry.pk}/panel/", english_sentences
+    )
+    _check(
+        panel,
+        ["Anruf erfassen", "Zahlungsversprechen", "Reklamation eröffnen", "Ergebnis"],
+        ["Log a call", "Open a dispute", "Put on hold"],
+    )
     _, text = _page(browser, "/collections/my-day/?collector=all", english_sentences)
     _check(
         text,
@@ -360,6 +370,21 @@ def test_cash_pages_in_german(german, browser, english_sentences):
     assert "Zahlung erfassen" in new
     _, search = _page(browser, f"/search/?q={payment.number}", english_sentences)
     assert "Zahlungen" in search
+    customer = payment.customer
+    _, panel = _page(browser, f"/customers/{customer.pk}/payments/", english_sentences)
+    assert "Zahlungen" in panel
+    _page(browser, f"/customers/{customer.pk}/apply-cash/", english_sentences)
+    invoice = Invoice.objects.filter(
+        status=Invoice.Status.OPEN, open_amount__gt=0
+    ).first()
+    _, write_off = _page(
+        browser, f"/invoices/{invoice.pk}/write-off/", english_sentences
+    )
+    assert "Ausbuchungsgrenze" in write_off or "keine Ausbuchungsgrenze" in write_off
+    _, settled = _page(
+        browser, f"/invoices/{invoice.pk}/settlements/", english_sentences
+    )
+    assert "Zugeordnete Zahlungen" in settled
 
 
 def test_export_job_page_in_german(
