@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from invoicing.models import Invoice
 from o2c.tenancy import TenantModel
@@ -25,7 +26,7 @@ class Payment(TenantModel):
         CARD = "card", _("Card")
         DIRECT_DEBIT = "direct_debit", _("Direct debit")
         CHEQUE = "cheque", _("Cheque")
-        CASH = "cash", _("Cash")
+        CASH = "cash", pgettext_lazy("payment method", "Cash")
         OTHER = "other", _("Other")
 
     S = Status

@@ -189,7 +189,7 @@ def test_dunning_runs_and_policies_in_german(german, browser, english_sentences)
     )
     _check(
         policies,
-        ["Mahnrichtlinien", "E-Mail-Vorlagen für Sachbearbeiter", "Standard"],
+        ["Mahnrichtlinien", "E-Mail-Vorlagen für Forderungsmanager", "Standard"],
         ["Dunning policies", "Collector email templates", "Add a template"],
     )
     policy = DunningPolicy.objects.get(is_default=True)
@@ -216,7 +216,7 @@ def test_bank_queue_shows_the_engines_reasons_in_german(
     _, text = _page(browser, "/bank/queue/", english_sentences)
     _check(
         text,
-        ["Bank-Klärungsliste", "Warten auf eine Person", "Automatisch zugeordnet"],
+        ["Bankposten", "Warten auf eine Person", "Automatisch zugeordnet"],
         ["Bank queue", "Waiting for a person", "Applied automatically"],
     )
     matched = StatementLine.objects.filter(
@@ -278,7 +278,7 @@ def test_aging_in_german_with_its_buckets(browser, english_sentences):
     _, by_collector = _page(
         browser, "/reports/aging/?group_by=collector", english_sentences
     )
-    assert "Je Sachbearbeiter" in by_collector
+    assert "Je Forderungsmanager" in by_collector
     _, drill = _page(browser, "/reports/aging/invoices/?bucket=1", english_sentences)
     _check(drill, ["Altersband", "Tage über Fälligkeit"], ["Days past due"])
     _page(browser, "/reports/settings/buckets/", english_sentences)
@@ -324,7 +324,7 @@ def test_customer_history_statement_and_timeline_in_german(
     _, history = _page(browser, f"/customers/{customer.pk}/history/", english_sentences)
     _check(
         history,
-        ["Zahlungsverhalten", "Pünktlich bezahlt", "Zahlungsdauer je Quartal"],
+        ["Zahlungshistorie", "Pünktlich bezahlt", "Zahlungsdauer je Quartal"],
         ["Paid on time", "Average days to pay", "Days to pay by quarter"],
     )
     _, statement = _page(
