@@ -87,9 +87,9 @@ class QueueForm(forms.Form):
 SECTION_ROWS = 8  # each section above the ranked list is short; the list has all
 SECTION_KEYS = {"promises-due", "promises-broken", "callbacks", "disputes"}
 PAUSE_LABELS = {
-    PAUSE_DISPUTE: gettext_lazy("disputed"),
-    PAUSE_PROMISE: gettext_lazy("promised"),
-    PAUSE_PLAN: gettext_lazy("payment plan"),
+    PAUSE_DISPUTE: gettext_lazy("under dispute"),
+    PAUSE_PROMISE: gettext_lazy("under a promise"),
+    PAUSE_PLAN: gettext_lazy("in a payment plan"),
 }
 
 

@@ -15,29 +15,21 @@ import re
 
 from django.utils.translation import gettext_lazy as _
 
-# How the line named the invoices ("{evidence} names {invoices}").
-EVIDENCE = {
-    "payment reference": _("payment reference"),
-    "invoice number in the text": _("invoice number in the text"),
-    "a number in the text": _("a number in the text"),
-}
-
-# An invoice's status as a refused reference names it ("invoice X is paid").
-INVOICE_STATES = {
-    "draft": _("a draft"),
-    "open": _("open"),
-    "partially paid": _("partially paid"),
-    "paid": _("paid"),
-    "void": _("void"),
-}
-
 _DATE = r"(?P<date>\d{4}-\d{2}-\d{2})"
 
 PATTERNS = [
+    # How the line named the invoices.
     (
-        r"(?P<evidence>payment reference|invoice number in the text"
-        r"|a number in the text) names (?P<invoices>.+)",
-        _("%(evidence)s names %(invoices)s"),
+        r"payment reference names (?P<invoices>.+)",
+        _("payment reference names %(invoices)s"),
+    ),
+    (
+        r"invoice number in the text names (?P<invoices>.+)",
+        _("invoice number in the text names %(invoices)s"),
+    ),
+    (
+        r"a number in the text names (?P<invoices>.+)",
+        _("a number in the text names %(invoices)s"),
     ),
     (
         r"amount equals the open amount \((?P<amount>[^)]+)\)",
@@ -99,10 +91,14 @@ PATTERNS = [
         r"invoice (?P<invoice>\S+) is paid \(a second payment\?\)",
         _("invoice %(invoice)s is paid (a second payment?)"),
     ),
+    (r"invoice (?P<invoice>\S+) is draft", _("invoice %(invoice)s is a draft")),
+    (r"invoice (?P<invoice>\S+) is void", _("invoice %(invoice)s is void")),
+    (r"invoice (?P<invoice>\S+) is open", _("invoice %(invoice)s is open")),
     (
-        r"invoice (?P<invoice>\S+) is (?P<state>draft|void|open|partially paid|paid)",
-        _("invoice %(invoice)s is %(state)s"),
+        r"invoice (?P<invoice>\S+) is partially paid",
+        _("invoice %(invoice)s is partially paid"),
     ),
+    (r"invoice (?P<invoice>\S+) is paid", _("invoice %(invoice)s is paid")),
     (
         r"a reversal of an outgoing payment, not a receipt",
         _("a reversal of an outgoing payment, not a receipt"),
@@ -151,10 +147,6 @@ def reason_display(reason: str) -> str:
         if match is None:
             continue
         values = match.groupdict()
-        if "evidence" in values:
-            values["evidence"] = EVIDENCE[values["evidence"]]
-        if "state" in values:
-            values["state"] = INVOICE_STATES[values["state"]]
         return str(words) % values if values else str(words)
     return reason
 

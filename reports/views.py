@@ -454,9 +454,9 @@ def _query(request, *, drop=()) -> str:
 
 
 SCOPE_LABELS = {
-    "organization": gettext_lazy("organization"),
-    "collector": gettext_lazy("collector"),
-    "segment": gettext_lazy("segment"),
+    "organization": gettext_lazy("Organization"),
+    "collector": gettext_lazy("Collector"),
+    "segment": gettext_lazy("Segment"),
 }
 COMPARISON_TITLES = {
     "collector": gettext_lazy("Every collector, %(month)s"),
