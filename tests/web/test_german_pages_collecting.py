@@ -271,14 +271,14 @@ def test_aging_in_german_with_its_buckets(browser, english_sentences):
             "1\N{EN DASH}30",
             "Summen",
             "Stichtag",
-            "Je Kunde",
+            "Nach Kunde",
         ],
         ["Totals per currency", "Largest overdue", "Export this aging:"],
     )
     _, by_collector = _page(
         browser, "/reports/aging/?group_by=collector", english_sentences
     )
-    assert "Je Forderungsmanager" in by_collector
+    assert "Nach Forderungsmanager" in by_collector
     _, drill = _page(browser, "/reports/aging/invoices/?bucket=1", english_sentences)
     _check(drill, ["Altersband", "Tage über Fälligkeit"], ["Days past due"])
     _page(browser, "/reports/settings/buckets/", english_sentences)
