@@ -10,6 +10,7 @@ import django_filters
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
@@ -850,10 +851,12 @@ class CustomerTimelineView(TenantAPIView):
         customer = get_object_or_404(Customer.objects.all(), pk=pk)
         query = TimelineQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        events = customer_timeline(
-            customer=customer, limit=query.validated_data.get("limit", 200)
-        )
-        return Response(TimelineEventSerializer(events, many=True).data)
+        # The API speaks English whatever the organization's locale.
+        with translation.override("en"):
+            events = customer_timeline(
+                customer=customer, limit=query.validated_data.get("limit", 200)
+            )
+            return Response(TimelineEventSerializer(events, many=True).data)
 
 
 # --- webhooks ------------------------------------------------------------------------

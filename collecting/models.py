@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import CreditNote, Invoice
 from o2c.tenancy import TenantModel
@@ -133,11 +134,11 @@ class DunningStep(MessageTemplate, TenantModel):
     """
 
     class Channel(models.TextChoices):
-        EMAIL = "email", "Email"
-        LETTER = "letter", "Letter (PDF)"
-        CALL_TASK = "call_task", "Call task for the queue"
-        CREDIT_HOLD = "credit_hold", "Credit hold"
-        AGENCY_REVIEW = "agency_review", "Flag for agency review"
+        EMAIL = "email", _("Email")
+        LETTER = "letter", _("Letter (PDF)")
+        CALL_TASK = "call_task", _("Call task for the queue")
+        CREDIT_HOLD = "credit_hold", _("Credit hold")
+        AGENCY_REVIEW = "agency_review", _("Flag for agency review")
 
     policy = models.ForeignKey(
         DunningPolicy, on_delete=models.CASCADE, related_name="steps"
@@ -228,14 +229,14 @@ class DunningRun(TenantModel):
     """
 
     class Status(models.TextChoices):
-        QUEUED = "queued", "Queued"
-        RUNNING = "running", "Running"
-        COMPLETED = "completed", "Completed"
-        FAILED = "failed", "Failed"
+        QUEUED = "queued", _("Queued")
+        RUNNING = "running", _("Running")
+        COMPLETED = "completed", _("Completed")
+        FAILED = "failed", _("Failed")
 
     class Trigger(models.TextChoices):
-        SCHEDULED = "scheduled", "Scheduled"
-        MANUAL = "manual", "Started by a person"
+        SCHEDULED = "scheduled", _("Scheduled")
+        MANUAL = "manual", _("Started by a person")
 
     S = Status
     TRANSITIONS = {
@@ -302,14 +303,14 @@ class Notice(TenantModel):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        UNKNOWN_CHECK = "unknown_check", "Unknown — check"
-        SKIPPED = "skipped", "Skipped"
-        BOUNCED = "bounced", "Bounced"
-        COMPLAINED = "complained", "Marked as spam"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        UNKNOWN_CHECK = "unknown_check", _("Unknown — check")
+        SKIPPED = "skipped", _("Skipped")
+        BOUNCED = "bounced", _("Bounced")
+        COMPLAINED = "complained", _("Marked as spam")
 
     S = Status
     TRANSITIONS = {
@@ -473,18 +474,18 @@ class Activity(TenantModel):
     """A call, email or note a collector logged about a customer."""
 
     class Kind(models.TextChoices):
-        CALL = "call", "Call"
-        EMAIL = "email", "Email"
-        NOTE = "note", "Note"
+        CALL = "call", _("Call")
+        EMAIL = "email", _("Email")
+        NOTE = "note", _("Note")
 
     class Outcome(models.TextChoices):
         NONE = "", "—"
-        NO_ANSWER = "no_answer", "No answer"
-        LEFT_VOICEMAIL = "left_voicemail", "Left voicemail"
-        PROMISED = "promised", "Promised to pay"
-        DISPUTED = "disputed", "Disputed"
-        PAID = "paid", "Says paid"
-        WRONG_CONTACT = "wrong_contact", "Wrong contact"
+        NO_ANSWER = "no_answer", _("No answer")
+        LEFT_VOICEMAIL = "left_voicemail", _("Left voicemail")
+        PROMISED = "promised", _("Promised to pay")
+        DISPUTED = "disputed", _("Disputed")
+        PAID = "paid", _("Says paid")
+        WRONG_CONTACT = "wrong_contact", _("Wrong contact")
 
     #: Outcomes after which the customer has answered us.
     REACHED = {Outcome.PROMISED, Outcome.DISPUTED, Outcome.PAID}
@@ -525,11 +526,11 @@ class PromiseToPay(TenantModel):
     """
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        KEPT = "kept", "Kept"
-        PARTIALLY_KEPT = "partially_kept", "Partially kept"
-        BROKEN = "broken", "Broken"
-        CANCELLED = "cancelled", "Cancelled"
+        ACTIVE = "active", _("Active")
+        KEPT = "kept", _("Kept")
+        PARTIALLY_KEPT = "partially_kept", _("Partially kept")
+        BROKEN = "broken", _("Broken")
+        CANCELLED = "cancelled", _("Cancelled")
 
     S = Status
     TRANSITIONS = {
@@ -590,19 +591,19 @@ class Dispute(TenantModel):
     """A customer contests invoices; dunning of them pauses while it is open."""
 
     class Reason(models.TextChoices):
-        PRICING = "pricing", "Price differs from agreement"
-        QUANTITY = "quantity", "Quantity differs"
-        QUALITY = "quality", "Damaged or faulty goods"
-        NOT_RECEIVED = "not_received", "Goods or service not received"
-        DUPLICATE = "duplicate", "Duplicate invoice"
-        TAX = "tax", "Tax or invoice details wrong"
-        OTHER = "other", "Other"
+        PRICING = "pricing", _("Price differs from agreement")
+        QUANTITY = "quantity", _("Quantity differs")
+        QUALITY = "quality", _("Damaged or faulty goods")
+        NOT_RECEIVED = "not_received", _("Goods or service not received")
+        DUPLICATE = "duplicate", _("Duplicate invoice")
+        TAX = "tax", _("Tax or invoice details wrong")
+        OTHER = "other", _("Other")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        RESOLVED_CREDIT_NOTE = "resolved_credit_note", "Resolved by credit note"
-        RESOLVED_COMPANY_FAVOUR = "resolved_company_favour", "Resolved in our favour"
-        WITHDRAWN = "withdrawn", "Withdrawn"
+        OPEN = "open", _("Open")
+        RESOLVED_CREDIT_NOTE = "resolved_credit_note", _("Resolved by credit note")
+        RESOLVED_COMPANY_FAVOUR = "resolved_company_favour", _("Resolved in our favour")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     S = Status
     TRANSITIONS = {
@@ -665,10 +666,10 @@ class PaymentPlan(TenantModel):
     """
 
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
-        BROKEN = "broken", "Broken"
-        CANCELLED = "cancelled", "Cancelled"
+        ACTIVE = "active", _("Active")
+        COMPLETED = "completed", _("Completed")
+        BROKEN = "broken", _("Broken")
+        CANCELLED = "cancelled", _("Cancelled")
 
     S = Status
     TRANSITIONS = {
@@ -712,9 +713,9 @@ class PaymentPlanInvoice(TenantModel):
 
 class PaymentPlanInstalment(TenantModel):
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        PAID = "paid", "Paid"
-        OVERDUE = "overdue", "Overdue"
+        PENDING = "pending", _("Pending")
+        PAID = "paid", _("Paid")
+        OVERDUE = "overdue", _("Overdue")
 
     S = Status
     TRANSITIONS = {
@@ -808,10 +809,10 @@ class EmailProviderEndpoint(TenantModel):
     """
 
     class Provider(models.TextChoices):
-        SES = "ses", "Amazon SES (through SNS)"
-        SENDGRID = "sendgrid", "SendGrid"
-        MAILGUN = "mailgun", "Mailgun"
-        POSTMARK = "postmark", "Postmark"
+        SES = "ses", _("Amazon SES (through SNS)")
+        SENDGRID = "sendgrid", _("SendGrid")
+        MAILGUN = "mailgun", _("Mailgun")
+        POSTMARK = "postmark", _("Postmark")
 
     provider = models.CharField(max_length=10, choices=Provider.choices)
     token = models.CharField(max_length=64, unique=True)
@@ -844,10 +845,10 @@ class EmailEvent(TenantModel):
     """
 
     class Kind(models.TextChoices):
-        HARD_BOUNCE = "hard_bounce", "Hard bounce"
-        SOFT_BOUNCE = "soft_bounce", "Soft bounce"
-        COMPLAINT = "complaint", "Spam complaint"
-        DELIVERED = "delivered", "Delivered"
+        HARD_BOUNCE = "hard_bounce", _("Hard bounce")
+        SOFT_BOUNCE = "soft_bounce", _("Soft bounce")
+        COMPLAINT = "complaint", _("Spam complaint")
+        DELIVERED = "delivered", _("Delivered")
 
     endpoint = models.ForeignKey(
         EmailProviderEndpoint, on_delete=models.PROTECT, related_name="events"
@@ -909,8 +910,8 @@ class SuppressedAddress(TenantModel):
     """
 
     class Reason(models.TextChoices):
-        HARD_BOUNCE = "hard_bounce", "Bounced"
-        COMPLAINT = "complaint", "Marked as spam"
+        HARD_BOUNCE = "hard_bounce", _("Bounced")
+        COMPLAINT = "complaint", _("Marked as spam")
 
     address = models.CharField(max_length=254)
     reason = models.CharField(max_length=12, choices=Reason.choices)

@@ -21,6 +21,8 @@ from django.db.models import (
 )
 from django.db.models.functions import TruncDate
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from collecting.models import (
     Activity,
@@ -375,6 +377,13 @@ class TimelineEvent:
     status: str = ""
     all_day: bool = False  # a posting date, not a moment: shown without a time
 
+    @property
+    def status_label(self) -> str:
+        """The status in the reader's language, for pages."""
+        return str(
+            _TIMELINE_STATUS_LABELS.get(self.status) or self.status.replace("_", " ")
+        )
+
 
 def _at(day: date) -> datetime:
     return timezone.make_aware(
@@ -407,13 +416,13 @@ def _notice_events(customer, limit):
         .order_by("-created_at")[:limit]
     )
     for notice in notices:
-        label = notice.step.name if notice.step else "Collector email"
+        label = notice.step.name if notice.step else _("Collector email")
         if notice.plan_instalment_id:
-            label = "Payment plan reminder"
+            label = _("Payment plan reminder")
         yield TimelineEvent(
             at=notice.sent_at or notice.created_at,
             kind="notice",
-            title=f"{label} ({notice.get_channel_display().lower()})",
+            title=f"{label} ({str(notice.get_channel_display()).lower()})",
             detail=notice.subject or notice.error,
             object_type="notice",
             object_id=notice.pk,
@@ -433,16 +442,24 @@ def _passed_over_events(customer, limit):
         yield TimelineEvent(
             at=row.run.finished_at or row.run.started_at,
             kind="notice",
-            title=f"{row.step.name} passed over during catch-up",
-            detail=f"Invoice {row.invoice.number} reached this step on "
-            f"{row.fell_due_on.isoformat()}, a day the dunning did not run; it "
-            "is not sent late"
-            + (
-                f" (the notice of {row.run.run_date.isoformat()} lists the invoice "
-                "at its later step)."
+            title=_("%(step)s passed over during catch-up") % {"step": row.step.name},
+            detail=(
+                _(
+                    "Invoice %(invoice)s reached this step on %(date)s, a day the "
+                    "dunning did not run; it is not sent late (the notice of "
+                    "%(run_date)s lists the invoice at its later step)."
+                )
                 if row.notice_id
-                else "."
-            ),
+                else _(
+                    "Invoice %(invoice)s reached this step on %(date)s, a day the "
+                    "dunning did not run; it is not sent late."
+                )
+            )
+            % {
+                "invoice": row.invoice.number,
+                "date": row.fell_due_on.isoformat(),
+                "run_date": row.run.run_date.isoformat(),
+            },
             object_type="invoice",
             object_id=row.invoice_id,
             status="passed_over",
@@ -452,9 +469,9 @@ def _passed_over_events(customer, limit):
 def _activity_events(customer, limit):
     activities = Activity.objects.filter(customer=customer).order_by("-occurred_at")
     for activity in activities[:limit]:
-        title = activity.get_kind_display()
+        title = str(activity.get_kind_display())
         if activity.outcome:
-            title += f": {activity.get_outcome_display().lower()}"
+            title += f": {str(activity.get_outcome_display()).lower()}"
         yield TimelineEvent(
             at=activity.occurred_at,
             kind="activity",
@@ -473,7 +490,8 @@ def _promise_events(customer, limit):
         yield TimelineEvent(
             at=promise.created_at,
             kind="promise",
-            title=f"Promise to pay by {promise.promised_date.isoformat()}",
+            title=_("Promise to pay by %(date)s")
+            % {"date": promise.promised_date.isoformat()},
             detail=promise.note,
             object_type="promise",
             object_id=promise.pk,
@@ -488,7 +506,8 @@ def _dispute_events(customer, limit):
         yield TimelineEvent(
             at=dispute.created_at,
             kind="dispute",
-            title=f"Dispute: {dispute.get_reason_code_display()}",
+            title=_("Dispute: %(reason)s")
+            % {"reason": dispute.get_reason_code_display()},
             detail=dispute.description,
             object_type="dispute",
             object_id=dispute.pk,
@@ -527,10 +546,10 @@ def _ledger_events(customer, limit):
 
 
 _STATUS_TYPES = {
-    "collecting.promisetopay": "promise",
-    "collecting.dispute": "dispute",
-    "collecting.paymentplan": "payment plan",
-    "collecting.notice": "notice",
+    "collecting.promisetopay": gettext_lazy("Promise"),
+    "collecting.dispute": gettext_lazy("Dispute"),
+    "collecting.paymentplan": gettext_lazy("Payment plan"),
+    "collecting.notice": gettext_lazy("Notice"),
 }
 
 
@@ -566,12 +585,12 @@ def _status_events(customer, limit):
             )
     audit = AuditEvent.objects.filter(condition).order_by("-created_at")[:limit]
     for event in audit:
-        what = _STATUS_TYPES.get(event.object_type, "customer")
-        title = f"{what.capitalize()} #{event.object_id}: {event.action}"
+        what = _STATUS_TYPES.get(event.object_type) or _("Customer")
+        title = f"{what} #{event.object_id}: {_action_label(event.action)}"
         if event.from_status and event.to_status:
             title = (
-                f"{what.capitalize()} #{event.object_id}: "
-                f"{event.from_status} → {event.to_status}"
+                f"{what} #{event.object_id}: "
+                f"{_status_label(event.from_status)} → {_status_label(event.to_status)}"
             )
         yield TimelineEvent(
             at=event.created_at,
@@ -587,6 +606,55 @@ def _status_events(customer, limit):
 # What a bank statement line did to the customer's account. Reconciliation records
 # these audit events on the customer with their own title, words and amount, so
 # this app reads them without importing reconciliation (the layers forbid it).
+_ACTION_LABELS = {
+    "credit_hold": gettext_lazy("credit hold"),
+    "credit_release": gettext_lazy("credit hold released"),
+    "collection_hold": gettext_lazy("put on hold"),
+    "reassigned": gettext_lazy("reassigned"),
+}
+
+# The statuses of promises, disputes, plans and notices, whatever their model.
+_STATUS_LABELS = {
+    **dict(PromiseToPay.Status.choices),
+    **dict(PaymentPlan.Status.choices),
+    **dict(Notice.Status.choices),
+    **dict(Dispute.Status.choices),
+}
+
+
+_TIMELINE_STATUS_LABELS = {
+    **_STATUS_LABELS,
+    **{value: label for value, label in Activity.Outcome.choices if value},
+    "passed_over": gettext_lazy("Passed over"),
+    "matched_auto": gettext_lazy("Matched automatically"),
+    "matched_manual": gettext_lazy("Matched by a person"),
+    "on_account": gettext_lazy("On account"),
+    "undone": gettext_lazy("Undone"),
+    "reversed": gettext_lazy("Reversed"),
+    "hard_bounce": gettext_lazy("Hard bounce"),
+    "soft_bounce": gettext_lazy("Soft bounce"),
+    "complaint": gettext_lazy("Spam complaint"),
+}
+
+
+def _action_label(action: str) -> str:
+    return str(_ACTION_LABELS.get(action, action))
+
+
+def _status_label(status: str) -> str:
+    return str(_STATUS_LABELS.get(status, status)).lower()
+
+
+# What a bank statement line did to the customer's account, in the reader's
+# language (the stored title is English).
+_CASH_APPLICATION_TITLES = {
+    "cash_matched_auto": gettext_lazy("Bank payment matched automatically"),
+    "cash_matched_manual": gettext_lazy("Bank payment matched by a person"),
+    "cash_on_account": gettext_lazy("Bank payment put on account"),
+    "cash_undone": gettext_lazy("Bank payment match undone"),
+    "cash_reversed": gettext_lazy("Bank payment reversed by the bank"),
+}
+
 CASH_APPLICATION_ACTIONS = {
     "cash_matched_auto": "matched_auto",
     "cash_matched_manual": "matched_manual",
@@ -607,7 +675,9 @@ def _cash_application_events(customer, limit):
         yield TimelineEvent(
             at=event.created_at,
             kind="payment",
-            title=data.get("title", event.action),
+            title=str(_CASH_APPLICATION_TITLES.get(event.action))
+            if event.action in _CASH_APPLICATION_TITLES
+            else data.get("title", event.action),
             detail=f"{data.get('detail', '')} ({event.actor_label})",
             object_type=event.object_type,
             object_id=int(event.object_id),
@@ -673,9 +743,12 @@ def _delivery_events(customer, limit):
     for event in email_events_of(customer=customer).exclude(
         kind=EmailEvent.Kind.DELIVERED
     )[:limit]:
-        title = f"Email {event.get_kind_display().lower()}: {event.recipient}"
+        title = _("Email %(event)s: %(recipient)s") % {
+            "event": str(event.get_kind_display()).lower(),
+            "recipient": event.recipient,
+        }
         if event.notice_id is None and event.invoice_delivery_id is not None:
-            title += " (invoice email)"
+            title += " " + _("(invoice email)")
         yield TimelineEvent(
             at=event.occurred_at or event.received_at,
             kind="delivery",

@@ -20,6 +20,8 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from collecting.models import (
@@ -52,7 +54,7 @@ from collecting.selectors import (
 from collecting.services import accounts, commitments, policies
 from collecting.services.dunning import dunning_preview, dunning_run_start
 from collecting.services.sending import notice_reconcile, notice_retry
-from collecting.services.worklist import explain, worklist_refresh
+from collecting.services.worklist import LABELS, explain, worklist_refresh
 from o2c.errors import DomainError
 from o2c.models import Role
 from o2c.money import minor_units, quantize
@@ -85,9 +87,9 @@ class QueueForm(forms.Form):
 SECTION_ROWS = 8  # each section above the ranked list is short; the list has all
 SECTION_KEYS = {"promises-due", "promises-broken", "callbacks", "disputes"}
 PAUSE_LABELS = {
-    PAUSE_DISPUTE: "disputed",
-    PAUSE_PROMISE: "promised",
-    PAUSE_PLAN: "payment plan",
+    PAUSE_DISPUTE: gettext_lazy("under dispute"),
+    PAUSE_PROMISE: gettext_lazy("under a promise"),
+    PAUSE_PLAN: gettext_lazy("in a payment plan"),
 }
 
 
@@ -180,14 +182,14 @@ def _sections(filters: QueueFilters, today: date, *, yours: bool) -> list[dict]:
     ]
     disputes = disputes_awaiting(filters=filters, limit=limit)
     return [
-        {"key": "promises-due", "title": "Promises due today", "items": due,
-         "empty": "No promise falls due today."},
-        {"key": "promises-broken", "title": "Promises broken since yesterday",
-         "items": broken, "empty": "No promise was broken since yesterday."},
-        {"key": "callbacks", "title": "Call-backs due", "items": callbacks,
-         "empty": "No call-back is due."},
-        {"key": "disputes", "items": disputes, "empty": "No open dispute waits.",
-         "title": "Disputes waiting for you" if yours else "Disputes waiting"},
+        {"key": "promises-due", "title": _("Promises due today"), "items": due,
+         "empty": _("No promise falls due today.")},
+        {"key": "promises-broken", "title": _("Promises broken since yesterday"),
+         "items": broken, "empty": _("No promise was broken since yesterday.")},
+        {"key": "callbacks", "title": _("Call-backs due"), "items": callbacks,
+         "empty": _("No call-back is due.")},
+        {"key": "disputes", "items": disputes, "empty": _("No open dispute waits."),
+         "title": _("Disputes waiting for you") if yours else _("Disputes waiting")},
     ]  # fmt: skip
 
 
@@ -220,7 +222,11 @@ def _row(entry: WorklistEntry, contacts: dict) -> dict:
     return {
         "entry": entry,
         # Points as text: a page of rows formats hundreds of them.
-        "parts": [(label, str(points)) for label, points in explain(entry)],
+        # A broken promise is the part that shows in red.
+        "parts": [
+            (label, str(points), label == LABELS["broken_promise"])
+            for label, points in explain(entry)
+        ],
         "contact": contacts[entry.customer_id],
     }
 
@@ -310,9 +316,13 @@ def _invoice_choices(
 class CallForm(forms.Form):
     outcome = forms.ChoiceField(choices=[o for o in Activity.Outcome.choices if o[0]])
     note = forms.CharField(required=False, widget=forms.Textarea)
-    promise_amount = forms.CharField(required=False, label="Promised amount")
-    promise_date = forms.DateField(required=False, label="Promise date")
-    next_action_date = forms.DateField(required=False, label="Call back on")
+    promise_amount = forms.CharField(
+        required=False, label=gettext_lazy("Promised amount")
+    )
+    promise_date = forms.DateField(required=False, label=gettext_lazy("Promise date"))
+    next_action_date = forms.DateField(
+        required=False, label=gettext_lazy("Call back on")
+    )
 
 
 @require_POST
@@ -370,7 +380,9 @@ def _parsed_date(raw: str, *, field: str, label: str) -> date | None:
         return date.fromisoformat(raw)
     except ValueError:
         raise DomainError(
-            "invalid", f"Enter the {label} as a date.", field=field
+            "invalid",
+            _("Enter the %(label)s as a date.") % {"label": label},
+            field=field,
         ) from None
 
 
@@ -380,10 +392,10 @@ def _parsed_amount(raw: str, *, field: str) -> Decimal:
         amount = Decimal(raw.replace(",", "").replace(" ", ""))
     except InvalidOperation:
         raise DomainError(
-            "invalid", "Enter the amount as a number, e.g. 1250.00.", field=field
+            "invalid", _("Enter the amount as a number, e.g. 1250.00."), field=field
         ) from None
     if not amount.is_finite():
-        raise DomainError("invalid", "Enter the amount as a number.", field=field)
+        raise DomainError("invalid", _("Enter the amount as a number."), field=field)
     return amount
 
 
@@ -402,13 +414,15 @@ def _selected_invoices(request, customer, entry):
     ]
     chosen = [invoice for invoice in invoices if invoice.pk in ids]
     if not ids:
-        raise DomainError("required", "Choose at least one invoice.", field="invoices")
+        raise DomainError(
+            "required", _("Choose at least one invoice."), field="invoices"
+        )
     if len(chosen) != len(set(ids)):
         # Paid or credited since the panel opened: say so rather than act on
         # fewer invoices than the collector ticked.
         raise DomainError(
             "stale_invoices",
-            "A ticked invoice is no longer open; close the panel and open it again.",
+            _("A ticked invoice is no longer open; close the panel and open it again."),
             field="invoices",
         )
     return chosen
@@ -422,7 +436,7 @@ def _call(request, customer, entry, actor) -> str:
     promised = data["outcome"] == Activity.Outcome.PROMISED
     if promised and (not data.get("promise_date") or not data.get("promise_amount")):
         raise DomainError(
-            "required", "A promise needs an amount and a date.", field="promise"
+            "required", _("A promise needs an amount and a date."), field="promise"
         )
     call_back = data.get("next_action_date")
     accounts.activity_log(
@@ -443,25 +457,28 @@ def _call(request, customer, entry, actor) -> str:
             next_action_date=call_back,
             actor=actor,
         )
-        return f"Call logged; promise to pay by {orgdate(data['promise_date'])}."
-    return "Call logged."
+        return _("Call logged; promise to pay by %(date)s.") % {
+            "date": orgdate(data["promise_date"])
+        }
+    return _("Call logged.")
 
 
 def _note(request, customer, entry, actor) -> str:
     note = request.POST.get("note", "").strip()
     if not note:
-        raise DomainError("required", "Write the note first.", field="note")
+        raise DomainError("required", _("Write the note first."), field="note")
     accounts.activity_log(
         customer=customer, kind=Activity.Kind.NOTE, note=note, actor=actor
     )
-    return "Note added."
+    return _("Note added.")
 
 
 def _email(request, customer, entry, actor) -> str:
     if customer.do_not_contact:
         raise DomainError(
             "do_not_contact",
-            f"{customer.name} is marked do not contact: no email is sent.",
+            _("%(name)s is marked do not contact: no email is sent.")
+            % {"name": customer.name},
         )
     template_id = request.POST.get("template", "")
     template = (
@@ -470,24 +487,24 @@ def _email(request, customer, entry, actor) -> str:
         else None
     )
     if template is None:
-        raise DomainError("required", "Choose an email template.", field="template")
+        raise DomainError("required", _("Choose an email template."), field="template")
     accounts.email_send(
         customer=customer,
         template=template,
         invoices=_selected_invoices(request, customer, entry),
         actor=actor,
     )
-    return f"Email “{template.name}” queued."
+    return _("Email “%(name)s” queued.") % {"name": template.name}
 
 
 def _promise(request, customer, entry, actor) -> str:
     amount = request.POST.get("amount", "").strip()
     promised = _parsed_date(
-        request.POST.get("promised_date", ""), field="promised_date", label="date"
+        request.POST.get("promised_date", ""), field="promised_date", label=_("date")
     )
     if promised is None or not amount:
         raise DomainError(
-            "required", "A promise needs an amount and a date.", field="promise"
+            "required", _("A promise needs an amount and a date."), field="promise"
         )
     commitments.promise_create(
         customer=customer,
@@ -497,7 +514,7 @@ def _promise(request, customer, entry, actor) -> str:
         note=request.POST.get("note", ""),
         actor=actor,
     )
-    return f"Promise to pay by {orgdate(promised)} recorded."
+    return _("Promise to pay by %(date)s recorded.") % {"date": orgdate(promised)}
 
 
 def _dispute(request, customer, entry, actor) -> str:
@@ -515,17 +532,19 @@ def _dispute(request, customer, entry, actor) -> str:
         description=request.POST.get("description", ""),
         actor=actor,
     )
-    return "Dispute opened; dunning of its invoices is paused."
+    return _("Dispute opened; dunning of its invoices is paused.")
 
 
 def _next_action(request, customer, entry, actor) -> str:
     day = _parsed_date(
         request.POST.get("next_action_date", ""),
         field="next_action_date",
-        label="next action",
+        label=_("next action"),
     )
     accounts.next_action_set(customer=customer, day=day, actor=actor)
-    return f"Next action on {orgdate(day)}." if day else "Next action cleared."
+    if day:
+        return _("Next action on %(date)s.") % {"date": orgdate(day)}
+    return _("Next action cleared.")
 
 
 def _hold(request, customer, entry, actor) -> str:
@@ -535,7 +554,7 @@ def _hold(request, customer, entry, actor) -> str:
         reason=request.POST.get("reason", ""),
         actor=actor,
     )
-    return "Account put on hold."
+    return _("Account put on hold.")
 
 
 _ACTIONS = {
@@ -553,7 +572,7 @@ def _first_error(form) -> str:
     for field, errors in form.errors.items():
         label = form.fields[field].label or field.replace("_", " ").capitalize()
         return f"{label}: {errors[0]}"
-    return "Invalid input."
+    return _("Invalid input.")
 
 
 @require_POST
@@ -574,9 +593,9 @@ def reassign(request):
     if not ids or (target != "none" and collector is None):
         messages.error(
             request,
-            "Tick the accounts to move and choose who gets them."
+            _("Tick the accounts to move and choose who gets them.")
             if not ids
-            else "Choose who gets the selected accounts.",
+            else _("Choose who gets the selected accounts."),
         )
         return redirect(back)
     customers = list(Customer.objects.filter(worklist_entries__pk__in=ids).distinct())
@@ -587,7 +606,13 @@ def reassign(request):
     except DomainError as error:
         messages.error(request, error.message)
     else:
-        messages.success(request, f"{moved} account(s) reassigned.")
+        messages.success(
+            request,
+            ngettext(
+                "%(count)d account reassigned.", "%(count)d accounts reassigned.", moved
+            )
+            % {"count": moved},
+        )
     return redirect(back)
 
 
@@ -654,8 +679,8 @@ def run_now(request):
         return redirect("collecting:runs")
     messages.success(
         request,
-        f"The dunning run as of {orgdate(run.run_date)} has started; its progress "
-        "shows below.",
+        _("The dunning run as of %(date)s has started; its progress shows below.")
+        % {"date": orgdate(run.run_date)},
     )
     return redirect(f"{reverse('collecting:runs')}?run={run.pk}")
 
@@ -695,8 +720,28 @@ class StepForm(forms.ModelForm):
             "body": forms.Textarea(attrs={"rows": 10}),
             "translations": forms.Textarea(attrs={"rows": 4}),
         }
+        labels = {
+            "name": gettext_lazy("Name"),
+            "offset_days": gettext_lazy("Days from the due date"),
+            "channel": gettext_lazy("Channel"),
+            "attach_invoices": gettext_lazy("Attach invoice PDFs"),
+            "subject": gettext_lazy("Subject"),
+            "body": gettext_lazy("Body"),
+            "translations": gettext_lazy("Translations"),
+            "fee_amount": gettext_lazy("Fee"),
+            # xgettext:no-python-format
+            "interest_rate": gettext_lazy("Interest % a year"),
+            "minimum_amount": gettext_lazy("Minimum total"),
+        }
         help_texts = {
-            "translations": 'Per language, e.g. {"de": {"subject": "…", "body": "…"}}'
+            "translations": gettext_lazy(
+                'Per language, e.g. {"de": {"subject": "…", "body": "…"}}'
+            ),
+            "attach_invoices": gettext_lazy(
+                "Attach each listed invoice's PDF to the email."
+            ),
+            "interest_rate": gettext_lazy("Percent a year on the overdue amount."),
+            "minimum_amount": gettext_lazy("Notices totalling less are not sent."),
         }
 
 
@@ -732,7 +777,7 @@ def template_new(request):
         return _policies_page(
             request, 400, template_data=request.POST, template_error=error.message
         )
-    messages.success(request, "Email template added.")
+    messages.success(request, _("Email template added."))
     return redirect("collecting:policies")
 
 
@@ -806,7 +851,7 @@ def policy_detail(request, pk):
         except DomainError as error:
             context.update(form_data=request.POST, error=error.message)
             return render(request, "collecting/policy_detail.html", context, status=400)
-        messages.success(request, "Policy saved.")
+        messages.success(request, _("Policy saved."))
         return redirect("collecting:policy", pk=policy.pk)
     return render(request, "collecting/policy_detail.html", context)
 
@@ -836,7 +881,7 @@ def step_edit(request, pk=None, policy_pk=None):
         except DomainError as error:
             form.add_error(None, error.message)
         else:
-            messages.success(request, "Step saved.")
+            messages.success(request, _("Step saved."))
             return redirect("collecting:policy", pk=policy.pk)
     return render(
         request,

@@ -13,6 +13,8 @@ from django import forms
 from django.db import transaction
 from django.http import Http404, HttpResponseForbidden
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as gettext_now
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from invoicing.models import Invoice
@@ -37,7 +39,9 @@ def capability_required(capability: str):
         @organization_required
         def wrapper(request, *args, **kwargs):
             if not role_can(request.membership.role, capability):
-                return HttpResponseForbidden("Your role does not allow this.")
+                return HttpResponseForbidden(
+                    gettext_now("Your role does not allow this.")
+                )
             return view(request, *args, **kwargs)
 
         return wrapper
@@ -53,13 +57,17 @@ def _actor(request) -> Actor:
 
 
 class BankAccountForm(forms.Form):
-    name = forms.CharField(max_length=100)
+    name = forms.CharField(max_length=100, label=_("Name"))
     iban = forms.CharField(max_length=42, required=False, label="IBAN")
-    account_number = forms.CharField(max_length=40, required=False)
+    account_number = forms.CharField(
+        max_length=40, required=False, label=_("Account number")
+    )
     bic = forms.CharField(max_length=11, required=False, label="BIC")
-    routing_number = forms.CharField(max_length=20, required=False)
-    currency = forms.CharField(max_length=3)
-    is_default = forms.BooleanField(required=False, label="Print on invoices")
+    routing_number = forms.CharField(
+        max_length=20, required=False, label=_("Routing number")
+    )
+    currency = forms.CharField(max_length=3, label=_("Currency"))
+    is_default = forms.BooleanField(required=False, label=_("Print on invoices"))
 
 
 @capability_required("view")
@@ -77,7 +85,7 @@ def bank_account_list(request):
     error = None
     if request.method == "POST":
         if not role_can(request.membership.role, "receive_cash"):
-            return HttpResponseForbidden("Your role does not allow this.")
+            return HttpResponseForbidden(gettext_now("Your role does not allow this."))
         if request.POST.get("account"):
             editing = get_object_or_404(BankAccount, pk=request.POST["account"])
         form = BankAccountForm(request.POST)
@@ -108,12 +116,15 @@ def bank_account_list(request):
 class UploadForm(forms.Form):
     # The organization's accounts are set per request in __init__; the class
     # attribute must not touch a tenant manager at import time.
-    bank_account = forms.ModelChoiceField(queryset=BankAccount.unscoped.none())
-    file = forms.FileField()
+    bank_account = forms.ModelChoiceField(
+        queryset=BankAccount.unscoped.none(), label=_("Bank account")
+    )
+    file = forms.FileField(label=_("File"))
     format = forms.ChoiceField(
         required=False,
+        label=_("Format"),
         choices=[
-            ("", "Recognise from the file"),
+            ("", _("Recognise from the file")),
             *[(f, f) for f in statements.FORMATS],
         ],
     )
@@ -134,7 +145,7 @@ def statement_upload(request):
     error = None
     if request.method == "POST":
         if not role_can(request.membership.role, "receive_cash"):
-            return HttpResponseForbidden("Your role does not allow this.")
+            return HttpResponseForbidden(gettext_now("Your role does not allow this."))
         form = UploadForm(request.POST, request.FILES)
         if form.is_valid():
             try:
@@ -274,12 +285,16 @@ def _split(request, line, actor):
             continue
         invoice = Invoice.objects.filter(number=number.strip()).first()
         if invoice is None:
-            raise DomainError("unknown_invoice", f"No invoice {number.strip()}.")
+            raise DomainError(
+                "unknown_invoice",
+                gettext_now("No invoice %(number)s.") % {"number": number.strip()},
+            )
         try:
             allocations.append(lines.LineAllocation(invoice, Decimal(amount.strip())))
         except InvalidOperation:
             raise DomainError(
-                "invalid_amount", f"'{amount}' is not an amount."
+                "invalid_amount",
+                gettext_now("'%(amount)s' is not an amount.") % {"amount": amount},
             ) from None
     return lines.line_apply(
         line=line,
@@ -293,7 +308,7 @@ def _split(request, line, actor):
 def _on_account(request, line, actor):
     customer = _customer(request.POST.get("customer"))
     if customer is None:
-        raise DomainError("required", "Name the customer by number.")
+        raise DomainError("required", gettext_now("Name the customer by number."))
     return lines.line_apply(
         line=line, on_account=customer, reason="put on account by hand", actor=actor
     )
@@ -305,7 +320,10 @@ def _customer(number: str | None) -> Customer | None:
         return None
     customer = Customer.objects.filter(number=number).first()
     if customer is None:
-        raise DomainError("unknown_customer", f"No customer {number}.")
+        raise DomainError(
+            "unknown_customer",
+            gettext_now("No customer %(number)s.") % {"number": number},
+        )
     return customer
 
 

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from invoicing.selectors import customer_open_invoices, invoice_detail
@@ -101,7 +102,7 @@ def payment_create(request):
         )
         return _payment_form(request, form, customer=customer, refused=False)
     form = PaymentForm(data, invoices=invoices)
-    customer_error = "" if customer else "Choose the customer."
+    customer_error = "" if customer else _("Choose the customer.")
     if form.is_valid() and customer:
         values = form.cleaned_data
         chosen = form.chosen()
@@ -195,7 +196,7 @@ def apply_cash(request, pk):
     if form.is_valid() and payment is not None:
         chosen = form.chosen()
         if not chosen:
-            form.domain_error = "Enter the amount to apply to at least one invoice."
+            form.domain_error = _("Enter the amount to apply to at least one invoice.")
             form.add_error(None, form.domain_error)
         else:
             try:

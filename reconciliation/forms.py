@@ -11,6 +11,7 @@ import re
 from decimal import Decimal
 
 from django import forms
+from django.utils.translation import gettext_lazy as _
 
 from o2c.errors import DomainError
 from o2c.money import quantize
@@ -43,7 +44,8 @@ class AllocationsForm(forms.Form):
         self.invoices = list(invoices)
         for invoice in self.invoices:
             self.fields[self.name_of(invoice)] = AmountField(
-                required=False, label=f"Apply to {invoice}"
+                required=False,
+                label=_("Apply to %(invoice)s") % {"invoice": invoice},
             )
 
     @staticmethod
@@ -74,36 +76,48 @@ class AllocationsForm(forms.Form):
 
 
 class PaymentForm(AllocationsForm):
-    received_date = BusinessDateField(label="Received on")
-    amount = AmountField()
+    received_date = BusinessDateField(label=_("Received on"))
+    amount = AmountField(label=_("Amount"))
     currency = forms.CharField(
         widget=CURRENCY_INPUT,
         required=False,
-        help_text="Empty for the customer's account currency.",
+        label=_("Currency"),
+        help_text=_("Empty for the customer's account currency."),
     )
     method = forms.ChoiceField(
-        choices=Payment.Method.choices, initial=Payment.Method.BANK_TRANSFER
+        choices=Payment.Method.choices,
+        initial=Payment.Method.BANK_TRANSFER,
+        label=_("Method"),
     )
     reference = forms.CharField(
-        max_length=200, required=False, help_text="As on the bank statement."
+        max_length=200,
+        required=False,
+        label=_("Reference"),
+        help_text=_("As on the bank statement."),
     )
-    payer_name = forms.CharField(max_length=200, required=False, label="Payer")
+    payer_name = forms.CharField(max_length=200, required=False, label=_("Payer"))
 
 
 class ApplyCashForm(AllocationsForm):
-    allocation_date = BusinessDateField(label="Applied on")
+    allocation_date = BusinessDateField(label=_("Applied on"))
 
 
 class PaymentReverseForm(forms.Form):
     reason = forms.CharField(
-        max_length=300, help_text="Bounced, entered twice…; kept on the payment."
+        max_length=300,
+        label=_("Reason"),
+        help_text=_("Bounced, entered twice…; kept on the payment."),
     )
     reversal_date = BusinessDateField(
-        required=False, help_text="Empty for today; the ledger reversal's date."
+        required=False,
+        label=_("Reversal date"),
+        help_text=_("Empty for today; the ledger reversal's date."),
     )
 
 
 class WriteOffForm(forms.Form):
-    amount = AmountField(help_text="At most the invoice's open amount.")
-    write_off_date = BusinessDateField(label="Written off on")
-    reason = forms.CharField(max_length=300)
+    amount = AmountField(
+        label=_("Amount"), help_text=_("At most the invoice's open amount.")
+    )
+    write_off_date = BusinessDateField(label=_("Written off on"))
+    reason = forms.CharField(max_length=300, label=_("Reason"))

@@ -2,10 +2,13 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from invoicing.models import Invoice
 from o2c.tenancy import TenantModel
 from orders.models import MONEY, Customer
+from reconciliation.reasons import reason_display, reasons_display
 
 
 class Payment(TenantModel):
@@ -15,16 +18,16 @@ class Payment(TenantModel):
     """
 
     class Status(models.TextChoices):
-        RECEIVED = "received", "Received"
-        REVERSED = "reversed", "Reversed"
+        RECEIVED = "received", _("Received")
+        REVERSED = "reversed", _("Reversed")
 
     class Method(models.TextChoices):
-        BANK_TRANSFER = "bank_transfer", "Bank transfer"
-        CARD = "card", "Card"
-        DIRECT_DEBIT = "direct_debit", "Direct debit"
-        CHEQUE = "cheque", "Cheque"
-        CASH = "cash", "Cash"
-        OTHER = "other", "Other"
+        BANK_TRANSFER = "bank_transfer", _("Bank transfer")
+        CARD = "card", _("Card")
+        DIRECT_DEBIT = "direct_debit", _("Direct debit")
+        CHEQUE = "cheque", _("Cheque")
+        CASH = "cash", pgettext_lazy("payment method", "Cash")
+        OTHER = "other", _("Other")
 
     S = Status
     TRANSITIONS = {S.RECEIVED: {S.REVERSED}, S.REVERSED: set()}
@@ -100,8 +103,8 @@ class Payment(TenantModel):
 
 class Allocation(TenantModel):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        REVERSED = "reversed", "Reversed"
+        ACTIVE = "active", _("Active")
+        REVERSED = "reversed", _("Reversed")
 
     S = Status
     TRANSITIONS = {S.ACTIVE: {S.REVERSED}, S.REVERSED: set()}
@@ -145,8 +148,8 @@ class Allocation(TenantModel):
 
 class WriteOff(TenantModel):
     class Status(models.TextChoices):
-        POSTED = "posted", "Posted"
-        REVERSED = "reversed", "Reversed"
+        POSTED = "posted", _("Posted")
+        REVERSED = "reversed", _("Reversed")
 
     S = Status
     TRANSITIONS = {S.POSTED: {S.REVERSED}, S.REVERSED: set()}
@@ -222,8 +225,8 @@ class BankStatement(TenantModel):
     """One statement (or notification) read from an imported file."""
 
     class Kind(models.TextChoices):
-        STATEMENT = "statement", "Statement"
-        NOTIFICATION = "notification", "Notification"
+        STATEMENT = "statement", _("Statement")
+        NOTIFICATION = "notification", _("Notification")
 
     bank_account = models.ForeignKey(
         BankAccount, on_delete=models.PROTECT, related_name="statements"
@@ -274,18 +277,18 @@ class StatementLine(TenantModel):
     bench) finds an order without a cycle."""
 
     class Status(models.TextChoices):
-        NEW = "new", "New"
-        NEEDS_REVIEW = "needs_review", "Needs review"
-        MATCHED_AUTO = "matched_auto", "Matched automatically"
-        MATCHED_MANUAL = "matched_manual", "Matched by a person"
-        ON_ACCOUNT = "on_account", "On account"
-        NOT_RECEIVABLE = "not_receivable", "Not receivable"
-        REVERSED = "reversed", "Reversed"
-        DEBIT = "debit", "Debit (outgoing)"
+        NEW = "new", _("New")
+        NEEDS_REVIEW = "needs_review", _("Needs review")
+        MATCHED_AUTO = "matched_auto", _("Matched automatically")
+        MATCHED_MANUAL = "matched_manual", _("Matched by a person")
+        ON_ACCOUNT = "on_account", _("On account")
+        NOT_RECEIVABLE = "not_receivable", _("Not receivable")
+        REVERSED = "reversed", _("Reversed")
+        DEBIT = "debit", _("Debit (outgoing)")
 
     class Direction(models.TextChoices):
-        CREDIT = "credit", "Credit"
-        DEBIT = "debit", "Debit"
+        CREDIT = "credit", _("Credit")
+        DEBIT = "debit", _("Debit")
 
     S = Status
     OPEN = (S.NEW, S.NEEDS_REVIEW)
@@ -377,6 +380,11 @@ class StatementLine(TenantModel):
     def __str__(self):
         return f"{self.booking_date} {self.amount} {self.currency}"
 
+    @property
+    def match_reason_display(self) -> str:
+        """The reason in the active language, for pages (the API keeps it as stored)."""
+        return reasons_display(self.match_reason)
+
 
 class CustomerBankAccount(TenantModel):
     """A customer's account we have seen paying: learnt from confirmed matches,
@@ -409,9 +417,9 @@ class MatchSuggestion(TenantModel):
     """A ranked candidate for an open statement line, kept for the queue."""
 
     class Action(models.TextChoices):
-        APPLY = "apply", "Apply"
-        APPLY_AND_WRITE_OFF = "apply_and_write_off", "Apply and write off"
-        ON_ACCOUNT = "on_account", "Put on account"
+        APPLY = "apply", _("Apply")
+        APPLY_AND_WRITE_OFF = "apply_and_write_off", _("Apply and write off")
+        ON_ACCOUNT = "on_account", _("Put on account")
 
     line = models.ForeignKey(
         StatementLine, on_delete=models.CASCADE, related_name="suggestions"
@@ -433,13 +441,18 @@ class MatchSuggestion(TenantModel):
             )
         ]
 
+    @property
+    def reasons_display(self) -> list[str]:
+        """The reasons in the active language, for pages (the API keeps them)."""
+        return [reason_display(reason) for reason in self.reasons]
+
 
 class ReconciliationSettings(TenantModel):
     """How boldly the matching engine acts; one row per organization."""
 
     class ShortPaymentAction(models.TextChoices):
-        WRITE_OFF = "write_off", "Write off the difference"
-        LEAVE_OPEN = "leave_open", "Leave the difference open"
+        WRITE_OFF = "write_off", _("Write off the difference")
+        LEAVE_OPEN = "leave_open", _("Leave the difference open")
 
     auto_apply_threshold = models.PositiveSmallIntegerField(default=95)
     auto_apply_margin = models.PositiveSmallIntegerField(

@@ -4,6 +4,7 @@ unapplied cash) and the invoice page (settlements)."""
 
 from django import forms
 from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import Invoice
 from o2c.roles import role_can
@@ -52,7 +53,11 @@ class CustomerFilterForm(forms.Form):
     collector = forms.IntegerField(required=False, min_value=1)
     hold = forms.ChoiceField(
         required=False,
-        choices=[("", "Any"), ("yes", "On credit hold"), ("no", "Not on hold")],
+        choices=[
+            ("", _("Any")),
+            ("yes", _("On credit hold")),
+            ("no", _("Not on hold")),
+        ],
     )
     currency = forms.CharField(required=False, max_length=3)
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in CUSTOMER_SORTS])
@@ -111,7 +116,7 @@ def customer_list(request):
 class PaymentFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=100)
     status = forms.ChoiceField(
-        required=False, choices=[("", "Any status"), *Payment.Status.choices]
+        required=False, choices=[("", _("Any status")), *Payment.Status.choices]
     )
     customer = forms.IntegerField(required=False, min_value=1)
     currency = forms.CharField(required=False, max_length=3)

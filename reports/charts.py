@@ -8,6 +8,8 @@ for drawing only: the figures printed next to the charts are the exact ones.
 
 from __future__ import annotations
 
+from django.utils.translation import gettext as _
+
 from reports.selectors.aging import AgingReport
 from reports.selectors.forecast import CashForecast
 from reports.selectors.history import MonthActivity, QuarterBehaviour
@@ -30,7 +32,9 @@ def aging_chart(report: AgingReport, links: list[str]) -> dict:
         "labels": [bucket.label for bucket in report.buckets],
         "datasets": [
             {
-                "label": f"Open ({total.currency})" if total else "Open",
+                "label": _("Open (%(currency)s)") % {"currency": total.currency}
+                if total
+                else _("Open"),
                 "data": [_number(amount) for amount in total.buckets] if total else [],
                 "backgroundColor": [
                     BUCKET_COLOURS[min(i, len(BUCKET_COLOURS) - 1)]
@@ -48,16 +52,16 @@ def dso_chart(series: MetricSeries, links: list[str]) -> dict:
         "type": "line",
         "labels": [m.month.strftime("%Y-%m") for m in series.months],
         "datasets": [
-            _line("DSO (countback)", [m.dso_countback for m in series.months], BLUE),
-            _line("DSO (simple)", [m.dso_simple for m in series.months], GREY),
+            _line(_("DSO (countback)"), [m.dso_countback for m in series.months], BLUE),
+            _line(_("DSO (simple)"), [m.dso_simple for m in series.months], GREY),
             _line(
-                "Best Possible DSO",
+                _("Best Possible DSO"),
                 [m.best_possible_dso for m in series.months],
                 GREEN,
             ),
         ],
         "links": links,
-        "yTitle": "days",
+        "yTitle": _("days"),
     }
 
 
@@ -67,7 +71,8 @@ def cei_chart(series: MetricSeries, links: list[str]) -> dict:
         "labels": [m.month.strftime("%Y-%m") for m in series.months],
         "datasets": [
             _line("CEI %", [m.cei for m in series.months], BLUE),
-            _line("% current", [m.percent_current for m in series.months], GREEN),
+            # xgettext:no-python-format
+            _line(_("% current"), [m.percent_current for m in series.months], GREEN),
         ],
         "links": links,
         "yTitle": "%",
@@ -80,19 +85,20 @@ def receivables_chart(series: MetricSeries, links: list[str]) -> dict:
         "labels": [m.month.strftime("%Y-%m") for m in series.months],
         "datasets": [
             {
-                "label": f"Current ({series.currency})",
+                "label": _("Current (%(currency)s)") % {"currency": series.currency},
                 "data": [_number(m.current_receivables) for m in series.months],
                 "backgroundColor": GREEN,
                 "stack": "ar",
             },
             {
-                "label": f"Overdue ({series.currency})",
+                "label": _("Overdue (%(currency)s)") % {"currency": series.currency},
                 "data": [_number(m.overdue) for m in series.months],
                 "backgroundColor": RED,
                 "stack": "ar",
             },
             {
-                "label": f"Credit sales ({series.currency})",
+                "label": _("Credit sales (%(currency)s)")
+                % {"currency": series.currency},
                 "data": [_number(m.credit_sales) for m in series.months],
                 "backgroundColor": GREY,
                 "stack": "sales",
@@ -104,7 +110,7 @@ def receivables_chart(series: MetricSeries, links: list[str]) -> dict:
 
 
 def forecast_chart(forecast: CashForecast, links: list[str]) -> dict:
-    labels = ["Past expected date"] + [
+    labels = [_("Past expected date")] + [
         f"{week.start.strftime('%d %b')}" for week in forecast.weeks
     ]
     return {
@@ -112,7 +118,7 @@ def forecast_chart(forecast: CashForecast, links: list[str]) -> dict:
         "labels": labels,
         "datasets": [
             {
-                "label": f"Expected ({forecast.currency})",
+                "label": _("Expected (%(currency)s)") % {"currency": forecast.currency},
                 "data": [_number(forecast.past_expected)]
                 + [_number(week.amount) for week in forecast.weeks],
                 "backgroundColor": [AMBER] + [BLUE] * len(forecast.weeks),
@@ -130,12 +136,12 @@ def activity_chart(activity: list[MonthActivity], currency: str, link: str) -> d
         "labels": [a.month.strftime("%Y-%m") for a in months],
         "datasets": [
             {
-                "label": f"Invoiced ({currency})",
+                "label": _("Invoiced (%(currency)s)") % {"currency": currency},
                 "data": [_number(a.invoiced) for a in months],
                 "backgroundColor": BLUE,
             },
             {
-                "label": f"Paid ({currency})",
+                "label": _("Paid (%(currency)s)") % {"currency": currency},
                 "data": [_number(a.paid) for a in months],
                 "backgroundColor": GREEN,
             },
@@ -154,18 +160,18 @@ def behaviour_chart(quarters: list[QuarterBehaviour], link: str) -> dict:
         ],
         "datasets": [
             _line(
-                "Average days to pay",
+                _("Average days to pay"),
                 [q.behaviour.average_days_to_pay for q in quarters],
                 BLUE,
             ),
             _line(
-                "Average days beyond terms",
+                _("Average days beyond terms"),
                 [q.behaviour.average_days_late for q in quarters],
                 RED,
             ),
         ],
         "links": [link] * len(quarters),
-        "yTitle": "days",
+        "yTitle": _("days"),
     }
 
 

@@ -199,7 +199,9 @@ def _customer(value) -> Customer:
 
 def columns(spec: ExportSpec) -> list[str]:
     if spec.kind == "aging":
-        labels = [bucket.label for bucket in make_buckets(spec.parameters["buckets"])]
+        labels = [
+            str(bucket.label) for bucket in make_buckets(spec.parameters["buckets"])
+        ]
         group = "Customer" if spec.parameters["group_by"] == "customer" else "Group"
         return [
             group,
@@ -285,7 +287,7 @@ def _aging_chunks(spec: ExportSpec, size: int) -> Iterator[list[tuple]]:
     ):
         yield [
             (
-                line.label,
+                str(line.label),
                 line.number,
                 line.currency,
                 *line.buckets,
@@ -328,7 +330,7 @@ def _aging_invoice_chunks(spec: ExportSpec, size: int) -> Iterator[list[tuple]]:
                     i_date,
                     due,
                     max(days, 0),
-                    _bucket_of(buckets, days).label,
+                    str(_bucket_of(buckets, days).label),
                     exact(open_, currency),
                     exact(total, currency),
                 )

@@ -9,6 +9,7 @@ rebuilds them whenever the ledger has changed behind them.
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from o2c.tenancy import TenantModel
 from orders.models import MONEY, Customer
@@ -75,9 +76,9 @@ class MonthEndFigure(TenantModel):
     currency: receivables open at month end, the part not yet due, credit sales."""
 
     class Scope(models.TextChoices):
-        ORGANIZATION = "organization", "Organization"
-        COLLECTOR = "collector", "Collector"
-        SEGMENT = "segment", "Segment"
+        ORGANIZATION = "organization", _("Organization")
+        COLLECTOR = "collector", _("Collector")
+        SEGMENT = "segment", _("Segment")
 
     snapshot = models.ForeignKey(
         MetricsSnapshot, on_delete=models.CASCADE, related_name="figures"
@@ -124,11 +125,11 @@ class StatementDelivery(TenantModel):
     """
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Pending"
-        SENDING = "sending", "Sending"
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        NO_RECIPIENT = "no_recipient", "No billing contact"
+        PENDING = "pending", _("Pending")
+        SENDING = "sending", _("Sending")
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        NO_RECIPIENT = "no_recipient", _("No billing contact")
 
     S = Status
     TRANSITIONS = {

@@ -32,7 +32,7 @@ from django.core.mail import EmailMessage
 from django.db import transaction
 from django.db.models import Max, Q
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext
 
@@ -193,7 +193,9 @@ def bucket_set_save(
     """Create or change a named bucket set; optionally the organization's default."""
     name = (name or "").strip()
     if not name:
-        raise DomainError("required", "Give the bucket set a name.", field="name")
+        raise DomainError(
+            "required", translation.gettext("Give the bucket set a name."), field="name"
+        )
     values = parse_boundaries(boundaries, field="boundaries")
     organization = current_organization()
     if make_default:
@@ -222,7 +224,10 @@ def export_write(
 ) -> int:
     """Write ``spec``'s file to the binary ``stream``; returns its rows."""
     if spec.format != "pdf":
-        return exports.write_table(spec, stream, progress=progress)
+        # CSV and XLSX files are data for other tools: in English like the API,
+        # whether a page writes them at once or the worker does.
+        with translation.override("en"):
+            return exports.write_table(spec, stream, progress=progress)
     p = spec.parameters
     stream.write(
         aging_pdf(

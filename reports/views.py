@@ -19,6 +19,9 @@ from django.http import (
 )
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.dateformat import format as format_date
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from o2c.errors import DomainError
@@ -261,7 +264,8 @@ def _check_query(form: forms.Form) -> None:
         typed = form.data.get(name, "")
         raise DomainError(
             "invalid_parameter",
-            f"{name}: {errors[0]} (got '{typed[:40]}'); nothing is shown for it.",
+            _("%(name)s: %(error)s (got “%(typed)s”); nothing is shown for it.")
+            % {"name": name, "error": errors[0], "typed": typed[:40]},
             field=name,
         )
 
@@ -276,6 +280,7 @@ def aging_page(request):
         "segments": _segments(),
         "bucket_sets": AgingBucketSet.objects.all(),
         "group_labels": GROUPINGS,
+        "group_label": GROUPINGS.get(data.get("group_by") or "customer", ""),
     }
     try:
         _check_query(form)
@@ -305,6 +310,7 @@ def aging_page(request):
     )
     context |= {
         "report": report,
+        "group_label": GROUPINGS[report.group_by],
         "boundaries": boundaries,
         "chart": charts_.aging_chart(report, links) if report.totals else None,
         "export_fields": {
@@ -357,7 +363,7 @@ def aging_invoices_page(request):
     """The invoices behind an aging cell: a bucket (or "overdue") of a group."""
     form, data = _aging_form(request)
     bucket_value = data.get("bucket") or ""
-    context = {"form": form, "title": "Invoices behind the aging"}
+    context = {"form": form, "title": _("Invoices behind the aging")}
     try:
         _check_query(form)
         boundaries = (
@@ -369,7 +375,9 @@ def aging_invoices_page(request):
         bucket = None
         if bucket_value.isdigit():
             if int(bucket_value) >= len(buckets):
-                raise DomainError("invalid_choice", "No such bucket.", field="bucket")
+                raise DomainError(
+                    "invalid_choice", _("No such bucket."), field="bucket"
+                )
             bucket = buckets[int(bucket_value)]
         raw = form.raw()
         raw.pop("bucket", None)
@@ -415,10 +423,13 @@ def forecast_invoices_page(request):
         invoice.open_as_of = exact(invoice.open_as_of, invoice.currency)
         invoice.expected_date = today + timedelta(days=invoice.expected_in)
     if number is None:
-        title = "Cash past its expected date"
+        title = _("Cash past its expected date")
     else:
         start = today + timedelta(days=7 * number)
-        title = f"Cash expected {start.isoformat()} to {start + timedelta(days=6)}"
+        title = _("Cash expected %(start)s to %(end)s") % {
+            "start": start.isoformat(),
+            "end": (start + timedelta(days=6)).isoformat(),
+        }
     return render(
         request,
         "reports/aging_invoices.html",
@@ -442,13 +453,24 @@ def _query(request, *, drop=()) -> str:
 # --- metrics ----------------------------------------------------------------------
 
 
+SCOPE_LABELS = {
+    "organization": gettext_lazy("Organization"),
+    "collector": gettext_lazy("Collector"),
+    "segment": gettext_lazy("Segment"),
+}
+COMPARISON_TITLES = {
+    "collector": gettext_lazy("Every collector, %(month)s"),
+    "segment": gettext_lazy("Every segment, %(month)s"),
+}
+
+
 class MetricsForm(forms.Form):
     scope = forms.ChoiceField(
         required=False,
         choices=[
-            ("organization", "Organization"),
-            ("collector", "Collector"),
-            ("segment", "Segment"),
+            ("organization", gettext_lazy("Organization")),
+            ("collector", gettext_lazy("Collector")),
+            ("segment", gettext_lazy("Segment")),
         ],
     )
     key = forms.CharField(required=False, max_length=60)
@@ -457,7 +479,11 @@ class MetricsForm(forms.Form):
         required=False, input_formats=["%Y-%m"], widget=forms.DateInput()
     )
     currency_view = forms.ChoiceField(
-        required=False, choices=[("base", "Base"), ("each", "Each currency")]
+        required=False,
+        choices=[
+            ("base", gettext_lazy("Base")),
+            ("each", gettext_lazy("Each currency")),
+        ],
     )
 
 
@@ -468,7 +494,12 @@ def metrics_page(request):
     form.is_valid()
     data = form.cleaned_data
     scope = data.get("scope") or "organization"
-    context = {"form": form, "definitions": DEFINITIONS, "scope": scope}
+    context = {
+        "form": form,
+        "definitions": DEFINITIONS,
+        "scope": scope,
+        "scope_label": SCOPE_LABELS.get(scope, scope),
+    }
     try:
         _check_query(form)
         report = metrics_report(
@@ -502,6 +533,11 @@ def metrics_page(request):
         "selected_key": report.key or NO_KEY,
         "idle_months": idle_months,
         "key_label": scope_labels(scope, [report.key]).get(report.key, ""),
+        "comparison_title": (
+            COMPARISON_TITLES[scope] % {"month": format_date(report.months[-1], "M Y")}
+            if scope in COMPARISON_TITLES and report.months
+            else ""
+        ),
     }
     return render(request, "reports/metrics.html", context)
 
@@ -524,6 +560,7 @@ def customer_history_page(request, pk: int):
         customer.currency if customer.currency in currencies else currencies[0]
     )
     invoices_url = f"{reverse('invoices')}?customer={customer.pk}"
+    trend = payment_trend(customer=customer)
     return render_htmx(
         request,
         "reports/customer_history.html",
@@ -534,7 +571,8 @@ def customer_history_page(request, pk: int):
             "last_year": payment_behaviour(
                 customer=customer, settled_from=today - timedelta(days=364)
             ),
-            "trend": payment_trend(customer=customer),
+            "trend": trend,
+            "trend_label": TREND_LABELS[trend.direction],
             "activity_currency": activity_currency,
             "charts": {
                 "activity": charts_.activity_chart(
@@ -551,12 +589,20 @@ def customer_history_page(request, pk: int):
     )
 
 
+TREND_LABELS = {
+    "unknown": gettext_lazy("unknown"),
+    "worsening": gettext_lazy("worsening"),
+    "improving": gettext_lazy("improving"),
+    "steady": gettext_lazy("steady"),
+}
+
+
 class StatementForm(forms.Form):
     start = forms.DateField(required=False)
     end = forms.DateField(required=False)
     currency = forms.CharField(required=False, max_length=3)
     format = forms.ChoiceField(
-        required=False, choices=[("html", "Page"), ("pdf", "PDF")]
+        required=False, choices=[("html", gettext_lazy("Page")), ("pdf", "PDF")]
     )
 
 
@@ -578,7 +624,7 @@ def customer_statement_page(request, pk: int):
     form, start, end, currency = _statement_period(request, customer)
     if request.method == "POST":
         if not role_can(request.membership.role, "collect"):
-            return HttpResponseForbidden("Your role does not allow this.")
+            return HttpResponseForbidden(_("Your role does not allow this."))
         try:
             delivery = services.statement_email_request(
                 customer=customer,
@@ -593,13 +639,18 @@ def customer_statement_page(request, pk: int):
             if delivery.recipients:
                 recipients = ", ".join(delivery.recipients)
                 messages.success(
-                    request, f"The statement is being emailed to {recipients}."
+                    request,
+                    _("The statement is being emailed to %(recipients)s.")
+                    % {"recipients": recipients},
                 )
             else:
                 messages.warning(
                     request,
-                    f"{customer.name} has no billing contact with an email address; "
-                    "nothing was sent.",
+                    _(
+                        "%(name)s has no billing contact with an email address; "
+                        "nothing was sent."
+                    )
+                    % {"name": customer.name},
                 )
         url = reverse("customer-statement", args=[customer.pk])
         return redirect(
@@ -667,6 +718,14 @@ def export_start(request):
     )
 
 
+EXPORT_KIND_LABELS = {
+    "export_aging": gettext_lazy("Aging"),
+    "export_aging_invoices": gettext_lazy("Invoices behind the aging"),
+    "export_customer_history": gettext_lazy("Payment history"),
+    "export_invoices": gettext_lazy("Invoices"),
+}
+
+
 def _export_job(pk: int) -> Job:
     return get_object_or_404(Job.objects.filter(kind__startswith="export_"), pk=pk)
 
@@ -681,6 +740,9 @@ def export_job_page(request, pk: int):
         "reports/_export_status.html",
         {
             "job": job,
+            "kind_label": EXPORT_KIND_LABELS.get(
+                job.kind, job.kind.removeprefix("export_").capitalize()
+            ),
             "finished": job.status in (Job.Status.SUCCEEDED, Job.Status.FAILED),
         },
     )
@@ -710,7 +772,7 @@ def bucket_sets_page(request):
     can_change = request.membership.role in (Role.ADMIN, Role.FINANCE)
     if request.method == "POST":
         if not can_change:
-            return HttpResponseForbidden("Your role does not allow this.")
+            return HttpResponseForbidden(_("Your role does not allow this."))
         try:
             services.bucket_set_save(
                 name=request.POST.get("name", ""),
@@ -721,7 +783,7 @@ def bucket_sets_page(request):
         except DomainError as error:
             messages.error(request, error.message)
         else:
-            messages.success(request, "Bucket set saved.")
+            messages.success(request, _("Bucket set saved."))
         return redirect("aging-bucket-sets")
     bucket_sets = [
         (bucket_set, make_buckets(bucket_set.boundaries))

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from collecting.models import (
     Activity,
@@ -49,7 +50,7 @@ def activity_log(
             "invalid_choice", f"Unknown outcome '{outcome}'.", field="outcome"
         )
     if kind == Activity.Kind.NOTE and not note.strip():
-        raise DomainError("required", "A note needs text.", field="note")
+        raise DomainError("required", gettext("A note needs text."), field="note")
     activity = Activity.objects.create(
         organization=current_organization(),
         customer=customer,
@@ -127,7 +128,7 @@ def collector_assign(*, customers: list[Customer], collector, actor: Actor) -> i
     ):
         raise DomainError(
             "not_a_collector",
-            "That person is not a collector of this organization.",
+            gettext("That person is not a collector of this organization."),
             field="collector",
         )
     moved = 0
@@ -171,7 +172,8 @@ def email_send(
     if customer.do_not_contact:
         raise DomainError(
             "do_not_contact",
-            f"{customer.name} is marked do not contact: no email is sent.",
+            gettext("%(name)s is marked do not contact: no email is sent.")
+            % {"name": customer.name},
         )
     if invoices:
         # Chosen invoices must be this customer's: the email lists them to its
@@ -182,7 +184,8 @@ def email_send(
         if not invoices:
             raise DomainError(
                 "nothing_open",
-                f"Customer {customer} has no open invoice.",
+                gettext("Customer %(customer)s has no open invoice.")
+                % {"customer": customer},
                 field="invoices",
             )
         currency = invoices[0].currency

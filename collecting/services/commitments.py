@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Q, Sum
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from collecting.models import (
     CustomerCollectionProfile,
@@ -40,7 +41,9 @@ OPEN_STATUSES = (Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID)
 def clean_invoices(customer: Customer, invoices: list[Invoice]) -> tuple[list, str]:
     """The invoices, open, all of ``customer``, in one currency (which is returned)."""
     if not invoices:
-        raise DomainError("required", "Choose at least one invoice.", field="invoices")
+        raise DomainError(
+            "required", gettext("Choose at least one invoice."), field="invoices"
+        )
     invoices = list(
         Invoice.objects.filter(pk__in=[invoice.pk for invoice in invoices]).order_by(
             "due_date", "pk"
@@ -50,20 +53,22 @@ def clean_invoices(customer: Customer, invoices: list[Invoice]) -> tuple[list, s
         if invoice.customer_id != customer.pk:
             raise DomainError(
                 "customer_mismatch",
-                f"Invoice {invoice} belongs to another customer.",
+                gettext("Invoice %(invoice)s belongs to another customer.")
+                % {"invoice": invoice},
                 field="invoices",
             )
         if invoice.status not in OPEN_STATUSES:
             raise ConflictError(
                 "invalid_status",
-                f"Invoice {invoice} is {invoice.status}; only open invoices.",
+                gettext("Invoice %(invoice)s is %(status)s; only open invoices.")
+                % {"invoice": invoice, "status": invoice.status},
                 field="invoices",
             )
     currencies = {invoice.currency for invoice in invoices}
     if len(currencies) > 1:
         raise DomainError(
             "currency_mismatch",
-            "The invoices are in several currencies; choose one currency.",
+            gettext("The invoices are in several currencies; choose one currency."),
             field="invoices",
         )
     return invoices, currencies.pop()
@@ -104,18 +109,23 @@ def promise_create(
     invoices, currency = clean_invoices(customer, invoices)
     amount = exact_amount(amount, currency)
     if amount <= 0:
-        raise DomainError("invalid_amount", "Amount must be positive.", field="amount")
+        raise DomainError(
+            "invalid_amount", gettext("Amount must be positive."), field="amount"
+        )
     today = current_organization().today()
     if promised_date < today:
         raise DomainError(
-            "invalid_date", "The promise date is in the past.", field="promised_date"
+            "invalid_date",
+            gettext("The promise date is in the past."),
+            field="promised_date",
         )
     already = paused_invoices(invoice_ids=[invoice.pk for invoice in invoices])
     promised = [i for i in invoices if already.get(i.pk) == "promised"]
     if promised:
         raise ConflictError(
             "already_promised",
-            f"Invoice {promised[0]} is already under an active promise.",
+            gettext("Invoice %(invoice)s is already under an active promise.")
+            % {"invoice": promised[0]},
             field="invoices",
         )
     organization = current_organization()
@@ -250,7 +260,9 @@ def dispute_open(
 ) -> Dispute:
     if reason_code not in Dispute.Reason.values:
         raise DomainError(
-            "invalid_choice", f"Unknown reason '{reason_code}'.", field="reason_code"
+            "invalid_choice",
+            gettext("Unknown reason '%(reason)s'.") % {"reason": reason_code},
+            field="reason_code",
         )
     invoices, _ = clean_invoices(customer, invoices)
     organization = current_organization()
@@ -285,25 +297,29 @@ def dispute_resolve(
     resumes), or withdrawn by the customer."""
     if resolution not in Dispute.TRANSITIONS[Dispute.Status.OPEN]:
         raise DomainError(
-            "invalid_choice", f"Unknown resolution '{resolution}'.", field="resolution"
+            "invalid_choice",
+            gettext("Unknown resolution '%(resolution)s'.")
+            % {"resolution": resolution},
+            field="resolution",
         )
     if resolution == Dispute.Status.RESOLVED_CREDIT_NOTE:
         if credit_note is None:
             raise DomainError(
                 "required",
-                "Name the credit note that resolves it.",
+                gettext("Name the credit note that resolves it."),
                 field="credit_note",
             )
         if not dispute.invoices.filter(pk=credit_note.invoice_id).exists():
             raise DomainError(
                 "invalid_credit_note",
-                f"Credit note {credit_note} is not for a disputed invoice.",
+                gettext("Credit note %(number)s is not for a disputed invoice.")
+                % {"number": credit_note},
                 field="credit_note",
             )
     elif credit_note is not None:
         raise DomainError(
             "invalid_credit_note",
-            "Only a resolution by credit note names one.",
+            gettext("Only a resolution by credit note names one."),
             field="credit_note",
         )
     dispute = transition(
@@ -357,7 +373,7 @@ def payment_plan_create(
     if any(reason == "payment_plan" for reason in paused.values()):
         raise ConflictError(
             "already_planned",
-            "An invoice is already in an active payment plan.",
+            gettext("An invoice is already in an active payment plan."),
             field="invoices",
         )
     balance = sum((invoice.open_amount for invoice in invoices), Decimal(0))
@@ -402,19 +418,23 @@ def _schedule(balance, currency, instalments, count, first_date, interval_days):
         if sum(amount for _, amount in schedule) != balance:
             raise DomainError(
                 "instalments_mismatch",
-                f"Instalments must add up to the open balance {balance} {currency}.",
+                gettext(
+                    "Instalments must add up to the open balance %(balance)s "
+                    "%(currency)s."
+                )
+                % {"balance": balance, "currency": currency},
                 field="instalments",
             )
     else:
         if not count or count < 1 or count > 60:
             raise DomainError(
-                "invalid_count", "Choose 1 to 60 instalments.", field="count"
+                "invalid_count", gettext("Choose 1 to 60 instalments."), field="count"
             )
         first_date = first_date or today + timedelta(days=interval_days)
         if first_date < today:
             raise DomainError(
                 "invalid_date",
-                "The first instalment cannot be in the past.",
+                gettext("The first instalment cannot be in the past."),
                 field="first_date",
             )
         amounts = split_evenly(balance, [Decimal(1)] * count, currency)
@@ -426,12 +446,14 @@ def _schedule(balance, currency, instalments, count, first_date, interval_days):
     if dates != sorted(dates) or dates[0] < today:
         raise DomainError(
             "invalid_date",
-            "Instalment dates must be ascending and not in the past.",
+            gettext("Instalment dates must be ascending and not in the past."),
             field="instalments",
         )
     if any(amount <= 0 for _, amount in schedule):
         raise DomainError(
-            "invalid_amount", "Each instalment must be positive.", field="instalments"
+            "invalid_amount",
+            gettext("Each instalment must be positive."),
+            field="instalments",
         )
     return schedule
 

@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext, gettext_lazy
 
 from collecting.models import (
     CollectingSettings,
@@ -26,8 +27,12 @@ POLICY_FIELDS = {
     "fee_period_days",
 }  # fmt: skip
 POLICY_RANGES = {
-    "min_days_between_notices": (0, 90, "Give 0 to 90 days between two notices."),
-    "fee_period_days": (0, 366, "Give a fee period of 0 to 366 days."),
+    "min_days_between_notices": (
+        0,
+        90,
+        gettext_lazy("Give 0 to 90 days between two notices."),
+    ),
+    "fee_period_days": (0, 366, gettext_lazy("Give a fee period of 0 to 366 days.")),
 }
 STEP_FIELDS = {
     "name", "offset_days", "channel", "attach_invoices", "subject", "body",
@@ -40,10 +45,14 @@ SETTINGS_FIELDS = {
 # Grace as long as a promise's own may be (60 days); a notice left "sending" for a
 # week is long past needing a person to check it.
 SETTINGS_RANGES = {
-    "dunning_hour": (0, 23, "The hour is 0 to 23, local time."),
-    "promise_grace_days": (0, 60, "Grace is 0 to 60 days."),
-    "plan_grace_days": (0, 60, "Grace is 0 to 60 days."),
-    "stale_sending_minutes": (1, 7 * 24 * 60, "Give 1 minute to 7 days (10080)."),
+    "dunning_hour": (0, 23, gettext_lazy("The hour is 0 to 23, local time.")),
+    "promise_grace_days": (0, 60, gettext_lazy("Grace is 0 to 60 days.")),
+    "plan_grace_days": (0, 60, gettext_lazy("Grace is 0 to 60 days.")),
+    "stale_sending_minutes": (
+        1,
+        7 * 24 * 60,
+        gettext_lazy("Give 1 minute to 7 days (10080)."),
+    ),
 }
 
 
@@ -68,7 +77,11 @@ def policy_create(*, actor: Actor, steps: list[dict] = (), **fields) -> DunningP
     _clean_policy(policy)
     if policy.is_default:
         DunningPolicy.objects.filter(is_default=True).update(is_default=False)
-    _save(policy, field="name", message=f"A policy named '{policy.name}' exists.")
+    _save(
+        policy,
+        field="name",
+        message=gettext("A policy named '%(name)s' exists.") % {"name": policy.name},
+    )
     for index, step in enumerate(steps):
         step_create(policy=policy, actor=actor, _field=f"steps[{index}]", **step)
     audit_record(actor=actor, obj=policy, action="created")
@@ -86,7 +99,11 @@ def policy_update(*, policy: DunningPolicy, actor: Actor, **fields) -> DunningPo
         DunningPolicy.objects.exclude(pk=policy.pk).filter(is_default=True).update(
             is_default=False
         )
-    _save(policy, field="name", message=f"A policy named '{policy.name}' exists.")
+    _save(
+        policy,
+        field="name",
+        message=gettext("A policy named '%(name)s' exists.") % {"name": policy.name},
+    )
     audit_record(actor=actor, obj=policy, action="updated", data=_jsonable(fields))
     return policy
 
@@ -96,7 +113,9 @@ def policy_delete(*, policy: DunningPolicy, actor: Actor) -> None:
     if DunningStep.objects.filter(policy=policy, notices__isnull=False).exists():
         raise ConflictError(
             "in_use",
-            "Notices were issued under this policy; keep it (make another default).",
+            gettext(
+                "Notices were issued under this policy; keep it (make another default)."
+            ),
         )
     audit_record(actor=actor, obj=policy, action="deleted")
     policy.delete()
@@ -104,15 +123,17 @@ def policy_delete(*, policy: DunningPolicy, actor: Actor) -> None:
 
 def _clean_policy(policy: DunningPolicy) -> None:
     if not (policy.name or "").strip():
-        raise DomainError("required", "Name is required.", field="name")
+        raise DomainError("required", gettext("Name is required."), field="name")
     for name, (low, high, message) in POLICY_RANGES.items():
         value = getattr(policy, name)
         if not isinstance(value, int) or not low <= value <= high:
-            raise DomainError("invalid", message, field=name)
+            raise DomainError("invalid", str(message), field=name)
     if not isinstance(policy.segments, list) or not all(
         isinstance(s, str) for s in policy.segments
     ):
-        raise DomainError("invalid", "Segments are a list of names.", field="segments")
+        raise DomainError(
+            "invalid", gettext("Segments are a list of names."), field="segments"
+        )
     taken = {}
     for other in DunningPolicy.objects.exclude(pk=policy.pk):
         for segment in other.segments or []:
@@ -121,7 +142,8 @@ def _clean_policy(policy: DunningPolicy) -> None:
     if clash:
         raise ConflictError(
             "segment_taken",
-            f"Segment '{clash[0]}' already belongs to policy '{taken[clash[0]]}'.",
+            gettext("Segment '%(segment)s' already belongs to policy '%(policy)s'.")
+            % {"segment": clash[0], "policy": taken[clash[0]]},
             field="segments",
         )
 
@@ -136,7 +158,8 @@ def step_create(
     _save(
         step,
         field=f"{_field}.offset_days" if _field else "offset_days",
-        message=f"The policy already has a step at {step.offset_days:+d} days.",
+        message=gettext("The policy already has a step at %(days)s days.")
+        % {"days": f"{step.offset_days:+d}"},
     )
     audit_record(actor=actor, obj=step, action="created")
     return step
@@ -152,7 +175,8 @@ def step_update(*, step: DunningStep, actor: Actor, **fields) -> DunningStep:
     _save(
         step,
         field="offset_days",
-        message=f"The policy already has a step at {step.offset_days:+d} days.",
+        message=gettext("The policy already has a step at %(days)s days.")
+        % {"days": f"{step.offset_days:+d}"},
     )
     audit_record(actor=actor, obj=step, action="updated", data=_jsonable(fields))
     return step
@@ -162,7 +186,7 @@ def step_update(*, step: DunningStep, actor: Actor, **fields) -> DunningStep:
 def step_delete(*, step: DunningStep, actor: Actor) -> None:
     if step.items.exists():
         raise ConflictError(
-            "in_use", "Notices were issued at this step; it cannot be deleted."
+            "in_use", gettext("Notices were issued at this step; it cannot be deleted.")
         )
     audit_record(actor=actor, obj=step, action="deleted")
     step.delete()
@@ -170,30 +194,34 @@ def step_delete(*, step: DunningStep, actor: Actor) -> None:
 
 def _clean_step(step: DunningStep, prefix: str = "") -> None:
     if not (step.name or "").strip():
-        raise DomainError("required", "Name is required.", field=f"{prefix}name")
+        raise DomainError(
+            "required", gettext("Name is required."), field=f"{prefix}name"
+        )
     if step.channel not in DunningStep.Channel.values:
         raise DomainError(
             "invalid_choice",
-            f"Unknown channel '{step.channel}'.",
+            gettext("Unknown channel '%(channel)s'.") % {"channel": step.channel},
             field=f"{prefix}channel",
         )
     if abs(int(step.offset_days)) > 3650:
         raise DomainError(
             "invalid_days",
-            "Offset must be within ten years.",
+            gettext("Offset must be within ten years."),
             field=f"{prefix}offset_days",
         )
     for name in ("fee_amount", "interest_rate", "minimum_amount"):
         value = getattr(step, name)
         if value is not None and Decimal(value) < 0:
             raise DomainError(
-                "invalid_amount", "Must not be negative.", field=f"{prefix}{name}"
+                "invalid_amount",
+                gettext("Must not be negative."),
+                field=f"{prefix}{name}",
             )
     writes = step.channel in (DunningStep.Channel.EMAIL, DunningStep.Channel.LETTER)
     if writes and not (step.subject.strip() and step.body.strip()):
         raise DomainError(
             "required",
-            "An email or letter step needs a subject and a body.",
+            gettext("An email or letter step needs a subject and a body."),
             field=f"{prefix}body",
         )
     _clean_texts(step, prefix)
@@ -202,7 +230,7 @@ def _clean_step(step: DunningStep, prefix: str = "") -> None:
 def _clean_texts(source, prefix: str = "") -> None:
     if not isinstance(source.translations, dict):
         raise DomainError(
-            "invalid", "Translations map a language to a subject and body.",
+            "invalid", gettext("Translations map a language to a subject and body."),
             field=f"{prefix}translations",
         )  # fmt: skip
     texts = [(source.subject, "subject"), (source.body, "body")]
@@ -212,7 +240,8 @@ def _clean_texts(source, prefix: str = "") -> None:
         ):
             raise DomainError(
                 "invalid",
-                f"Translation '{language}' must hold a subject and a body.",
+                gettext("Translation '%(language)s' must hold a subject and a body.")
+                % {"language": language},
                 field=f"{prefix}translations",
             )
         texts += [
@@ -228,9 +257,15 @@ def template_create(*, actor: Actor, **fields) -> EmailTemplate:
     _unknown(fields, TEMPLATE_FIELDS)
     template = EmailTemplate(organization=current_organization(), **fields)
     if not template.name.strip() or not template.subject.strip():
-        raise DomainError("required", "Name and subject are required.", field="name")
+        raise DomainError(
+            "required", gettext("Name and subject are required."), field="name"
+        )
     _clean_texts(template)
-    _save(template, field="name", message=f"A template '{template.name}' exists.")
+    _save(
+        template,
+        field="name",
+        message=gettext("A template '%(name)s' exists.") % {"name": template.name},
+    )
     audit_record(actor=actor, obj=template, action="created")
     return template
 
@@ -245,7 +280,7 @@ def settings_update(*, actor: Actor, **fields) -> CollectingSettings:
         setattr(current, name, value)
     for name, (low, high, message) in SETTINGS_RANGES.items():
         if not low <= int(getattr(current, name)) <= high:
-            raise DomainError("invalid", message, field=name)
+            raise DomainError("invalid", str(message), field=name)
     current.save()
     audit_record(actor=actor, obj=current, action="updated", data=_jsonable(fields))
     return current

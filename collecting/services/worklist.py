@@ -44,6 +44,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
 
 from collecting.models import (
     CustomerCollectionProfile,
@@ -60,16 +61,16 @@ from orders.models import Customer
 
 RISK_POINTS = {"low": 0, "medium": 10, "high": 25}
 LABELS = {
-    "amount_overdue": "amount overdue",
-    "days_overdue": "days overdue",
-    "broken_promise": "broken promise",
-    "risk": "risk class",
-    "unanswered_notices": "unanswered notices",
-    "follow_up_due": "follow-up due",
-    "call_requested": "call requested",
-    "agency_review": "agency review",
-    "email_bounced": "email bounced",
-    "notice_failed": "notice not delivered",
+    "amount_overdue": _("amount overdue"),
+    "days_overdue": _("days overdue"),
+    "broken_promise": _("broken promise"),
+    "risk": _("risk class"),
+    "unanswered_notices": _("unanswered notices"),
+    "follow_up_due": _("follow-up due"),
+    "call_requested": _("call requested"),
+    "agency_review": _("agency review"),
+    "email_bounced": _("email bounced"),
+    "notice_failed": _("notice not delivered"),
 }
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 from stdnum import iban as iban_number
 from stdnum.exceptions import ValidationError
 
@@ -46,7 +47,9 @@ def _valid_iban(value: str) -> str:
         return iban_number.validate(value)
     except ValidationError:
         raise DomainError(
-            "invalid_iban", f"'{value}' is not a valid IBAN.", field="iban"
+            "invalid_iban",
+            gettext("'%(value)s' is not a valid IBAN.") % {"value": value},
+            field="iban",
         ) from None
 
 
@@ -68,10 +71,10 @@ def bank_account_save(
     account.bic = compact_account(account.bic)
     account.currency = validate_currency(account.currency)
     if not (account.name or "").strip():
-        raise DomainError("required", "Give the account a name.", field="name")
+        raise DomainError("required", gettext("Give the account a name."), field="name")
     if not account.iban and not account.account_number:
         raise DomainError(
-            "required", "Give an IBAN or an account number.", field="iban"
+            "required", gettext("Give an IBAN or an account number."), field="iban"
         )
     _check_column_mapping(account.column_mapping)
     if account.is_default:
@@ -84,7 +87,8 @@ def bank_account_save(
     except IntegrityError:
         raise ConflictError(
             "duplicate",
-            f"The IBAN {account.iban} belongs to another bank account already.",
+            gettext("The IBAN %(iban)s belongs to another bank account already.")
+            % {"iban": account.iban},
             field="iban",
         ) from None
     audit_record(

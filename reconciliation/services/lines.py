@@ -25,6 +25,7 @@ from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Q
+from django.utils.translation import gettext
 
 from invoicing.models import Invoice
 from o2c.errors import ConflictError, DomainError
@@ -85,8 +86,15 @@ def line_apply(
     if allocated > line.amount:
         raise DomainError(
             "exceeds_line",
-            f"Allocations of {allocated} exceed the line's {line.amount} "
-            f"{line.currency}.",
+            gettext(
+                "Allocations of %(allocated)s exceed the line's %(amount)s "
+                "%(currency)s."
+            )
+            % {
+                "allocated": allocated,
+                "amount": line.amount,
+                "currency": line.currency,
+            },
             field="allocations",
         )
     rest = line.amount - allocated
@@ -160,13 +168,14 @@ def _check_open_credit(line: StatementLine) -> None:
     if line.status not in L.OPEN:
         raise ConflictError(
             "invalid_status",
-            f"Line {line.pk} is {line.get_status_display().lower()}; undo it first.",
+            gettext("Line %(line)s is %(status)s; undo it first.")
+            % {"line": line.pk, "status": str(line.get_status_display()).lower()},
             field="status",
         )
     if line.direction != L.Direction.CREDIT or line.is_reversal:
         raise DomainError(
             "not_a_receipt",
-            "Only incoming payments are applied to receivables.",
+            gettext("Only incoming payments are applied to receivables."),
             field="line",
         )
 
@@ -178,8 +187,15 @@ def _allocations_per_customer(line, allocations) -> dict[Customer, list]:
         if invoice.currency != line.currency:
             raise DomainError(
                 "currency_mismatch",
-                f"Invoice {invoice} is in {invoice.currency}; the line is in "
-                f"{line.currency}.",
+                gettext(
+                    "Invoice %(invoice)s is in %(currency)s; the line is in "
+                    "%(line_currency)s."
+                )
+                % {
+                    "invoice": invoice,
+                    "currency": invoice.currency,
+                    "line_currency": line.currency,
+                },
                 field=f"allocations[{index}].invoice",
             )
         exact_amount(allocation.amount, line.currency, field=f"allocations[{index}]")
@@ -196,8 +212,11 @@ def _customer_for_rest(rest, per_customer, on_account) -> Customer | None:
         return next(iter(per_customer))
     raise DomainError(
         "unapplied_rest",
-        f"{rest} of the line is not allocated; name the customer whose account "
-        "takes it (on_account).",
+        gettext(
+            "%(rest)s of the line is not allocated; name the customer whose account "
+            "takes it (on_account)."
+        )
+        % {"rest": rest},
         field="on_account",
     )
 
@@ -249,12 +268,13 @@ def line_not_receivable(*, line: StatementLine, reason: str, actor: Actor):
     between own accounts): kept out of the receivables with a reason."""
     reason = (reason or "").strip()
     if not reason:
-        raise DomainError("required", "Give a reason.", field="reason")
+        raise DomainError("required", gettext("Give a reason."), field="reason")
     line = L.objects.select_for_update().get(pk=line.pk)
     if line.status not in L.OPEN:
         raise ConflictError(
             "invalid_status",
-            f"Line {line.pk} is {line.get_status_display().lower()}; undo it first.",
+            gettext("Line %(line)s is %(status)s; undo it first.")
+            % {"line": line.pk, "status": str(line.get_status_display()).lower()},
             field="status",
         )
     return transition(
@@ -278,8 +298,8 @@ def line_undo(*, line: StatementLine, actor: Actor) -> StatementLine:
     if line.status not in (*L.APPLIED, L.Status.NOT_RECEIVABLE):
         raise ConflictError(
             "invalid_status",
-            f"Line {line.pk} is {line.get_status_display().lower()}; there is "
-            "nothing to undo.",
+            gettext("Line %(line)s is %(status)s; there is nothing to undo.")
+            % {"line": line.pk, "status": str(line.get_status_display()).lower()},
             field="status",
         )
     placed = _placed_so_far(line)

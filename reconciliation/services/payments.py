@@ -13,6 +13,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.ledger import (
@@ -59,10 +60,14 @@ def payment_create(
     currency = validate_currency(currency)
     amount = exact_amount(amount, currency)
     if amount <= 0:
-        raise DomainError("invalid_amount", "Amount must be positive.", field="amount")
+        raise DomainError(
+            "invalid_amount", gettext("Amount must be positive."), field="amount"
+        )
     if method not in Payment.Method.values:
         raise DomainError(
-            "invalid_choice", f"Unknown payment method '{method}'.", field="method"
+            "invalid_choice",
+            gettext("Unknown payment method '%(method)s'.") % {"method": method},
+            field="method",
         )
     payment = Payment(
         organization=current_organization(),
@@ -84,7 +89,8 @@ def payment_create(
     except IntegrityError:
         raise ConflictError(
             "duplicate",
-            f"A payment with external id '{external_id}' is already recorded.",
+            gettext("A payment with external id '%(id)s' is already recorded.")
+            % {"id": external_id},
             field="external_id",
         ) from None
     postings = [
@@ -160,21 +166,37 @@ def _checked_allocation(
     amount = exact_amount(amount, payment.currency, field=f"{prefix}amount")
     if amount <= 0:
         raise DomainError(
-            "invalid_amount", "Amount must be positive.", field=f"{prefix}amount"
+            "invalid_amount",
+            gettext("Amount must be positive."),
+            field=f"{prefix}amount",
         )
     if amount > unapplied:
         raise DomainError(
             "exceeds_unapplied",
-            f"Only {quantize(unapplied, payment.currency)} "
-            f"{payment.currency} of payment {payment} is unapplied; got {amount}.",
+            gettext(
+                "Only %(unapplied)s %(currency)s of payment %(payment)s is "
+                "unapplied; got %(amount)s."
+            )
+            % {
+                "unapplied": quantize(unapplied, payment.currency),
+                "currency": payment.currency,
+                "payment": payment,
+                "amount": amount,
+            },
             field=f"{prefix}amount",
         )
     if amount > invoice.open_amount:
         raise DomainError(
             "exceeds_open_amount",
-            f"Invoice {invoice} has "
-            f"{quantize(invoice.open_amount, invoice.currency)} "
-            f"{invoice.currency} open; got {amount}.",
+            gettext(
+                "Invoice %(invoice)s has %(open)s %(currency)s open; got %(amount)s."
+            )
+            % {
+                "invoice": invoice,
+                "open": quantize(invoice.open_amount, invoice.currency),
+                "currency": invoice.currency,
+                "amount": amount,
+            },
             field=f"{prefix}amount",
         )
     earliest = max(payment.received_date, invoice.invoice_date)
@@ -182,7 +204,7 @@ def _checked_allocation(
     if allocation_date < earliest:
         raise DomainError(
             "invalid_date",
-            "An allocation cannot be dated before the payment or the invoice.",
+            gettext("An allocation cannot be dated before the payment or the invoice."),
             field=f"{prefix}allocation_date",
         )
     return amount, allocation_date
@@ -231,7 +253,10 @@ def allocation_create(
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status != Payment.Status.RECEIVED:
         raise ConflictError(
-            "invalid_status", f"Payment {payment} is {payment.status}.", field="payment"
+            "invalid_status",
+            gettext("Payment %(payment)s is %(status)s.")
+            % {"payment": payment, "status": payment.get_status_display().lower()},
+            field="payment",
         )
     # The caller's invoice may be stale (voided or issued since it was read).
     locked_invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
@@ -265,20 +290,34 @@ def _check_allocation(payment: Payment, invoice: Invoice, prefix: str) -> None:
     if invoice.customer_id != payment.customer_id:
         raise DomainError(
             "customer_mismatch",
-            f"Invoice {invoice} belongs to another customer than payment {payment}.",
+            gettext(
+                "Invoice %(invoice)s belongs to another customer than payment "
+                "%(payment)s."
+            )
+            % {"invoice": invoice, "payment": payment},
             field=f"{prefix}invoice",
         )
     if invoice.currency != payment.currency:
         raise DomainError(
             "currency_mismatch",
-            f"Invoice {invoice} is in {invoice.currency}; the payment is in "
-            f"{payment.currency}.",
+            gettext(
+                "Invoice %(invoice)s is in %(currency)s; the payment is in "
+                "%(payment_currency)s."
+            )
+            % {
+                "invoice": invoice,
+                "currency": invoice.currency,
+                "payment_currency": payment.currency,
+            },
             field=f"{prefix}invoice",
         )
     if not invoice.is_issued:
         raise DomainError(
             "invalid_status",
-            f"Invoice {invoice} is {invoice.status}; only issued invoices take cash.",
+            gettext(
+                "Invoice %(invoice)s is %(status)s; only issued invoices take cash."
+            )
+            % {"invoice": invoice, "status": invoice.status},
             field=f"{prefix}invoice",
         )
 
@@ -325,7 +364,7 @@ def payment_reverse(
     if payment.status == Payment.Status.REVERSED:
         raise ConflictError(
             "already_reversed",
-            f"Payment {payment} is already reversed.",
+            gettext("Payment %(payment)s is already reversed.") % {"payment": payment},
             field="status",
         )
     allocations = list(payment.allocations.all())
@@ -339,8 +378,11 @@ def payment_reverse(
     if reversal_date < latest:
         raise DomainError(
             "invalid_date",
-            f"A reversal cannot be dated before {latest.isoformat()}, when the "
-            f"payment was received, allocated or an allocation reversed.",
+            gettext(
+                "A reversal cannot be dated before %(date)s, when the payment was "
+                "received, allocated or an allocation reversed."
+            )
+            % {"date": latest.isoformat()},
             field="reversal_date",
         )
     payment = transition(
@@ -381,36 +423,51 @@ def write_off_create(
     if not invoice.is_issued:
         raise ConflictError(
             "invalid_status",
-            f"Invoice {invoice} is {invoice.status}; only issued invoices are "
-            "written off.",
+            gettext(
+                "Invoice %(invoice)s is %(status)s; only issued invoices are written "
+                "off."
+            )
+            % {"invoice": invoice, "status": invoice.status},
             field="invoice",
         )
     amount = exact_amount(amount, invoice.currency)
     if amount <= 0:
-        raise DomainError("invalid_amount", "Amount must be positive.", field="amount")
+        raise DomainError(
+            "invalid_amount", gettext("Amount must be positive."), field="amount"
+        )
     if amount > invoice.open_amount:
         raise DomainError(
             "exceeds_open_amount",
-            f"Invoice {invoice} has {quantize(invoice.open_amount, invoice.currency)}"
-            f" {invoice.currency} open; got {amount}.",
+            gettext(
+                "Invoice %(invoice)s has %(open)s %(currency)s open; got %(amount)s."
+            )
+            % {
+                "invoice": invoice,
+                "open": quantize(invoice.open_amount, invoice.currency),
+                "currency": invoice.currency,
+                "amount": amount,
+            },
             field="amount",
         )
     limit = organization.write_off_limit
     if limit and amount > limit and actor.role != "admin":
         raise DomainError(
             "over_write_off_limit",
-            f"Write-offs above {quantize(limit, invoice.currency)} "
-            f"{invoice.currency} need an admin.",
+            gettext("Write-offs above %(limit)s %(currency)s need an admin.")
+            % {
+                "limit": quantize(limit, invoice.currency),
+                "currency": invoice.currency,
+            },
             field="amount",
         )
     if write_off_date < invoice.invoice_date:
         raise DomainError(
             "invalid_date",
-            "A write-off cannot be dated before the invoice.",
+            gettext("A write-off cannot be dated before the invoice."),
             field="write_off_date",
         )
     if not (reason or "").strip():
-        raise DomainError("required", "Give a reason.", field="reason")
+        raise DomainError("required", gettext("Give a reason."), field="reason")
     write_off = WriteOff.objects.create(
         organization=organization,
         invoice=invoice,

@@ -41,6 +41,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import Invoice, LedgerEntry
 from o2c.errors import DomainError
@@ -52,10 +54,10 @@ from reports.models import DEFAULT_BOUNDARIES, AgingBucketSet
 from reports.selectors.common import FxQuote, FxRates, exact, fetch_all, table
 
 GROUPINGS = {
-    "customer": "Customer",
-    "collector": "Collector",
-    "segment": "Segment",
-    "currency": "Currency",
+    "customer": _("Customer"),
+    "collector": _("Collector"),
+    "segment": _("Segment"),
+    "currency": _("Currency"),
 }
 SORTS = ("total", "overdue", "name")
 OPEN_STATUSES = (Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID)
@@ -97,7 +99,7 @@ class Bucket:
 
 def make_buckets(boundaries: list[int]) -> list[Bucket]:
     """Current, then one bucket per boundary, then "over the last boundary"."""
-    buckets = [Bucket(0, "Current", None, None)]
+    buckets = [Bucket(0, _("Current"), None, None)]
     low = 1
     for index, high in enumerate(boundaries, start=1):
         buckets.append(Bucket(index, f"{low}\N{EN DASH}{high}", low, high))
@@ -118,24 +120,27 @@ def parse_boundaries(value, *, field: str = "buckets") -> list[int]:
     except (TypeError, ValueError):
         raise DomainError(
             "invalid_buckets",
-            "Buckets are whole numbers of days past due, e.g. 30,60,90.",
+            gettext("Buckets are whole numbers of days past due, e.g. 30,60,90."),
             field=field,
         ) from None
     if not boundaries or len(boundaries) > MAX_BOUNDARIES:
         raise DomainError(
             "invalid_buckets",
-            f"Give between 1 and {MAX_BOUNDARIES} bucket limits, e.g. 30,60,90.",
+            gettext("Give between 1 and %(most)s bucket limits, e.g. 30,60,90.")
+            % {"most": MAX_BOUNDARIES},
             field=field,
         )
     if boundaries[0] < 1 or any(b >= a for b, a in itertools.pairwise(boundaries)):
         raise DomainError(
             "invalid_buckets",
-            "Bucket limits are increasing days past due from 1, e.g. 30,60,90.",
+            gettext(
+                "Bucket limits are increasing days past due from 1, e.g. 30,60,90."
+            ),
             field=field,
         )
     if boundaries[-1] > 3650:
         raise DomainError(
-            "invalid_buckets", "Bucket limits stop at 3650 days.", field=field
+            "invalid_buckets", gettext("Bucket limits stop at 3650 days."), field=field
         )
     return boundaries
 
@@ -212,7 +217,8 @@ def resolve_as_of(as_of: date | None) -> tuple[date, bool]:
     if as_of > today:
         raise DomainError(
             "invalid_date",
-            f"The as-of date cannot be after today ({today.isoformat()}).",
+            gettext("The as-of date cannot be after today (%(today)s).")
+            % {"today": today.isoformat()},
             field="as_of",
         )
     return as_of, as_of == today
@@ -271,7 +277,7 @@ def aging_report(
         # naming it, raised here.
         rates = {line.currency: fx.quote(line.currency, as_of) for line in totals}
         totals = (
-            [_converted(currency_totals, rates, base, key=None, label="Total")]
+            [_converted(currency_totals, rates, base, key=None, label=_("Total"))]
             if currency_totals
             else []
         )
@@ -364,9 +370,9 @@ def _label(rows: list[tuple], group_by: str) -> list[AgingLine]:
     lines = []
     for key, currency, buckets, unapplied in rows:
         if group_by == "collector":
-            label = names.get(key, "No collector") if key else "No collector"
+            label = names.get(key, _("No collector")) if key else _("No collector")
         elif group_by == "segment":
-            label = key or "No segment"
+            label = key or _("No segment")
         elif group_by == "currency":
             label = currency
         else:

@@ -47,6 +47,7 @@ from decimal import Decimal
 
 from django.db.models import Q, Sum
 from django.db.models.functions import TruncMonth
+from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import LedgerEntry
 from o2c.errors import DomainError
@@ -58,28 +59,46 @@ from reports.selectors.common import FxRates, add_months, exact, month_end
 SCOPES = MonthEndFigure.Scope
 # Shown beside each figure (web pages, PDF, API): what it is and how it is made.
 DEFINITIONS = {
-    "receivables": "Open invoice amounts at month end (the aging total); cash on "
-    "account is shown apart, not netted.",
-    "current_receivables": "The part of the receivables not yet past due at month "
-    "end (due on the last day or later).",
-    "overdue": "Receivables past their due date at month end.",
-    "credit_sales": "Invoices and fees posted in the month, less voids of them. "
-    "Credit notes are not subtracted: they count as collected in CEI.",
-    "dso_countback": "Countback DSO: month-end receivables less each month's "
-    "credit sales, newest month first, counting whole months' days until the "
-    "balance is used up, then the fraction of the last month.",
-    "dso_simple": "Simple DSO = receivables / credit sales of the month x days in "
-    "the month.",
-    "best_possible_dso": "Best Possible DSO = current (not overdue) receivables / "
-    "credit sales x days in the month.",
-    "average_days_delinquent": "Average Days Delinquent = simple DSO - Best "
-    "Possible DSO (overdue receivables / credit sales x days).",
-    "cei": "Collection Effectiveness Index = (opening receivables + credit sales - "
-    "closing receivables) / (opening receivables + credit sales - closing current "
-    "receivables) x 100.",
-    "turnover": "AR turnover, annualised = credit sales x 365 / days in the month / "
-    "average of opening and closing receivables.",
-    "percent_current": "% current = current receivables / receivables x 100.",
+    "receivables": _(
+        "Open invoice amounts at month end (the aging total); cash on "
+        "account is shown apart, not netted."
+    ),
+    "current_receivables": _(
+        "The part of the receivables not yet past due at month "
+        "end (due on the last day or later)."
+    ),
+    "overdue": _("Receivables past their due date at month end."),
+    "credit_sales": _(
+        "Invoices and fees posted in the month, less voids of them. "
+        "Credit notes are not subtracted: they count as collected in CEI."
+    ),
+    "dso_countback": _(
+        "Countback DSO: month-end receivables less each month's "
+        "credit sales, newest month first, counting whole months' days until the "
+        "balance is used up, then the fraction of the last month."
+    ),
+    "dso_simple": _(
+        "Simple DSO = receivables / credit sales of the month x days in the month."
+    ),
+    "best_possible_dso": _(
+        "Best Possible DSO = current (not overdue) receivables / "
+        "credit sales x days in the month."
+    ),
+    "average_days_delinquent": _(
+        "Average Days Delinquent = simple DSO - Best "
+        "Possible DSO (overdue receivables / credit sales x days)."
+    ),
+    "cei": _(
+        "Collection Effectiveness Index = (opening receivables + credit sales - "
+        "closing receivables) / (opening receivables + credit sales - closing current "
+        "receivables) x 100."
+    ),
+    "turnover": _(
+        "AR turnover, annualised = credit sales x 365 / days in the month / "
+        "average of opening and closing receivables."
+    ),
+    # xgettext:no-python-format
+    "percent_current": _("% current = current receivables / receivables x 100."),
 }
 LOOKBACK_MONTHS = 12
 MAX_MONTHS = 60

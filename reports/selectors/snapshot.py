@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import LedgerEntry
 from o2c.errors import DomainError
@@ -181,7 +182,7 @@ def scope_labels(scope: str, keys: list[str]) -> dict[str, str]:
             for user in get_user_model().objects.filter(pk__in=ids)
         }
         return {
-            key: users.get(key, "No collector") if key else "No collector"
+            key: users.get(key, _("No collector")) if key else _("No collector")
             for key in keys
         }
-    return {key: key or "No segment" for key in keys}
+    return {key: key or _("No segment") for key in keys}
