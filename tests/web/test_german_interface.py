@@ -51,6 +51,16 @@ CATALOGUE = Path(settings.BASE_DIR) / "locale" / "de" / "LC_MESSAGES" / "django.
 # names start with these. Empty this list once those branches are merged, so that
 # the walk covers every page of the app.
 PENDING_PREFIXES: list[str] = []
+# Words the demo company stores as data, shown as written: a dunning step named
+# "Credit hold", a template's "Kind regards", notes of collectors' activities,
+# payment references that read "Payment".
+STORED_DATA = {
+    "Credit hold",
+    "Kind regards",
+    "do not contact",
+    "open invoices",
+    "Payment",
+}
 
 # Routes that are not pages: machines read them, or they only take a POST.
 NOT_PAGES = {
@@ -383,7 +393,8 @@ def test_every_page_speaks_german_to_a_german_organization(company):
         if not response.content.strip():
             continue  # a panel with nothing to show
         walked.append(name)
-        english_words = sorted(set(english.findall(visible_text(response.content))))
+        found = set(english.findall(visible_text(response.content))) - STORED_DATA
+        english_words = sorted(found)
         if english_words:
             left_in_english[f"{name} {url}"] = english_words
 
