@@ -96,6 +96,7 @@ def render_invoice_pdf(invoice: Invoice) -> bytes:
             total=invoice.total,
         ),
         "settlement": _settlement(invoice, organization),
+        "discount": _discount(invoice, organization),
         "pay_to": pay_to(),
         "payment_reference": payment_reference(invoice),
         "instalments": [
@@ -110,6 +111,24 @@ def render_invoice_pdf(invoice: Invoice) -> bytes:
         else [],
     }
     return _render(INVOICE_TEMPLATE, context)
+
+
+def _discount(invoice: Invoice, organization: Organization) -> dict | None:
+    """The early-payment discount as issued, for an invoice still payable."""
+    if not invoice.has_discount or invoice.status in (
+        Invoice.Status.VOID,
+        Invoice.Status.PAID,
+    ):
+        return None
+    currency = invoice.currency
+    return {
+        "percent": f"{invoice.discount_percent.normalize():f}",
+        "amount": format_amount(invoice.discount_amount, currency, organization),
+        "pay": format_amount(
+            invoice.total - invoice.discount_amount, currency, organization
+        ),
+        "total": format_amount(invoice.total, currency, organization),
+    }
 
 
 def render_credit_note_pdf(credit_note: CreditNote) -> bytes:
@@ -219,6 +238,7 @@ class Settlement:
     credited: str | None
     adjusted: str | None
     open_amount: str
+    discounted: str | None = None
 
 
 _PAID_KINDS = (LedgerEntry.Kind.ALLOCATION, LedgerEntry.Kind.IMPORTED_SETTLEMENT)
@@ -251,5 +271,6 @@ def _settlement(invoice: Invoice, organization: Organization) -> Settlement | No
         paid=shown(_PAID_KINDS),
         credited=shown([LedgerEntry.Kind.CREDIT_NOTE]),
         adjusted=shown([LedgerEntry.Kind.WRITE_OFF]),
+        discounted=shown([LedgerEntry.Kind.DISCOUNT]),
         open_amount=format_amount(invoice.open_amount, invoice.currency, organization),
     )

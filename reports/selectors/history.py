@@ -216,6 +216,7 @@ STATEMENT_CATEGORIES = {
     "credit_notes": ("Credit notes", (Kind.CREDIT_NOTE,)),
     "payments": ("Payments", PAYMENT_KINDS),
     "write_offs": ("Write-offs", (Kind.WRITE_OFF,)),
+    "discounts": ("Early-payment discounts", (Kind.DISCOUNT,)),
 }
 MAX_STATEMENT_LINES = 5000
 
@@ -261,7 +262,8 @@ class Statement:
         return [
             (labels[key], amount)
             for key, amount in self.category_totals.items()
-            if amount or key != "other"
+            # Discounts only where the customer took one.
+            if amount or key not in ("other", "discounts")
         ]
 
 
