@@ -102,7 +102,7 @@ def customers_named(payer_name: str) -> list[NameMatch]:
     if len(payer.replace(" ", "")) < MIN_QUERY_LENGTH:
         return []
     if connection.vendor == "postgresql":
-        found = _trigram_candidates(fold(payer_name), payer)
+        found = _trigram_candidates(payer)
     else:
         found = _prefix_candidates(fold(payer_name))
     matches = [
@@ -121,7 +121,9 @@ class _WordSimilar(Func):
     operators are served by the GIN trigram index on ``UPPER(name)``."""
 
     output_field = BooleanField()
-    template = "(%(query)s <%% %(column)s OR %(column)s %% %(query)s)"
+    # Doubled twice: once for this template's own formatting, once for the
+    # driver's parameter style.
+    template = "(%(query)s <%%%% %(column)s OR %(column)s %%%% %(query)s)"
 
     def __init__(self, column, query):
         super().__init__(column, query)
@@ -133,15 +135,9 @@ class _WordSimilar(Func):
         return sql, (*query_params, *column_params, *column_params, *query_params)
 
 
-def _trigram_candidates(folded: str, payer: str) -> list[Customer]:
-    # The folded name as written (legal form and all) carries the most
-    # trigrams; the normalised one finds names whose legal form differs.
-    queries = {payer, _NOT_LETTERS.sub(" ", folded).strip()}
-    condition = Q()
-    for query in queries:
-        condition |= Q(_WordSimilar(Upper("name"), Value(query)))
+def _trigram_candidates(payer: str) -> list[Customer]:
     return list(
-        Customer.objects.filter(condition)
+        Customer.objects.filter(_WordSimilar(Upper("name"), Value(payer)))
         .annotate(
             resemblance=Func(
                 Value(payer),
