@@ -46,6 +46,7 @@ from reconciliation.services.bank_accounts import (
 )
 from reconciliation.services.payments import (
     AllocationInput,
+    discount_allowed,
     discount_create,
     discount_reverse,
     discount_words,
@@ -178,6 +179,32 @@ def line_apply(
         actor=actor,
     )
     return line
+
+
+def discount_offered(invoice: Invoice, line: StatementLine) -> Decimal:
+    """The early-payment discount a person may grant on ``invoice`` with this
+    line's cash: the invoice's own discount while its terms (plus grace days)
+    hold on the day the money arrived and the setting is on; zero otherwise."""
+    settings = reconciliation_settings()
+    if not settings.early_payment_discount or not discount_allowed(
+        invoice, line.paid_on, grace_days=settings.discount_grace_days
+    ):
+        return Decimal(0)
+    discount = min(invoice.discount_amount, invoice.open_amount)
+    return discount if discount < invoice.open_amount else Decimal(0)
+
+
+def discounts_for_split(
+    line: StatementLine, allocations: list[LineAllocation]
+) -> list[LineDiscount]:
+    """The discounts a person's split earns: an allocation of exactly the open
+    amount less the invoice's discount, within its terms, takes the discount."""
+    discounts = []
+    for allocation in allocations:
+        offered = discount_offered(allocation.invoice, line)
+        if offered and allocation.amount == allocation.invoice.open_amount - offered:
+            discounts.append(LineDiscount(allocation.invoice, offered))
+    return discounts
 
 
 def _grant_discounts(line, discounts: list[LineDiscount], actor: Actor) -> None:

@@ -304,3 +304,54 @@ def test_a_suggestion_with_the_discount_is_applied_by_a_person(account, invoice)
     invoice.refresh_from_db()
     assert invoice.status == Invoice.Status.PAID
     assert Discount.objects.get().amount == Decimal("20.00")
+
+
+def test_a_person_splitting_by_hand_is_offered_the_discount(
+    account, invoice, client, org
+):
+    client.force_login(member(org))
+    (line,) = receive(
+        account, entry("980.00", booking_date=DISCOUNT_DATE, payer_name="Someone")
+    )
+    assert line.status == L.NEEDS_REVIEW
+
+    found = client.get(f"/bank/lines/{line.pk}/invoices/", {"q": invoice.number})
+    text = found.content.decode()
+    assert "2 % early-payment discount" in text and "allocate" in text
+    assert 'data-amount="980.000"' in text or 'data-amount="980.00"' in text
+
+    response = client.post(
+        f"/bank/lines/{line.pk}/split/",
+        {"invoice": [invoice.number], "amount": ["980.00"], "take_discounts": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    assert response.status_code == 200, response.content.decode()
+    line.refresh_from_db()
+    assert line.status == L.MATCHED_MANUAL
+    assert "early-payment discount 20.00 EUR on " + invoice.number in line.match_reason
+    invoice.refresh_from_db()
+    assert invoice.status == Invoice.Status.PAID
+    assert Discount.objects.get().amount == Decimal("20.00")
+    assert run_ledger_checks() == []
+
+
+def test_a_split_after_the_terms_grants_no_discount(account, invoice, client, org):
+    client.force_login(member(org))
+    late = DISCOUNT_DATE + timedelta(days=4)
+    (line,) = receive(account, entry("980.00", booking_date=late, payer_name="X"))
+
+    found = client.get(f"/bank/lines/{line.pk}/invoices/", {"q": invoice.number})
+    assert "early-payment discount" not in found.content.decode()
+    client.post(
+        f"/bank/lines/{line.pk}/split/",
+        {"invoice": [invoice.number], "amount": ["980.00"], "take_discounts": "1"},
+        HTTP_HX_REQUEST="true",
+    )
+
+    invoice.refresh_from_db()
+    assert (invoice.open_amount, invoice.status) == (
+        Decimal("20.00"),
+        Invoice.Status.PARTIALLY_PAID,
+    )
+    assert not Discount.objects.exists()
