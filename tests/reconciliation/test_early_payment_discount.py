@@ -7,8 +7,10 @@ import io
 import re
 from datetime import date, timedelta
 from decimal import Decimal
+from io import StringIO
 
 import pytest
+from django.core.management import CommandError, call_command
 from pypdf import PdfReader
 
 from invoicing.documents import render_invoice_pdf
@@ -355,3 +357,23 @@ def test_a_split_after_the_terms_grants_no_discount(account, invoice, client, or
         Invoice.Status.PARTIALLY_PAID,
     )
     assert not Discount.objects.exists()
+
+
+def test_verify_ledger_accepts_discounts_and_catches_one_that_disagrees(
+    account, invoice, org
+):
+    (line,) = receive(account, by_reference(invoice, "980.00", DISCOUNT_DATE))
+    assert line.status == L.MATCHED_AUTO
+    out = StringIO()
+    call_command("verify_ledger", "--org", org.slug, stdout=out)
+    assert out.getvalue().strip() == f"{org.slug}: ledger consistent"
+
+    # A discount row that no longer agrees with its ledger credit, and an
+    # invoice granted more than it was issued with, are both reported.
+    Discount.objects.update(amount=Decimal("25.00"))
+    Invoice.objects.filter(pk=invoice.pk).update(discount_amount=Decimal("10.00"))
+    problems = run_ledger_checks()
+    assert any("25.00 granted but ledger says 20.00" in p for p in problems), problems
+    assert any("exceed the discount it was issued with" in p for p in problems)
+    with pytest.raises(CommandError):
+        call_command("verify_ledger", "--org", org.slug, stdout=StringIO())
