@@ -10,6 +10,7 @@ from decimal import Decimal
 from io import StringIO
 
 import pytest
+import time_machine
 from django.core.management import CommandError, call_command
 from pypdf import PdfReader
 
@@ -22,6 +23,7 @@ from reconciliation.models import Discount, StatementLine, WriteOff
 from reconciliation.services.bank_accounts import reconciliation_settings_update
 from reconciliation.services.lines import line_undo
 from reconciliation.services.matching import line_apply_suggestion, lines_match
+from reports.selectors.history import statement as account_statement_of
 from tests.factories import (
     SYSTEM,
     CustomerFactory,
@@ -377,3 +379,18 @@ def test_verify_ledger_accepts_discounts_and_catches_one_that_disagrees(
     assert any("exceed the discount it was issued with" in p for p in problems)
     with pytest.raises(CommandError):
         call_command("verify_ledger", "--org", org.slug, stdout=StringIO())
+
+
+def test_statement_of_account_shows_discounts_apart_from_write_offs(account, invoice):
+    receive(account, by_reference(invoice, "980.00", DISCOUNT_DATE))
+
+    with time_machine.travel(date(2026, 12, 31)):
+        account_statement = account_statement_of(
+            customer=invoice.customer, start=ISSUED, end=date(2026, 12, 31)
+        )
+
+    rows = dict(account_statement.category_rows)
+    assert rows["Early-payment discounts"] == Decimal("-20.00")
+    assert rows["Write-offs"] == 0
+    assert rows["Payments"] == Decimal("-980.00")
+    assert account_statement.closing_balance == 0
