@@ -127,9 +127,6 @@ class _WordSimilar(Func):
     # driver's parameter style.
     template = "%(query)s <%%%% %(column)s"
 
-    def __init__(self, column, query):
-        super().__init__(column, query)
-
     def as_sql(self, compiler, connection, **extra_context):
         column_sql, column_params = compiler.compile(self.source_expressions[0])
         query_sql, query_params = compiler.compile(self.source_expressions[1])
