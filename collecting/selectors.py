@@ -525,6 +525,7 @@ def _ledger_events(customer, limit):
                 LedgerEntry.Kind.CREDIT_NOTE,
                 LedgerEntry.Kind.FEE,
                 LedgerEntry.Kind.WRITE_OFF,
+                LedgerEntry.Kind.DISCOUNT,
             ),
         )
         .select_related("invoice")

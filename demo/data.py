@@ -81,6 +81,7 @@ FX_START = {"USD": 0.92, "GBP": 1.17, "JPY": 0.0062}
 TERMS = [
     ("Net 14", "net", 14, []),
     ("Net 30", "net", 30, []),
+    ("2/10 net 30", "net", 30, []),
     ("Net 60", "net", 60, []),
     ("End of month + 30", "end_of_month", 30, []),
     (
@@ -94,6 +95,8 @@ TERMS = [
         ],
     ),
 ]
+# Early-payment discounts of the terms above: (percent, days).
+TERM_DISCOUNTS = {"2/10 net 30": ("2", 10)}
 
 SEGMENTS = {
     # share of customers, invoices per month, (lines min, max), (quantity min, max),
@@ -111,7 +114,12 @@ SEGMENTS = {
         "rate": 1.65,
         "lines": (1, 4),
         "quantity": (3, 30),
-        "terms": {"Net 30": 60, "End of month + 30": 30, "3 instalments 40/30/30": 10},
+        "terms": {
+            "Net 30": 45,
+            "2/10 net 30": 15,
+            "End of month + 30": 30,
+            "3 instalments 40/30/30": 10,
+        },
         "behaviour": {"prompt": 50, "late": 30, "erratic": 17, "stopped": 3},
     },
     "SMB": {
@@ -119,7 +127,7 @@ SEGMENTS = {
         "rate": 0.8,
         "lines": (1, 3),
         "quantity": (1, 10),
-        "terms": {"Net 14": 45, "Net 30": 55},
+        "terms": {"Net 14": 45, "Net 30": 40, "2/10 net 30": 15},
         "behaviour": {"prompt": 45, "late": 24, "erratic": 27, "stopped": 4},
     },
     "public sector": {

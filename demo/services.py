@@ -208,6 +208,8 @@ class _Seeder:
                 kind=kind,
                 days=days,
                 instalments=instalments,
+                discount_percent=Decimal(data.TERM_DISCOUNTS.get(term_name, (0, 0))[0]),
+                discount_days=data.TERM_DISCOUNTS.get(term_name, (0, 0))[1],
                 actor=ACTOR,
             )
             for term_name, kind, days, instalments in data.TERMS

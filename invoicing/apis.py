@@ -124,14 +124,32 @@ class InvoiceOutput(ModelSerializer):
     tax_total = MoneyField()
     total = MoneyField()
     open_amount = MoneyField()
+    discount_percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        read_only=True,
+        allow_null=True,
+        help_text="Early-payment discount as issued, in percent (null: none).",
+    )
+    discount_date = serializers.DateField(
+        read_only=True,
+        allow_null=True,
+        help_text="Last day the discount is granted (null: none).",
+    )
+    discount_amount = MoneyField(
+        read_only=True,
+        allow_null=True,
+        help_text="The discount in the invoice currency, at its minor unit.",
+    )
 
     class Meta:
         model = Invoice
         fields = [
             "id", "number", "customer", "sales_order", "source", "status", "currency",
             "invoice_date", "due_date", "customer_reference", "external_id",
-            "subtotal", "tax_total", "total", "open_amount", "settled_date",
-            "issued_at", "created_at",
+            "subtotal", "tax_total", "total", "open_amount", "discount_percent",
+            "discount_date", "discount_amount", "settled_date", "issued_at",
+            "created_at",
         ]  # fmt: skip
 
 

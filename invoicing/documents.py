@@ -101,6 +101,7 @@ def _invoice_context(invoice: Invoice, language: DocumentLanguage) -> dict:
             total=invoice.total,
         ),
         "settlement": _settlement(invoice, language),
+        "discount": _discount(invoice, language),
         "pay_to": pay_to(),
         "payment_reference": payment_reference(invoice),
         "instalments": [
@@ -113,6 +114,22 @@ def _invoice_context(invoice: Invoice, language: DocumentLanguage) -> dict:
         ]
         if len(instalments) > 1
         else [],
+    }
+
+
+def _discount(invoice: Invoice, language: DocumentLanguage) -> dict | None:
+    """The early-payment discount as issued, for an invoice still payable."""
+    if not invoice.has_discount or invoice.status in (
+        Invoice.Status.VOID,
+        Invoice.Status.PAID,
+    ):
+        return None
+    currency = invoice.currency
+    return {
+        "percent": f"{invoice.discount_percent.normalize():f}",
+        "amount": language.money(invoice.discount_amount, currency),
+        "pay": language.money(invoice.total - invoice.discount_amount, currency),
+        "total": language.money(invoice.total, currency),
     }
 
 
@@ -219,6 +236,7 @@ class Settlement:
     credited: str | None
     adjusted: str | None
     open_amount: str
+    discounted: str | None = None
 
 
 _PAID_KINDS = (LedgerEntry.Kind.ALLOCATION, LedgerEntry.Kind.IMPORTED_SETTLEMENT)
@@ -251,5 +269,6 @@ def _settlement(invoice: Invoice, language: DocumentLanguage) -> Settlement | No
         paid=shown(_PAID_KINDS),
         credited=shown([LedgerEntry.Kind.CREDIT_NOTE]),
         adjusted=shown([LedgerEntry.Kind.WRITE_OFF]),
+        discounted=shown([LedgerEntry.Kind.DISCOUNT]),
         open_amount=language.money(invoice.open_amount, invoice.currency),
     )

@@ -68,6 +68,13 @@ class Invoice(TenantModel):
     notes = models.TextField(blank=True)
     issued_at = models.DateTimeField(null=True, blank=True)
     settled_date = models.DateField(null=True, blank=True)
+    # The early-payment discount as issued (copied from the payment term at
+    # issue; a later change of the term does not touch it).
+    discount_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True
+    )
+    discount_date = models.DateField(null=True, blank=True)
+    discount_amount = models.DecimalField(**MONEY, null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -121,6 +128,10 @@ class Invoice(TenantModel):
     @property
     def is_issued(self) -> bool:
         return self.status in self.ISSUED
+
+    @property
+    def has_discount(self) -> bool:
+        return bool(self.discount_amount)
 
 
 class InvoiceLine(TenantModel):
@@ -244,6 +255,7 @@ class LedgerEntry(TenantModel):
         PAYMENT = "payment", _("Payment received")
         ALLOCATION = "allocation", _("Payment allocation")
         WRITE_OFF = "write_off", _("Write-off")
+        DISCOUNT = "discount", _("Early-payment discount")
         IMPORTED_SETTLEMENT = "imported_settlement", _("Settlement (imported history)")
         REVERSAL = "reversal", _("Reversal")
 

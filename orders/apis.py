@@ -38,14 +38,36 @@ class PaymentTermSerializer(ModelSerializer):
         help_text='For kind "instalments": [{"percent": "50", "days": 30}, ...]',
     )
 
+    discount_percent = serializers.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        required=False,
+        help_text='Early-payment discount in percent ("2.00" for 2/10 net 30); '
+        '"0.00" for none.',
+    )
+    discount_days = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        help_text="Days after the invoice date the discount holds.",
+    )
+
     class Meta:
         model = PaymentTerm
-        fields = ["id", "name", "kind", "days", "instalments"]
+        fields = [
+            "id", "name", "kind", "days", "instalments", "discount_percent",
+            "discount_days",
+        ]  # fmt: skip
         # The model's defaults, which the service does not assume.
         extra_kwargs = {
             "kind": {"default": PaymentTerm.Kind.NET},
             "days": {"default": 30},
         }
+
+
+class PaymentTermUpdateInput(PaymentTermSerializer):
+    class Meta(PaymentTermSerializer.Meta):
+        # A partial update changes what it names and nothing else.
+        extra_kwargs = {}
 
 
 class PaymentTermViewSet(
@@ -67,6 +89,21 @@ class PaymentTermViewSet(
         return Response(
             PaymentTermSerializer(term).data, status=status.HTTP_201_CREATED
         )
+
+    @extend_schema(
+        request=PaymentTermUpdateInput,
+        responses=PaymentTermSerializer,
+        description="Change a payment term. Issued invoices keep their due dates "
+        "and discount as issued; invoices issued afterwards use the new terms.",
+    )
+    def partial_update(self, request, pk=None):
+        term = self.get_object()
+        data = PaymentTermUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        term = master.payment_term_update(
+            term=term, actor=self.actor, **data.validated_data
+        )
+        return Response(PaymentTermSerializer(term).data)
 
 
 # --- customers ---------------------------------------------------------------------

@@ -297,6 +297,42 @@ class ContactForm(forms.ModelForm):
         }
 
 
+class PaymentTermForm(forms.ModelForm):
+    """Name, due date rule and the optional early-payment discount. Instalment
+    schedules are kept as they are here (the API edits them)."""
+
+    class Meta:
+        model = PaymentTerm
+        fields = ["name", "kind", "days", "discount_percent", "discount_days"]
+        labels = {
+            "days": "Days",
+            "discount_percent": "Discount %",
+            "discount_days": "Discount days",
+        }
+        help_texts = {
+            "days": "Net: due this many days after the invoice date; end of "
+            "month: after the month's last day.",
+            "discount_percent": 'e.g. 2 for "2/10 net 30"; 0 for none.',
+            "discount_days": "Days after the invoice date the discount holds.",
+        }
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["discount_percent"].required = False
+        self.fields["discount_days"].required = False
+
+    def term_data(self) -> dict:
+        data = dict(self.cleaned_data)
+        data["discount_percent"] = data.get("discount_percent") or 0
+        data["discount_days"] = data.get("discount_days") or 0
+        return data
+
+    def _post_clean(self):
+        # The service validates the term (and names the field); the model's own
+        # checks would run on a half-built instance.
+        pass
+
+
 # --- sales orders -------------------------------------------------------------------
 
 

@@ -31,6 +31,15 @@ class PaymentTerm(TenantModel):
     kind = models.CharField(max_length=20, choices=Kind.choices, default=Kind.NET)
     days = models.PositiveIntegerField(default=30)
     instalments = models.JSONField(default=list, blank=True)
+    discount_percent = models.DecimalField(
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal(0),
+        help_text="Early-payment discount in percent of the total (0: none).",
+    )
+    discount_days = models.PositiveIntegerField(
+        default=0, help_text="Days after the invoice date the discount is allowed."
+    )
 
     class Meta:
         ordering = ["name"]
@@ -42,6 +51,10 @@ class PaymentTerm(TenantModel):
 
     def __str__(self):
         return self.name
+
+    @property
+    def has_discount(self) -> bool:
+        return self.discount_percent > 0
 
 
 class Customer(TenantModel):

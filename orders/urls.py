@@ -23,6 +23,17 @@ urlpatterns = [
         views.contact_remove,
         name="customer-contact-remove",
     ),
+    path("settings/payment-terms/", views.payment_terms_page, name="payment-terms"),
+    path(
+        "settings/payment-terms/new/",
+        views.payment_term_create,
+        name="payment-term-new",
+    ),
+    path(
+        "settings/payment-terms/<int:pk>/edit/",
+        views.payment_term_edit,
+        name="payment-term-edit",
+    ),
     path("catalog/options/", views.catalog_options, name="catalog-options"),
     path("orders/", views.order_list, name="orders"),
     path("orders/new/", views.order_create, name="order-new"),

@@ -11,6 +11,7 @@ the service's transaction has rolled back, so nothing was written.
 
 from django import forms
 from django.db import transaction
+from django.db.models import Count
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -39,6 +40,7 @@ from orders.forms import (
     CustomerForm,
     OrderForm,
     OrderLineFormSet,
+    PaymentTermForm,
     ReasonForm,
     ShipmentForm,
     customer_initial,
@@ -47,7 +49,7 @@ from orders.forms import (
     show_domain_error,
     tenant_object,
 )
-from orders.models import Customer, Fulfillment, Item, SalesOrder
+from orders.models import Customer, Fulfillment, Item, PaymentTerm, SalesOrder
 from orders.selectors import (
     CustomerFilters,
     OrderFilters,
@@ -247,6 +249,69 @@ def contact_remove(request, pk, contact_pk):
     contact = get_object_or_404(customer.contacts, pk=contact_pk)
     master.contact_remove(contact=contact, actor=actor_of(request))
     return _contacts_panel(request, customer)
+
+
+# --- Payment terms (Settings) -------------------------------------------------------
+
+
+@organization_required
+def payment_terms_page(request):
+    return render(request, "orders/payment_terms.html", _terms_context(request))
+
+
+def _terms_context(request, *, new_form=None, editing=None) -> dict:
+    return {
+        "terms": PaymentTerm.objects.annotate(
+            customer_count=Count("customers")
+        ).order_by("name"),
+        "term_form": new_form or PaymentTermForm(prefix="new-term"),
+        "editing": editing,
+        "can_edit": role_can(request.membership.role, "manage_customers"),
+    }
+
+
+def _terms_panel(request, *, status=200, **forms_):
+    response = render(
+        request, "orders/_payment_terms.html", _terms_context(request, **forms_)
+    )
+    response.status_code = status
+    return response
+
+
+@require_POST
+@capability_required("manage_customers")
+def payment_term_create(request):
+    form = PaymentTermForm(request.POST, prefix="new-term")
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                master.payment_term_create(actor=actor_of(request), **form.term_data())
+        except DomainError as error:
+            show_domain_error(error, form)
+        else:
+            return _terms_panel(request)
+    return _terms_panel(request, new_form=form, status=422)
+
+
+@capability_required("manage_customers")
+def payment_term_edit(request, pk):
+    term = get_object_or_404(PaymentTerm.objects, pk=pk)
+    form = PaymentTermForm(
+        request.POST or None, instance=term, prefix=f"term-{term.pk}"
+    )
+    if request.method != "POST":
+        return _terms_panel(request, editing=form)
+    if form.is_valid():
+        try:
+            with transaction.atomic():
+                master.payment_term_update(
+                    term=term, actor=actor_of(request), **form.term_data()
+                )
+        except DomainError as error:
+            show_domain_error(error, form)
+        else:
+            return _terms_panel(request)
+    return _terms_panel(request, editing=form, status=422)
 
 
 ORDER_SORTS = {

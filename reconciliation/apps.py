@@ -10,4 +10,5 @@ class ReconciliationConfig(AppConfig):
         from reconciliation import checks, selectors
 
         register_ledger_check(checks.check_payments)
+        register_ledger_check(checks.check_discounts)
         register_pay_to_provider(selectors.default_pay_to)

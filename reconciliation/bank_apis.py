@@ -388,6 +388,7 @@ class ReconciliationSettingsSerializer(ModelSerializer):
             "auto_apply_threshold", "auto_apply_margin",
             "short_payment_tolerance_percent", "short_payment_tolerance_amounts",
             "short_payment_action", "early_payment_discount",
+            "discount_grace_days",
         ]  # fmt: skip
 
 

@@ -233,14 +233,15 @@ def line_invoice_search(request, pk):
     to the line's split (an htmx partial under the search box)."""
     line = get_object_or_404(L, pk=pk)
     text = request.GET.get("q", "")
+    invoices = list(open_invoices_search(text=text, currency=line.currency))
+    for invoice in invoices:
+        # The discount the line's cash would still earn on it, shown beside it.
+        invoice.discount_offered = lines.discount_offered(invoice, line)
+        invoice.pays_with_discount = invoice.open_amount - invoice.discount_offered
     return render(
         request,
         "reconciliation/_invoice_search.html",
-        {
-            "line": line,
-            "text": text.strip(),
-            "invoices": open_invoices_search(text=text, currency=line.currency),
-        },
+        {"line": line, "text": text.strip(), "invoices": invoices},
     )
 
 
@@ -296,11 +297,26 @@ def _split(request, line, actor):
                 "invalid_amount",
                 gettext_now("'%(amount)s' is not an amount.") % {"amount": amount},
             ) from None
+    # Offered in the form (ticked unless the person unticks it): an invoice
+    # paid its open amount less its early-payment discount, within the terms.
+    discounts = (
+        lines.discounts_for_split(line, allocations)
+        if request.POST.get("take_discounts")
+        else []
+    )
+    reason = "split by hand"
+    if discounts:
+        reason += "; " + "; ".join(
+            f"early-payment discount {quantize(d.amount, line.currency)} "
+            f"{line.currency} on {d.invoice.number}"
+            for d in discounts
+        )
     return lines.line_apply(
         line=line,
         allocations=allocations,
+        discounts=discounts,
         on_account=_customer(request.POST.get("on_account")),
-        reason="split by hand",
+        reason=reason,
         actor=actor,
     )
 

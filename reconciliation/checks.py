@@ -7,7 +7,8 @@ from django.db.models.functions import Coalesce
 
 from invoicing.checks import as_money_column, exact_sum
 from invoicing.models import LedgerEntry
-from reconciliation.models import Allocation, Payment
+from o2c.money import quantize
+from reconciliation.models import Allocation, Discount, Payment
 
 LIMIT = 20
 
@@ -64,4 +65,54 @@ def check_payments() -> Iterator[str]:
         yield (
             f"payment id {row['payment_id']}: more applied than received as of "
             f"{row['posting_date']}"
+        )
+
+
+def check_discounts() -> Iterator[str]:
+    """Early-payment discounts against the ledger: a posted discount is credited
+    on its invoice (kind ``discount``) for its amount, a reversed one nets to
+    zero, and no invoice is granted more than the discount it was issued with."""
+    money = Discount._meta.get_field("amount")
+    on_ledger = (
+        LedgerEntry.objects.filter(
+            document_type="reconciliation.discount", document_id=OuterRef("pk")
+        )
+        .values("document_id")
+        .annotate(total=exact_sum(Sum("amount")))
+        .values("total")
+    )
+    discounts = Discount.objects.annotate(
+        ledger=-Coalesce(Subquery(on_ledger), 0, output_field=money)
+    )
+    for d in discounts.filter(status=Discount.Status.POSTED).exclude(
+        ledger=F("amount")
+    )[:LIMIT]:
+        yield (
+            f"discount {d.pk} on invoice id {d.invoice_id}: "
+            f"{quantize(d.amount, d.currency)} granted but ledger says "
+            f"{quantize(d.ledger, d.currency)}"
+        )
+    for d in discounts.filter(status=Discount.Status.REVERSED).exclude(ledger=0)[
+        :LIMIT
+    ]:
+        yield (
+            f"discount {d.pk}: reversed but {quantize(d.ledger, d.currency)} on "
+            "the ledger"
+        )
+    granted = (
+        LedgerEntry.objects.filter(
+            Q(kind=LedgerEntry.Kind.DISCOUNT)
+            | Q(reverses__kind=LedgerEntry.Kind.DISCOUNT)
+        )
+        .values("invoice_id")
+        .annotate(total=-exact_sum(Sum("amount")))
+        .filter(
+            Q(invoice__discount_amount__isnull=True)
+            | Q(total__gt=F("invoice__discount_amount"))
+        )
+    )
+    for row in granted[:LIMIT]:
+        yield (
+            f"invoice id {row['invoice_id']}: discounts of "
+            f"{as_money_column(row['total'])} exceed the discount it was issued with"
         )

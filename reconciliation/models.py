@@ -183,6 +183,56 @@ class WriteOff(TenantModel):
         ]
 
 
+class Discount(TenantModel):
+    """An early-payment discount taken on an invoice: the invoice's own discount,
+    as issued, granted because it was paid within its terms. Posted on the
+    ledger as its own kind (``discount``), so reports tell discounts taken from
+    write-offs; reversed with the payment it came with."""
+
+    class Status(models.TextChoices):
+        POSTED = "posted", "Posted"
+        REVERSED = "reversed", "Reversed"
+
+    S = Status
+    TRANSITIONS = {S.POSTED: {S.REVERSED}, S.REVERSED: set()}
+
+    invoice = models.ForeignKey(
+        Invoice, on_delete=models.PROTECT, related_name="discounts"
+    )
+    amount = models.DecimalField(**MONEY)
+    currency = models.CharField(max_length=3)
+    discount_date = models.DateField(help_text="Posting date: when it was paid.")
+    reason = models.CharField(max_length=300)
+    status = models.CharField(
+        max_length=10, choices=Status.choices, default=Status.POSTED
+    )
+    reversal_date = models.DateField(null=True, blank=True)
+    statement_line = models.ForeignKey(
+        "reconciliation.StatementLine",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="discounts",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="discount_amount_positive"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["organization", "invoice", "status"],
+                name="discount_invoice_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.invoice}: discount {self.amount}"
+
+
 # --- Bank statements and cash application ------------------------------------------
 
 
@@ -385,6 +435,11 @@ class StatementLine(TenantModel):
         """The reason in the active language, for pages (the API keeps it as stored)."""
         return reasons_display(self.match_reason)
 
+    def paid_on(self):
+        """The day the customer's money arrived, for discount terms: the value
+        date when the bank gives one, else the booking date."""
+        return self.value_date or self.booking_date
+
 
 class CustomerBankAccount(TenantModel):
     """A customer's account we have seen paying: learnt from confirmed matches,
@@ -419,6 +474,7 @@ class MatchSuggestion(TenantModel):
     class Action(models.TextChoices):
         APPLY = "apply", _("Apply")
         APPLY_AND_WRITE_OFF = "apply_and_write_off", _("Apply and write off")
+        APPLY_WITH_DISCOUNT = "apply_with_discount", _("Apply with discount")
         ON_ACCOUNT = "on_account", _("Put on account")
 
     line = models.ForeignKey(
@@ -469,7 +525,16 @@ class ReconciliationSettings(TenantModel):
         choices=ShortPaymentAction.choices,
         default=ShortPaymentAction.WRITE_OFF,
     )
-    early_payment_discount = models.BooleanField(default=False)
+    early_payment_discount = models.BooleanField(
+        default=True,
+        help_text="Grant an invoice's early-payment discount when paid within "
+        "its terms.",
+    )
+    discount_grace_days = models.PositiveSmallIntegerField(
+        default=3,
+        help_text="Days after the discount date a payment still earns the "
+        "discount (bank transfer time).",
+    )
 
     class Meta:
         constraints = [

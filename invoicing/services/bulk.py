@@ -59,7 +59,7 @@ from o2c.models import Sequence
 from o2c.tenancy import current_organization
 from orders.models import PaymentTerm
 from orders.services.pricing import price_line
-from orders.services.terms import due_schedule
+from orders.services.terms import due_schedule, early_payment_discount
 
 INVOICE_DOC = "invoicing.invoice"
 CREDIT_NOTE_DOC = "invoicing.creditnote"
@@ -445,6 +445,15 @@ class InvoiceLoader:
         spec.id, spec.number = writer.new_id(Invoice), number
         status, open_amount, settled = self._final_state(spec, spec.total)
         spec.open_amount = open_amount
+        # As invoice_issue keeps it: the term's discount at issue.
+        discount = (
+            None
+            if spec.draft
+            else early_payment_discount(
+                spec.term, spec.invoice_date, spec.total, spec.currency
+            )
+        )
+        discount_percent, discount_date, discount_amount = discount or (None,) * 3
         writer.add(
             Invoice,
             {
@@ -466,6 +475,9 @@ class InvoiceLoader:
                 "notes": spec.notes,
                 "issued_at": None if spec.draft else self._morning(spec.invoice_date),
                 "settled_date": settled,
+                "discount_percent": discount_percent,
+                "discount_date": discount_date,
+                "discount_amount": discount_amount,
             },
         )
         lines = zip(spec.priced, spec.lines, strict=True)

@@ -36,7 +36,7 @@ from orders.services.pricing import (
     exact_quantity,
     price_line,
 )
-from orders.services.terms import due_schedule
+from orders.services.terms import due_schedule, early_payment_discount
 
 
 @dataclass(frozen=True)
@@ -392,7 +392,13 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
     if not invoice.number:
         invoice.number = next_number("invoice", prefix="INV-")
     invoice.issued_at = timezone.now()
-    invoice.save(update_fields=["number", "issued_at"])
+    _keep_discount_as_issued(invoice)
+    invoice.save(
+        update_fields=[
+            "number", "issued_at", "discount_percent", "discount_date",
+            "discount_amount",
+        ]
+    )  # fmt: skip
     target = Invoice.Status.OPEN if invoice.total > 0 else Invoice.Status.PAID
     invoice = transition(
         obj=invoice,
@@ -423,6 +429,23 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
         invoice_delivery_on_issue(invoice=invoice, actor=actor)
     invoice.refresh_from_db()
     return invoice
+
+
+def _keep_discount_as_issued(invoice: Invoice) -> None:
+    """Copy the customer's early-payment discount onto the invoice: from now on
+    the invoice's discount is what it was issued with, whatever the term
+    becomes."""
+    discount = early_payment_discount(
+        invoice.customer.payment_term,
+        invoice.invoice_date,
+        invoice.total,
+        invoice.currency,
+    )
+    if discount is None:
+        invoice.discount_percent = invoice.discount_date = None
+        invoice.discount_amount = None
+        return
+    invoice.discount_percent, invoice.discount_date, invoice.discount_amount = discount
 
 
 @transaction.atomic

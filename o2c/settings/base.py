@@ -267,6 +267,7 @@ SPECTACULAR_SETTINGS = {
         "AllocationStatusEnum": "reconciliation.models.Allocation.Status",
         "WriteOffStatusEnum": "reconciliation.models.WriteOff.Status",
         "JobStatusEnum": "o2c.models.Job.Status",
+        "PaymentTermKindEnum": "orders.models.PaymentTerm.Kind",
     },
 }
 

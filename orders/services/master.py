@@ -12,7 +12,7 @@ from o2c.money import exact_amount, validate_currency
 from o2c.services import Actor, audit_record, next_number
 from o2c.tenancy import current_organization
 from orders.models import Contact, Customer, Item, PaymentTerm
-from orders.services.terms import MAX_TERM_DAYS, clean_instalments
+from orders.services.terms import MAX_TERM_DAYS, clean_discount, clean_instalments
 
 CUSTOMER_FIELDS = {
     "name", "legal_name", "email", "phone", "address", "country", "tax_id",
@@ -23,30 +23,79 @@ CUSTOMER_FIELDS = {
 
 @transaction.atomic
 def payment_term_create(
-    *, name: str, kind: str, days: int = 0, instalments=None, actor: Actor
+    *,
+    name: str,
+    kind: str,
+    days: int = 0,
+    instalments=None,
+    discount_percent=0,
+    discount_days: int = 0,
+    actor: Actor,
 ) -> PaymentTerm:
-    if kind not in PaymentTerm.Kind.values:
+    term = PaymentTerm(
+        organization=current_organization(),
+        name=(name or "").strip(),
+        kind=kind,
+        days=days,
+        instalments=instalments or [],
+        discount_percent=discount_percent,
+        discount_days=discount_days,
+    )
+    _clean_payment_term(term)
+    _save_unique(term, field="name", message=f"A term named '{term.name}' exists.")
+    audit_record(actor=actor, obj=term, action="created")
+    return term
+
+
+PAYMENT_TERM_FIELDS = {
+    "name", "kind", "days", "instalments", "discount_percent", "discount_days",
+}  # fmt: skip
+
+
+@transaction.atomic
+def payment_term_update(*, term: PaymentTerm, actor: Actor, **fields) -> PaymentTerm:
+    """Change a payment term. Invoices already issued keep their due dates and
+    discount as issued; only invoices issued from now on use the new term."""
+    unknown = set(fields) - PAYMENT_TERM_FIELDS
+    if unknown:
+        raise DomainError("unknown_field", f"Unknown: {sorted(unknown)}")
+    term = PaymentTerm.objects.select_for_update().get(pk=term.pk)
+    before = {name: _jsonable(getattr(term, name)) for name in fields}
+    for name, value in fields.items():
+        setattr(term, name, value)
+    if "name" in fields:
+        term.name = (term.name or "").strip()
+    _clean_payment_term(term)
+    _save_unique(term, field="name", message=f"A term named '{term.name}' exists.")
+    changes = {
+        name: [before[name], _jsonable(getattr(term, name))]
+        for name in fields
+        if before[name] != _jsonable(getattr(term, name))
+    }
+    if changes:
+        audit_record(actor=actor, obj=term, action="updated", data=changes)
+    return term
+
+
+def _clean_payment_term(term: PaymentTerm) -> None:
+    if not term.name:
+        raise DomainError("required", _("Name is required."), field="name")
+    if term.kind not in PaymentTerm.Kind.values:
         raise DomainError(
             "invalid_choice",
-            _("Unknown kind '%(kind)s'.") % {"kind": kind},
+            _("Unknown kind '%(kind)s'.") % {"kind": term.kind},
             field="kind",
         )
-    if not (0 <= int(days) <= MAX_TERM_DAYS):
+    if not (0 <= int(term.days) <= MAX_TERM_DAYS):
         raise DomainError(
             "invalid_days",
             _("Days must be 0 to %(max_days)s.") % {"max_days": MAX_TERM_DAYS},
             field="days",
         )
-    term = PaymentTerm(
-        organization=current_organization(),
-        name=name,
-        kind=kind,
-        days=days,
-        instalments=clean_instalments(kind, instalments or []),
+    term.instalments = clean_instalments(term.kind, term.instalments or [])
+    term.discount_percent, term.discount_days = clean_discount(
+        term.kind, term.days, term.discount_percent, term.discount_days
     )
-    _save_unique(term, field="name", message=f"A term named '{name}' exists.")
-    audit_record(actor=actor, obj=term, action="created")
-    return term
 
 
 @transaction.atomic

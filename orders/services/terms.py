@@ -9,7 +9,7 @@ from decimal import Decimal, InvalidOperation
 from django.utils.translation import gettext as _
 
 from o2c.errors import DomainError
-from o2c.money import split_evenly
+from o2c.money import quantize, split_evenly
 from orders.models import PaymentTerm
 
 MAX_TERM_DAYS = 3650
@@ -72,6 +72,80 @@ def clean_instalments(kind: str, instalments) -> list[dict]:
             field="instalments",
         )
     return cleaned
+
+
+MAX_DISCOUNT_PERCENT = Decimal(50)
+
+
+def clean_discount(kind: str, days: int, percent, discount_days) -> tuple[Decimal, int]:
+    """Validate an early-payment discount ("2/10 net 30": 2 % within 10 days);
+    returns (percent, days), (0, 0) for none."""
+    try:
+        percent = Decimal(str(percent if percent not in (None, "") else 0))
+        discount_days = int(discount_days or 0)
+    except (TypeError, ValueError, InvalidOperation):
+        raise DomainError(
+            "invalid_discount",
+            "Give the discount as a percent and a number of days.",
+            field="discount_percent",
+        ) from None
+    if not percent.is_finite() or not (0 <= percent <= MAX_DISCOUNT_PERCENT):
+        raise DomainError(
+            "invalid_discount",
+            f"The discount is a percent from 0 to {MAX_DISCOUNT_PERCENT}.",
+            field="discount_percent",
+        )
+    if percent != percent.quantize(Decimal("0.01")):
+        raise DomainError(
+            "invalid_discount",
+            "The discount percent has at most two decimals.",
+            field="discount_percent",
+        )
+    if percent == 0:
+        if discount_days:
+            raise DomainError(
+                "invalid_discount",
+                "Days for a discount need a discount percent.",
+                field="discount_percent",
+            )
+        return Decimal(0), 0
+    if kind == PaymentTerm.Kind.INSTALMENTS:
+        raise DomainError(
+            "invalid_discount",
+            "Instalment terms take no early-payment discount.",
+            field="discount_percent",
+        )
+    if discount_days < 0 or (kind == PaymentTerm.Kind.NET and discount_days >= days):
+        raise DomainError(
+            "invalid_discount",
+            f"The discount period must end before the invoice is due ({days} days).",
+            field="discount_days",
+        )
+    if discount_days > MAX_TERM_DAYS:
+        raise DomainError(
+            "invalid_discount",
+            f"Discount days must be 0 to {MAX_TERM_DAYS}.",
+            field="discount_days",
+        )
+    return percent, discount_days
+
+
+def early_payment_discount(
+    term: PaymentTerm, invoice_date: date, total: Decimal, currency: str
+) -> tuple[Decimal, date, Decimal] | None:
+    """(percent, last day, amount) of the discount an invoice of ``total`` dated
+    ``invoice_date`` gets on ``term``; None without one. The amount is the
+    percent of the total (tax included), rounded to the currency's minor unit."""
+    if not term.has_discount or total <= 0:
+        return None
+    amount = quantize(total * term.discount_percent / 100, currency)
+    if amount <= 0:
+        return None
+    return (
+        term.discount_percent,
+        invoice_date + timedelta(days=term.discount_days),
+        amount,
+    )
 
 
 def due_schedule(

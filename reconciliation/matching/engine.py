@@ -8,26 +8,43 @@ Evidence, strongest first:
 - the payer's account, known from earlier confirmed matches, with the exact
   amount of one of that customer's open invoices or of a combination of them
   (a bounded subset search, oldest first);
+- the payer's name on the line, recognised among the customers' names
+  (:mod:`.names`: normalised, scored with rapidfuzz, found through an index),
+  with the exact amount of one of that customer's open invoices or a sum of
+  several; only a strong, unique name with one invoice's exact amount may reach
+  the threshold;
 - the exact amount of one open invoice anywhere, the payer's name agreeing.
+
+An invoice issued with an early-payment discount is also matched by its open
+amount less the discount, when the money arrived (value date, else booking
+date) by the discount date plus the organization's grace days: the discount is
+then granted with the payment. After that day the same amount is a short
+payment like any other.
 
 Lookups go through indexes only: invoices by number (unique per organization),
 open invoices by amount (``invoice_open_amount_idx``), the payer by account
 (unique per organization), one customer's open invoices
-(``invoice_open_customer_idx``); no scan grows with the size of the book.
+(``invoice_open_customer_idx``), customers by name (trigram index on
+PostgreSQL, a bounded prefix range on SQLite); no scan grows with the size of
+the book.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from difflib import SequenceMatcher
 from itertools import combinations
 
 from invoicing.models import Invoice
 from invoicing.selectors import OPEN_STATUSES
 from o2c.models import Sequence
 from o2c.money import quantize
+from reconciliation.matching.names import (
+    NameMatch,
+    customers_named,
+    name_score,
+    normalise,
+)
 from reconciliation.matching.text import invoice_number_candidates, read_references
 from reconciliation.models import (
     CustomerBankAccount,
@@ -35,6 +52,7 @@ from reconciliation.models import (
     ReconciliationSettings,
     StatementLine,
 )
+from reconciliation.services.payments import discount_allowed, discount_words
 
 A = MatchSuggestion.Action
 MAX_SUGGESTIONS = 5
@@ -42,6 +60,14 @@ SUBSET_INVOICES = 24  # a customer's oldest open invoices tried in combinations
 SUBSET_MAX_SIZE = 5
 SUBSET_MAX_TRIES = 20_000
 AMOUNT_MATCHES = 6  # open invoices of one amount looked at, org-wide
+# Payer names: a "strong" name scores at least this and leads every other
+# customer's name by the margin; only such a name with the exact amount of one
+# invoice may be applied without a person.
+NAME_STRONG = 92
+NAME_MARGIN = 10
+NAME_CONSIDERED = 75  # weaker resemblances are not suggested at all
+NAME_CUSTOMERS = 3  # customers of resembling name looked at per line
+NAME_SIMILAR = 85  # "the payer's name matches" for other kinds of evidence
 
 # Confidence by evidence (how the invoice was named) and how the amount fits.
 CONFIDENCE = {
@@ -65,7 +91,12 @@ class Candidate:
     reasons: list[str]
     action: str = A.APPLY
     write_offs: list[tuple[Invoice, Decimal]] = field(default_factory=list)
+    discounts: list[tuple[Invoice, Decimal]] = field(default_factory=list)
     learn: bool = False  # applying it confirms the payer's account
+
+    @property
+    def customer_name(self) -> str:
+        return self.customer_label.split(" ", 1)[-1]
 
     @property
     def key(self) -> tuple:
@@ -96,6 +127,18 @@ class MatchContext:
         )
         return max(percent, absolute)
 
+    def discount_for(self, invoice: Invoice, line: StatementLine) -> Decimal:
+        """The early-payment discount the line's cash earns on ``invoice`` (zero
+        when it has none, the terms are over, or the setting is off)."""
+        if not self.settings.early_payment_discount:
+            return Decimal(0)
+        if not discount_allowed(
+            invoice, line.paid_on, grace_days=self.settings.discount_grace_days
+        ):
+            return Decimal(0)
+        discount = min(invoice.discount_amount, invoice.open_amount)
+        return discount if discount < invoice.open_amount else Decimal(0)
+
 
 @dataclass
 class MatchResult:
@@ -106,8 +149,10 @@ class MatchResult:
 def candidates_for(line: StatementLine, context: MatchContext) -> MatchResult:
     notes: list[str] = []
     payer = _known_payer(line)
-    found = _by_reference(line, context, payer, notes)
+    found, names_invoices = _by_reference(line, context, payer, notes)
     found += _by_payer(line, context, payer, notes)
+    if payer is None and not names_invoices:
+        found += _by_name(line, context)
     found += _by_amount(line, payer)
     ranked = _merge(found)
     if not ranked:
@@ -118,10 +163,13 @@ def candidates_for(line: StatementLine, context: MatchContext) -> MatchResult:
 # --- reference ------------------------------------------------------------------------
 
 
-def _by_reference(line, context, payer, notes) -> list[Candidate]:
+def _by_reference(line, context, payer, notes) -> tuple[list[Candidate], bool]:
+    """Candidates from the invoices the text names, and whether it names any
+    invoice at all (usable or not: one already paid or in another currency
+    still says the payer meant that one)."""
     references = read_references(line.structured_reference, line.remittance)
     if not references:
-        return []
+        return [], False
     numbers = invoice_number_candidates(
         references, prefix=context.prefix, padding=context.padding
     )
@@ -156,7 +204,7 @@ def _by_reference(line, context, payer, notes) -> list[Candidate]:
         candidate.learn = evidence in ("rf", "number")
         _weigh_payer(candidate, line, payer)
         candidates.append(candidate)
-    return candidates
+    return candidates, bool(invoices)
 
 
 _EVIDENCE_RANK = {"bare": 0, "number": 1, "rf": 2}
@@ -194,6 +242,16 @@ def _fit_amount(line, invoices, evidence, context) -> Candidate | None:
             [(single[0], amount)],
             [f"amount equals the open amount of {single[0].number}"],
         )
+    discounted = _with_discounts(line, invoices, context)
+    if discounted is not None:
+        kind, allocations, discounts, reasons = discounted
+        return candidate(
+            kind,
+            allocations,
+            reasons,
+            action=A.APPLY_WITH_DISCOUNT,
+            discounts=discounts,
+        )
     if amount > total:
         rest = amount - total
         return candidate(
@@ -229,6 +287,42 @@ def _fit_amount(line, invoices, evidence, context) -> Candidate | None:
     )
 
 
+def _with_discounts(line, invoices, context):
+    """The line pays the invoices (or exactly one of them) less their
+    early-payment discounts, within the terms: (kind, allocations, discounts,
+    reasons), or None."""
+    discounts = {i.pk: context.discount_for(i, line) for i in invoices}
+    if not any(discounts.values()):
+        return None
+    after_discount = sum(
+        (i.open_amount - discounts[i.pk] for i in invoices), Decimal(0)
+    )
+    if line.amount == after_discount:
+        chosen, kind = invoices, "exact"
+    else:
+        single = [
+            i for i in invoices if discounts[i.pk] and fits_discounted(i, line, context)
+        ]
+        if len(invoices) == 1 or len(single) != 1:
+            return None
+        chosen, kind = single, "one_of"
+    allocations = [(i, i.open_amount - discounts[i.pk]) for i in chosen]
+    granted = [(i, discounts[i.pk]) for i in chosen if discounts[i.pk]]
+    reasons = [
+        f"amount equals the open amount less the discount "
+        f"({money(line.amount, line.currency)})",
+        *(discount_words(i, amount, line.paid_on) for i, amount in granted),
+    ]
+    return kind, allocations, granted, reasons
+
+
+def fits_discounted(invoice: Invoice, line, context) -> bool:
+    """The line's amount is the invoice's open amount less its discount, and
+    the discount is still allowed for it."""
+    discount = context.discount_for(invoice, line)
+    return bool(discount) and invoice.open_amount - discount == line.amount
+
+
 def money(amount: Decimal, currency: str) -> str:
     return f"{quantize(amount, currency)} {currency}"
 
@@ -259,7 +353,7 @@ def _known_payer(line) -> CustomerBankAccount | None:
 
 def _weigh_payer(candidate: Candidate, line, payer) -> None:
     if payer is None:
-        if line.payer_name and _similar(line.payer_name, candidate.customer_label):
+        if line.payer_name and _similar(line.payer_name, candidate.customer_name):
             candidate.reasons.append("payer name matches the customer")
         return
     if payer.customer_id == candidate.customer_id:
@@ -279,23 +373,13 @@ def _by_payer(line, context, payer, notes) -> list[Candidate]:
     customer = payer.customer
     label = f"{customer.number} {customer.name}"
     reason = f"payer account {payer.account} is known for {customer.number}"
-    open_invoices = list(
-        Invoice.objects.filter(
-            customer=customer, currency=line.currency, status__in=OPEN_STATUSES
-        ).order_by("due_date", "pk")[:SUBSET_INVOICES]
-    )
-    exact = [i for i in open_invoices if i.open_amount == line.amount]
+    open_invoices = _open_invoices_of(customer, line.currency)
+    exact = _exact_fits(open_invoices, line, context)
     if exact:
         confidence = 96 if len(exact) == 1 else 70
         return [
-            Candidate(
-                customer.pk,
-                label,
-                [(invoice, line.amount)],
-                confidence,
-                [reason, f"amount equals the open amount of {invoice.number}"],
-            )
-            for invoice in exact
+            _single_invoice_candidate(customer, label, fit, confidence, [reason], line)
+            for fit in exact
         ]
     combination = _combination(open_invoices, line.amount)
     if combination:
@@ -321,6 +405,54 @@ def _by_payer(line, context, payer, notes) -> list[Candidate]:
     ]
 
 
+def _open_invoices_of(customer, currency: str) -> list[Invoice]:
+    """The customer's oldest open invoices in the currency (index
+    ``invoice_open_customer_idx``), as many as the subset search tries."""
+    return list(
+        Invoice.objects.filter(
+            customer=customer, currency=currency, status__in=OPEN_STATUSES
+        ).order_by("due_date", "pk")[:SUBSET_INVOICES]
+    )
+
+
+def _exact_fits(invoices, line, context) -> list[tuple[Invoice, Decimal]]:
+    """Invoices the line pays exactly: (invoice, discount granted). The open
+    amount itself, or the open amount less an early-payment discount still
+    allowed."""
+    fits = []
+    for invoice in invoices:
+        if invoice.open_amount == line.amount:
+            fits.append((invoice, Decimal(0)))
+        elif fits_discounted(invoice, line, context):
+            fits.append((invoice, context.discount_for(invoice, line)))
+    return fits
+
+
+def _single_invoice_candidate(customer, label, fit, confidence, reasons, line):
+    invoice, discount = fit
+    if not discount:
+        return Candidate(
+            customer.pk,
+            label,
+            [(invoice, line.amount)],
+            confidence,
+            [*reasons, f"amount equals the open amount of {invoice.number}"],
+        )
+    return Candidate(
+        customer.pk,
+        label,
+        [(invoice, line.amount)],
+        confidence,
+        [
+            *reasons,
+            f"amount equals the open amount of {invoice.number} less its discount",
+            discount_words(invoice, discount, line.paid_on),
+        ],
+        action=A.APPLY_WITH_DISCOUNT,
+        discounts=[(invoice, discount)],
+    )
+
+
 def _combination(invoices, amount) -> list[Invoice] | None:
     """The first combination of 2-5 invoices, oldest first, that sums to
     ``amount``; None when none does within the search's bounds."""
@@ -333,6 +465,93 @@ def _combination(invoices, amount) -> list[Invoice] | None:
             if sum(i.open_amount for i in combo) == amount:
                 return list(combo)
     return None
+
+
+# --- payer name -----------------------------------------------------------------------
+
+
+def _by_name(line, context) -> list[Candidate]:
+    """Customers whose name the payer's resembles, with the line's amount in
+    their open invoices. Conservative: only the best name, strong and well ahead
+    of every other customer's, with the exact amount of one invoice reaches the
+    threshold; a sum of invoices, a weaker or shared name waits for a person."""
+    if not line.payer_name:
+        return []
+    matches = [
+        match
+        for match in customers_named(line.payer_name)
+        if match.score >= NAME_CONSIDERED
+    ]
+    if not matches:
+        return []
+    best = matches[0]
+    runner_up = matches[1] if len(matches) > 1 else None
+    unique = runner_up is None or runner_up.score <= best.score - NAME_MARGIN
+    candidates = []
+    for match in matches[:NAME_CUSTOMERS]:
+        strong = match is best and unique and match.score >= NAME_STRONG
+        reasons = [_name_words(line, match)]
+        if not unique:
+            other = runner_up if match is best else best
+            reasons.append(
+                f"also resembles {other.customer.number} {other.customer.name} "
+                f"({other.score} %)"
+            )
+        candidates += _name_candidates(line, context, match, strong, reasons)
+    return candidates
+
+
+def _name_words(line, match: NameMatch) -> str:
+    customer = match.customer
+    return (
+        f"payer name '{line.payer_name}' matches customer {customer.number} "
+        f"{customer.name} ({match.score} %)"
+    )
+
+
+def _name_candidates(line, context, match, strong, reasons) -> list[Candidate]:
+    customer = match.customer
+    label = f"{customer.number} {customer.name}"
+    open_invoices = _open_invoices_of(customer, line.currency)
+    exact = _exact_fits(open_invoices, line, context)
+    if len(exact) == 1:
+        confidence = 95 if strong else 80 if match.score >= NAME_STRONG else 70
+        fit = exact[0]
+        return [
+            _single_invoice_candidate(customer, label, fit, confidence, reasons, line)
+        ]
+    if exact:
+        several = f"{len(exact)} open invoices of this amount"
+        return [
+            _single_invoice_candidate(
+                customer, label, fit, 55, [*reasons, several], line
+            )
+            for fit in exact
+        ]
+    combination = _combination(open_invoices, line.amount)
+    if combination:
+        numbers = ", ".join(i.number for i in combination)
+        return [
+            Candidate(
+                customer.pk,
+                label,
+                [(i, i.open_amount) for i in combination],
+                88 if strong else 70,
+                [*reasons, f"amount is the sum of {numbers}"],
+            )
+        ]
+    if strong:
+        return [
+            Candidate(
+                customer.pk,
+                label,
+                [],
+                55,
+                [*reasons, "no open invoice or combination matches: put on account"],
+                action=A.ON_ACCOUNT,
+            )
+        ]
+    return []
 
 
 # --- amount alone ---------------------------------------------------------------------
@@ -365,19 +584,8 @@ def _by_amount(line, payer) -> list[Candidate]:
     return candidates
 
 
-_LEGAL_FORMS = re.compile(
-    r"\b(GMBH|AG|KG|LTD|LIMITED|INC|LLC|SA|SARL|BV|NV|PLC|CO|CORP|& CO)\b\.?"
-)
-
-
 def _similar(payer_name: str, customer_name: str) -> bool:
-    def clean(name):
-        return " ".join(_LEGAL_FORMS.sub(" ", name.upper()).split())
-
-    payer, customer = clean(payer_name), clean(customer_name)
-    if not payer or not customer:
-        return False
-    return payer in customer or SequenceMatcher(None, payer, customer).ratio() > 0.85
+    return name_score(normalise(payer_name), normalise(customer_name)) >= NAME_SIMILAR
 
 
 # --- ranking --------------------------------------------------------------------------

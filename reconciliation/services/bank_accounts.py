@@ -31,6 +31,7 @@ SETTINGS_FIELDS = (
     "auto_apply_threshold", "auto_apply_margin", "short_payment_tolerance_percent",
     "short_payment_tolerance_amounts", "short_payment_action",
     "early_payment_discount",
+    "discount_grace_days",
 )  # fmt: skip
 
 
@@ -229,6 +230,12 @@ def reconciliation_settings_update(*, actor: Actor, **values) -> ReconciliationS
     if record.auto_apply_margin > 100:
         raise DomainError(
             "invalid", "The margin is 0 to 100.", field="auto_apply_margin"
+        )
+    if not 0 <= int(record.discount_grace_days) <= 31:
+        raise DomainError(
+            "invalid",
+            "Grace days for discounts are 0 to 31.",
+            field="discount_grace_days",
         )
     amounts = record.short_payment_tolerance_amounts
     if not isinstance(amounts, dict):

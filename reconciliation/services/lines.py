@@ -34,10 +34,23 @@ from o2c.services import Actor, audit_record, transition
 from o2c.tenancy import current_organization
 from o2c.webhooks import webhook_emit
 from orders.models import Customer
-from reconciliation.models import Allocation, Payment, StatementLine, WriteOff
-from reconciliation.services.bank_accounts import customer_bank_account_learn
+from reconciliation.models import (
+    Allocation,
+    Discount,
+    Payment,
+    StatementLine,
+    WriteOff,
+)
+from reconciliation.services.bank_accounts import (
+    customer_bank_account_learn,
+    reconciliation_settings,
+)
 from reconciliation.services.payments import (
     AllocationInput,
+    discount_allowed,
+    discount_create,
+    discount_reverse,
+    discount_words,
     payment_create,
     payment_reverse,
     write_off_create,
@@ -60,6 +73,14 @@ class LineWriteOff:
     reason: str
 
 
+@dataclass(frozen=True)
+class LineDiscount:
+    """The invoice's early-payment discount, granted with the line's cash."""
+
+    invoice: Invoice
+    amount: Decimal
+
+
 @transaction.atomic
 def line_apply(
     *,
@@ -67,6 +88,7 @@ def line_apply(
     allocations: list[LineAllocation] = (),
     on_account: Customer | None = None,
     write_offs: list[LineWriteOff] = (),
+    discounts: list[LineDiscount] = (),
     automatic: bool = False,
     reason: str = "",
     confidence: int | None = None,
@@ -75,7 +97,9 @@ def line_apply(
 ) -> StatementLine:
     """Apply the line's cash: ``allocations`` (over one or several customers),
     the rest on ``on_account`` (or on the only customer's account), and
-    ``write_offs`` of short-paid differences.
+    ``write_offs`` of short-paid differences and ``discounts``: early-payment
+    discounts of invoices paid within their terms (value date, else booking date,
+    no later than the discount date plus the organization's grace days).
 
     A person's application marks the line ``matched_manual`` (``on_account`` when
     nothing reaches an invoice); the engine's marks it ``matched_auto``."""
@@ -121,6 +145,7 @@ def line_apply(
             statement_line=line,
             actor=actor,
         )
+    _grant_discounts(line, discounts, actor)
     if automatic:
         status = L.Status.MATCHED_AUTO
     elif allocations:
@@ -162,6 +187,50 @@ def line_apply(
         actor=actor,
     )
     return line
+
+
+def discount_offered(invoice: Invoice, line: StatementLine) -> Decimal:
+    """The early-payment discount a person may grant on ``invoice`` with this
+    line's cash: the invoice's own discount while its terms (plus grace days)
+    hold on the day the money arrived and the setting is on; zero otherwise."""
+    settings = reconciliation_settings()
+    if not settings.early_payment_discount or not discount_allowed(
+        invoice, line.paid_on, grace_days=settings.discount_grace_days
+    ):
+        return Decimal(0)
+    discount = min(invoice.discount_amount, invoice.open_amount)
+    return discount if discount < invoice.open_amount else Decimal(0)
+
+
+def discounts_for_split(
+    line: StatementLine, allocations: list[LineAllocation]
+) -> list[LineDiscount]:
+    """The discounts a person's split earns: an allocation of exactly the open
+    amount less the invoice's discount, within its terms, takes the discount."""
+    discounts = []
+    for allocation in allocations:
+        offered = discount_offered(allocation.invoice, line)
+        if offered and allocation.amount == allocation.invoice.open_amount - offered:
+            discounts.append(LineDiscount(allocation.invoice, offered))
+    return discounts
+
+
+def _grant_discounts(line, discounts: list[LineDiscount], actor: Actor) -> None:
+    if not discounts:
+        return
+    grace_days = reconciliation_settings().discount_grace_days
+    for discount in discounts:
+        invoice = discount.invoice
+        discount_create(
+            invoice=invoice,
+            amount=discount.amount,
+            discount_date=max(line.booking_date, invoice.invoice_date),
+            paid_on=line.paid_on,
+            reason=discount_words(invoice, discount.amount, line.paid_on),
+            grace_days=grace_days,
+            statement_line=line,
+            actor=actor,
+        )
 
 
 def _check_open_credit(line: StatementLine) -> None:
@@ -330,6 +399,14 @@ def line_undo(*, line: StatementLine, actor: Actor) -> StatementLine:
 
 def _reverse_cash(line: StatementLine, actor: Actor, *, reason: str) -> None:
     today = current_organization().today()
+    for discount in Discount.objects.filter(
+        statement_line=line, status=Discount.Status.POSTED
+    ):
+        discount_reverse(
+            discount=discount,
+            reversal_date=max(today, discount.discount_date),
+            actor=actor,
+        )
     for write_off in WriteOff.objects.filter(
         statement_line=line, status=WriteOff.Status.POSTED
     ):

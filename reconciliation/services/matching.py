@@ -25,7 +25,12 @@ from o2c.services import Actor, transition
 from reconciliation.matching.engine import Candidate, MatchContext, candidates_for
 from reconciliation.models import MatchSuggestion, StatementLine
 from reconciliation.services.bank_accounts import reconciliation_settings
-from reconciliation.services.lines import LineAllocation, LineWriteOff, line_apply
+from reconciliation.services.lines import (
+    LineAllocation,
+    LineDiscount,
+    LineWriteOff,
+    line_apply,
+)
 from reconciliation.services.statements import job_actor, job_claim, job_finish
 
 logger = logging.getLogger(__name__)
@@ -110,6 +115,7 @@ def _apply(line: StatementLine, best: Candidate) -> None:
             LineWriteOff(invoice, amount, "Short payment within tolerance")
             for invoice, amount in best.write_offs
         ],
+        discounts=[LineDiscount(invoice, amount) for invoice, amount in best.discounts],
         automatic=True,
         reason="; ".join(best.reasons),
         confidence=best.confidence,
@@ -133,6 +139,7 @@ def _store_suggestions(line, candidates: list[Candidate]) -> list[MatchSuggestio
                     "amount": str(quantize(amount, line.currency)),
                 }
                 | _write_off_of(candidate, invoice, line.currency)
+                | _discount_of(candidate, invoice, line.currency)
                 for invoice, amount in candidate.allocations
             ],
             confidence=candidate.confidence,
@@ -147,6 +154,13 @@ def _write_off_of(candidate: Candidate, invoice, currency: str) -> dict:
     for written_off, amount in candidate.write_offs:
         if written_off.pk == invoice.pk:
             return {"write_off": str(quantize(amount, currency))}
+    return {}
+
+
+def _discount_of(candidate: Candidate, invoice, currency: str) -> dict:
+    for discounted, amount in candidate.discounts:
+        if discounted.pk == invoice.pk:
+            return {"discount": str(quantize(amount, currency))}
     return {}
 
 
@@ -173,7 +187,7 @@ def line_apply_suggestion(
         )
     invoice_ids = [item["invoice"] for item in suggestion.invoices]
     invoices = Invoice.objects.in_bulk(invoice_ids)
-    allocations, write_offs = [], []
+    allocations, write_offs, discounts = [], [], []
     for item in suggestion.invoices:
         invoice = invoices[item["invoice"]]
         allocations.append(LineAllocation(invoice, Decimal(item["amount"])))
@@ -181,11 +195,14 @@ def line_apply_suggestion(
             write_offs.append(
                 LineWriteOff(invoice, Decimal(item["write_off"]), "Short payment")
             )
+        if item.get("discount"):
+            discounts.append(LineDiscount(invoice, Decimal(item["discount"])))
     on_account = suggestion.customer if not allocations else None
     return line_apply(
         line=line,
         allocations=allocations,
         write_offs=write_offs,
+        discounts=discounts,
         on_account=on_account,
         reason="; ".join(suggestion.reasons),
         confidence=suggestion.confidence,

@@ -9,7 +9,7 @@ unapplied cash. ``Payment.unapplied_amount`` is refreshed from the ledger by
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -27,11 +27,12 @@ from o2c.money import exact_amount, quantize, validate_currency
 from o2c.services import Actor, audit_record, next_number, transition
 from o2c.tenancy import current_organization
 from orders.models import Customer
-from reconciliation.models import Allocation, Payment, WriteOff
+from reconciliation.models import Allocation, Discount, Payment, WriteOff
 
 PAYMENT_DOC = "reconciliation.payment"
 ALLOCATION_DOC = "reconciliation.allocation"
 WRITE_OFF_DOC = "reconciliation.writeoff"
+DISCOUNT_DOC = "reconciliation.discount"
 
 
 @dataclass(frozen=True)
@@ -515,6 +516,137 @@ def write_off_reverse(
         date_field="reversal_date",
     )
     return write_off
+
+
+def discount_allowed(invoice: Invoice, paid_on: date, *, grace_days: int) -> bool:
+    """Whether cash received on ``paid_on`` earns the invoice's early-payment
+    discount: it has one, and the day is no later than its discount date plus
+    the organization's grace days (the time a transfer takes)."""
+    if not invoice.has_discount or invoice.discount_date is None:
+        return False
+    return paid_on <= invoice.discount_date + timedelta(days=grace_days)
+
+
+def discount_words(invoice: Invoice, amount: Decimal, paid_on: date) -> str:
+    """The reason a discount is granted, as a finance person writes it."""
+    percent = f"{invoice.discount_percent.normalize():f}"
+    return (
+        f"{percent} % early-payment discount taken, paid within terms "
+        f"({invoice.number}: {quantize(amount, invoice.currency)} "
+        f"{invoice.currency}, paid {paid_on.isoformat()}, discount date "
+        f"{invoice.discount_date.isoformat()})"
+    )
+
+
+@transaction.atomic
+def discount_create(
+    *,
+    invoice: Invoice,
+    amount,
+    discount_date: date,
+    reason: str,
+    grace_days: int,
+    paid_on: date | None = None,
+    statement_line=None,
+    actor: Actor,
+) -> Discount:
+    """Grant (part of) the invoice's early-payment discount: a credit of its own
+    kind on the ledger, posted on ``discount_date``. Only the discount the
+    invoice was issued with, and only for cash that arrived (``paid_on``,
+    default the posting date) within its terms plus ``grace_days``."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    if not invoice.is_issued:
+        raise ConflictError(
+            "invalid_status",
+            f"Invoice {invoice} is {invoice.status}; only issued invoices take a "
+            "discount.",
+            field="invoice",
+        )
+    amount = exact_amount(amount, invoice.currency)
+    if amount <= 0:
+        raise DomainError("invalid_amount", "Amount must be positive.", field="amount")
+    paid_on = paid_on or discount_date
+    if not discount_allowed(invoice, paid_on, grace_days=grace_days):
+        raise DomainError(
+            "no_discount",
+            f"Invoice {invoice} has no early-payment discount for a payment of "
+            f"{paid_on.isoformat()}"
+            + (
+                f" (its discount ended on {invoice.discount_date.isoformat()})."
+                if invoice.discount_date
+                else "."
+            ),
+            field="discount",
+        )
+    taken = sum(
+        Discount.objects.filter(
+            invoice=invoice, status=Discount.Status.POSTED
+        ).values_list("amount", flat=True),
+        Decimal(0),
+    )
+    if taken + amount > invoice.discount_amount:
+        raise DomainError(
+            "exceeds_discount",
+            f"Invoice {invoice}'s discount is "
+            f"{quantize(invoice.discount_amount, invoice.currency)} "
+            f"{invoice.currency}; {quantize(taken, invoice.currency)} taken already.",
+            field="discount",
+        )
+    discount = Discount.objects.create(
+        organization=invoice.organization,
+        invoice=invoice,
+        amount=amount,
+        currency=invoice.currency,
+        discount_date=max(discount_date, invoice.invoice_date),
+        reason=reason[:300],
+        statement_line=statement_line,
+    )
+    ledger_post(
+        postings=[
+            Posting(
+                customer_id=invoice.customer_id,
+                invoice_id=invoice.pk,
+                kind=LedgerEntry.Kind.DISCOUNT,
+                amount=-amount,
+                currency=invoice.currency,
+                posting_date=discount.discount_date,
+                document_type=DISCOUNT_DOC,
+                document_id=discount.pk,
+                memo=f"Early-payment discount on {invoice.number}"[:200],
+                field="discount",
+            )
+        ],
+        actor=actor,
+    )
+    audit_record(
+        actor=actor,
+        obj=discount,
+        action="posted",
+        to_status="posted",
+        data={"invoice": invoice.number, "amount": str(amount), "reason": reason},
+    )
+    return discount
+
+
+@transaction.atomic
+def discount_reverse(
+    *, discount: Discount, reversal_date: date | None = None, actor: Actor
+) -> Discount:
+    reversal_date = reversal_date or current_organization().today()
+    discount = transition(
+        obj=discount,
+        to_status=Discount.Status.REVERSED,
+        actor=actor,
+        extra_fields={"reversal_date": reversal_date},
+    )
+    ledger_reverse(
+        entries=list(_entries(DISCOUNT_DOC, discount.pk)),
+        posting_date=reversal_date,
+        actor=actor,
+        memo=f"Reversal of the early-payment discount on {discount.invoice}",
+        date_field="reversal_date",
+    )
+    return discount
 
 
 def _entries(document_type: str, document_id: int):

@@ -220,6 +220,7 @@ STATEMENT_CATEGORIES = {
     "credit_notes": (gettext_lazy("Credit notes"), (Kind.CREDIT_NOTE,)),
     "payments": (gettext_lazy("Payments"), PAYMENT_KINDS),
     "write_offs": (gettext_lazy("Write-offs"), (Kind.WRITE_OFF,)),
+    "discounts": (gettext_lazy("Early-payment discounts"), (Kind.DISCOUNT,)),
 }
 MAX_STATEMENT_LINES = 5000
 
@@ -280,7 +281,8 @@ class Statement:
         return [
             (labels[key], amount)
             for key, amount in self.category_totals.items()
-            if amount or key != "other"
+            # Discounts only where the customer took one.
+            if amount or key not in ("other", "discounts")
         ]
 
 

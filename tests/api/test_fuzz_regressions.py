@@ -519,6 +519,7 @@ def test_a_payment_term_without_kind_gets_the_models_defaults(admin_api):
     assert response.status_code == 201, response.content
     assert response.json() | {"id": 0} == {
         "id": 0, "name": "Standard", "kind": "net", "days": 30, "instalments": [],
+        "discount_percent": "0.00", "discount_days": 0,
     }  # fmt: skip
 
 

@@ -102,6 +102,20 @@ def test_history_has_what_collections_and_cash_application_work_on():
         assert PaymentTerm.objects.filter(kind=PaymentTerm.Kind.INSTALMENTS).exists()
         assert SalesOrder.objects.filter(status=SalesOrder.Status.INVOICED).exists()
         assert Customer.objects.filter(collector__isnull=False).count() > 20
+        # Some customers buy on "2/10 net 30": their invoices carry the discount
+        # as issued, 2 % of the total, ten days after the invoice date.
+        two_ten = PaymentTerm.objects.get(name="2/10 net 30")
+        assert (two_ten.discount_percent, two_ten.discount_days) == (2, 10)
+        discounted = issued.filter(customer__payment_term=two_ten)
+        assert discounted.exists()
+        for invoice in discounted:
+            assert invoice.discount_amount == quantize(
+                invoice.total * Decimal("0.02"), invoice.currency
+            )
+            assert (invoice.discount_date - invoice.invoice_date).days == 10
+        assert not issued.exclude(customer__payment_term=two_ten).filter(
+            discount_amount__isnull=False
+        )
 
 
 def test_cached_amounts_agree_with_the_ledger():

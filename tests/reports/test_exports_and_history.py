@@ -191,6 +191,7 @@ def test_statement_by_hand(tenant):
         "credit_notes": D("-20.00"),
         "payments": D("-450.00"),
         "write_offs": D("-0.50"),
+        "discounts": D("0.00"),
         "other": D("0.00"),
     }
     (aging,) = result.aging.totals
