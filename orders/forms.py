@@ -305,15 +305,21 @@ class PaymentTermForm(forms.ModelForm):
         model = PaymentTerm
         fields = ["name", "kind", "days", "discount_percent", "discount_days"]
         labels = {
-            "days": "Days",
-            "discount_percent": "Discount %",
-            "discount_days": "Discount days",
+            "name": gettext_lazy("Name"),
+            "kind": gettext_lazy("Kind"),
+            "days": gettext_lazy("Days"),
+            "discount_percent": gettext_lazy("Discount %"),
+            "discount_days": gettext_lazy("Discount days"),
         }
         help_texts = {
-            "days": "Net: due this many days after the invoice date; end of "
-            "month: after the month's last day.",
-            "discount_percent": 'e.g. 2 for "2/10 net 30"; 0 for none.',
-            "discount_days": "Days after the invoice date the discount holds.",
+            "days": gettext_lazy(
+                "Net: due this many days after the invoice date; end of "
+                "month: after the month's last day."
+            ),
+            "discount_percent": gettext_lazy('e.g. 2 for "2/10 net 30"; 0 for none.'),
+            "discount_days": gettext_lazy(
+                "Days after the invoice date the discount holds."
+            ),
         }
 
     def __init__(self, *args, **kwargs):

@@ -435,6 +435,7 @@ class StatementLine(TenantModel):
         """The reason in the active language, for pages (the API keeps it as stored)."""
         return reasons_display(self.match_reason)
 
+    @property
     def paid_on(self):
         """The day the customer's money arrived, for discount terms: the value
         date when the bank gives one, else the booking date."""

@@ -134,8 +134,8 @@ def test_invoice_pdf_offers_the_discount(invoice):
 
     text = pdf_text(render_invoice_pdf(invoice))
 
-    assert "2 % discount (EUR 20.00) if paid by 16.12.2026" in text
-    assert "pay EUR 980.00 instead of EUR 1,000.00" in text
+    assert "2 % discount (€20.00) if paid by 16.12.2026" in text
+    assert "pay €980.00 instead of €1,000.00" in text
 
 
 def test_invoice_api_shows_the_discount(invoice, api):

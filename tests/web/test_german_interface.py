@@ -41,7 +41,7 @@ from invoicing.models import CreditNote, Invoice
 from invoicing.services.invoices import LineInput, credit_note_create, invoice_create
 from o2c.models import FxRate, Job, Membership, Organization, Role
 from o2c.tenancy import tenant_context
-from orders.models import Contact, Customer, Fulfillment, SalesOrder
+from orders.models import Contact, Customer, Fulfillment, PaymentTerm, SalesOrder
 from reconciliation.models import Allocation, Payment, StatementLine
 from tests.factories import SYSTEM, member
 
@@ -280,6 +280,7 @@ def route_arguments(name: str, company: dict) -> dict:
             "token": default_token_generator.make_token(company["invited"]),
         },
         "fx-rate-edit": lambda: {"pk": first(FxRate.objects).pk},
+        "payment-term-edit": lambda: {"pk": first(PaymentTerm.objects).pk},
         "customer-contact-edit": lambda: {
             "pk": first(Contact.objects).customer_id,
             "contact_pk": first(Contact.objects).pk,
