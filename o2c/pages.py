@@ -24,7 +24,7 @@ from django.urls import reverse, reverse_lazy
 from django.utils.dateformat import format as format_date
 from django.views.decorators.http import require_GET, require_POST
 
-from o2c import fx, keys, members
+from o2c import fx, keys, members, security
 from o2c import organization as organization_settings
 from o2c.errors import DomainError
 from o2c.models import FxRate, Membership, Organization, OrganizationAPIKey, Role
@@ -326,8 +326,16 @@ def _members_page(request, *, status=200, member_error=(None, ""), **extra):
         .order_by("user__username")
     )
     refused_pk, refused_message = member_error
+    locked = security.locked_out_names(
+        name for m in memberships for name in security.sign_in_names(m.user)
+    )
     rows = [
-        (m, members.needs_password(m), refused_message if m.pk == refused_pk else "")
+        (
+            m,
+            members.needs_password(m),
+            refused_message if m.pk == refused_pk else "",
+            bool(locked & security.sign_in_names(m.user)),
+        )
         for m in memberships
     ]
     context = {
@@ -424,6 +432,17 @@ def member_remove(request, pk: int):
     messages.success(request, f"{membership.user.get_username()} was removed.")
     if membership.user_id == request.user.pk:
         return redirect("home")
+    return redirect("members")
+
+
+@capability_required("administer")
+@require_POST
+def member_unlock(request, pk: int):
+    membership = _member(request, pk)
+    security.member_unlock(membership=membership, actor=actor_of(request))
+    messages.success(
+        request, f"{membership.user.get_username()} can sign in again (unlocked)."
+    )
     return redirect("members")
 
 

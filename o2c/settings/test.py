@@ -8,3 +8,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Tests sign people in with force_login (no second factor); the tests of two-factor
+# authentication turn the requirement on.
+O2C_REQUIRE_ADMIN_2FA = False
