@@ -100,6 +100,12 @@ def authenticator_confirm(*, user, code: str, actor: Actor) -> tuple[TOTPDevice,
 def second_factor_disable(*, user, code: str, actor: Actor) -> None:
     """Turn two-factor authentication off; it takes a current code or a recovery
     code, so a session left open cannot do it alone."""
+    if second_factor_required(user):
+        raise DomainError(
+            "required",
+            "Admins must keep two-factor authentication on.",
+            field="code",
+        )
     if verify_second_factor(user=user, code=code) is None:
         raise DomainError(
             "wrong_code", "Enter a current code or a recovery code.", field="code"
@@ -112,14 +118,19 @@ def second_factor_disable(*, user, code: str, actor: Actor) -> None:
 def verify_second_factor(*, user, code: str):
     """The device that accepts ``code`` (an app's code, or a recovery code, which
     is then used up), else None. django-otp throttles each device after a miss."""
-    code = (code or "").strip().replace(" ", "")
+    code = _digits(code)
     if not code:
         return None
+    # Six digits are the app's; anything else is a recovery code. Trying a code on
+    # the wrong device would count a miss there and slow the next right code down.
+    app_code = len(code) == 6 and code.isdigit()
+    kind = TOTPDevice if app_code else StaticDevice
     for device in devices_for_user(user):
-        token = _digits(code) if isinstance(device, TOTPDevice) else code.lower()
-        verified = otp_verify_token(user, device.persistent_id, token)
-        if verified is not None:
-            return verified
+        if isinstance(device, kind):
+            token = code if app_code else code.lower()
+            verified = otp_verify_token(user, device.persistent_id, token)
+            if verified is not None:
+                return verified
     return None
 
 
