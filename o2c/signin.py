@@ -31,6 +31,23 @@ def locked_out(request, original_response=None, credentials=None):
     )
 
 
+def client_address(request) -> str | None:
+    """The address a sign-in came from, as django-axes counts it.
+
+    Behind ``TRUSTED_PROXY_COUNT`` reverse proxies, each appending the address it
+    saw to ``X-Forwarded-For``, it is the entry the outermost one appended: the
+    entries left of it are what the client claims and could be anything. Without
+    proxies it is the connection's address.
+    """
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies:
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+        if len(hops) >= proxies:
+            return hops[-proxies]
+    return request.META.get("REMOTE_ADDR")
+
+
 def _next_page(request) -> str:
     target = request.POST.get(REDIRECT_FIELD_NAME) or request.GET.get(
         REDIRECT_FIELD_NAME, ""

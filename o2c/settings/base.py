@@ -128,6 +128,10 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=30))
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
 AXES_LOCKOUT_CALLABLE = "o2c.signin.locked_out"
+# Reverse proxies in front of the app that append to X-Forwarded-For: the address
+# counted is the one the outermost proxy saw (o2c.signin.client_address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+AXES_CLIENT_IP_CALLABLE = "o2c.signin.client_address"
 # A success does not wipe the address's failures: else one valid account would let
 # an attacker reset the count between guesses at others.
 AXES_RESET_ON_SUCCESS = False

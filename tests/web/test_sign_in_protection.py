@@ -36,9 +36,12 @@ def page_text(response) -> str:
     return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
 
 
-def sign_in(client, username, password=PASSWORD, next_page="/"):
+def sign_in(client, username, password=PASSWORD, next_page="/", forwarded_for=None):
+    headers = {"X-Forwarded-For": forwarded_for} if forwarded_for else {}
     return client.post(
-        "/login/", {"username": username, "password": password, "next": next_page}
+        "/login/",
+        {"username": username, "password": password, "next": next_page},
+        headers=headers,
     )
 
 
@@ -134,6 +137,30 @@ def test_five_failures_from_one_address_lock_that_address_for_every_account(org)
     # ...while from her own address it works.
     elsewhere = Client(REMOTE_ADDR="198.51.100.20")
     assert sign_in(elsewhere, "fay@example.com").status_code == 302
+
+
+def test_behind_a_proxy_the_address_it_saw_counts_not_what_the_client_claims(
+    org, settings
+):
+    settings.TRUSTED_PROXY_COUNT = 1
+    member(org, Role.FINANCE, username="fay@example.com")
+    proxy = Client(REMOTE_ADDR="10.0.0.2")
+    for claimed in range(5):
+        # The client makes up a new address each time; the proxy appends the real one.
+        forwarded = f"192.0.2.{claimed}, 203.0.113.9"
+        answer = sign_in(
+            proxy, f"u{claimed}@example.com", "guess-1", forwarded_for=forwarded
+        )
+    assert answer.status_code == 429
+    assert (
+        sign_in(
+            proxy, "fay@example.com", forwarded_for="192.0.2.99, 203.0.113.9"
+        ).status_code
+        == 429
+    )
+    # Another client behind the same proxy is not locked out.
+    other = sign_in(proxy, "fay@example.com", forwarded_for="198.51.100.20")
+    assert other.status_code == 302
 
 
 def test_the_lockout_ends_after_the_cool_off(org):
