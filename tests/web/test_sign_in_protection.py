@@ -409,6 +409,9 @@ def test_an_admin_without_a_second_factor_reaches_only_the_setup_page(
     setup_page = browser.get("/settings/security/?next=/settings/members/")
     assert setup_page.status_code == 200
     assert "Admins must use two-factor authentication" in page_text(setup_page)
+    assert '<input type="hidden" name="next" value="/settings/members/">' in (
+        setup_page.content.decode()
+    )
 
     secret, _ = set_up_two_factor(browser, clock)
     assert browser.get("/settings/members/").status_code == 200
