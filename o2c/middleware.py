@@ -2,12 +2,11 @@
 sessions; hold a session that owes a second factor at the code or setup page."""
 
 import time
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -84,7 +83,7 @@ class IdleSessionMiddleware:
                     % {"minutes": minutes},
                 )
                 if not request.path.startswith("/api/"):
-                    return redirect_to_login(request.get_full_path())
+                    return _send_to_page(request, "login")
             elif last is None or now - last >= _ACTIVITY_PRECISION_SECONDS:
                 request.session[LAST_ACTIVITY_KEY] = now
         return self.get_response(request)
@@ -136,8 +135,18 @@ def _send_to(request, page: str, reason: str):
     if request.path.startswith("/api/"):
         body = error_body("second_factor_required", reason)
         return JsonResponse(body, status=403)
-    target = f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}"
-    if request.headers.get("HX-Request") == "true":
+    return _send_to_page(request, page)
+
+
+def _send_to_page(request, page: str):
+    """A redirect to ``page`` that comes back here afterwards; for an htmx swap,
+    the whole window goes (``HX-Redirect``) and comes back to the page it showed."""
+    here = request.get_full_path()
+    htmx = request.headers.get("HX-Request") == "true"
+    if htmx and (shown := urlsplit(request.headers.get("HX-Current-URL", ""))).path:
+        here = f"{shown.path}?{shown.query}" if shown.query else shown.path
+    target = f"{reverse(page)}?{urlencode({'next': here})}"
+    if htmx:
         response = HttpResponse(status=204)
         response["HX-Redirect"] = target
         return response

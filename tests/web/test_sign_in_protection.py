@@ -229,7 +229,7 @@ def test_thirty_minutes_without_a_request_sign_a_person_out(org):
         answer = browser.get("/customers/?q=acme")
 
     assert answer.status_code == 302
-    assert answer["Location"] == "/login/?next=/customers/%3Fq%3Dacme"
+    assert answer["Location"] == "/login/?next=%2Fcustomers%2F%3Fq%3Dacme"
     assert not signed_in(browser)
     login_page = browser.get(answer["Location"])
     assert "You were signed out after 30 minutes without activity" in page_text(
@@ -399,8 +399,17 @@ def test_an_admin_without_a_second_factor_reaches_only_the_setup_page(
         assert answer.status_code == 302, path
         assert answer["Location"].startswith("/settings/security/?next="), path
     assert browser.post("/settings/members/invite/", {}).status_code == 302
-    htmx = browser.get("/customers/", headers={"HX-Request": "true"})
-    assert htmx["HX-Redirect"].startswith("/settings/security/")
+    htmx = browser.get(
+        "/customers/?q=acme",
+        headers={
+            "HX-Request": "true",
+            "HX-Current-URL": "http://testserver/invoices/?status=open",
+        },
+    )
+    assert htmx.status_code == 204
+    assert htmx["HX-Redirect"] == (
+        "/settings/security/?next=%2Finvoices%2F%3Fstatus%3Dopen"
+    )
     api = browser.get("/api/v1/members/")
     assert api.status_code == 403
     # Integrations with an admin key are not people: no second factor for them.
