@@ -10,11 +10,10 @@ from django.contrib.auth import logout
 from django.http import HttpResponse, HttpResponseRedirect, JsonResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django_otp import user_has_device
 
 from o2c.api.errors import error_body
 from o2c.models import Membership
-from o2c.security import second_factor_required
+from o2c.security import has_second_factor, second_factor_required
 from o2c.tenancy import activate, deactivate
 
 SESSION_KEY = "o2c_organization_id"
@@ -116,7 +115,7 @@ class SecondFactorMiddleware:
         if not user.is_authenticated or user.is_verified():
             return None
         page = request.resolver_match.url_name if request.resolver_match else None
-        if user_has_device(user):
+        if has_second_factor(user):
             if page in _VERIFY_PAGES:
                 return None
             return _send_to(request, "login-verify", _("Enter your sign-in code."))
