@@ -134,6 +134,10 @@ def verify_second_factor(*, user, code: str):
     return None
 
 
+def is_recovery(device) -> bool:
+    return isinstance(device, StaticDevice)
+
+
 def recovery_codes_left(user) -> int:
     return StaticToken.objects.filter(device__user=user).count()
 

@@ -74,7 +74,7 @@ def sign_in_code(request):
         )
         if device is not None:
             otp_login(request, device)
-            if device.name == security.RECOVERY:
+            if security.is_recovery(device):
                 left = security.recovery_codes_left(request.user)
                 messages.warning(
                     request,
