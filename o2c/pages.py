@@ -25,7 +25,7 @@ from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from o2c import fx, keys, members
+from o2c import fx, keys, members, security
 from o2c import organization as organization_settings
 from o2c.errors import DomainError
 from o2c.models import FxRate, Membership, Organization, OrganizationAPIKey, Role
@@ -346,8 +346,16 @@ def _members_page(request, *, status=200, member_error=(None, ""), **extra):
         .order_by("user__username")
     )
     refused_pk, refused_message = member_error
+    locked = security.locked_out_names(
+        name for m in memberships for name in security.sign_in_names(m.user)
+    )
     rows = [
-        (m, members.needs_password(m), refused_message if m.pk == refused_pk else "")
+        (
+            m,
+            members.needs_password(m),
+            refused_message if m.pk == refused_pk else "",
+            bool(locked & security.sign_in_names(m.user)),
+        )
         for m in memberships
     ]
     context = {
@@ -455,6 +463,17 @@ def member_remove(request, pk: int):
     )
     if membership.user_id == request.user.pk:
         return redirect("home")
+    return redirect("members")
+
+
+@capability_required("administer")
+@require_POST
+def member_unlock(request, pk: int):
+    membership = _member(request, pk)
+    security.member_unlock(membership=membership, actor=actor_of(request))
+    messages.success(
+        request, f"{membership.user.get_username()} can sign in again (unlocked)."
+    )
     return redirect("members")
 
 

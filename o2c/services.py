@@ -192,6 +192,11 @@ def organization_create(
         raise ConflictError(
             "duplicate", _("Slug '%(slug)s' is taken.") % {"slug": slug}, field="slug"
         )
+    users = get_user_model().objects
+    if not users.filter(username=admin_email).exists():
+        _check_password(
+            admin_password, users.model(username=admin_email, email=admin_email)
+        )
     organization = Organization.objects.create(
         name=name,
         slug=slug,
@@ -199,7 +204,6 @@ def organization_create(
         timezone=timezone,
         **settings_fields,
     )
-    users = get_user_model().objects
     user = users.filter(username=admin_email).first()
     if user is None:
         user = users.create_user(
@@ -207,6 +211,22 @@ def organization_create(
         )
     Membership.objects.create(organization=organization, user=user, role=Role.ADMIN)
     return organization, user
+
+
+def _check_password(password: str, user) -> None:
+    """The password policy (``AUTH_PASSWORD_VALIDATORS``), as a refusal naming
+    the field."""
+    from django.contrib.auth.password_validation import validate_password
+    from django.core.exceptions import ValidationError
+
+    from o2c.errors import DomainError
+
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        raise DomainError(
+            "weak_password", " ".join(error.messages), field="admin_password"
+        ) from None
 
 
 @transaction.atomic

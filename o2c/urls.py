@@ -4,7 +4,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from o2c import pages, views
+from o2c import pages, signin, views
 
 api_v1 = [
     path("", include("o2c.api_urls")),
@@ -33,6 +33,19 @@ settings_pages = [
     path("members/<int:pk>/role/", pages.member_role, name="member-role"),
     path("members/<int:pk>/remove/", pages.member_remove, name="member-remove"),
     path("members/<int:pk>/resend/", pages.member_resend, name="member-resend"),
+    path("members/<int:pk>/unlock/", pages.member_unlock, name="member-unlock"),
+    path("security/", signin.security_page, name="security"),
+    path(
+        "security/authenticator/",
+        signin.security_totp_start,
+        name="security-totp-start",
+    ),
+    path(
+        "security/authenticator/confirm/",
+        signin.security_totp_confirm,
+        name="security-totp-confirm",
+    ),
+    path("security/disable/", signin.security_disable, name="security-disable"),
     path("api-keys/", pages.api_keys_page, name="api-keys"),
     path("api-keys/create/", pages.api_key_create, name="api-key-create"),
     path("api-keys/<str:prefix>/revoke/", pages.api_key_revoke, name="api-key-revoke"),
@@ -45,6 +58,7 @@ urlpatterns = [
         auth_views.LoginView.as_view(template_name="o2c/login.html"),
         name="login",
     ),
+    path("login/code/", signin.sign_in_code, name="login-verify"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("switch-organization/", views.switch_organization, name="switch_organization"),
     path(

@@ -18,6 +18,10 @@ DEMO_ADMIN="admin@demo.o2c"
 DEMO_PASSWORD="demo-password-1"
 SMTP_PORT="${DEMO_SMTP_PORT:-1025}"
 export DJANGO_SETTINGS_MODULE="${DJANGO_SETTINGS_MODULE:-o2c.settings.dev}"
+# The demo's admin signs in with the printed password alone: a second factor's secret
+# printed here would be as public as the password. Set O2C_REQUIRE_ADMIN_2FA=true to
+# try the requirement (README "Sign-in security"); anyone may set up 2FA on Security.
+export O2C_REQUIRE_ADMIN_2FA="${O2C_REQUIRE_ADMIN_2FA:-false}"
 # Mail from the demo (invoices, dunning notices) goes to a local sink, never to an
 # SMTP server a .env may name: these real variables win over .env.
 export EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend EMAIL_HOST=127.0.0.1 \
@@ -138,6 +142,7 @@ cat <<EOF
 
     App        ${APP_URL}/
     Sign in    ${DEMO_ADMIN} / ${DEMO_PASSWORD}
+    2FA        required for admins: ${O2C_REQUIRE_ADMIN_2FA} (set it up under Security)
     API docs   ${APP_URL}/api/docs/   (OpenAPI schema: ${APP_URL}/api/schema/)
     Health     ${APP_URL}/healthz
     Worker     ${worker}

@@ -11,3 +11,6 @@ STORAGES = {
 # Each test process counts rate limits on its own; tests/api/test_rate_limits.py
 # runs them on Redis.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Tests sign people in with force_login (no second factor); the tests of two-factor
+# authentication turn the requirement on.
+O2C_REQUIRE_ADMIN_2FA = False

@@ -23,7 +23,7 @@ def test_create_org_makes_the_tenant_and_its_first_admin():
         "Acme Trading GmbH",
         slug="acme",
         admin_email="cfo@acme.example",
-        admin_password="s3cret-pass",
+        admin_password="s3cret-pass-zurich",
         currency="chf",
         timezone="Europe/Zurich",
     )
@@ -33,14 +33,16 @@ def test_create_org_makes_the_tenant_and_its_first_admin():
     assert organization.base_currency == "CHF"
     assert organization.timezone == "Europe/Zurich"
     admin = get_user_model().objects.get(username="cfo@acme.example")
-    assert admin.check_password("s3cret-pass")
+    assert admin.check_password("s3cret-pass-zurich")
     membership = Membership.objects.get(organization=organization)
     assert (membership.user, membership.role) == (admin, Role.ADMIN)
     assert "Created Acme Trading GmbH (acme); admin cfo@acme.example" in out
 
 
 def test_create_org_defaults_to_eur_and_utc():
-    create_org("Beta", slug="beta", admin_email="a@b.example", admin_password="x" * 10)
+    create_org(
+        "Beta", slug="beta", admin_email="a@b.example", admin_password="beta-ledger-42"
+    )
     organization = Organization.objects.get(slug="beta")
     assert (organization.base_currency, organization.timezone) == ("EUR", "UTC")
 
@@ -65,6 +67,11 @@ def test_create_org_keeps_an_existing_users_password():
         ({"timezone": "Mars/Olympus"}, "timezone: Unknown timezone 'Mars/Olympus'"),
         ({"slug": "not a slug"}, "slug: 'not a slug' is not a slug"),
         ({"name": "  "}, "name: Name is required"),
+        (
+            {"admin_password": "short-pw"},
+            "admin_password: This password is too short",
+        ),
+        ({"admin_password": "123456789012"}, "admin_password: .*entirely numeric"),
     ],
 )
 def test_create_org_refuses_bad_input_and_creates_nothing(options, message):
@@ -82,10 +89,15 @@ def test_create_org_refuses_bad_input_and_creates_nothing(options, message):
 
 
 def test_create_org_refuses_a_taken_slug():
-    create_org("One", slug="taken", admin_email="1@x.example", admin_password="p" * 9)
+    create_org(
+        "One", slug="taken", admin_email="1@x.example", admin_password="one-two-ledger"
+    )
     with pytest.raises(CommandError, match="slug: Slug 'taken' is taken"):
         create_org(
-            "Two", slug="taken", admin_email="2@x.example", admin_password="p" * 9
+            "Two",
+            slug="taken",
+            admin_email="2@x.example",
+            admin_password="one-two-ledger",
         )
     assert Organization.objects.get(slug="taken").name == "One"
     assert not get_user_model().objects.filter(username="2@x.example").exists()
@@ -93,7 +105,9 @@ def test_create_org_refuses_a_taken_slug():
 
 def test_create_org_requires_slug_and_admin():
     with pytest.raises(CommandError, match="--slug"):
-        create_org("Nameless", admin_email="a@x.example", admin_password="p" * 9)
+        create_org(
+            "Nameless", admin_email="a@x.example", admin_password="one-two-ledger"
+        )
 
 
 def test_verify_ledger_without_org_or_all_is_an_error():
