@@ -332,6 +332,7 @@ def route_arguments(name: str, company: dict) -> dict:
         "member-role": lambda: {"pk": company["admin"].pk},
         "member-remove": lambda: {"pk": company["admin"].pk},
         "member-resend": lambda: {"pk": company["admin"].pk},
+        "member-unlock": lambda: {"pk": company["admin"].pk},
         "api-key-revoke": lambda: {"prefix": "none"},
         "fx-rate-delete": lambda: {"pk": first(FxRate.objects).pk},
     }
