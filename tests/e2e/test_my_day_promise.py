@@ -124,7 +124,7 @@ def test_a_promise_for_one_overdue_invoice_by_keyboard(
     row.get_by_role("button", name="Act").click()
     reopened = page.locator("tr.panel-row")
     reopened.wait_for()
-    promised_rows = reopened.locator("tr", has_text="promised")
+    promised_rows = reopened.locator("tr", has_text="under a promise")
     assert promised_rows.count() == 1
     assert books["recent"].number in promised_rows.inner_text()
     page.keyboard.press("Escape")
