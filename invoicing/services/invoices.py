@@ -25,7 +25,7 @@ from invoicing.services.delivery import (
 from invoicing.services.ledger import Posting, ledger_post, ledger_reverse
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
-from o2c.services import Actor, audit_record, next_number, transition
+from o2c.services import Actor, audit_batch, audit_record, next_number, transition
 from o2c.tenancy import current_organization
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
 from orders.services.orders import order_sync_status
@@ -49,6 +49,7 @@ class LineInput:
 
 
 @transaction.atomic
+@audit_batch()
 def invoice_create(
     *,
     customer: Customer,
@@ -72,7 +73,7 @@ def invoice_create(
         raise DomainError(
             "required", "An invoice needs at least one line.", field="lines"
         )
-    priced = _priced_lines(lines, currency)
+    priced = priced_lines(lines, currency)
     invoice = _new_invoice(
         customer=customer,
         currency=currency,
@@ -89,7 +90,7 @@ def invoice_create(
     return invoice
 
 
-def _priced_lines(lines: list[LineInput], currency: str) -> list[PricedLine]:
+def priced_lines(lines: list[LineInput], currency: str) -> list[PricedLine]:
     return [
         price_line(
             currency=currency,
@@ -149,7 +150,7 @@ def invoice_draft_update(
         priced = [
             (p, line.item, None)
             for p, line in zip(
-                _priced_lines(lines, invoice.currency), lines, strict=True
+                priced_lines(lines, invoice.currency), lines, strict=True
             )
         ]
     else:
@@ -300,17 +301,14 @@ def _new_invoice(
     return invoice
 
 
-def _write_lines_and_schedule(
-    invoice: Invoice,
-    lines: list[tuple[PricedLine, Item | None, SalesOrderLine | None]],
-    *,
-    due_date: date | None,
-    duplicate_field: str = "external_id",
-) -> None:
-    """Totals and due dates from ``lines``; saves the invoice, its lines and its
-    instalments (the invoice has none of either yet)."""
-    subtotal = sum((p.net_amount for p, _, _ in lines), Decimal(0))
-    tax_total = sum((p.tax_amount for p, _, _ in lines), Decimal(0))
+def totals_and_schedule(
+    invoice: Invoice, priced: list[PricedLine], *, due_date: date | None
+) -> list[tuple[date, Decimal]]:
+    """Set the invoice's totals and due date from its priced lines (and the
+    customer's payment term, unless ``due_date`` overrides it); returns the
+    instalments as (due date, amount)."""
+    subtotal = sum((p.net_amount for p in priced), Decimal(0))
+    tax_total = sum((p.tax_amount for p in priced), Decimal(0))
     total = subtotal + tax_total
     check_total(total, field="lines")
     schedule = due_schedule(
@@ -324,9 +322,23 @@ def _write_lines_and_schedule(
         schedule = [(due_date, total)]
     invoice.subtotal, invoice.tax_total, invoice.total = subtotal, tax_total, total
     invoice.due_date = schedule[-1][0] if len(schedule) == 1 else schedule[0][0]
+    return schedule
+
+
+def _write_lines_and_schedule(
+    invoice: Invoice,
+    lines: list[tuple[PricedLine, Item | None, SalesOrderLine | None]],
+    *,
+    due_date: date | None,
+    duplicate_field: str = "external_id",
+) -> None:
+    """Totals and due dates from ``lines``; saves the invoice, its lines and its
+    instalments (the invoice has none of either yet)."""
+    schedule = totals_and_schedule(invoice, [p for p, _, _ in lines], due_date=due_date)
     try:
-        with transaction.atomic():
-            invoice.save()
+        # No savepoint: the error leaves the service, whose own atomic block
+        # rolls the transaction back.
+        invoice.save()
     except IntegrityError:
         raise ConflictError(
             "duplicate",
@@ -362,6 +374,7 @@ def _write_lines_and_schedule(
 
 
 @transaction.atomic
+@audit_batch()
 def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invoice:
     """Number the invoice (unless numbered elsewhere) and post it to the ledger.
 
@@ -373,17 +386,19 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
         raise ConflictError(
             "invalid_transition", f"Invoice {invoice} is already {invoice.status}."
         )
-    if not invoice.number:
-        invoice.number = next_number("invoice", prefix="INV-")
-    invoice.issued_at = timezone.now()
-    invoice.save(update_fields=["number", "issued_at"])
     target = Invoice.Status.OPEN if invoice.total > 0 else Invoice.Status.PAID
-    invoice = transition(
+    # Number, issue time and status in one UPDATE of the row locked above.
+    transition(
         obj=invoice,
         to_status=target,
         actor=actor,
         action="issued",
-        extra_fields={"settled_date": None if invoice.total else invoice.invoice_date},
+        locked=True,
+        extra_fields={
+            "number": invoice.number or next_number("invoice", prefix="INV-"),
+            "issued_at": timezone.now(),
+            "settled_date": None if invoice.total else invoice.invoice_date,
+        },
     )
     if invoice.total > 0:
         ledger_post(
@@ -401,11 +416,11 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
                 )
             ],
             actor=actor,
+            locked_invoices={invoice.pk: invoice},
         )
     # Writes the pending email row now; the task is enqueued on commit.
     if email:
         invoice_delivery_on_issue(invoice=invoice, actor=actor)
-    invoice.refresh_from_db()
     return invoice
 
 

@@ -122,7 +122,7 @@ def _store_suggestions(line, candidates: list[Candidate]) -> list[MatchSuggestio
     MatchSuggestion.objects.filter(line=line).delete()
     return MatchSuggestion.objects.bulk_create(
         MatchSuggestion(
-            organization=line.organization,
+            organization_id=line.organization_id,
             line=line,
             rank=rank,
             customer_id=candidate.customer_id,
