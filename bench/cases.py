@@ -181,7 +181,9 @@ def batch_rates(organization: Organization, client: Client) -> dict:
     }
 
 
+@transaction.atomic
 def _service_invoice(customer: Customer, today: date) -> Invoice:
+    # One transaction, as one ``POST /api/v1/invoices/`` with ``issue`` is.
     draft = invoice_create(
         customer=customer,
         invoice_date=today,

@@ -386,21 +386,11 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
         raise ConflictError(
             "invalid_transition", f"Invoice {invoice} is already {invoice.status}."
         )
-    target = Invoice.Status.OPEN if invoice.total > 0 else Invoice.Status.PAID
-    # Number, issue time and status in one UPDATE of the row locked above.
-    transition(
-        obj=invoice,
-        to_status=target,
-        actor=actor,
-        action="issued",
-        locked=True,
-        extra_fields={
-            "number": invoice.number or next_number("invoice", prefix="INV-"),
-            "issued_at": timezone.now(),
-            "settled_date": None if invoice.total else invoice.invoice_date,
-        },
-    )
+    number = invoice.number or next_number("invoice", prefix="INV-")
     if invoice.total > 0:
+        # Posted while the row (locked above) is still a draft: the ledger then
+        # only sets its open amount, with no status to derive (a draft carries
+        # no fees); the status follows in the UPDATE below.
         ledger_post(
             postings=[
                 Posting(
@@ -412,12 +402,25 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
                     posting_date=invoice.invoice_date,
                     document_type="invoicing.invoice",
                     document_id=invoice.pk,
-                    memo=f"Invoice {invoice.number}",
+                    memo=f"Invoice {number}",
                 )
             ],
             actor=actor,
             locked_invoices={invoice.pk: invoice},
         )
+    # Number, issue time and status in one UPDATE of the locked row.
+    transition(
+        obj=invoice,
+        to_status=Invoice.Status.OPEN if invoice.total > 0 else Invoice.Status.PAID,
+        actor=actor,
+        action="issued",
+        locked=True,
+        extra_fields={
+            "number": number,
+            "issued_at": timezone.now(),
+            "settled_date": None if invoice.total else invoice.invoice_date,
+        },
+    )
     # Writes the pending email row now; the task is enqueued on commit.
     if email:
         invoice_delivery_on_issue(invoice=invoice, actor=actor)

@@ -229,8 +229,15 @@ def _check_history(
         for p in postings
         if p.payment_id and not p.invoice_id and p.amount > 0
     }
+    # A payment received in this very posting has no entries in the ledger yet
+    # (its receipt is posted once, when it is recorded): its history is here.
+    received = {
+        p.payment_id
+        for p in postings
+        if p.kind == LedgerEntry.Kind.PAYMENT and not p.invoice_id
+    }
     for payment_id, day, on_account in _running_balances(
-        "payment_id", debited, postings, invoice__isnull=True
+        "payment_id", debited, postings, unposted=received, invoice__isnull=True
     ):
         if on_account > 0:
             raise DomainError(
@@ -249,22 +256,27 @@ def _field_for(postings, **match) -> str:
     return "amount"
 
 
-def _running_balances(key: str, ids: set[int], postings: list[Posting], **filters):
+def _running_balances(
+    key: str, ids: set[int], postings: list[Posting], unposted=frozenset(), **filters
+):
     """(id, day, balance at the end of day) for every day with entries, in order,
     the ledger's entries and ``postings`` together.
 
-    One grouped query for all ``ids``; a handful of rows per invoice or payment.
+    One grouped query for all ``ids`` but the ``unposted`` (known to have no
+    entries yet); a handful of rows per invoice or payment.
     """
     if not ids:
         return
     on_account_only = filters.get("invoice__isnull", False)
     per_day: dict[int, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
-    rows = (
-        LedgerEntry.objects.filter(**{f"{key}__in": ids}, **filters)
-        .values(key, "posting_date", "currency")
-        .order_by()
-        .annotate(total=Sum("amount"))
-    )
+    rows = []
+    if posted := ids - unposted:
+        rows = (
+            LedgerEntry.objects.filter(**{f"{key}__in": posted}, **filters)
+            .values(key, "posting_date", "currency")
+            .order_by()
+            .annotate(total=Sum("amount"))
+        )
     for row in rows:
         # SQLite sums decimals as floats (0.30 - 0.10 - 0.20 is not 0 there); every
         # entry is exact in its currency, so the true sum is the quantized one.

@@ -154,6 +154,7 @@ def _to_queue(line, reasons: list[str], suggestions) -> None:
     best = suggestions[0].confidence if suggestions else None
     transition(
         obj=line,
+        locked=True,  # by line_match
         to_status=L.Status.NEEDS_REVIEW,
         actor=ENGINE,
         action="queued",

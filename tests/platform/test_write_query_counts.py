@@ -17,8 +17,10 @@ from invoicing.references import payment_reference
 from invoicing.services.batch import BatchInvoice, invoice_batch_create
 from invoicing.services.invoices import LineInput, invoice_create, invoice_issue
 from orders.models import Customer
+from reconciliation.matching.engine import MatchContext
 from reconciliation.models import StatementLine
-from reconciliation.services.matching import lines_match
+from reconciliation.services.bank_accounts import reconciliation_settings
+from reconciliation.services.matching import line_match, lines_match
 from reconciliation.services.payments import AllocationInput, payment_create
 from tests.factories import SYSTEM, CustomerFactory, issued_invoice
 from tests.reconciliation.bank import entry, import_statements, main_account, statement
@@ -67,10 +69,9 @@ def test_invoice_issue(customer, django_assert_num_queries):
     draft = invoice_create(
         customer=customer, invoice_date=JAN, lines=lines(), actor=SYSTEM
     )
-    # lock, number (UPDATE … RETURNING), number+status UPDATE, ledger debit,
-    # fees (they decide open vs. partly paid), open amount, delivery row,
-    # audit events (one INSERT)
-    with django_assert_num_queries(2 + 8):
+    # lock, number (UPDATE … RETURNING), ledger debit, open amount, number and
+    # status UPDATE, delivery row, audit events (one INSERT)
+    with django_assert_num_queries(2 + 7):
         invoice = invoice_issue(invoice=draft, actor=SYSTEM)
     assert (invoice.number, invoice.status, invoice.open_amount) == (
         "INV-000002",
@@ -81,9 +82,10 @@ def test_invoice_issue(customer, django_assert_num_queries):
 
 def test_payment_with_one_allocation(customer, django_assert_num_queries):
     invoice = issued_invoice(customer, "119.00", invoice_date=JAN)
-    # number, invoice lock, payment, allocations, the invoice's history, the
-    # payment's history, ledger entries, invoice status+open amount, audit events
-    with django_assert_num_queries(2 + 9):
+    # number, invoice lock, payment, allocations, the invoice's history (the
+    # new payment has none), ledger entries, invoice status and open amount in
+    # one UPDATE, audit events
+    with django_assert_num_queries(2 + 8):
         payment = payment_create(
             customer=customer,
             amount=Decimal("119.00"),
@@ -101,7 +103,7 @@ def test_more_allocations_cost_one_update_per_invoice_paid(
     customer, django_assert_num_queries
 ):
     invoices = [issued_invoice(customer, "100.00", invoice_date=JAN) for _ in range(4)]
-    with django_assert_num_queries(2 + 8 + 4):
+    with django_assert_num_queries(2 + 7 + 4):
         payment_create(
             customer=customer,
             amount=Decimal("450.00"),
@@ -135,10 +137,12 @@ def test_a_bank_line_matched_and_applied(customer, django_assert_max_num_queries
     )
     first, second = result.new_credit_line_ids
     lines_match(line_ids=[first])
-    # The engine's candidates and suggestions, the payment and its allocation
-    # (as above), the line's status, one audit INSERT for all of it.
-    with django_assert_max_num_queries(27):
-        lines_match(line_ids=[second])
+    context = MatchContext.load(reconciliation_settings())  # once per job
+    # The line's lock, the engine's candidates and suggestions, the payment and
+    # its allocation (as above), the line's status, one audit INSERT for all of
+    # it, and the savepoints of line_match, its apply and the two services.
+    with django_assert_max_num_queries(24):
+        line_match(line_id=second, context=context)
     assert StatementLine.objects.get(pk=second).status == "matched_auto"
 
 
