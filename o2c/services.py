@@ -7,9 +7,11 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from o2c.errors import ConflictError
 from o2c.models import AuditEvent, Membership, Organization, Role, Sequence
+from o2c.rows import insert_rows
 from o2c.tenancy import current_organization
 
 
@@ -40,7 +42,7 @@ class Actor:
         return cls(label=user.get_username(), role=membership.role, user=user)
 
 
-_pending_audit: ContextVar[list[AuditEvent] | None] = ContextVar(
+_pending_audit: ContextVar[list[dict] | None] = ContextVar(
     "o2c_pending_audit", default=None
 )
 
@@ -53,27 +55,27 @@ def audit_record(
     from_status: str = "",
     to_status: str = "",
     data: dict | None = None,
-) -> AuditEvent:
-    """Record who did what to ``obj``; inside :func:`audit_batch` the row is
-    written with the batch's others when the batch ends (its ``pk`` is unset
-    until then)."""
-    event = AuditEvent(
-        organization=current_organization(),
-        actor_user=actor.user,
-        actor_label=actor.label,
-        object_type=obj._meta.label_lower,
-        object_id=obj.pk,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        data=data or {},
-    )
+) -> AuditEvent | None:
+    """Record who did what to ``obj`` and return the event; inside
+    :func:`audit_batch` the event is written with the batch's others when the
+    batch ends (and ``None`` is returned)."""
+    row = {
+        "organization_id": current_organization().pk,
+        "created_at": timezone.now(),
+        "actor_user_id": actor.user.pk if actor.user is not None else None,
+        "actor_label": actor.label,
+        "object_type": obj._meta.label_lower,
+        "object_id": str(obj.pk),
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "data": data or {},
+    }
     pending = _pending_audit.get()
-    if pending is None:
-        event.save()
-    else:
-        pending.append(event)
-    return event
+    if pending is not None:
+        pending.append(row)
+        return None
+    return AuditEvent.objects.create(**row)
 
 
 @contextmanager
@@ -99,14 +101,13 @@ def audit_batch():
             del outer[mark:]
             raise
         return
-    events: list[AuditEvent] = []
+    events: list[dict] = []
     token = _pending_audit.set(events)
     try:
         yield
         _pending_audit.reset(token)
         token = None
-        if events:
-            AuditEvent.objects.bulk_create(events)
+        insert_rows(AuditEvent, events)
     finally:
         if token is not None:
             _pending_audit.reset(token)

@@ -37,6 +37,7 @@ from invoicing.services.invoices import LineInput, priced_lines, totals_and_sche
 from invoicing.services.ledger import Posting, ledger_post
 from o2c.errors import ConflictError, DomainError
 from o2c.money import validate_currency
+from o2c.rows import insert_rows
 from o2c.services import Actor, audit_batch, audit_record, next_numbers
 from o2c.tenancy import current_organization
 from orders.models import Customer
@@ -134,23 +135,26 @@ def _checked_draft(organization, item: BatchInvoice):
     )
     schedule = totals_and_schedule(invoice, priced, due_date=item.due_date)
     lines = [
-        InvoiceLine(
-            organization=organization,
-            position=position,
-            item=line.item,
-            description=p.description,
-            quantity=p.quantity,
-            unit_price=p.unit_price,
-            net_amount=p.net_amount,
-            tax_rate=p.tax_rate,
-            tax_amount=p.tax_amount,
-        )
+        {
+            "organization_id": organization.pk,
+            "position": position,
+            "item_id": line.item.pk if line.item else None,
+            "description": p.description,
+            "quantity": p.quantity,
+            "unit_price": p.unit_price,
+            "net_amount": p.net_amount,
+            "tax_rate": p.tax_rate,
+            "tax_amount": p.tax_amount,
+        }
         for position, (p, line) in enumerate(zip(priced, item.lines, strict=True), 1)
     ]
     instalments = [
-        InvoiceInstalment(
-            organization=organization, sequence=sequence, due_date=due, amount=amount
-        )
+        {
+            "organization_id": organization.pk,
+            "sequence": sequence,
+            "due_date": due,
+            "amount": amount,
+        }
         for sequence, (due, amount) in enumerate(schedule, start=1)
     ]
     return invoice, (lines, instalments)
@@ -221,11 +225,11 @@ def _insert(drafts) -> None:
     lines, instalments = [], []
     for invoice, (invoice_lines, invoice_instalments) in drafts:
         for row in (*invoice_lines, *invoice_instalments):
-            row.invoice = invoice
+            row["invoice_id"] = invoice.pk
         lines += invoice_lines
         instalments += invoice_instalments
-    InvoiceLine.objects.bulk_create(lines, batch_size=MAX_BATCH)
-    InvoiceInstalment.objects.bulk_create(instalments, batch_size=MAX_BATCH)
+    insert_rows(InvoiceLine, lines)
+    insert_rows(InvoiceInstalment, instalments)
 
 
 def _post(invoices: list[Invoice], *, actor: Actor, email: bool) -> None:

@@ -29,6 +29,7 @@ from invoicing.models import Invoice, LedgerEntry
 from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import ConflictError, DomainError
 from o2c.money import quantize
+from o2c.rows import update_column
 from o2c.services import Actor, transition
 from o2c.tenancy import current_organization
 
@@ -336,7 +337,9 @@ def _sync_invoices(
         (invoice,) = amount_only
         Invoice.objects.filter(pk=invoice.pk).update(open_amount=invoice.open_amount)
     elif amount_only:
-        Invoice.objects.bulk_update(amount_only, ["open_amount"], batch_size=1000)
+        update_column(
+            Invoice, "open_amount", {i.pk: i.open_amount for i in amount_only}
+        )
 
 
 def _fees_where_needed(invoices, totals) -> dict[int, Decimal]:
