@@ -4,7 +4,9 @@ a. writes: invoices created + issued and payments with one allocation, through t
    services, beside plain INSERTs of the same business rows (invoice, line,
    instalment, ledger entry; payment, allocation, ledger entries) in one
    transaction each. The services also lock rows, check the ledger history and
-   write audit events: the ratio is what those guarantees cost.
+   write audit events: the ratio is what those guarantees cost. Then a batch of
+   1,000 issued invoices through the batch service and through
+   ``POST /api/v1/invoices/batch/``, beside the same one-by-one raw INSERTs.
 b. customer balance: ``GET /api/v1/customers/{id}/balance/`` beside the one
    GROUP BY over the customer's ledger entries.
 c. invoice lists: ``GET /api/v1/invoices/?…`` beside the SQL for the same page.
@@ -33,6 +35,7 @@ from django.utils import timezone
 
 from invoicing.models import Invoice, InvoiceInstalment, InvoiceLine, LedgerEntry
 from invoicing.selectors import customer_balances, overdue_invoices
+from invoicing.services.batch import BatchInvoice, invoice_batch_create
 from invoicing.services.invoices import LineInput, invoice_create, invoice_issue
 from o2c.models import Organization, OrganizationAPIKey, Role
 from o2c.services import Actor
@@ -55,6 +58,7 @@ def run_all(organization: Organization, *, writes: int, samples: int) -> dict:
     client = Client(headers={"authorization": f"Api-Key {key}"})
     try:
         results = {"writes": write_rates(organization, count=writes)}
+        results["writes"] |= batch_rates(organization, client)
         results["api_floor"] = api_floor(organization, client, samples)
         results["customer_balance"] = customer_balance(organization, client, samples)
         results["invoice_list"] = invoice_lists(organization, client, samples)
@@ -112,7 +116,91 @@ def write_rates(organization: Organization, *, count: int) -> dict:
     }
 
 
+BATCH = 1_000
+
+
+def batch_rates(organization: Organization, client: Client) -> dict:
+    """A billing system's day pushed at once: 1,000 issued invoices through the
+    batch service, then 1,000 more through ``POST /api/v1/invoices/batch/``
+    (input checks, the service and the response), each one transaction.
+
+    Both are rolled back afterwards: 2,000 more open invoices would change what
+    the other benchmarks (and the next run) read."""
+    try:
+        with transaction.atomic():
+            figures = _batch_rates(organization, client)
+            raise _Rollback
+    except _Rollback:
+        pass
+    return figures
+
+
+class _Rollback(Exception):
+    pass
+
+
+def _batch_rates(organization: Organization, client: Client) -> dict:
+    with tenant_context(organization):
+        today = organization.today()
+        customers = list(
+            Customer.objects.filter(currency="EUR", on_credit_hold=False)
+            .select_related("payment_term")
+            .order_by("pk")[:BATCH]
+        )
+        line = LineInput(
+            description="Benchmark goods",
+            quantity=Decimal(1),
+            unit_price=NET,
+            tax_rate=TAX_RATE,
+        )
+        started = time.perf_counter()
+        invoice_batch_create(
+            invoices=[
+                BatchInvoice(
+                    customer=customers[n % len(customers)],
+                    invoice_date=today,
+                    lines=[line],
+                )
+                for n in range(BATCH)
+            ],
+            issue=True,
+            actor=ACTOR,
+        )
+        service_seconds = time.perf_counter() - started
+    body = {
+        "issue": True,
+        "invoices": [
+            {
+                "customer": customers[n % len(customers)].pk,
+                "invoice_date": today.isoformat(),
+                "lines": [
+                    {
+                        "description": "Benchmark goods",
+                        "quantity": "1",
+                        "unit_price": str(NET),
+                        "tax_rate": str(TAX_RATE),
+                    }
+                ],
+            }
+            for n in range(BATCH)
+        ],
+    }
+    started = time.perf_counter()
+    response = client.post(
+        "/api/v1/invoices/batch/", body, content_type="application/json"
+    )
+    api_seconds = time.perf_counter() - started
+    assert response.status_code == 201, response.content[:300]
+    return {
+        "batch_size": BATCH,
+        "batch_invoices_per_second": BATCH / service_seconds,
+        "batch_api_invoices_per_second": BATCH / api_seconds,
+    }
+
+
+@transaction.atomic
 def _service_invoice(customer: Customer, today: date) -> Invoice:
+    # One transaction, as one ``POST /api/v1/invoices/`` with ``issue`` is.
     draft = invoice_create(
         customer=customer,
         invoice_date=today,
@@ -520,6 +608,19 @@ def print_report(results: dict) -> None:
             _times(writes["raw_payments_per_second"], writes["payments_per_second"]),
         ),
     ]
+    if writes.get("batch_size"):
+        for label, key in (
+            ("service", "batch_invoices_per_second"),
+            ("POST /invoices/batch/", "batch_api_invoices_per_second"),
+        ):
+            rows.append(
+                (
+                    f"invoice batch of {writes['batch_size']:,} issued, {label}",
+                    f"{writes[key]:,.0f} /s",
+                    f"{writes['raw_invoices_per_second']:,.0f} /s (one by one)",
+                    _ratio(writes[key], writes["raw_invoices_per_second"]),
+                )
+            )
     rows.append(_latency_row("API floor: GET /organization/", results["api_floor"]))
     balance = results["customer_balance"]
     rows.append(_latency_row("customer balance", balance))
@@ -616,6 +717,13 @@ def _latency_row(name: str, figures: dict):
         f"{raw['median_ms']:.1f} / {raw['p95_ms']:.1f} ms",
         _times(o2c["median_ms"], raw["median_ms"]),
     )
+
+
+def _ratio(rate: float, baseline_rate: float) -> str:
+    """A rate beside its baseline's, as "N x faster" or "N x slower"."""
+    if rate >= baseline_rate:
+        return _times(rate, baseline_rate).replace("slower", "faster")
+    return _times(baseline_rate, rate)
 
 
 def _times(bigger: float, smaller: float) -> str:

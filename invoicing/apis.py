@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
+from rest_framework.exceptions import ErrorDetail
 from rest_framework.response import Response
 
 from invoicing.models import (
@@ -19,9 +20,10 @@ from invoicing.models import (
     LedgerEntry,
 )
 from invoicing.selectors import customer_balances, invoice_open_amount
-from invoicing.services import invoices
+from invoicing.services import batch, invoices
+from invoicing.services.batch import MAX_BATCH
 from o2c.api.base import TenantAPIView, TenantViewSet
-from o2c.api.errors import input_named
+from o2c.api.errors import NOT_FOUND, input_named
 from o2c.api.fields import DateField, MoneyField, QuantityField, TenantRelatedField
 from o2c.api.filters import ChoicesFilter, TenantIdFilter
 from o2c.api.serializers import ModelSerializer, QuerySerializer, Serializer
@@ -98,6 +100,33 @@ class InvoiceInput(Serializer):
         return attrs
 
 
+class BatchLineInput(LineInput):
+    # Ids, resolved for the whole batch in one query by the view.
+    item = serializers.IntegerField(required=False, allow_null=True, min_value=1)
+
+
+class BatchInvoiceInput(InvoiceInput):
+    """One direct invoice of a batch: ``customer`` + ``lines``, as one by one."""
+
+    sales_order = None
+    order_lines = None
+    issue = None
+    customer = serializers.IntegerField(min_value=1)
+    lines = BatchLineInput(many=True, required=False)
+
+
+class InvoiceBatchInput(Serializer):
+    issue = serializers.BooleanField(
+        default=False, help_text="Issue every invoice at once (number and post it)."
+    )
+    invoices = BatchInvoiceInput(
+        many=True,
+        allow_empty=False,
+        max_length=MAX_BATCH,
+        help_text=f"Up to {MAX_BATCH:,} direct invoices; all are created or none.",
+    )
+
+
 class InvoiceLineOutput(ModelSerializer):
     unit_price = MoneyField(currency_source="invoice.currency")
     net_amount = MoneyField(currency_source="invoice.currency")
@@ -159,6 +188,12 @@ class InvoiceDetailOutput(InvoiceOutput):
 
     class Meta(InvoiceOutput.Meta):
         fields = [*InvoiceOutput.Meta.fields, "notes", "lines", "instalments"]
+
+
+class InvoiceBatchOutput(serializers.Serializer):
+    count = serializers.IntegerField()
+    issued = serializers.BooleanField()
+    invoices = InvoiceOutput(many=True)
 
 
 class VoidInput(Serializer):
@@ -251,6 +286,38 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
             invoice = invoices.invoice_issue(invoice=invoice, actor=self.actor)
         return Response(self._detail(invoice), status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=InvoiceBatchInput, responses={201: InvoiceBatchOutput})
+    @action(detail=False, methods=["post"])
+    def batch(self, request):
+        """Create (and with ``issue`` issue) up to 1,000 direct invoices in one
+        transaction: all of them, or none and an error naming the item at fault
+        (``invoices[12].lines[0].unit_price``). Each is checked as by ``POST
+        /invoices/``; an ``Idempotency-Key`` covers the whole batch."""
+        data = InvoiceBatchInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        items = values["invoices"]
+        customers, catalog = _batch_references(items)
+        created = batch.invoice_batch_create(
+            invoices=[
+                batch.BatchInvoice(
+                    customer=customers[item.pop("customer")],
+                    lines=[
+                        invoices.LineInput(
+                            **(line | {"item": catalog.get(line.get("item"))})
+                        )
+                        for line in item.pop("lines")
+                    ],
+                    **item,
+                )
+                for item in items
+            ],
+            issue=values["issue"],
+            actor=self.actor,
+        )
+        body = {"count": len(created), "issued": values["issue"], "invoices": created}
+        return Response(InvoiceBatchOutput(body).data, status=status.HTTP_201_CREATED)
+
     @extend_schema(request=None, responses=InvoiceDetailOutput)
     @action(detail=True, methods=["post"])
     def issue(self, request, pk=None):
@@ -300,6 +367,35 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         return InvoiceDetailOutput(
             Invoice.objects.prefetch_related("lines", "instalments").get(pk=invoice.pk)
         ).data
+
+
+def _batch_references(items) -> tuple[dict, dict]:
+    """The batch's customers and catalog items, each read in one query; an id
+    not in the caller's organization answers 404 with its path, as one by one."""
+    customer_ids = {item["customer"] for item in items}
+    item_ids = {
+        line["item"] for item in items for line in item["lines"] if line.get("item")
+    }
+    customers = Customer.objects.select_related("payment_term").in_bulk(customer_ids)
+    catalog = Item.objects.in_bulk(item_ids)
+    missing = {}
+    for index, item in enumerate(items):
+        if item["customer"] not in customers:
+            missing.setdefault(index, {})["customer"] = [
+                _not_found(Customer, item["customer"])
+            ]
+        for position, line in enumerate(item["lines"]):
+            if line.get("item") and line["item"] not in catalog:
+                missing.setdefault(index, {}).setdefault("lines", {})[position] = {
+                    "item": [_not_found(Item, line["item"])]
+                }
+    if missing:
+        raise serializers.ValidationError({"invoices": missing})
+    return customers, catalog
+
+
+def _not_found(model, pk) -> ErrorDetail:
+    return ErrorDetail(f"No {model._meta.verbose_name} with id {pk}.", NOT_FOUND)
 
 
 # --- credit notes -------------------------------------------------------------------

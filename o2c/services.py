@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from o2c.errors import ConflictError
 from o2c.models import AuditEvent, Membership, Organization, Role, Sequence
+from o2c.rows import insert_rows
 from o2c.tenancy import current_organization
 
 
@@ -40,6 +43,11 @@ class Actor:
         return cls(label=user.get_username(), role=membership.role, user=user)
 
 
+_pending_audit: ContextVar[list[dict] | None] = ContextVar(
+    "o2c_pending_audit", default=None
+)
+
+
 def audit_record(
     *,
     actor: Actor,
@@ -48,18 +56,62 @@ def audit_record(
     from_status: str = "",
     to_status: str = "",
     data: dict | None = None,
-) -> AuditEvent:
-    return AuditEvent.objects.create(
-        organization=current_organization(),
-        actor_user=actor.user,
-        actor_label=actor.label,
-        object_type=obj._meta.label_lower,
-        object_id=obj.pk,
-        action=action,
-        from_status=from_status,
-        to_status=to_status,
-        data=data or {},
-    )
+) -> AuditEvent | None:
+    """Record who did what to ``obj`` and return the event; inside
+    :func:`audit_batch` the event is written with the batch's others when the
+    batch ends (and ``None`` is returned)."""
+    row = {
+        "organization_id": current_organization().pk,
+        "created_at": timezone.now(),
+        "actor_user_id": actor.user.pk if actor.user is not None else None,
+        "actor_label": actor.label,
+        "object_type": obj._meta.label_lower,
+        "object_id": str(obj.pk),
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+        "data": data or {},
+    }
+    pending = _pending_audit.get()
+    if pending is not None:
+        pending.append(row)
+        return None
+    return AuditEvent.objects.create(**row)
+
+
+@contextmanager
+def audit_batch():
+    """Write the audit events recorded inside the block in one INSERT at its end.
+
+    A service that records several events (an invoice issued, a payment received
+    and its allocations, the invoices it paid) wraps its body in this, inside its
+    transaction: the events still commit or roll back with the work, in the order
+    they were recorded. Nested batches join the outermost one; when a block
+    raises, its events are dropped with the rest of the rolled-back work. Wrap a
+    service's whole body (inside its ``transaction.atomic``), so that the batch
+    ends where the transaction or savepoint does.
+    """
+    outer = _pending_audit.get()
+    if outer is not None:
+        mark = len(outer)
+        try:
+            yield
+        except BaseException:
+            # A caller's savepoint may catch this and carry on: the events of
+            # the work it rolls back must not be written with the rest.
+            del outer[mark:]
+            raise
+        return
+    events: list[dict] = []
+    token = _pending_audit.set(events)
+    try:
+        yield
+        _pending_audit.reset(token)
+        token = None
+        insert_rows(AuditEvent, events)
+    finally:
+        if token is not None:
+            _pending_audit.reset(token)
 
 
 def lock(obj):
@@ -67,7 +119,6 @@ def lock(obj):
     return type(obj).objects.select_for_update().get(pk=obj.pk)
 
 
-@transaction.atomic
 def transition(
     *,
     obj,
@@ -77,13 +128,29 @@ def transition(
     data: dict | None = None,
     field: str = "status",
     extra_fields: dict | None = None,
+    locked: bool = False,
 ):
     """Move ``obj`` to ``to_status`` if its model's TRANSITIONS table allows it.
 
     The row is locked first, so two concurrent transitions serialize and the second
     one sees the first one's result. Returns the locked, updated instance.
+    ``locked=True`` says the caller holds the row lock already and ``obj`` was
+    read under it: it is changed in place, without reading it again.
+
+    Inside a caller's transaction no savepoint is taken: the only refusal comes
+    before anything is written, so the caller's transaction stays usable.
     """
-    locked = lock(obj)
+    arguments = (obj, to_status, actor, action, data, field, extra_fields or {})
+    if connection.in_atomic_block:
+        return _transition(*arguments, already_locked=locked)
+    with transaction.atomic():
+        return _transition(*arguments, already_locked=locked)
+
+
+def _transition(
+    obj, to_status, actor, action, data, field, extra_fields, *, already_locked
+):
+    locked = obj if already_locked else lock(obj)
     from_status = getattr(locked, field)
     if from_status == to_status:
         return locked
@@ -126,26 +193,45 @@ def next_number(name: str, *, prefix: str) -> str:
     The row lock holds until the transaction ends and a rollback returns the number,
     so numbers have no gaps and no duplicates.
     """
+    return next_numbers(name, prefix=prefix, count=1)[0]
+
+
+def next_numbers(name: str, *, prefix: str, count: int) -> list[str]:
+    """Take ``count`` consecutive numbers of sequence ``name`` (as :func:`next_number`).
+
+    One ``UPDATE … RETURNING`` takes the numbers and the row lock together
+    (PostgreSQL, and SQLite from 3.35); a sequence used for the first time is
+    created, then taken the same way.
+    """
+    if count <= 0:
+        return []
     organization = current_organization()
-    sequence = _locked_sequence(organization, name, prefix)
-    value = sequence.next_value
-    Sequence.objects.filter(pk=sequence.pk).update(next_value=F("next_value") + 1)
-    return f"{sequence.prefix}{value:0{sequence.padding}d}"
-
-
-def _locked_sequence(organization, name, prefix) -> Sequence:
-    sequences = Sequence.objects.select_for_update()
-    try:
-        return sequences.get(name=name)
-    except Sequence.DoesNotExist:
+    row = _advance_sequence(organization.pk, name, count)
+    if row is None:
         try:
             with transaction.atomic():
                 Sequence.objects.create(
                     organization=organization, name=name, prefix=prefix
                 )
         except IntegrityError:
-            pass  # created concurrently; the lock below waits for it
-        return sequences.get(name=name)
+            pass  # created concurrently; the update below waits for its lock
+        row = _advance_sequence(organization.pk, name, count)
+    first, sequence_prefix, padding = row
+    return [
+        f"{sequence_prefix}{value:0{padding}d}" for value in range(first, first + count)
+    ]
+
+
+def _advance_sequence(organization_id: int, name: str, count: int):
+    table = connection.ops.quote_name(Sequence._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET next_value = next_value + %s "
+            "WHERE organization_id = %s AND name = %s "
+            "RETURNING next_value - %s, prefix, padding",
+            [count, organization_id, name, count],
+        )
+        return cursor.fetchone()
 
 
 @transaction.atomic

@@ -42,8 +42,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db import IntegrityError, connection, models, transaction
-from django.db.models import F, Max
+from django.db import connection, models
+from django.db.models import Max
 from django.utils import timezone
 
 from invoicing.models import (
@@ -55,7 +55,7 @@ from invoicing.models import (
     LedgerEntry,
 )
 from invoicing.status import payment_status
-from o2c.models import Sequence
+from o2c.services import next_numbers
 from o2c.tenancy import current_organization
 from orders.models import PaymentTerm
 from orders.services.pricing import price_line
@@ -228,26 +228,7 @@ def _prepare_special(values: list[list], special) -> None:
 
 def reserve_numbers(*, name: str, prefix: str, count: int) -> list[str]:
     """Take ``count`` consecutive numbers of sequence ``name`` (as ``next_number``)."""
-    if count <= 0:
-        return []
-    organization = current_organization()
-    sequences = Sequence.objects.select_for_update()
-    sequence = sequences.filter(name=name).first()
-    if sequence is None:
-        try:
-            with transaction.atomic():
-                Sequence.objects.create(
-                    organization=organization, name=name, prefix=prefix
-                )
-        except IntegrityError:
-            pass  # created concurrently; the locked read below waits for it
-        sequence = sequences.get(name=name)
-    first = sequence.next_value
-    Sequence.objects.filter(pk=sequence.pk).update(next_value=F("next_value") + count)
-    return [
-        f"{sequence.prefix}{value:0{sequence.padding}d}"
-        for value in range(first, first + count)
-    ]
+    return next_numbers(name, prefix=prefix, count=count)
 
 
 @dataclass(slots=True)

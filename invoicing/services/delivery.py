@@ -138,7 +138,7 @@ def delivery_resend(*, delivery: InvoiceDelivery, actor: Actor) -> InvoiceDelive
         data={"previous_error": delivery.error},
         extra_fields={"error": ""},
     )
-    _enqueue_on_commit(delivery)
+    enqueue_on_commit(delivery)
     return delivery
 
 
@@ -175,11 +175,11 @@ def _schedule(*, actor: Actor, invoice=None, credit_note=None) -> InvoiceDeliver
         organization=current_organization(), invoice=invoice, credit_note=credit_note
     )
     audit_record(actor=actor, obj=delivery, action="requested", to_status="pending")
-    _enqueue_on_commit(delivery)
+    enqueue_on_commit(delivery)
     return delivery
 
 
-def _enqueue_on_commit(delivery: InvoiceDelivery) -> None:
+def enqueue_on_commit(delivery: InvoiceDelivery) -> None:
     # The task module imports this one.
     from invoicing.tasks import send_invoice_delivery
 

@@ -26,7 +26,7 @@ from invoicing.services.delivery import (
 from invoicing.services.ledger import Posting, ledger_post, ledger_reverse
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
-from o2c.services import Actor, audit_record, next_number, transition
+from o2c.services import Actor, audit_batch, audit_record, next_number, transition
 from o2c.tenancy import current_organization
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
 from orders.services.orders import order_sync_status
@@ -50,6 +50,7 @@ class LineInput:
 
 
 @transaction.atomic
+@audit_batch()
 def invoice_create(
     *,
     customer: Customer,
@@ -73,7 +74,7 @@ def invoice_create(
         raise DomainError(
             "required", _("An invoice needs at least one line."), field="lines"
         )
-    priced = _priced_lines(lines, currency)
+    priced = priced_lines(lines, currency)
     invoice = _new_invoice(
         customer=customer,
         currency=currency,
@@ -90,7 +91,7 @@ def invoice_create(
     return invoice
 
 
-def _priced_lines(lines: list[LineInput], currency: str) -> list[PricedLine]:
+def priced_lines(lines: list[LineInput], currency: str) -> list[PricedLine]:
     return [
         price_line(
             currency=currency,
@@ -153,7 +154,7 @@ def invoice_draft_update(
         priced = [
             (p, line.item, None)
             for p, line in zip(
-                _priced_lines(lines, invoice.currency), lines, strict=True
+                priced_lines(lines, invoice.currency), lines, strict=True
             )
         ]
     else:
@@ -312,17 +313,14 @@ def _new_invoice(
     return invoice
 
 
-def _write_lines_and_schedule(
-    invoice: Invoice,
-    lines: list[tuple[PricedLine, Item | None, SalesOrderLine | None]],
-    *,
-    due_date: date | None,
-    duplicate_field: str = "external_id",
-) -> None:
-    """Totals and due dates from ``lines``; saves the invoice, its lines and its
-    instalments (the invoice has none of either yet)."""
-    subtotal = sum((p.net_amount for p, _, _ in lines), Decimal(0))
-    tax_total = sum((p.tax_amount for p, _, _ in lines), Decimal(0))
+def totals_and_schedule(
+    invoice: Invoice, priced: list[PricedLine], *, due_date: date | None
+) -> list[tuple[date, Decimal]]:
+    """Set the invoice's totals and due date from its priced lines (and the
+    customer's payment term, unless ``due_date`` overrides it); returns the
+    instalments as (due date, amount)."""
+    subtotal = sum((p.net_amount for p in priced), Decimal(0))
+    tax_total = sum((p.tax_amount for p in priced), Decimal(0))
     total = subtotal + tax_total
     check_total(total, field="lines")
     schedule = due_schedule(
@@ -338,9 +336,23 @@ def _write_lines_and_schedule(
         schedule = [(due_date, total)]
     invoice.subtotal, invoice.tax_total, invoice.total = subtotal, tax_total, total
     invoice.due_date = schedule[-1][0] if len(schedule) == 1 else schedule[0][0]
+    return schedule
+
+
+def _write_lines_and_schedule(
+    invoice: Invoice,
+    lines: list[tuple[PricedLine, Item | None, SalesOrderLine | None]],
+    *,
+    due_date: date | None,
+    duplicate_field: str = "external_id",
+) -> None:
+    """Totals and due dates from ``lines``; saves the invoice, its lines and its
+    instalments (the invoice has none of either yet)."""
+    schedule = totals_and_schedule(invoice, [p for p, _, _ in lines], due_date=due_date)
     try:
-        with transaction.atomic():
-            invoice.save()
+        # No savepoint: the error leaves the service, whose own atomic block
+        # rolls the transaction back.
+        invoice.save()
     except IntegrityError:
         raise ConflictError(
             "duplicate",
@@ -376,6 +388,7 @@ def _write_lines_and_schedule(
 
 
 @transaction.atomic
+@audit_batch()
 def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invoice:
     """Number the invoice (unless numbered elsewhere) and post it to the ledger.
 
@@ -389,25 +402,12 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
             _("Invoice %(invoice)s is already %(status)s.")
             % {"invoice": invoice, "status": invoice.status},
         )
-    if not invoice.number:
-        invoice.number = next_number("invoice", prefix="INV-")
-    invoice.issued_at = timezone.now()
-    _keep_discount_as_issued(invoice)
-    invoice.save(
-        update_fields=[
-            "number", "issued_at", "discount_percent", "discount_date",
-            "discount_amount",
-        ]
-    )  # fmt: skip
-    target = Invoice.Status.OPEN if invoice.total > 0 else Invoice.Status.PAID
-    invoice = transition(
-        obj=invoice,
-        to_status=target,
-        actor=actor,
-        action="issued",
-        extra_fields={"settled_date": None if invoice.total else invoice.invoice_date},
-    )
+    number = invoice.number or next_number("invoice", prefix="INV-")
+    keep_discount_as_issued(invoice)
     if invoice.total > 0:
+        # Posted while the row (locked above) is still a draft: the ledger then
+        # only sets its open amount, with no status to derive (a draft carries
+        # no fees); the status follows in the UPDATE below.
         ledger_post(
             postings=[
                 Posting(
@@ -419,19 +419,35 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
                     posting_date=invoice.invoice_date,
                     document_type="invoicing.invoice",
                     document_id=invoice.pk,
-                    memo=f"Invoice {invoice.number}",
+                    memo=f"Invoice {number}",
                 )
             ],
             actor=actor,
+            locked_invoices={invoice.pk: invoice},
         )
+    # Number, issue time and status in one UPDATE of the locked row.
+    transition(
+        obj=invoice,
+        to_status=Invoice.Status.OPEN if invoice.total > 0 else Invoice.Status.PAID,
+        actor=actor,
+        action="issued",
+        locked=True,
+        extra_fields={
+            "number": number,
+            "issued_at": timezone.now(),
+            "settled_date": None if invoice.total else invoice.invoice_date,
+            "discount_percent": invoice.discount_percent,
+            "discount_date": invoice.discount_date,
+            "discount_amount": invoice.discount_amount,
+        },
+    )
     # Writes the pending email row now; the task is enqueued on commit.
     if email:
         invoice_delivery_on_issue(invoice=invoice, actor=actor)
-    invoice.refresh_from_db()
     return invoice
 
 
-def _keep_discount_as_issued(invoice: Invoice) -> None:
+def keep_discount_as_issued(invoice: Invoice) -> None:
     """Copy the customer's early-payment discount onto the invoice: from now on
     the invoice's discount is what it was issued with, whatever the term
     becomes."""

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
@@ -30,6 +30,7 @@ from invoicing.models import Invoice, LedgerEntry
 from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import ConflictError, DomainError
 from o2c.money import quantize
+from o2c.rows import update_column
 from o2c.services import Actor, transition
 from o2c.tenancy import current_organization
 
@@ -50,13 +51,31 @@ class Posting:
     field: str = field(default="amount", compare=False)
 
 
-@transaction.atomic
-def ledger_post(*, postings: list[Posting], actor: Actor) -> list[LedgerEntry]:
-    """Append ``postings`` and bring the touched invoices' open amounts in step."""
+def ledger_post(
+    *,
+    postings: list[Posting],
+    actor: Actor,
+    locked_invoices: dict[int, Invoice] | None = None,
+) -> list[LedgerEntry]:
+    """Append ``postings`` and bring the touched invoices' open amounts in step.
+
+    ``locked_invoices`` are invoices the caller read under a row lock in this
+    transaction (by id); the others are locked here. Every check runs before the
+    first write, so a refusal leaves the caller's transaction as it was and no
+    savepoint is needed.
+    """
+    if not connection.in_atomic_block:
+        with transaction.atomic():
+            return ledger_post(
+                postings=postings, actor=actor, locked_invoices=locked_invoices
+            )
     organization = current_organization()
-    invoices = _lock_invoices({p.invoice_id for p in postings if p.invoice_id})
+    invoices = _lock_invoices(
+        {p.invoice_id for p in postings if p.invoice_id}, locked_invoices or {}
+    )
     for posting in postings:
         _check_posting(posting, invoices.get(posting.invoice_id))
+    totals = _check_history(postings, invoices)
     entries = LedgerEntry.objects.bulk_create(
         [
             LedgerEntry(
@@ -76,12 +95,10 @@ def ledger_post(*, postings: list[Posting], actor: Actor) -> list[LedgerEntry]:
             for p in postings
         ]
     )
-    totals = _check_history(postings)
     _sync_invoices(invoices, totals, actor=actor)
     return entries
 
 
-@transaction.atomic
 def ledger_reverse(
     *,
     entries: list[LedgerEntry],
@@ -93,6 +110,7 @@ def ledger_reverse(
     """Post the exact opposite of each of ``entries`` on ``posting_date``.
 
     ``date_field`` names the caller's input that gave the date, for the error.
+    Like :func:`ledger_post`, it refuses before it writes.
     """
     already = LedgerEntry.objects.filter(reverses__in=entries).values_list(
         "reverses_id", flat=True
@@ -128,14 +146,19 @@ def ledger_reverse(
     )
 
 
-def _lock_invoices(invoice_ids: set[int]) -> dict[int, Invoice]:
+def _lock_invoices(
+    invoice_ids: set[int], locked: dict[int, Invoice]
+) -> dict[int, Invoice]:
+    invoices = {pk: locked[pk] for pk in invoice_ids if pk in locked}
     # A fixed lock order (by id) keeps two concurrent postings from deadlocking.
-    return {
-        invoice.pk: invoice
-        for invoice in Invoice.objects.select_for_update()
-        .filter(pk__in=invoice_ids)
-        .order_by("pk")
-    }
+    if missing := invoice_ids - invoices.keys():
+        invoices |= {
+            invoice.pk: invoice
+            for invoice in Invoice.objects.select_for_update()
+            .filter(pk__in=missing)
+            .order_by("pk")
+        }
+    return invoices
 
 
 def _check_posting(posting: Posting, invoice: Invoice | None) -> None:
@@ -174,15 +197,24 @@ def _check_posting(posting: Posting, invoice: Invoice | None) -> None:
         )
 
 
-def _check_history(postings: list[Posting]) -> dict[int, tuple[Decimal, date]]:
+def _check_history(
+    postings: list[Posting], invoices: dict[int, Invoice]
+) -> dict[int, tuple[Decimal, date]]:
     """No invoice below zero and no payment's unapplied cash out of range, ever.
 
-    Returns each touched invoice's (open amount, last posting date), read in the
-    same grouped query, for :func:`_sync_invoices`.
+    Checked before anything is written: the entries already in the ledger, per
+    day, with ``postings`` added. Only a credit can take an invoice's balance
+    below zero on some day, and only a debit on the account (cash moved off it)
+    can take a payment's unapplied cash out of range: the other postings only
+    move balances away from their limit and need no history.
+
+    Returns each touched invoice's (open amount, last posting date): from the
+    history where it was read, else the locked invoice's open amount (which this
+    service keeps equal to its entries) plus the postings.
     """
-    invoice_ids = {p.invoice_id for p in postings if p.invoice_id}
+    credited = {p.invoice_id for p in postings if p.invoice_id and p.amount < 0}
     invoice_totals = {}
-    for invoice_id, day, balance in _running_balances("invoice_id", invoice_ids):
+    for invoice_id, day, balance in _running_balances("invoice_id", credited, postings):
         if balance < 0:
             raise DomainError(
                 "exceeds_open_amount",
@@ -194,9 +226,30 @@ def _check_history(postings: list[Posting]) -> dict[int, tuple[Decimal, date]]:
                 field=_field_for(postings, invoice_id=invoice_id),
             )
         invoice_totals[invoice_id] = (balance, day)
-    payment_ids = {p.payment_id for p in postings if p.payment_id}
+    for posting in postings:
+        if posting.invoice_id and posting.invoice_id not in credited:
+            balance, day = invoice_totals.get(
+                posting.invoice_id,
+                (invoices[posting.invoice_id].open_amount, posting.posting_date),
+            )
+            invoice_totals[posting.invoice_id] = (
+                balance + posting.amount,
+                max(day, posting.posting_date),
+            )
+    debited = {
+        p.payment_id
+        for p in postings
+        if p.payment_id and not p.invoice_id and p.amount > 0
+    }
+    # A payment received in this very posting has no entries in the ledger yet
+    # (its receipt is posted once, when it is recorded): its history is here.
+    received = {
+        p.payment_id
+        for p in postings
+        if p.kind == LedgerEntry.Kind.PAYMENT and not p.invoice_id
+    }
     for payment_id, day, on_account in _running_balances(
-        "payment_id", payment_ids, invoice__isnull=True
+        "payment_id", debited, postings, unposted=received, invoice__isnull=True
     ):
         if on_account > 0:
             raise DomainError(
@@ -218,27 +271,42 @@ def _field_for(postings, **match) -> str:
     return "amount"
 
 
-def _running_balances(key: str, ids: set[int], **filters):
-    """(id, day, balance at the end of day) for every day with entries, in order.
+def _running_balances(
+    key: str, ids: set[int], postings: list[Posting], unposted=frozenset(), **filters
+):
+    """(id, day, balance at the end of day) for every day with entries, in order,
+    the ledger's entries and ``postings`` together.
 
-    One grouped query for all ``ids``; a handful of rows per invoice or payment.
+    One grouped query for all ``ids`` but the ``unposted`` (known to have no
+    entries yet); a handful of rows per invoice or payment.
     """
     if not ids:
         return
-    per_day = (
-        LedgerEntry.objects.filter(**{f"{key}__in": ids}, **filters)
-        .values(key, "posting_date", "currency")
-        .order_by(key, "posting_date")
-        .annotate(total=Sum("amount"))
-    )
-    running, current = Decimal(0), None
-    for row in per_day:
-        if row[key] != current:
-            running, current = Decimal(0), row[key]
+    on_account_only = filters.get("invoice__isnull", False)
+    per_day: dict[int, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    rows = []
+    if posted := ids - unposted:
+        rows = (
+            LedgerEntry.objects.filter(**{f"{key}__in": posted}, **filters)
+            .values(key, "posting_date", "currency")
+            .order_by()
+            .annotate(total=Sum("amount"))
+        )
+    for row in rows:
         # SQLite sums decimals as floats (0.30 - 0.10 - 0.20 is not 0 there); every
         # entry is exact in its currency, so the true sum is the quantized one.
-        running += quantize(row["total"], row["currency"])
-        yield current, row["posting_date"], running
+        per_day[row[key]][row["posting_date"]] += quantize(
+            row["total"], row["currency"]
+        )
+    for posting in postings:
+        owner = getattr(posting, key)
+        if owner in ids and not (on_account_only and posting.invoice_id):
+            per_day[owner][posting.posting_date] += posting.amount
+    for owner in sorted(per_day):
+        running = Decimal(0)
+        for day in sorted(per_day[owner]):
+            running += per_day[owner][day]
+            yield owner, day, running
 
 
 def _sync_invoices(
@@ -247,34 +315,60 @@ def _sync_invoices(
     *,
     actor: Actor,
 ) -> None:
-    """Set cached open amounts from the ledger and derive the payment statuses."""
-    fees = fees_by_invoice(
-        [pk for pk, invoice in invoices.items() if invoice.status in Invoice.ISSUED]
-    )
+    """Set cached open amounts from the ledger and derive the payment statuses:
+    one UPDATE per invoice whose status changes (with its open amount), one for
+    all those whose open amount alone changes."""
+    fees = _fees_where_needed(invoices, totals)
+    amount_only = []
     for invoice in invoices.values():
         open_amount, last_posting = totals.get(invoice.pk, (Decimal(0), None))
         open_amount = quantize(open_amount, invoice.currency)
-        if open_amount != invoice.open_amount:
-            Invoice.objects.filter(pk=invoice.pk).update(open_amount=open_amount)
-            invoice.open_amount = open_amount
-        if invoice.status not in Invoice.ISSUED:
-            continue
-        derived = payment_status(
-            total=invoice.total,
-            fees=fees.get(invoice.pk, Decimal(0)),
-            open_amount=open_amount,
-        )
+        changed = open_amount != invoice.open_amount
+        invoice.open_amount = open_amount
+        derived = invoice.status
+        if invoice.status in Invoice.ISSUED:
+            derived = payment_status(
+                total=invoice.total,
+                fees=fees.get(invoice.pk, Decimal(0)),
+                open_amount=open_amount,
+            )
         if derived != invoice.status:
             transition(
                 obj=invoice,
                 to_status=derived,
                 actor=actor,
+                locked=True,
                 extra_fields={
+                    "open_amount": open_amount,
                     "settled_date": last_posting
                     if derived == Invoice.Status.PAID
-                    else None
+                    else None,
                 },
             )
+        elif changed:
+            amount_only.append(invoice)
+    if len(amount_only) == 1:
+        (invoice,) = amount_only
+        Invoice.objects.filter(pk=invoice.pk).update(open_amount=invoice.open_amount)
+    elif amount_only:
+        update_column(
+            Invoice, "open_amount", {i.pk: i.open_amount for i in amount_only}
+        )
+
+
+def _fees_where_needed(invoices, totals) -> dict[int, Decimal]:
+    """The fees of the issued invoices whose status depends on them: nothing
+    open is paid and less open than the total is partly paid, whatever the fees
+    (they are never negative); between the two, the fees decide."""
+    return fees_by_invoice(
+        [
+            pk
+            for pk, invoice in invoices.items()
+            if invoice.status in Invoice.ISSUED
+            and totals.get(pk, (Decimal(0), None))[0] >= invoice.total
+            and totals.get(pk, (Decimal(0), None))[0] != 0
+        ]
+    )
 
 
 def unapplied_by_payment(payment_ids) -> dict[int, Decimal]:

@@ -30,9 +30,9 @@ from django.utils.translation import gettext
 from invoicing.models import Invoice
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize
-from o2c.services import Actor, audit_record, transition
+from o2c.services import Actor, audit_batch, audit_record, transition
 from o2c.tenancy import current_organization
-from o2c.webhooks import webhook_emit
+from o2c.webhooks import subscribers_by_event, webhook_emit
 from orders.models import Customer
 from reconciliation.models import (
     Allocation,
@@ -82,6 +82,7 @@ class LineDiscount:
 
 
 @transaction.atomic
+@audit_batch()
 def line_apply(
     *,
     line: StatementLine,
@@ -155,6 +156,7 @@ def line_apply(
     customers = list(per_customer)
     line = transition(
         obj=line,
+        locked=True,
         to_status=status,
         actor=actor,
         action="matched" if allocations else "put_on_account",
@@ -310,7 +312,8 @@ def _pay(line, customer, amount, allocations, actor) -> Payment:
         "received_date": payment.received_date,
         "bank_reference": line.bank_reference,
     }
-    webhook_emit("payment.received", data)
+    endpoints = subscribers_by_event("payment.received", "payment.applied")
+    webhook_emit("payment.received", data, endpoints=endpoints["payment.received"])
     if allocations:
         webhook_emit(
             "payment.applied",
@@ -327,6 +330,7 @@ def _pay(line, customer, amount, allocations, actor) -> Payment:
                     quantize(payment.unapplied_amount, payment.currency)
                 ),
             },
+            endpoints=endpoints["payment.applied"],
         )
     return payment
 

@@ -128,7 +128,7 @@ def _store_suggestions(line, candidates: list[Candidate]) -> list[MatchSuggestio
     MatchSuggestion.objects.filter(line=line).delete()
     return MatchSuggestion.objects.bulk_create(
         MatchSuggestion(
-            organization=line.organization,
+            organization_id=line.organization_id,
             line=line,
             rank=rank,
             customer_id=candidate.customer_id,
@@ -168,6 +168,7 @@ def _to_queue(line, reasons: list[str], suggestions) -> None:
     best = suggestions[0].confidence if suggestions else None
     transition(
         obj=line,
+        locked=True,  # by line_match
         to_status=L.Status.NEEDS_REVIEW,
         actor=ENGINE,
         action="queued",

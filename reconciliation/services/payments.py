@@ -3,11 +3,13 @@
 A payment posts one credit on the customer's account; allocating it moves cash from
 the account to invoices (a ledger pair). Anything not allocated stays on account as
 unapplied cash. ``Payment.unapplied_amount`` is refreshed from the ledger by
-:func:`_sync_unapplied` after every posting that touches the payment.
+:func:`_sync_unapplied` after every posting that touches an existing payment; a
+new payment's is what its own allocations leave, stored when it is created.
 """
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -24,7 +26,7 @@ from invoicing.services.ledger import (
 )
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
-from o2c.services import Actor, audit_record, next_number, transition
+from o2c.services import Actor, audit_batch, audit_record, next_number, transition
 from o2c.tenancy import current_organization
 from orders.models import Customer
 from reconciliation.models import Allocation, Discount, Payment, WriteOff
@@ -43,6 +45,7 @@ class AllocationInput:
 
 
 @transaction.atomic
+@audit_batch()
 def payment_create(
     *,
     customer: Customer,
@@ -84,9 +87,14 @@ def payment_create(
         external_id=external_id or None,
         statement_line=statement_line,
     )
+    checked, invoices = _allocations_check(payment, allocations)
+    # All of the new payment's entries are posted below, so what its allocations
+    # leave is its unapplied cash: stored with the payment, not read back.
+    payment.unapplied_amount = amount - sum((a[1] for a in checked), Decimal(0))
     try:
-        with transaction.atomic():
-            payment.save()
+        # No savepoint: the error leaves the service, whose own atomic block
+        # rolls the transaction back.
+        payment.save()
     except IntegrityError:
         raise ConflictError(
             "duplicate",
@@ -94,6 +102,7 @@ def payment_create(
             % {"id": external_id},
             field="external_id",
         ) from None
+    applied = _allocations_create(payment, checked)
     postings = [
         Posting(
             customer_id=customer.pk,
@@ -109,33 +118,39 @@ def payment_create(
     ]
     # The cash and its allocations go to the ledger in one posting: one lock of
     # the invoices, one history check, one refresh of the open amounts.
-    applied = _allocations_prepare(payment, allocations)
     for allocation, invoice, field in applied:
         postings += _allocation_postings(payment, allocation, invoice, field)
-    ledger_post(postings=postings, actor=actor)
     audit_record(actor=actor, obj=payment, action="received", to_status=payment.status)
-    if applied:
-        _sync_unapplied(payment)
+    ledger_post(postings=postings, actor=actor, locked_invoices=invoices)
     for allocation, invoice, _ in applied:
         _audit_allocated(allocation, invoice, actor)
-    payment.refresh_from_db()
     return payment
 
 
-def _allocations_prepare(payment: Payment, allocations) -> list[tuple]:
-    """Check and create the allocations of a new payment, in order, as
-    :func:`allocation_create` would one by one; their postings are the caller's."""
-    created = []
+def _allocations_check(payment: Payment, allocations) -> tuple[list[tuple], dict]:
+    """Check the allocations of a new payment, in order, as
+    :func:`allocation_create` would one by one: (invoice, amount, date, field)
+    each, and the invoices, locked in one query."""
+    invoices = {
+        invoice.pk: invoice
+        for invoice in Invoice.objects.select_for_update()
+        .filter(pk__in={a.invoice.pk for a in allocations})
+        .order_by("pk")
+    }
+    checked = []
     unapplied = payment.amount
     open_amounts: dict[int, Decimal] = {}
     for index, allocation in enumerate(allocations):
         prefix = f"allocations[{index}]."
-        invoice = Invoice.objects.select_for_update().get(pk=allocation.invoice.pk)
+        invoice = invoices.get(allocation.invoice.pk)
+        if invoice is None:
+            raise DomainError(
+                "unknown_invoice", "Invoice not found.", field=f"{prefix}invoice"
+            )
         open_amounts.setdefault(invoice.pk, invoice.open_amount)
-        invoice.open_amount = open_amounts[invoice.pk]
         amount, allocation_date = _checked_allocation(
             payment,
-            invoice,
+            _with_open_amount(invoice, open_amounts[invoice.pk]),
             allocation.amount,
             allocation.allocation_date,
             unapplied=unapplied,
@@ -143,15 +158,34 @@ def _allocations_prepare(payment: Payment, allocations) -> list[tuple]:
         )
         unapplied -= amount
         open_amounts[invoice.pk] -= amount
-        row = Allocation.objects.create(
+        checked.append((invoice, amount, allocation_date, f"{prefix}amount"))
+    return checked, invoices
+
+
+def _with_open_amount(invoice: Invoice, open_amount: Decimal) -> Invoice:
+    """The invoice as an earlier allocation of the same payment leaves it."""
+    if open_amount == invoice.open_amount:
+        return invoice
+    view = copy(invoice)
+    view.open_amount = open_amount
+    return view
+
+
+def _allocations_create(payment: Payment, checked: list[tuple]) -> list[tuple]:
+    rows = Allocation.objects.bulk_create(
+        Allocation(
             organization=payment.organization,
             payment=payment,
             invoice=invoice,
             amount=amount,
             allocation_date=allocation_date,
         )
-        created.append((row, invoice, f"{prefix}amount"))
-    return created
+        for invoice, amount, allocation_date, _ in checked
+    )
+    return [
+        (row, invoice, field)
+        for row, (invoice, _, _, field) in zip(rows, checked, strict=True)
+    ]
 
 
 def _checked_allocation(

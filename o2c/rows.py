@@ -1,0 +1,104 @@
+"""Set-wise INSERT and UPDATE of plain rows, for services that write many at once.
+
+``bulk_create`` builds a model instance per row and prepares every value through
+the field API; for a thousand audit events or invoice lines of one request that
+is most of the request's time. Here the rows are dicts of column values (already
+the database's types: ``Decimal``, ``date``, ids, JSON-able dicts), written on
+PostgreSQL by one ``INSERT … SELECT … FROM unnest(…)`` per table — one array per
+column, typed from the model's fields — and by ``bulk_create`` elsewhere (SQLite,
+the embedded default, where a batch is small and instances are cheap enough).
+
+Only for services that have already checked what they write: no field
+validation, no signals, no ``save()`` (none of the project's models rely on them).
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection, models
+from django.utils import timezone
+
+
+def insert_rows(model: type[models.Model], rows: list[dict]) -> list[int]:
+    """Insert ``rows`` (attribute name → value; defaults for the rest) and return
+    their new ids, in order."""
+    if not rows:
+        return []
+    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    values = {f.attname: _column(f, rows) for f in fields}
+    if connection.vendor != "postgresql":
+        created = model._base_manager.bulk_create(
+            [
+                model(**{name: values[name][i] for name in values})
+                for i in range(len(rows))
+            ]
+        )
+        return [obj.pk for obj in created]
+    quote = connection.ops.quote_name
+    arrays = ", ".join(f"%s::{_array_type(f)}" for f in fields)
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} "
+        f"({', '.join(quote(f.column) for f in fields)}) "
+        f"SELECT * FROM unnest({arrays}) RETURNING {quote(model._meta.pk.column)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [values[f.attname] for f in fields])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def update_column(
+    model: type[models.Model], column: str, values: dict[int, object]
+) -> None:
+    """Set ``column`` of each row by id to its value, in one statement."""
+    if not values:
+        return
+    field = model._meta.get_field(column)
+    if connection.vendor != "postgresql":
+        model._base_manager.filter(pk__in=list(values)).update(
+            **{
+                column: models.Case(
+                    *(
+                        models.When(pk=pk, then=models.Value(value, field))
+                        for pk, value in values.items()
+                    ),
+                    output_field=field,
+                )
+            }
+        )
+        return
+    quote = connection.ops.quote_name
+    table, name = quote(model._meta.db_table), quote(field.column)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {name} = v.value FROM unnest(%s::bigint[], "
+            f"%s::{_array_type(field)}) AS v(id, value) "
+            f"WHERE {table}.{quote(model._meta.pk.column)} = v.id",
+            [list(values), list(values.values())],
+        )
+
+
+def _column(field: models.Field, rows: list[dict]) -> list:
+    name = field.attname
+    if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
+        now = timezone.now()
+        return [row.get(name) or now for row in rows]
+    default = field.get_default()
+    column = [row.get(name, default) for row in rows]
+    if isinstance(field, models.JSONField) and connection.vendor == "postgresql":
+        column = [
+            None if value is None else json.dumps(value, cls=DjangoJSONEncoder)
+            for value in column
+        ]
+    return column
+
+
+def _array_type(field: models.Field) -> str:
+    if isinstance(field, models.JSONField):
+        return "jsonb[]"
+    if isinstance(field, models.ForeignKey):
+        field = field.target_field
+        return field.rel_db_type(connection) + "[]"
+    # Without length and precision: the column's own type checks the values.
+    return field.db_type(connection).split("(")[0].strip() + "[]"

@@ -1,0 +1,164 @@
+"""How many queries one document costs through the services.
+
+Integrations push invoices and payments one by one at their own pace; each query
+is a round trip to the database under the document's locks. These ceilings are
+what the services need today (savepoint and release of the service's own atomic
+block included, as the tests run inside a transaction): a change that adds a
+re-read, a second lock, an audit row written on its own or a query per line
+fails here and has to say why.
+"""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from invoicing.references import payment_reference
+from invoicing.services.batch import BatchInvoice, invoice_batch_create
+from invoicing.services.invoices import LineInput, invoice_create, invoice_issue
+from orders.models import Customer
+from reconciliation.matching.engine import MatchContext
+from reconciliation.models import StatementLine
+from reconciliation.services.bank_accounts import reconciliation_settings
+from reconciliation.services.matching import line_match, lines_match
+from reconciliation.services.payments import AllocationInput, payment_create
+from tests.factories import SYSTEM, CustomerFactory, issued_invoice
+from tests.reconciliation.bank import entry, import_statements, main_account, statement
+
+pytestmark = pytest.mark.django_db
+JAN = date(2026, 1, 5)
+
+
+@pytest.fixture
+def customer(tenant):
+    customer = CustomerFactory()
+    # Warm the sequences (first use creates their rows) and Django's caches.
+    invoice = issued_invoice(customer, "1.00", invoice_date=JAN)
+    payment_create(
+        customer=customer,
+        amount=invoice.total,
+        currency="EUR",
+        received_date=JAN,
+        allocations=[AllocationInput(invoice, invoice.total)],
+        actor=SYSTEM,
+    )
+    return Customer.objects.select_related("payment_term").get(pk=customer.pk)
+
+
+def lines(count=1):
+    return [
+        LineInput(
+            description=f"Line {n}",
+            quantity=Decimal(2),
+            unit_price=Decimal("50.00"),
+            tax_rate=Decimal(19),
+        )
+        for n in range(count)
+    ]
+
+
+def test_invoice_create_is_one_insert_per_table(customer, django_assert_num_queries):
+    # invoice, lines (one INSERT for all), instalments, audit event
+    with django_assert_num_queries(2 + 4):
+        invoice_create(
+            customer=customer, invoice_date=JAN, lines=lines(5), actor=SYSTEM
+        )
+
+
+def test_invoice_issue(customer, django_assert_num_queries):
+    draft = invoice_create(
+        customer=customer, invoice_date=JAN, lines=lines(), actor=SYSTEM
+    )
+    # lock, number (UPDATE … RETURNING), ledger debit, open amount, number and
+    # status UPDATE, delivery row, audit events (one INSERT)
+    with django_assert_num_queries(2 + 7):
+        invoice = invoice_issue(invoice=draft, actor=SYSTEM)
+    assert (invoice.number, invoice.status, invoice.open_amount) == (
+        "INV-000002",
+        "open",
+        Decimal("119.00"),
+    )
+
+
+def test_payment_with_one_allocation(customer, django_assert_num_queries):
+    invoice = issued_invoice(customer, "119.00", invoice_date=JAN)
+    # number, invoice lock, payment, allocations, the invoice's history (the
+    # new payment has none), ledger entries, invoice status and open amount in
+    # one UPDATE, audit events
+    with django_assert_num_queries(2 + 8):
+        payment = payment_create(
+            customer=customer,
+            amount=Decimal("119.00"),
+            currency="EUR",
+            received_date=JAN,
+            allocations=[AllocationInput(invoice, Decimal("119.00"))],
+            actor=SYSTEM,
+        )
+    invoice.refresh_from_db()
+    assert (invoice.status, invoice.open_amount) == ("paid", Decimal(0))
+    assert payment.unapplied_amount == 0
+
+
+def test_more_allocations_cost_one_update_per_invoice_paid(
+    customer, django_assert_num_queries
+):
+    invoices = [issued_invoice(customer, "100.00", invoice_date=JAN) for _ in range(4)]
+    with django_assert_num_queries(2 + 7 + 4):
+        payment_create(
+            customer=customer,
+            amount=Decimal("450.00"),
+            currency="EUR",
+            received_date=JAN,
+            allocations=[AllocationInput(i, Decimal("100.00")) for i in invoices],
+            actor=SYSTEM,
+        )
+    for invoice in invoices:
+        invoice.refresh_from_db()
+    assert [i.status for i in invoices] == ["paid"] * 4
+
+
+def test_a_bank_line_matched_and_applied(customer, django_assert_max_num_queries):
+    account = main_account()
+    invoices = [issued_invoice(customer, "480.00", invoice_date=JAN) for _ in range(2)]
+    result = import_statements(
+        account,
+        [
+            statement(
+                [
+                    entry(
+                        "480.00",
+                        structured_reference=payment_reference(i).replace(" ", ""),
+                        payer_name="Hanse Logistik",
+                    )
+                    for i in invoices
+                ]
+            )
+        ],
+    )
+    first, second = result.new_credit_line_ids
+    lines_match(line_ids=[first])
+    context = MatchContext.load(reconciliation_settings())  # once per job
+    # The line's lock, the engine's candidates and suggestions, the payment and
+    # its allocation (as above), the line's status, one audit INSERT for all of
+    # it, and the savepoints of line_match, its apply and the two services.
+    with django_assert_max_num_queries(24):
+        line_match(line_id=second, context=context)
+    assert StatementLine.objects.get(pk=second).status == "matched_auto"
+
+
+# SQLite splits large INSERTs by its limit of bound parameters; PostgreSQL takes
+# each table's rows in one statement.
+@pytest.mark.parametrize("count", [10, pytest.param(200, marks=pytest.mark.postgres)])
+def test_a_batch_costs_the_same_queries_for_ten_invoices_or_two_hundred(
+    customer, count, django_assert_num_queries
+):
+    batch = [
+        BatchInvoice(customer=customer, invoice_date=JAN, lines=lines(2))
+        for _ in range(count)
+    ]
+    # duplicates check not needed (no numbers or external ids given); number
+    # block, invoices, lines, instalments, ledger debits, fees, open amounts,
+    # deliveries, audit events
+    with django_assert_num_queries(2 + 9):
+        created = invoice_batch_create(invoices=batch, issue=True, actor=SYSTEM)
+    assert created[-1].number == f"INV-{count + 1:06d}"
