@@ -395,7 +395,13 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
     ``email=False`` issues without emailing it (the clerk hands it over another way
     or sends it later from the invoice page).
     """
-    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
+    # The customer's payment term comes along for the discount as issued; only
+    # the invoice row is locked.
+    invoice = (
+        Invoice.objects.select_for_update(of=("self",))
+        .select_related("customer__payment_term")
+        .get(pk=invoice.pk)
+    )
     if invoice.status != Invoice.Status.DRAFT:
         raise ConflictError(
             "invalid_transition",

@@ -268,3 +268,18 @@ def test_the_batch_is_in_the_openapi_schema(api):
     assert "201" in operation["responses"]
     body = operation["requestBody"]["content"]["application/json"]["schema"]
     assert body["$ref"].endswith("/InvoiceBatchInputRequest")
+
+
+def test_issued_in_a_batch_an_invoice_keeps_its_early_payment_discount(api, org):
+    with tenant_context(org):
+        two_ten = PaymentTermFactory(days=30, discount_percent="2", discount_days=10)
+        customer = CustomerFactory(payment_term=two_ten)
+    item = item_of([customer], 0)  # 144.00 on 2026-03-02
+
+    response = post(api, {"issue": True, "invoices": [item]})
+
+    assert response.status_code == 201, response.json()
+    with tenant_context(org):
+        invoice = Invoice.objects.get()
+        assert str(invoice.discount_date) == "2026-03-12"
+        assert invoice.discount_amount == Decimal("2.88")
