@@ -53,6 +53,7 @@ from collecting.services import accounts, commitments, policies
 from collecting.services.dunning import dunning_preview, dunning_run_start
 from collecting.services.sending import notice_reconcile, notice_retry
 from collecting.services.worklist import explain, worklist_refresh
+from o2c.dates import OrgDateField, parse_org_date
 from o2c.errors import DomainError
 from o2c.models import Role
 from o2c.money import minor_units, quantize
@@ -311,8 +312,8 @@ class CallForm(forms.Form):
     outcome = forms.ChoiceField(choices=[o for o in Activity.Outcome.choices if o[0]])
     note = forms.CharField(required=False, widget=forms.Textarea)
     promise_amount = forms.CharField(required=False, label="Promised amount")
-    promise_date = forms.DateField(required=False, label="Promise date")
-    next_action_date = forms.DateField(required=False, label="Call back on")
+    promise_date = OrgDateField(required=False, label="Promise date")
+    next_action_date = OrgDateField(required=False, label="Call back on")
 
 
 @require_POST
@@ -364,14 +365,7 @@ def account_action(request, pk, action):
 
 
 def _parsed_date(raw: str, *, field: str, label: str) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise DomainError(
-            "invalid", f"Enter the {label} as a date.", field=field
-        ) from None
+    return parse_org_date(raw, field=field, label=label.capitalize())
 
 
 def _parsed_amount(raw: str, *, field: str) -> Decimal:

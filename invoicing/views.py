@@ -33,6 +33,7 @@ from invoicing.selectors import (
     receivables_summary,
 )
 from invoicing.services import invoices
+from o2c.dates import OrgDateField
 from o2c.errors import DomainError
 from o2c.money import quantize
 from o2c.roles import role_can
@@ -126,8 +127,8 @@ class InvoiceFilterForm(forms.Form):
     )
     customer = forms.IntegerField(required=False, min_value=1)
     currency = forms.CharField(required=False, max_length=3)
-    due_from = forms.DateField(required=False)
-    due_to = forms.DateField(required=False)
+    due_from = OrgDateField(required=False)
+    due_to = OrgDateField(required=False)
     amount_min = forms.DecimalField(required=False, max_digits=18, decimal_places=3)
     amount_max = forms.DecimalField(required=False, max_digits=18, decimal_places=3)
     overdue = forms.BooleanField(required=False)

@@ -11,13 +11,13 @@ the API names it.
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from django import forms
 from django.http import Http404, QueryDict
 from django.urls import reverse_lazy
 
 from o2c.api.fields import organization_members
+from o2c.dates import OrgDateField
 from o2c.errors import DomainError
 from o2c.money import quantize
 from orders.models import QUANTITY, Contact, Customer, Item, PaymentTerm
@@ -38,33 +38,8 @@ LANGUAGES = [
 ]
 
 
-class BusinessDateField(forms.DateField):
-    """A real calendar date (2026-02-30 is refused) between 1900 and 2999, as the
-    API's dates."""
-
-    MIN = date(1900, 1, 1)
-    MAX = date(2999, 12, 31)
-    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
-        super().__init__(**kwargs)
-
-    def to_python(self, value):
-        try:
-            day = super().to_python(value)
-        except forms.ValidationError:
-            raise forms.ValidationError(
-                f"'{value}' is not a date in the calendar; write it as YYYY-MM-DD.",
-                code="invalid",
-            ) from None
-        if day is not None and not self.MIN <= day <= self.MAX:
-            raise forms.ValidationError(
-                f"Date must be between {self.MIN.isoformat()} and "
-                f"{self.MAX.isoformat()}.",
-                code="date_out_of_range",
-            )
-        return day
+# The desk's one date field: the organization's format (or ISO) in and out.
+BusinessDateField = OrgDateField
 
 
 class AmountField(forms.DecimalField):

@@ -1,6 +1,7 @@
 """Chart.js specifications of the report pages.
 
-A page puts a spec in the template with ``json_script`` next to a
+Axis labels write dates and months in the organization's date format, as the
+tables do. A page puts a spec in the template with ``json_script`` next to a
 ``<canvas data-chart="…">``; ``static/reports/charts.js`` draws it. ``links`` (one
 per label) make a bar or point open the list behind it. Chart values are floats
 for drawing only: the figures printed next to the charts are the exact ones.
@@ -8,6 +9,7 @@ for drawing only: the figures printed next to the charts are the exact ones.
 
 from __future__ import annotations
 
+from o2c.dates import format_org_date, format_org_month
 from reports.selectors.aging import AgingReport
 from reports.selectors.forecast import CashForecast
 from reports.selectors.history import MonthActivity, QuarterBehaviour
@@ -46,7 +48,7 @@ def aging_chart(report: AgingReport, links: list[str]) -> dict:
 def dso_chart(series: MetricSeries, links: list[str]) -> dict:
     return {
         "type": "line",
-        "labels": [m.month.strftime("%Y-%m") for m in series.months],
+        "labels": [format_org_month(m.month) for m in series.months],
         "datasets": [
             _line("DSO (countback)", [m.dso_countback for m in series.months], BLUE),
             _line("DSO (simple)", [m.dso_simple for m in series.months], GREY),
@@ -64,7 +66,7 @@ def dso_chart(series: MetricSeries, links: list[str]) -> dict:
 def cei_chart(series: MetricSeries, links: list[str]) -> dict:
     return {
         "type": "line",
-        "labels": [m.month.strftime("%Y-%m") for m in series.months],
+        "labels": [format_org_month(m.month) for m in series.months],
         "datasets": [
             _line("CEI %", [m.cei for m in series.months], BLUE),
             _line("% current", [m.percent_current for m in series.months], GREEN),
@@ -77,7 +79,7 @@ def cei_chart(series: MetricSeries, links: list[str]) -> dict:
 def receivables_chart(series: MetricSeries, links: list[str]) -> dict:
     return {
         "type": "bar",
-        "labels": [m.month.strftime("%Y-%m") for m in series.months],
+        "labels": [format_org_month(m.month) for m in series.months],
         "datasets": [
             {
                 "label": f"Current ({series.currency})",
@@ -105,7 +107,7 @@ def receivables_chart(series: MetricSeries, links: list[str]) -> dict:
 
 def forecast_chart(forecast: CashForecast, links: list[str]) -> dict:
     labels = ["Past expected date"] + [
-        f"{week.start.strftime('%d %b')}" for week in forecast.weeks
+        format_org_date(week.start) for week in forecast.weeks
     ]
     return {
         "type": "bar",
@@ -127,7 +129,7 @@ def activity_chart(activity: list[MonthActivity], currency: str, link: str) -> d
     months = [a for a in activity if a.currency == currency]
     return {
         "type": "bar",
-        "labels": [a.month.strftime("%Y-%m") for a in months],
+        "labels": [format_org_month(a.month) for a in months],
         "datasets": [
             {
                 "label": f"Invoiced ({currency})",

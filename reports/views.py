@@ -21,6 +21,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from o2c.dates import OrgDateField
 from o2c.errors import DomainError
 from o2c.models import Job, Membership, Role
 from o2c.roles import role_can
@@ -215,7 +216,7 @@ def _drill_url(**params) -> str:
 
 
 class AgingForm(forms.Form):
-    as_of = forms.DateField(required=False)
+    as_of = OrgDateField(required=False)
     buckets = forms.CharField(required=False, max_length=60)
     group_by = forms.ChoiceField(
         required=False, choices=list(GROUPINGS.items()), initial="customer"
@@ -552,8 +553,8 @@ def customer_history_page(request, pk: int):
 
 
 class StatementForm(forms.Form):
-    start = forms.DateField(required=False)
-    end = forms.DateField(required=False)
+    start = OrgDateField(required=False)
+    end = OrgDateField(required=False)
     currency = forms.CharField(required=False, max_length=3)
     format = forms.ChoiceField(
         required=False, choices=[("html", "Page"), ("pdf", "PDF")]
