@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from collecting import views
+from collecting import plan_views, views
 
 app_name = "collecting"
 
@@ -21,6 +21,9 @@ collections = [
     path("steps/<int:pk>/", views.step_edit, name="step"),
     path("steps/<int:pk>/preview/", views.step_preview, name="step_preview"),
     path("customers/<int:pk>/timeline/", views.timeline, name="timeline"),
+    path("customers/<int:pk>/plans/new/", plan_views.plan_new, name="plan_new"),
+    path("plans/<int:pk>/", plan_views.plan_detail, name="plan"),
+    path("plans/<int:pk>/cancel/", plan_views.plan_cancel, name="plan_cancel"),
 ]
 
 urlpatterns = [path("collections/", include(collections))]
