@@ -706,6 +706,7 @@ def _policies_page(request, status=200, **form_state):
         "policies": DunningPolicy.objects.prefetch_related("steps"),
         "templates": EmailTemplate.objects.all(),
         "can_edit": role_can(request.membership.role, "administer"),
+        "can_edit_texts": role_can(request.membership.role, "edit_templates"),
         **form_state,
     }
     return render(request, "collecting/policies.html", context, status=status)
@@ -774,6 +775,7 @@ def policy_detail(request, pk):
         "policy": policy,
         "steps": policy.steps.all(),
         "can_edit": can_edit,
+        "can_edit_texts": role_can(request.membership.role, "edit_templates"),
         "customers": Customer.objects.order_by("name")[:200],
     }
     if request.method == "POST" and can_edit:

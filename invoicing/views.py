@@ -174,6 +174,9 @@ def invoice_list(request):
     }
     if not is_htmx(request):
         context["can_bill"] = role_can(request.membership.role, "bill")
+        context["can_edit_templates"] = role_can(
+            request.membership.role, "edit_templates"
+        )
         context["statuses"] = form.fields["status"].choices
         context["currencies"] = customer_currencies()
     return render_htmx(

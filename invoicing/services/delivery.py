@@ -33,6 +33,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from invoicing.models import CreditNote, Invoice, InvoiceDelivery
+from invoicing.services.email_text import invoice_email_render
 from o2c.errors import ConflictError, DomainError
 from o2c.services import Actor, audit_record, lock, transition
 from o2c.tenancy import current_organization
@@ -239,8 +240,9 @@ def _billing_recipients(customer: Customer) -> list[str]:
 
 
 def _subject(document: Invoice | CreditNote) -> str:
-    kind = "Credit note" if isinstance(document, CreditNote) else "Invoice"
-    return f"{kind} {document.number} from {current_organization().name}"
+    if isinstance(document, Invoice):
+        return invoice_email_render(document).subject
+    return f"Credit note {document.number} from {current_organization().name}"
 
 
 def _sender_address() -> str:
@@ -267,30 +269,16 @@ def _build_message(delivery: InvoiceDelivery) -> EmailMultiAlternatives:
     organization = current_organization()
     document = _document(delivery)
     if isinstance(document, CreditNote):
-        template, pdf = "credit_note", render_credit_note_pdf(document)
-        invoice, instalments = document.invoice, []
+        text, html = _credit_note_texts(document, organization, format_amount)
+        pdf = render_credit_note_pdf(document)
     else:
-        template, pdf = "invoice", render_invoice_pdf(document)
-        invoice, instalments = document, list(document.instalments.all())
-    context = {
-        "organization": organization,
-        "customer": document.customer,
-        "document": document,
-        "invoice": invoice,
-        "total": format_amount(document.total, document.currency, organization),
-        "instalments": [
-            (
-                instalment.due_date,
-                format_amount(instalment.amount, document.currency, organization),
-            )
-            for instalment in instalments
-        ]
-        if len(instalments) > 1
-        else [],
-    }
+        # The organization's wording, rendered as the editor's preview shows it.
+        rendered = invoice_email_render(document)
+        text, html = rendered.text, rendered.html
+        pdf = render_invoice_pdf(document)
     message = EmailMultiAlternatives(
         subject=delivery.subject,
-        body=render_to_string(f"invoicing/email/{template}.txt", context),
+        body=text,
         from_email=formataddr((organization.name, _sender_address())),
         to=delivery.recipients,
         reply_to=[organization.email] if organization.email else None,
@@ -300,11 +288,23 @@ def _build_message(delivery: InvoiceDelivery) -> EmailMultiAlternatives:
             "X-PM-Metadata-message-id": delivery.message_id,
         },
     )
-    message.attach_alternative(
-        render_to_string(f"invoicing/email/{template}.html", context), "text/html"
-    )
+    message.attach_alternative(html, "text/html")
     message.attach(_filename(document), pdf, "application/pdf")
     return message
+
+
+def _credit_note_texts(credit_note, organization, format_amount) -> tuple[str, str]:
+    context = {
+        "organization": organization,
+        "customer": credit_note.customer,
+        "document": credit_note,
+        "invoice": credit_note.invoice,
+        "total": format_amount(credit_note.total, credit_note.currency, organization),
+    }
+    return (
+        render_to_string("invoicing/email/credit_note.txt", context),
+        render_to_string("invoicing/email/credit_note.html", context),
+    )
 
 
 def _filename(document: Invoice | CreditNote) -> str:
