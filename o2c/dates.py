@@ -116,11 +116,8 @@ def _label(field: str) -> str:
 
 
 class OrgDateInput(forms.TextInput):
-    """A text input showing the organization's format, with it as placeholder.
-
-    ``data-date-format`` tells the small picker script (``static/js/dates.js``)
-    how to write a chosen day back into the input.
-    """
+    """A text input showing the organization's format, with it as placeholder
+    (``data-date-format`` carries the format for scripts and tests)."""
 
     def __init__(self, attrs=None):
         base = {"autocomplete": "off", "inputmode": "numeric", "class": "date-input"}
