@@ -19,6 +19,8 @@ from django.contrib import messages
 from django.forms import formset_factory
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from django.views.decorators.http import require_POST
 
 from collecting.models import PaymentPlan
@@ -51,23 +53,24 @@ DEFAULT_COUNT = 3
 
 class PlanForm(forms.Form):
     invoices = forms.TypedMultipleChoiceField(
-        coerce=int, widget=forms.CheckboxSelectMultiple, label="Invoices"
+        coerce=int, widget=forms.CheckboxSelectMultiple, label=_lazy("Invoices")
     )
     count = forms.IntegerField(
-        min_value=1, max_value=MAX_INSTALMENTS, label="Number of instalments"
+        min_value=1, max_value=MAX_INSTALMENTS, label=_lazy("Number of instalments")
     )
-    first_date = BusinessDateField(label="First instalment on")
+    first_date = BusinessDateField(label=_lazy("First instalment on"))
     interval = forms.ChoiceField(
-        choices=[(MONTHLY, "Monthly"), (WEEKLY, "Weekly")], label="Every"
+        choices=[(MONTHLY, _lazy("Monthly")), (WEEKLY, _lazy("Weekly"))],
+        label=_lazy("Every"),
     )
     note = forms.CharField(
-        required=False, label="Note", widget=forms.Textarea(attrs={"rows": 2})
+        required=False, label=_lazy("Note"), widget=forms.Textarea(attrs={"rows": 2})
     )
 
     def __init__(self, *args, invoices: list[Invoice], **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["invoices"].choices = [(i.pk, i.number) for i in invoices]
-        self.fields["invoices"].error_messages["invalid_choice"] = (
+        self.fields["invoices"].error_messages["invalid_choice"] = _(
             "Invoice %(value)s is not an open invoice of this customer."
         )
 
@@ -80,11 +83,15 @@ class InstalmentRowForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.number = number
         # The label is in the error message: it names the row.
-        self.fields["due_date"].label = f"Instalment {number} date"
-        self.fields["amount"].label = f"Instalment {number} amount"
-        self.fields["amount"].error_messages["invalid"] = (
-            f"Instalment {number}: enter the amount as a number."
-        )
+        self.fields["due_date"].label = _("Instalment %(number)s date") % {
+            "number": number
+        }
+        self.fields["amount"].label = _("Instalment %(number)s amount") % {
+            "number": number
+        }
+        self.fields["amount"].error_messages["invalid"] = _(
+            "Instalment %(number)s: enter the amount as a number."
+        ) % {"number": number}
 
 
 class BaseInstalmentRows(forms.BaseFormSet):
@@ -170,7 +177,9 @@ def plan_new(request, pk):
         except DomainError as error:
             _show_error(error, form, rows, context)
         else:
-            messages.success(request, f"Payment plan #{plan.pk} created.")
+            messages.success(
+                request, _("Payment plan #%(number)s created.") % {"number": plan.pk}
+            )
             return go_to(request, reverse("collecting:plan", args=[plan.pk]))
     context["refused"] = True
     return _page(request, context, form, rows, refused_status=True)
@@ -276,9 +285,9 @@ def _page(request, context, form, rows, *, refused_status=False):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label="Reason",
+        label=_lazy("Reason"),
         max_length=500,
-        error_messages={"required": "Say why the plan is cancelled."},
+        error_messages={"required": _lazy("Say why the plan is cancelled.")},
     )
 
 
@@ -324,5 +333,7 @@ def plan_cancel(request, pk):
     except DomainError as error:
         form.add_error(None, error.message)
         return _detail(request, plan, form, status=422)
-    messages.success(request, f"Payment plan #{plan.pk} cancelled.")
+    messages.success(
+        request, _("Payment plan #%(number)s cancelled.") % {"number": plan.pk}
+    )
     return go_to(request, reverse("collecting:plan", args=[plan.pk]))

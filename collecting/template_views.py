@@ -8,6 +8,7 @@ from __future__ import annotations
 from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from collecting.models import DunningStep, EmailTemplate
@@ -41,7 +42,7 @@ def _sources(kind: str):
 
 def _texts(source) -> dict[str, tuple[str, str]]:
     texts = {"en": (source.subject, source.body)}
-    for code, _ in LANGUAGES[1:]:
+    for code, _label in LANGUAGES[1:]:
         variant = (source.translations or {}).get(code) or {}
         texts[code] = (variant.get("subject", ""), variant.get("body", ""))
     return texts
@@ -51,10 +52,10 @@ def _page(kind, source, *, texts, active="en", errors=None, message=""):
     if kind == "steps":
         back_url = reverse("collecting:policy", args=[source.policy_id])
         back_label = source.policy.name
-        title = f"{source.name}: email text"
+        title = _("%(name)s: email text") % {"name": source.name}
     else:
-        back_url, back_label = reverse("collecting:policies"), "Dunning policies"
-        title = f"{source.name}: email template"
+        back_url, back_label = reverse("collecting:policies"), _("Dunning policies")
+        title = _("%(name)s: email template") % {"name": source.name}
     return EditorPage(
         title=title,
         back_url=back_url,
@@ -64,8 +65,10 @@ def _page(kind, source, *, texts, active="en", errors=None, message=""):
         placeholders=placeholder_list(rendering.PLACEHOLDERS),
         loops=[("invoices", INVOICES_LOOP)],
         texts=texts,
-        note="The English text is sent to customers whose language has no text "
-        "of its own.",
+        note=_(
+            "The English text is sent to customers whose language has no text "
+            "of its own."
+        ),
         active=active,
         errors=errors or {},
         message=message,
@@ -114,7 +117,9 @@ def texts_edit(request, kind, pk):
         )
         status = 422
     else:
-        page = _page(kind, source, texts=texts, active=active, message="Texts saved.")
+        page = _page(
+            kind, source, texts=texts, active=active, message=_("Texts saved.")
+        )
         status = 200
     context = page.context(customer=customer, customers=_customers())
     template = "o2c/_text_editor.html" if is_htmx(request) else "o2c/text_editor.html"
@@ -143,9 +148,9 @@ def _preview(source, customer, language, subject, body) -> dict:
     try:
         if language != "en" and not (subject.strip() or body.strip()):
             draft = source
-            context["preview_note"] = (
-                f"No {names[language]} text: the English one is sent."
-            )
+            context["preview_note"] = _(
+                "No %(language)s text: the English one is sent."
+            ) % {"language": names[language]}
         else:
             draft = policies.draft_texts(
                 source, language=language, subject=subject, body=body

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from invoicing.models import Invoice
@@ -51,9 +52,9 @@ def _customers(query: str = "") -> list[Customer]:
 
 def _page(request, *, texts, active="en", errors=None, message="") -> EditorPage:
     return EditorPage(
-        title="Invoice email",
+        title=_("Invoice email"),
         back_url=reverse("invoices"),
-        back_label="Invoices",
+        back_label=_("Invoices"),
         save_url=reverse("invoice-email-texts"),
         preview_url=reverse("invoice-email-preview"),
         placeholders=_placeholder_names(),
@@ -65,8 +66,10 @@ def _page(request, *, texts, active="en", errors=None, message="") -> EditorPage
             )
         ],
         texts=texts,
-        note="Sent with the PDF when an invoice is issued. A customer gets the "
-        "text of its language, else the English one.",
+        note=_(
+            "Sent with the PDF when an invoice is issued. A customer gets the "
+            "text of its language, else the English one."
+        ),
         active=active,
         errors=errors or {},
         message=message,
@@ -114,7 +117,7 @@ def invoice_email_texts(request):
         )
         status = 422
     else:
-        page = _page(request, texts=texts, active=active, message="Texts saved.")
+        page = _page(request, texts=texts, active=active, message=_("Texts saved."))
         status = 200
     context = page.context(customer=customer, customers=_customers())
     template = "o2c/_text_editor.html" if is_htmx(request) else "o2c/text_editor.html"
@@ -153,7 +156,9 @@ def _preview(customer, subject: str, body: str):
         .first()
     )
     if invoice is None:
-        return None, f"{customer.name} has no issued invoice to show the email with."
+        return None, _("%(name)s has no issued invoice to show the email with.") % {
+            "name": customer.name
+        }
     try:
         email_text.check_texts(subject=subject, body=body)
         rendered = email_text.invoice_email_render(invoice, subject=subject, body=body)
