@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from copy import copy
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -14,7 +14,7 @@ from collecting.models import (
     DunningStep,
     EmailTemplate,
 )
-from collecting.selectors import open_invoices_of
+from collecting.selectors import open_invoices_of, paused_invoices
 from collecting.services import rendering
 from collecting.services.worklist import profile_for
 from o2c.errors import ConflictError, DomainError
@@ -279,7 +279,7 @@ def step_preview(
     renders another language's text than the customer's own."""
     organization = current_organization()
     as_of = as_of or organization.today()
-    invoices = list(open_invoices_of(customer))
+    invoices = _invoices_listed(step, customer, as_of)
     currency = invoices[0].currency if invoices else customer.currency
     lines = [
         rendering.Line(
@@ -307,6 +307,27 @@ def step_preview(
         language=language,
     )
     return rendering.TemplateCache().render(step, language, context)
+
+
+def _invoices_listed(step, customer: Customer, as_of: date) -> list:
+    """The invoices a notice to ``customer`` lists today: those not paused that
+    reached the policy's first step (a collector's email: the overdue ones).
+    With none, all its open invoices, so the preview still shows a text."""
+    invoices = list(open_invoices_of(customer))
+    paused = paused_invoices(invoice_ids=[invoice.pk for invoice in invoices])
+    chased = [invoice for invoice in invoices if invoice.pk not in paused]
+    if isinstance(step, DunningStep) and step.policy_id:
+        first_offset = min(
+            DunningStep.objects.filter(policy_id=step.policy_id).values_list(
+                "offset_days", flat=True
+            ),
+            default=0,
+        )
+        reached = as_of - timedelta(days=first_offset)
+    else:
+        reached = as_of - timedelta(days=1)
+    listed = [invoice for invoice in chased if invoice.due_date <= reached]
+    return listed or invoices
 
 
 def draft_texts(

@@ -168,15 +168,21 @@ def test_a_finance_user_edits_the_german_reminder_and_previews_it_for_a_customer
 
     page.get_by_label("Preview for the customer").fill("Müller")
     preview = page.locator("#email-preview")
+    # The preview follows the typing: wait for the text as last typed.
     page.wait_for_function(
-        "() => (document.querySelector('#preview-subject') || {}).innerText"
-        " === 'Erinnerung: 1.800,00 EUR offen'"
+        "() => (document.querySelector('#preview-body') || {innerHTML: ''})"
+        ".innerHTML.includes('</b>.')"
+    )
+    assert page.locator("#preview-subject").inner_text() == (
+        "Erinnerung: 1.500,00 EUR offen"
     )
     body_html = page.locator("#preview-body").inner_html()
-    # The step's preview lists the customer's open invoices: 1,000 + 500 + 300.
-    assert "<b>1.800,00 EUR</b>" in body_html
+    # The first reminder lists what reached the policy's first step (courtesy,
+    # 3 days before due): 1,000 + 500; the invoice due in 10 days is not listed.
+    assert "<b>1.500,00 EUR</b>" in body_html
     assert "&lt;" not in body_html
     assert books["old"].number in preview.inner_text()
+    assert books["not_due"].number not in preview.inner_text()
     page.screenshot(path=str(tmp_path / "text-editor.png"), full_page=True)
 
     page.get_by_role("button", name="Save texts").click()
