@@ -22,7 +22,7 @@ from django.db.models import (
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from collecting.models import (
     Activity,
@@ -539,7 +539,12 @@ def _plan_events(customer, limit):
         yield TimelineEvent(
             at=plan.created_at,
             kind="plan",
-            title=f"Payment plan #{plan.pk}: {plan.instalment_count} instalments",
+            title=ngettext(
+                "Payment plan #%(number)s: %(count)s instalment",
+                "Payment plan #%(number)s: %(count)s instalments",
+                plan.instalment_count,
+            )
+            % {"number": plan.pk, "count": plan.instalment_count},
             detail=plan.note,
             object_type="payment_plan",
             object_id=plan.pk,

@@ -100,10 +100,12 @@ def invoice_email_texts(request):
         context = page.context(
             customer=customers[0] if customers else None, customers=customers
         )
+        # The preview shows what the customer receives: its language's text.
+        language = email_text.text_language(context["customer"])
         context["preview"], context["preview_error"] = _preview(
-            context["customer"], *page.texts["en"]
+            context["customer"], *(page.texts.get(language) or page.texts["en"])
         )
-        context["preview_language"] = "English"
+        context["preview_language"] = email_text.LANGUAGES[language]
         return render(request, "o2c/text_editor.html", context)
     texts, active = typed_texts(request.POST), active_language(request.POST)
     customer = tenant_object(Customer, request.POST.get("customer") or None)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from django.utils.translation import gettext_lazy as _
+
 from o2c.errors import DomainError
 
-LANGUAGES = [("en", "English"), ("de", "German"), ("fr", "French")]
+LANGUAGES = [("en", _("English")), ("de", _("German")), ("fr", _("French"))]
 
 
 @dataclass

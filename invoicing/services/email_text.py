@@ -145,6 +145,14 @@ def texts_for(language: str) -> tuple[str, str]:
     return STANDARD_SUBJECT, STANDARD_BODY
 
 
+def text_language(customer) -> str:
+    """The editor's language whose text ``customer`` reads ("en" without one)."""
+    if customer is None:
+        return "en"
+    language = document_language(customer.language, current_organization()).language
+    return language if language in LANGUAGES else "en"
+
+
 def saved_texts() -> dict[str, InvoiceEmailText]:
     return {text.language: text for text in InvoiceEmailText.objects.all()}
 
