@@ -20,7 +20,7 @@ from django.forms import formset_factory
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy as _lazy
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from collecting.models import PaymentPlan
@@ -53,18 +53,22 @@ DEFAULT_COUNT = 3
 
 class PlanForm(forms.Form):
     invoices = forms.TypedMultipleChoiceField(
-        coerce=int, widget=forms.CheckboxSelectMultiple, label=_lazy("Invoices")
+        coerce=int, widget=forms.CheckboxSelectMultiple, label=gettext_lazy("Invoices")
     )
     count = forms.IntegerField(
-        min_value=1, max_value=MAX_INSTALMENTS, label=_lazy("Number of instalments")
+        min_value=1,
+        max_value=MAX_INSTALMENTS,
+        label=gettext_lazy("Number of instalments"),
     )
-    first_date = BusinessDateField(label=_lazy("First instalment on"))
+    first_date = BusinessDateField(label=gettext_lazy("First instalment on"))
     interval = forms.ChoiceField(
-        choices=[(MONTHLY, _lazy("Monthly")), (WEEKLY, _lazy("Weekly"))],
-        label=_lazy("Every"),
+        choices=[(MONTHLY, gettext_lazy("Monthly")), (WEEKLY, gettext_lazy("Weekly"))],
+        label=gettext_lazy("Every"),
     )
     note = forms.CharField(
-        required=False, label=_lazy("Note"), widget=forms.Textarea(attrs={"rows": 2})
+        required=False,
+        label=gettext_lazy("Note"),
+        widget=forms.Textarea(attrs={"rows": 2}),
     )
 
     def __init__(self, *args, invoices: list[Invoice], **kwargs):
@@ -285,9 +289,9 @@ def _page(request, context, form, rows, *, refused_status=False):
 
 class CancelForm(forms.Form):
     reason = forms.CharField(
-        label=_lazy("Reason"),
+        label=gettext_lazy("Reason"),
         max_length=500,
-        error_messages={"required": _lazy("Say why the plan is cancelled.")},
+        error_messages={"required": gettext_lazy("Say why the plan is cancelled.")},
     )
 
 

@@ -24,4 +24,25 @@
     target.selectionStart = target.selectionEnd = start + text.length;
     target.dispatchEvent(new Event("input", { bubbles: true }));
   });
+  // The customer search (name "q") asks for its own list; its typing must not
+  // re-render the preview (the list's arrival does). A trigger filter would do
+  // this in the markup, but htmx evaluates filters as code, which the
+  // Content-Security-Policy forbids.
+  function stop(event) {
+    event.stopPropagation();
+  }
+  function bind(root) {
+    var searches = root.querySelectorAll ? root.querySelectorAll(".text-editor input[name=q]") : [];
+    Array.prototype.forEach.call(searches, function (search) {
+      if (search.dataset.searchBound) return;
+      search.dataset.searchBound = "1";
+      search.addEventListener("input", stop);
+      search.addEventListener("change", stop);
+    });
+  }
+  bind(document);
+  // The editor comes back from a save as new markup: bind its search again.
+  document.addEventListener("htmx:load", function (event) {
+    bind(event.detail.elt.parentNode || event.detail.elt);
+  });
 })();

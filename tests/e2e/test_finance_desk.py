@@ -43,6 +43,7 @@ def laptop(browser):
 
 @pytest.fixture
 def books():
+    # A German organization: the desk speaks German, dates as 31.12.2026.
     org = OrganizationFactory(name="Nordwind GmbH", date_format="d.m.Y", locale="de")
     member(org, Role.COLLECTOR, username="carla@nordwind.example", first_name="Carla")
     member(org, Role.FINANCE, username="fiona@nordwind.example", first_name="Fiona")
@@ -82,8 +83,8 @@ def test_a_collector_creates_a_payment_plan_in_three_instalments(
     page = laptop
     sign_in(page, live_server, "carla@nordwind.example")
     page.goto(f"{live_server.url}/customers/{books['customer'].pk}/")
-    page.get_by_role("link", name="New payment plan").click()
-    page.get_by_role("heading", name="New payment plan").wait_for()
+    page.get_by_role("link", name="Neuer Ratenplan").click()
+    page.get_by_role("heading", name="Neuer Ratenplan").wait_for()
 
     old = page.get_by_label(books["old"].number, exact=True)
     recent = page.get_by_label(books["recent"].number, exact=True)
@@ -99,8 +100,8 @@ def test_a_collector_creates_a_payment_plan_in_three_instalments(
 
     # A different first date proposes the rows afresh, in the organization's format.
     first = books["today"] + timedelta(days=14)
-    page.get_by_label("First instalment on").fill(first.strftime("%d.%m.%Y"))
-    page.get_by_label("Number of instalments").click()  # leaves the date: change
+    page.get_by_label("Erste Rate am").fill(first.strftime("%d.%m.%Y"))
+    page.get_by_label("Anzahl der Raten").click()  # leaves the date: change
     first_row_date = page.locator("#plan-rows input[name='rows-0-due_date']")
     first_row_date.wait_for()
     page.wait_for_function(
@@ -116,7 +117,7 @@ def test_a_collector_creates_a_payment_plan_in_three_instalments(
         "() => document.querySelector('#plan-difference').innerText.startsWith('0,00')"
     )
     page.screenshot(path=str(tmp_path / "plan-form.png"), full_page=True)
-    page.get_by_role("button", name="Create payment plan").click()
+    page.get_by_role("button", name="Ratenplan anlegen").click()
     page.wait_for_url(re.compile(r"/collections/plans/\d+/$"))
     table = page.locator("#plan-instalments").inner_text()
     assert "700,00" in table and "300,00" in table and "1.500,00" in table
@@ -134,7 +135,7 @@ def test_a_collector_creates_a_payment_plan_in_three_instalments(
     page.goto(
         f"{live_server.url}/collections/customers/{books['customer'].pk}/timeline/"
     )
-    assert f"Payment plan #{plan.pk}: 3 instalments" in page.content()
+    assert f"Ratenplan #{plan.pk}: 3 Raten" in page.content()
 
 
 def _month(day, months):
@@ -151,10 +152,10 @@ def test_a_finance_user_edits_the_german_reminder_and_previews_it_for_a_customer
     page.goto(f"{live_server.url}/collections/policies/")
     page.get_by_role("link", name="Standard").first.click()
     row = page.locator("tr", has_text="First reminder")
-    row.get_by_role("link", name="Texts").click()
-    page.get_by_role("heading", name="First reminder: email text").wait_for()
+    row.get_by_role("link", name="Texte").click()
+    page.get_by_role("heading", name="First reminder: E-Mail-Text").wait_for()
 
-    page.locator("label.tab", has_text="German").click()
+    page.locator("label.tab", has_text="Deutsch").click()
     subject = page.locator("#de-subject")
     body = page.locator("#de-body")
     subject.fill("Erinnerung: {{ total }} {{ currency }} offen")
@@ -166,7 +167,7 @@ def test_a_finance_user_edits_the_german_reminder_and_previews_it_for_a_customer
     body.press("End")
     body.type("</b>.\n\n{{ invoices_table }}")
 
-    page.get_by_label("Preview for the customer").fill("Müller")
+    page.get_by_label("Vorschau für den Kunden").fill("Müller")
     preview = page.locator("#email-preview")
     # The preview follows the typing: wait for the text as last typed.
     page.wait_for_function(
@@ -185,8 +186,8 @@ def test_a_finance_user_edits_the_german_reminder_and_previews_it_for_a_customer
     assert books["not_due"].number not in preview.inner_text()
     page.screenshot(path=str(tmp_path / "text-editor.png"), full_page=True)
 
-    page.get_by_role("button", name="Save texts").click()
-    page.get_by_text("Texts saved.").wait_for()
+    page.get_by_role("button", name="Texte speichern").click()
+    page.get_by_text("Texte gespeichert.").wait_for()
     with tenant_context(books["org"]):
         step = DunningStep.objects.get(name="First reminder")
         assert step.translations["de"]["subject"] == (
