@@ -22,7 +22,7 @@ from django.db.models import (
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from collecting.models import (
     Activity,
@@ -56,6 +56,19 @@ def collecting_settings() -> CollectingSettings:
     organization = current_organization()
     found = CollectingSettings.objects.first()
     return found or CollectingSettings(organization=organization)
+
+
+def paid_towards(invoice_ids, *, since: date, until: date) -> Decimal:
+    """Payments allocated to the invoices with a posting date in [since, until],
+    net of reversed allocations."""
+    total = LedgerEntry.objects.filter(
+        Q(kind=LedgerEntry.Kind.ALLOCATION)
+        | Q(kind=LedgerEntry.Kind.REVERSAL, reverses__kind=LedgerEntry.Kind.ALLOCATION),
+        invoice_id__in=list(invoice_ids),
+        posting_date__gte=since,
+        posting_date__lte=until,
+    ).aggregate(total=Sum("amount"))["total"]
+    return -(total or Decimal(0))
 
 
 def paused_invoices(*, invoice_ids=None) -> dict[int, str]:
@@ -401,6 +414,7 @@ def customer_timeline(*, customer: Customer, limit: int = 200) -> list[TimelineE
     events += _activity_events(customer, limit)
     events += _promise_events(customer, limit)
     events += _dispute_events(customer, limit)
+    events += _plan_events(customer, limit)
     events += _ledger_events(customer, limit)
     events += _status_events(customer, limit)
     events += _cash_application_events(customer, limit)
@@ -512,6 +526,31 @@ def _dispute_events(customer, limit):
             object_type="dispute",
             object_id=dispute.pk,
             status=dispute.status,
+        )
+
+
+def _plan_events(customer, limit):
+    plans = (
+        PaymentPlan.objects.filter(customer=customer)
+        .annotate(instalment_count=Count("instalments"))
+        .order_by("-pk")[:limit]
+    )
+    for plan in plans:
+        yield TimelineEvent(
+            at=plan.created_at,
+            kind="plan",
+            title=ngettext(
+                "Payment plan #%(number)s: %(count)s instalment",
+                "Payment plan #%(number)s: %(count)s instalments",
+                plan.instalment_count,
+            )
+            % {"number": plan.pk, "count": plan.instalment_count},
+            detail=plan.note,
+            object_type="payment_plan",
+            object_id=plan.pk,
+            amount=plan.total_amount,
+            currency=plan.currency,
+            status=plan.status,
         )
 
 
@@ -693,6 +732,67 @@ def open_invoices_of(customer: Customer) -> QuerySet[Invoice]:
         customer=customer,
         status__in=(Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID),
     ).order_by("due_date", "pk")
+
+
+# --- payment plans -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InstalmentState:
+    """An instalment as the ledger has it today: ``paid`` (covered in full),
+    ``overdue`` (not covered and its date has passed) or ``due``."""
+
+    sequence: int
+    due_date: date
+    amount: Decimal
+    paid_amount: Decimal
+    state: str
+
+    @property
+    def open_amount(self) -> Decimal:
+        return self.amount - self.paid_amount
+
+
+def plan_instalment_states(*, plan: PaymentPlan, today: date) -> list[InstalmentState]:
+    """Payments allocated to the plan's invoices since the plan started cover
+    the instalments in date order (the rule ``plans_evaluate`` judges by)."""
+    invoice_ids = PaymentPlanInvoice.objects.filter(plan=plan).values_list(
+        "invoice_id", flat=True
+    )
+    remaining = paid_towards(invoice_ids, since=plan.start_date, until=today)
+    states = []
+    for instalment in plan.instalments.order_by("sequence"):
+        covered = min(max(remaining, Decimal(0)), instalment.amount)
+        remaining -= covered
+        if covered == instalment.amount:
+            state = "paid"
+        elif instalment.due_date < today:
+            state = "overdue"
+        else:
+            state = "due"
+        states.append(
+            InstalmentState(
+                sequence=instalment.sequence,
+                due_date=instalment.due_date,
+                amount=instalment.amount,
+                paid_amount=covered,
+                state=state,
+            )
+        )
+    return states
+
+
+def plan_cancellation(*, plan: PaymentPlan) -> AuditEvent | None:
+    """Who cancelled the plan, when and why (its audit event)."""
+    return (
+        AuditEvent.objects.filter(
+            object_type="collecting.paymentplan",
+            object_id=str(plan.pk),
+            to_status=PaymentPlan.Status.CANCELLED,
+        )
+        .order_by("-created_at")
+        .first()
+    )
 
 
 # --- delivery tracking ---------------------------------------------------------------

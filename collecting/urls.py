@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from collecting import views
+from collecting import plan_views, template_views, views
 
 app_name = "collecting"
 
@@ -20,7 +20,20 @@ collections = [
     path("policies/<int:policy_pk>/steps/new/", views.step_edit, name="step_new"),
     path("steps/<int:pk>/", views.step_edit, name="step"),
     path("steps/<int:pk>/preview/", views.step_preview, name="step_preview"),
+    path(
+        "<slug:kind>/<int:pk>/texts/",
+        template_views.texts_edit,
+        name="texts",
+    ),
+    path(
+        "<slug:kind>/<int:pk>/texts/preview/",
+        template_views.texts_preview,
+        name="texts_preview",
+    ),
     path("customers/<int:pk>/timeline/", views.timeline, name="timeline"),
+    path("customers/<int:pk>/plans/new/", plan_views.plan_new, name="plan_new"),
+    path("plans/<int:pk>/", plan_views.plan_detail, name="plan"),
+    path("plans/<int:pk>/cancel/", plan_views.plan_cancel, name="plan_cancel"),
 ]
 
 urlpatterns = [path("collections/", include(collections))]

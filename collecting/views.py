@@ -55,6 +55,7 @@ from collecting.services import accounts, commitments, policies
 from collecting.services.dunning import dunning_preview, dunning_run_start
 from collecting.services.sending import notice_reconcile, notice_retry
 from collecting.services.worklist import LABELS, explain, worklist_refresh
+from o2c.dates import OrgDateField, parse_org_date
 from o2c.errors import DomainError
 from o2c.models import Role
 from o2c.money import minor_units, quantize
@@ -319,10 +320,8 @@ class CallForm(forms.Form):
     promise_amount = forms.CharField(
         required=False, label=gettext_lazy("Promised amount")
     )
-    promise_date = forms.DateField(required=False, label=gettext_lazy("Promise date"))
-    next_action_date = forms.DateField(
-        required=False, label=gettext_lazy("Call back on")
-    )
+    promise_date = OrgDateField(required=False, label=gettext_lazy("Promise date"))
+    next_action_date = OrgDateField(required=False, label=gettext_lazy("Call back on"))
 
 
 @require_POST
@@ -374,16 +373,7 @@ def account_action(request, pk, action):
 
 
 def _parsed_date(raw: str, *, field: str, label: str) -> date | None:
-    if not raw:
-        return None
-    try:
-        return date.fromisoformat(raw)
-    except ValueError:
-        raise DomainError(
-            "invalid",
-            _("Enter the %(label)s as a date.") % {"label": label},
-            field=field,
-        ) from None
+    return parse_org_date(raw, field=field, label=label.capitalize())
 
 
 def _parsed_amount(raw: str, *, field: str) -> Decimal:
@@ -757,6 +747,7 @@ def _policies_page(request, status=200, **form_state):
         "policies": DunningPolicy.objects.prefetch_related("steps"),
         "templates": EmailTemplate.objects.all(),
         "can_edit": role_can(request.membership.role, "administer"),
+        "can_edit_texts": role_can(request.membership.role, "edit_templates"),
         **form_state,
     }
     return render(request, "collecting/policies.html", context, status=status)
@@ -825,6 +816,7 @@ def policy_detail(request, pk):
         "policy": policy,
         "steps": policy.steps.all(),
         "can_edit": can_edit,
+        "can_edit_texts": role_can(request.membership.role, "edit_templates"),
         "customers": Customer.objects.order_by("name")[:200],
     }
     if request.method == "POST" and can_edit:

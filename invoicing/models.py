@@ -386,3 +386,28 @@ class ImportedSettlement(TenantModel):
     )
     settled_date = models.DateField()
     amount = models.DecimalField(**MONEY)
+
+
+class InvoiceEmailText(TenantModel):
+    """The organization's wording of the invoice email in one language.
+
+    Subject and body use Django template syntax over plain values (see
+    :mod:`invoicing.services.email_text`); a customer gets the text of its
+    language, else the organization's English one, else the standard text.
+    """
+
+    language = models.CharField(max_length=8)
+    subject = models.CharField(max_length=300)
+    body = models.TextField()
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "language"],
+                name="invoiceemailtext_unique_language",
+            )
+        ]
+
+    def __str__(self):
+        return f"invoice email ({self.language})"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from invoicing import views
+from invoicing import email_views, views
 
 urlpatterns = [
     path(
@@ -11,6 +11,21 @@ urlpatterns = [
     path("receivables/summary/", views.receivables_panel, name="receivables-panel"),
     path("invoices/", views.invoice_list, name="invoices"),
     path("invoices/new/", views.invoice_create, name="invoice-new"),
+    path(
+        "invoices/email-text/",
+        email_views.invoice_email_texts,
+        name="invoice-email-texts",
+    ),
+    path(
+        "invoices/email-text/preview/",
+        email_views.invoice_email_preview,
+        name="invoice-email-preview",
+    ),
+    path(
+        "preview-customers/",
+        email_views.preview_customers,
+        name="preview-customers",
+    ),
     path("invoices/<int:pk>/edit/", views.invoice_edit, name="invoice-edit"),
     path("invoices/<int:pk>/issue/", views.invoice_issue, name="issue-invoice"),
     path("invoices/<int:pk>/void/", views.invoice_void, name="void-invoice"),

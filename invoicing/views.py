@@ -35,6 +35,7 @@ from invoicing.selectors import (
     receivables_summary,
 )
 from invoicing.services import invoices
+from o2c.dates import OrgDateField
 from o2c.errors import DomainError
 from o2c.money import quantize
 from o2c.roles import role_can
@@ -128,8 +129,8 @@ class InvoiceFilterForm(forms.Form):
     )
     customer = forms.IntegerField(required=False, min_value=1)
     currency = forms.CharField(required=False, max_length=3)
-    due_from = forms.DateField(required=False)
-    due_to = forms.DateField(required=False)
+    due_from = OrgDateField(required=False)
+    due_to = OrgDateField(required=False)
     amount_min = forms.DecimalField(required=False, max_digits=18, decimal_places=3)
     amount_max = forms.DecimalField(required=False, max_digits=18, decimal_places=3)
     overdue = forms.BooleanField(required=False)
@@ -175,6 +176,9 @@ def invoice_list(request):
     }
     if not is_htmx(request):
         context["can_bill"] = role_can(request.membership.role, "bill")
+        context["can_edit_templates"] = role_can(
+            request.membership.role, "edit_templates"
+        )
         context["statuses"] = form.fields["status"].choices
         context["currencies"] = customer_currencies()
     return render_htmx(

@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from o2c import fx, keys, members, security
 from o2c import organization as organization_settings
+from o2c.dates import parse_org_date
 from o2c.errors import DomainError
 from o2c.models import FxRate, Membership, Organization, OrganizationAPIKey, Role
 from o2c.money import validate_currency
@@ -57,9 +58,13 @@ def _fx_filters(request) -> tuple[dict, dict, str]:
         if typed["currency"]:
             query["currency"] = validate_currency(typed["currency"])
         if typed["date_from"]:
-            query["date__gte"] = fx.parse_date(typed["date_from"], field="date_from")
+            query["date__gte"] = parse_org_date(
+                typed["date_from"], field="date_from", label="From"
+            )
         if typed["date_to"]:
-            query["date__lte"] = fx.parse_date(typed["date_to"], field="date_to")
+            query["date__lte"] = parse_org_date(
+                typed["date_to"], field="date_to", label="To"
+            )
     except DomainError as exc:
         error = exc.message
     return typed, query, error
@@ -108,7 +113,8 @@ def fx_rate_add(request):
     try:
         rate_input = fx.fx_rate_input(
             currency=data.get("currency"),
-            date_value=data.get("date"),
+            date_value=parse_org_date(data.get("date"), field="date")
+            or data.get("date"),
             rate=data.get("rate"),
         )
         with transaction.atomic():
@@ -526,7 +532,9 @@ def api_key_create(request):
     try:
         expiry = None
         if data.get("expiry_date"):
-            day = fx.parse_date(data["expiry_date"], field="expiry_date")
+            day = parse_org_date(
+                data["expiry_date"], field="expiry_date", label="Expires after"
+            )
             # A key expires at the end of the chosen day, in the organization's time.
             expiry = datetime.combine(day, time.max, tzinfo=request.organization.tzinfo)
         api_key, key = keys.api_key_create(

@@ -18,6 +18,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "write_off": frozenset({A, F}),
     # FX rates the reports convert with
     "manage_fx_rates": frozenset({A, F}),
+    # the wording customers receive: dunning and invoice email texts
+    "edit_templates": frozenset({A, F}),
     # collections work: calls, promises, disputes, notices
     "collect": frozenset({A, F, C}),
     # members, API keys, organization settings

@@ -11,7 +11,6 @@ the API names it.
 from __future__ import annotations
 
 import re
-from datetime import date
 
 from django import forms
 from django.http import Http404, QueryDict
@@ -20,6 +19,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from o2c.api.fields import organization_members
+from o2c.dates import OrgDateField
 from o2c.errors import DomainError
 from o2c.money import quantize
 from orders.models import QUANTITY, Contact, Customer, Item, PaymentTerm
@@ -40,34 +40,8 @@ LANGUAGES = [
 ]
 
 
-class BusinessDateField(forms.DateField):
-    """A real calendar date (2026-02-30 is refused) between 1900 and 2999, as the
-    API's dates."""
-
-    MIN = date(1900, 1, 1)
-    MAX = date(2999, 12, 31)
-    widget = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
-
-    def __init__(self, **kwargs):
-        kwargs.setdefault("input_formats", ["%Y-%m-%d"])
-        super().__init__(**kwargs)
-
-    def to_python(self, value):
-        try:
-            day = super().to_python(value)
-        except forms.ValidationError:
-            raise forms.ValidationError(
-                _("'%(value)s' is not a date in the calendar; write it as YYYY-MM-DD.")
-                % {"value": value},
-                code="invalid",
-            ) from None
-        if day is not None and not self.MIN <= day <= self.MAX:
-            raise forms.ValidationError(
-                _("Date must be between %(first)s and %(last)s.")
-                % {"first": self.MIN.isoformat(), "last": self.MAX.isoformat()},
-                code="date_out_of_range",
-            )
-        return day
+# The desk's one date field: the organization's format (or ISO) in and out.
+BusinessDateField = OrgDateField
 
 
 class AmountField(forms.DecimalField):

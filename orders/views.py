@@ -101,6 +101,7 @@ def customer_detail_page(request, pk):
             "can_edit": role_can(request.membership.role, "manage_customers"),
             "can_sell": role_can(request.membership.role, "sell"),
             "can_bill": role_can(request.membership.role, "bill"),
+            "can_collect": role_can(request.membership.role, "collect"),
             "orders": customer_recent_orders(customer=customer),
         },
     )

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import Invoice
+from o2c.dates import OrgDateField
 from o2c.roles import role_can
 from o2c.views import (
     DIRECTIONS,
@@ -120,8 +121,8 @@ class PaymentFilterForm(forms.Form):
     )
     customer = forms.IntegerField(required=False, min_value=1)
     currency = forms.CharField(required=False, max_length=3)
-    received_from = forms.DateField(required=False)
-    received_to = forms.DateField(required=False)
+    received_from = OrgDateField(required=False)
+    received_to = OrgDateField(required=False)
     unapplied = forms.BooleanField(required=False)
 
 

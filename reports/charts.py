@@ -1,6 +1,7 @@
 """Chart.js specifications of the report pages.
 
-A page puts a spec in the template with ``json_script`` next to a
+Axis labels write dates and months in the organization's date format, as the
+tables do. A page puts a spec in the template with ``json_script`` next to a
 ``<canvas data-chart="…">``; ``static/reports/charts.js`` draws it. ``links`` (one
 per label) make a bar or point open the list behind it. Chart values are floats
 for drawing only: the figures printed next to the charts are the exact ones.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from django.utils.translation import gettext as _
 
+from o2c.dates import format_org_date, format_org_month
 from reports.selectors.aging import AgingReport
 from reports.selectors.forecast import CashForecast
 from reports.selectors.history import MonthActivity, QuarterBehaviour
@@ -50,7 +52,7 @@ def aging_chart(report: AgingReport, links: list[str]) -> dict:
 def dso_chart(series: MetricSeries, links: list[str]) -> dict:
     return {
         "type": "line",
-        "labels": [m.month.strftime("%Y-%m") for m in series.months],
+        "labels": [format_org_month(m.month) for m in series.months],
         "datasets": [
             _line(_("DSO (countback)"), [m.dso_countback for m in series.months], BLUE),
             _line(_("DSO (simple)"), [m.dso_simple for m in series.months], GREY),
@@ -68,7 +70,7 @@ def dso_chart(series: MetricSeries, links: list[str]) -> dict:
 def cei_chart(series: MetricSeries, links: list[str]) -> dict:
     return {
         "type": "line",
-        "labels": [m.month.strftime("%Y-%m") for m in series.months],
+        "labels": [format_org_month(m.month) for m in series.months],
         "datasets": [
             _line("CEI %", [m.cei for m in series.months], BLUE),
             # xgettext:no-python-format
@@ -82,7 +84,7 @@ def cei_chart(series: MetricSeries, links: list[str]) -> dict:
 def receivables_chart(series: MetricSeries, links: list[str]) -> dict:
     return {
         "type": "bar",
-        "labels": [m.month.strftime("%Y-%m") for m in series.months],
+        "labels": [format_org_month(m.month) for m in series.months],
         "datasets": [
             {
                 "label": _("Current (%(currency)s)") % {"currency": series.currency},
@@ -111,7 +113,7 @@ def receivables_chart(series: MetricSeries, links: list[str]) -> dict:
 
 def forecast_chart(forecast: CashForecast, links: list[str]) -> dict:
     labels = [_("Past expected date")] + [
-        f"{week.start.strftime('%d %b')}" for week in forecast.weeks
+        format_org_date(week.start) for week in forecast.weeks
     ]
     return {
         "type": "bar",
@@ -133,7 +135,7 @@ def activity_chart(activity: list[MonthActivity], currency: str, link: str) -> d
     months = [a for a in activity if a.currency == currency]
     return {
         "type": "bar",
-        "labels": [a.month.strftime("%Y-%m") for a in months],
+        "labels": [format_org_month(a.month) for a in months],
         "datasets": [
             {
                 "label": _("Invoiced (%(currency)s)") % {"currency": currency},

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
+from o2c.dates import OrgDateField
 from o2c.errors import DomainError
 from o2c.models import Job, Membership, Role
 from o2c.roles import role_can
@@ -218,7 +219,7 @@ def _drill_url(**params) -> str:
 
 
 class AgingForm(forms.Form):
-    as_of = forms.DateField(required=False)
+    as_of = OrgDateField(required=False)
     buckets = forms.CharField(required=False, max_length=60)
     group_by = forms.ChoiceField(
         required=False, choices=list(GROUPINGS.items()), initial="customer"
@@ -598,8 +599,8 @@ TREND_LABELS = {
 
 
 class StatementForm(forms.Form):
-    start = forms.DateField(required=False)
-    end = forms.DateField(required=False)
+    start = OrgDateField(required=False)
+    end = OrgDateField(required=False)
     currency = forms.CharField(required=False, max_length=3)
     format = forms.ChoiceField(
         required=False, choices=[("html", gettext_lazy("Page")), ("pdf", "PDF")]

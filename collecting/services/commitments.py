@@ -6,11 +6,11 @@ net of their reversals): ``collecting`` does not import ``reconciliation``.
 
 from __future__ import annotations
 
+from calendar import monthrange
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -26,8 +26,9 @@ from collecting.models import (
     PromiseInvoice,
     PromiseToPay,
 )
-from collecting.selectors import collecting_settings, paused_invoices
-from invoicing.models import CreditNote, Invoice, LedgerEntry
+from collecting.selectors import collecting_settings, paid_towards, paused_invoices
+from invoicing.models import CreditNote, Invoice
+from o2c.dates import format_org_date
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, split_evenly
 from o2c.services import Actor, audit_record, transition
@@ -35,6 +36,7 @@ from o2c.tenancy import current_organization
 from o2c.webhooks import webhook_emit
 from orders.models import Customer
 
+MAX_INSTALMENTS = 60
 OPEN_STATUSES = (Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID)
 
 
@@ -72,19 +74,6 @@ def clean_invoices(customer: Customer, invoices: list[Invoice]) -> tuple[list, s
             field="invoices",
         )
     return invoices, currencies.pop()
-
-
-def paid_towards(invoice_ids, *, since: date, until: date) -> Decimal:
-    """Payments allocated to the invoices with a posting date in [since, until],
-    net of reversed allocations."""
-    total = LedgerEntry.objects.filter(
-        Q(kind=LedgerEntry.Kind.ALLOCATION)
-        | Q(kind=LedgerEntry.Kind.REVERSAL, reverses__kind=LedgerEntry.Kind.ALLOCATION),
-        invoice_id__in=list(invoice_ids),
-        posting_date__gte=since,
-        posting_date__lte=until,
-    ).aggregate(total=Sum("amount"))["total"]
-    return -(total or Decimal(0))
 
 
 # --- Promises to pay ------------------------------------------------------------------
@@ -362,12 +351,13 @@ def payment_plan_create(
     count: int | None = None,
     first_date: date | None = None,
     interval_days: int = 30,
+    interval_months: int | None = None,
     actor: Actor,
     note: str = "",
 ) -> PaymentPlan:
     """Split the invoices' open balance into instalments: given explicitly
     (dates and amounts summing to the balance), or ``count`` equal ones every
-    ``interval_days`` from ``first_date``."""
+    ``interval_months`` months or ``interval_days`` days from ``first_date``."""
     invoices, currency = clean_invoices(customer, invoices)
     paused = paused_invoices(invoice_ids=[invoice.pk for invoice in invoices])
     if any(reason == "payment_plan" for reason in paused.values()):
@@ -378,7 +368,12 @@ def payment_plan_create(
         )
     balance = sum((invoice.open_amount for invoice in invoices), Decimal(0))
     schedule = _schedule(
-        balance, currency, instalments, count, first_date, interval_days
+        balance,
+        currency,
+        instalments,
+        count,
+        first_date,
+        (interval_days, interval_months),
     )
     organization = current_organization()
     plan = PaymentPlan.objects.create(
@@ -408,54 +403,130 @@ def payment_plan_create(
     return plan
 
 
-def _schedule(balance, currency, instalments, count, first_date, interval_days):
+def plan_schedule_propose(
+    *,
+    total: Decimal,
+    currency: str,
+    count: int,
+    first_date: date,
+    interval_days: int | None = None,
+    interval_months: int | None = None,
+) -> list[tuple[date, Decimal]]:
+    """``count`` instalments summing exactly to ``total``: equal amounts at the
+    currency's minor unit, the rounding remainder on the last; dates every
+    ``interval_months`` calendar months (the 31st falls on a shorter month's
+    last day) or every ``interval_days`` days from ``first_date``."""
+    if not count or count < 1 or count > MAX_INSTALMENTS:
+        raise DomainError(
+            "invalid_count",
+            gettext("Choose 1 to %(max)s instalments.") % {"max": MAX_INSTALMENTS},
+            field="count",
+        )
+    amounts = [
+        quantize(amount, currency)
+        for amount in split_evenly(total, [Decimal(1)] * count, currency)
+    ]
+    if interval_months:
+        dates = [add_months(first_date, interval_months * i) for i in range(count)]
+    else:
+        step = timedelta(days=interval_days or 30)
+        dates = [first_date + step * i for i in range(count)]
+    return list(zip(dates, amounts, strict=True))
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
+
+
+def _schedule(balance, currency, instalments, count, first_date, interval):
     today = current_organization().today()
     if instalments:
         schedule = [
             (due, exact_amount(amount, currency, field=f"instalments[{i}].amount"))
             for i, (due, amount) in enumerate(instalments)
         ]
-        if sum(amount for _, amount in schedule) != balance:
-            raise DomainError(
-                "instalments_mismatch",
-                gettext(
-                    "Instalments must add up to the open balance %(balance)s "
-                    "%(currency)s."
-                )
-                % {"balance": balance, "currency": currency},
-                field="instalments",
-            )
     else:
-        if not count or count < 1 or count > 60:
-            raise DomainError(
-                "invalid_count", gettext("Choose 1 to 60 instalments."), field="count"
-            )
-        first_date = first_date or today + timedelta(days=interval_days)
+        interval_days, interval_months = interval
+        first_date = first_date or (
+            add_months(today, interval_months)
+            if interval_months
+            else today + timedelta(days=interval_days)
+        )
         if first_date < today:
             raise DomainError(
                 "invalid_date",
                 gettext("The first instalment cannot be in the past."),
                 field="first_date",
             )
-        amounts = split_evenly(balance, [Decimal(1)] * count, currency)
-        schedule = [
-            (first_date + timedelta(days=interval_days * i), amount)
-            for i, amount in enumerate(amounts)
-        ]
-    dates = [due for due, _ in schedule]
-    if dates != sorted(dates) or dates[0] < today:
-        raise DomainError(
-            "invalid_date",
-            gettext("Instalment dates must be ascending and not in the past."),
-            field="instalments",
+        schedule = plan_schedule_propose(
+            total=balance,
+            currency=currency,
+            count=count,
+            first_date=first_date,
+            interval_days=interval_days,
+            interval_months=interval_months,
         )
-    if any(amount <= 0 for _, amount in schedule):
-        raise DomainError(
-            "invalid_amount",
-            gettext("Each instalment must be positive."),
-            field="instalments",
-        )
+    _check_schedule(schedule, balance, currency, today)
     return schedule
+
+
+def _check_schedule(schedule, balance, currency, today) -> None:
+    """Each row names itself (``instalments[1].due_date`` is the second's date):
+    positive amounts, dates from today on and each after the one before, and a
+    sum equal to the balance."""
+    previous = None
+    for index, (due, amount) in enumerate(schedule):
+        row = f"instalments[{index}]"
+        if amount <= 0:
+            raise DomainError(
+                "invalid_amount",
+                gettext("Instalment %(number)s: the amount must be positive.")
+                % {"number": index + 1},
+                field=f"{row}.amount",
+            )
+        if due < today:
+            raise DomainError(
+                "invalid_date",
+                gettext("Instalment %(number)s: %(date)s is in the past.")
+                % {"number": index + 1, "date": format_org_date(due)},
+                field=f"{row}.due_date",
+            )
+        if previous is not None and due <= previous:
+            raise DomainError(
+                "invalid_date",
+                gettext(
+                    "Instalment %(number)s: %(date)s must come after instalment "
+                    "%(previous_number)s's date, %(previous)s."
+                )
+                % {
+                    "number": index + 1,
+                    "date": format_org_date(due),
+                    "previous_number": index,
+                    "previous": format_org_date(previous),
+                },
+                field=f"{row}.due_date",
+            )
+        previous = due
+    scheduled = sum((amount for _, amount in schedule), Decimal(0))
+    if scheduled != balance:
+        difference = quantize(balance - scheduled, currency)
+        raise DomainError(
+            "instalments_mismatch",
+            gettext(
+                "Instalments must add up to the open balance %(balance)s "
+                "%(currency)s; they add up to %(scheduled)s %(currency)s "
+                "(%(difference)s %(currency)s)."
+            )
+            % {
+                "balance": quantize(balance, currency),
+                "scheduled": quantize(scheduled, currency),
+                "difference": f"{difference:+}",
+                "currency": currency,
+            },
+            field="instalments",
+        )
 
 
 @transaction.atomic

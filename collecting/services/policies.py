@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date
+from copy import copy
+from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -14,7 +15,7 @@ from collecting.models import (
     DunningStep,
     EmailTemplate,
 )
-from collecting.selectors import open_invoices_of
+from collecting.selectors import open_invoices_of, paused_invoices
 from collecting.services import rendering
 from collecting.services.worklist import profile_for
 from o2c.errors import ConflictError, DomainError
@@ -249,7 +250,7 @@ def _clean_texts(source, prefix: str = "") -> None:
             (variant.get("body", ""), f"translations.{language}.body"),
         ]
     for text, name in texts:
-        rendering.compile_template(text or "", field=f"{prefix}{name}")
+        rendering.check_texts(text or "", field=f"{prefix}{name}")
 
 
 @transaction.atomic
@@ -302,12 +303,18 @@ def policy_assign(*, customer: Customer, policy: DunningPolicy | None, actor: Ac
 
 
 def step_preview(
-    *, step: DunningStep, customer: Customer, as_of: date | None = None
+    *,
+    step: DunningStep | EmailTemplate,
+    customer: Customer,
+    as_of: date | None = None,
+    language: str | None = None,
 ) -> rendering.Rendered:
-    """The step's message for a real customer and its open invoices (sends nothing)."""
+    """The message of a step (or a collector's template) for a real customer and
+    its open invoices, as the sending renders it (sends nothing). ``language``
+    renders another language's text than the customer's own."""
     organization = current_organization()
     as_of = as_of or organization.today()
-    invoices = list(open_invoices_of(customer))
+    invoices = _invoices_listed(step, customer, as_of)
     currency = invoices[0].currency if invoices else customer.currency
     lines = [
         rendering.Line(
@@ -321,17 +328,100 @@ def step_preview(
         for invoice in invoices
         if invoice.currency == currency
     ]
+    is_step = isinstance(step, DunningStep)
+    language = customer.language if language is None else language
     context = rendering.notice_context(
         organization=organization,
         customer=customer,
         contacts=list(Contact.objects.filter(customer=customer)),
         lines=lines,
         currency=currency,
-        fee=step.fee_amount or Decimal(0),
+        fee=(step.fee_amount or Decimal(0)) if is_step else Decimal(0),
         notice_date=as_of,
-        step_name=step.name,
+        step_name=step.name if is_step else "",
+        language=language,
     )
-    return rendering.TemplateCache().render(step, customer.language, context)
+    return rendering.TemplateCache().render(step, language, context)
+
+
+def _invoices_listed(step, customer: Customer, as_of: date) -> list:
+    """The invoices a notice to ``customer`` lists today: those not paused that
+    reached the policy's first step (a collector's email: the overdue ones).
+    With none, all its open invoices, so the preview still shows a text."""
+    invoices = list(open_invoices_of(customer))
+    paused = paused_invoices(invoice_ids=[invoice.pk for invoice in invoices])
+    chased = [invoice for invoice in invoices if invoice.pk not in paused]
+    if isinstance(step, DunningStep) and step.policy_id:
+        first_offset = min(
+            DunningStep.objects.filter(policy_id=step.policy_id).values_list(
+                "offset_days", flat=True
+            ),
+            default=0,
+        )
+        reached = as_of - timedelta(days=first_offset)
+    else:
+        reached = as_of - timedelta(days=1)
+    listed = [invoice for invoice in chased if invoice.due_date <= reached]
+    return listed or invoices
+
+
+def draft_texts(
+    source: DunningStep | EmailTemplate, *, language: str, subject: str, body: str
+) -> DunningStep | EmailTemplate:
+    """An unsaved copy of ``source`` with ``language``'s texts as typed (English
+    is the plain subject and body, the fallback of every language); refused,
+    naming the field, when a text does not compile or names an unknown value."""
+    prefix = "" if language == "en" else f"translations.{language}."
+    rendering.check_texts(subject, field=f"{prefix}subject")
+    rendering.check_texts(body, field=f"{prefix}body")
+    draft = copy(source)
+    draft.pk = None  # never saved, never the cached template of the saved row
+    if language == "en":
+        draft.subject, draft.body = subject, body
+    else:
+        draft.translations = {
+            **(source.translations or {}),
+            language: {"subject": subject, "body": body},
+        }
+    return draft
+
+
+def texts_update(
+    *,
+    source: DunningStep | EmailTemplate,
+    texts: dict[str, tuple[str, str]],
+    actor: Actor,
+):
+    """Save a step's or template's texts per language (``{"en": (subject, body),
+    "de": …}``); a translation left empty is removed (the English text is sent
+    instead). Other fields and other languages stay as they are."""
+    translations = dict(source.translations or {})
+    fields = {}
+    for language, (subject, body) in texts.items():
+        if language == "en":
+            fields.update(subject=subject, body=body)
+        elif subject.strip() or body.strip():
+            translations[language] = {"subject": subject, "body": body}
+        else:
+            translations.pop(language, None)
+    fields["translations"] = translations
+    if isinstance(source, DunningStep):
+        return step_update(step=source, actor=actor, **fields)
+    return template_update(template=source, actor=actor, **fields)
+
+
+@transaction.atomic
+def template_update(*, template: EmailTemplate, actor: Actor, **fields):
+    _unknown(fields, TEMPLATE_FIELDS)
+    template = EmailTemplate.objects.select_for_update().get(pk=template.pk)
+    for name, value in fields.items():
+        setattr(template, name, value)
+    if not template.name.strip() or not template.subject.strip():
+        raise DomainError("required", "Name and subject are required.", field="subject")
+    _clean_texts(template)
+    _save(template, field="name", message=f"A template '{template.name}' exists.")
+    audit_record(actor=actor, obj=template, action="updated", data=_jsonable(fields))
+    return template
 
 
 # The standard policy's texts, in English (the fallback) and German (customers

@@ -28,15 +28,15 @@ from datetime import date
 from decimal import Decimal
 
 from django.conf import settings
-from django.template import Context, Engine, TemplateSyntaxError
+from django.template import Context
 from django.template.loader import render_to_string
 from django.utils import dateformat
 from django.utils.html import linebreaks
 from django.utils.safestring import mark_safe
 
-from o2c.errors import DomainError
 from o2c.models import Organization
 from o2c.money import format_amount
+from o2c.templating import ListOf, check_placeholders, compile_template
 from orders.models import Contact, Customer
 
 
@@ -90,13 +90,31 @@ def format_date(value: date, organization: Organization) -> str:
     return dateformat.format(value, organization.date_format)
 
 
-def compile_template(text: str, *, field: str):
-    try:
-        return Engine.get_default().from_string(text or "")
-    except TemplateSyntaxError as error:
-        raise DomainError(
-            "invalid_template", f"Template error: {error}", field=field
-        ) from None
+# What a notice's subject and body may name (see the module docstring): a value,
+# or the names under it; ``invoices`` is a list, looped over.
+PLACEHOLDERS: dict = {
+    "customer": frozenset({"name", "number", "email"}),
+    "contact": frozenset({"name", "email"}),
+    "organization": frozenset({"name", "legal_name", "email", "phone", "address"}),
+    "invoices": ListOf(
+        {"number", "invoice_date", "due_date", "days_overdue", "open_amount"}
+    ),
+    "invoices_table": None,
+    "total": None,
+    "fee": None,
+    "total_with_fee": None,
+    "currency": None,
+    "days_overdue": None,
+    "payment_instructions": None,
+    "payment_link": None,
+    "notice_date": None,
+    "step": None,
+}
+
+
+def check_texts(text: str, *, field: str) -> None:
+    """A subject or body that compiles and names only :data:`PLACEHOLDERS`."""
+    check_placeholders(text, field=field, placeholders=PLACEHOLDERS)
 
 
 def invoices_table(lines: list[dict], currency: str, language: str = "") -> str:
@@ -155,8 +173,9 @@ def notice_context(
     fee: Decimal,
     notice_date: date,
     step_name: str = "",
+    language: str | None = None,
 ) -> dict:
-    language = customer.language
+    language = customer.language if language is None else language
 
     def money(value):
         return format_money(value, currency, organization, language)
@@ -280,11 +299,12 @@ def body_html(rendered: Rendered) -> str:
     return mark_safe(linebreaks(rendered.body, autoescape=True))  # escapes first
 
 
-def email_html(rendered: Rendered) -> str:
+def email_content(rendered: Rendered) -> str:
+    """The HTML part's content: the body and, unless the text lists the invoices
+    itself, their table. The email wraps it; the editor's preview shows it."""
     return render_to_string(
-        "collecting/email/notice.html",
+        "collecting/email/_notice_body.html",
         {
-            "subject": rendered.subject,
             "body_html": body_html(rendered),
             "show_table": not rendered.lists_invoices,
             "headings": rendered.context.get("table_headings", ENGLISH),
@@ -292,6 +312,13 @@ def email_html(rendered: Rendered) -> str:
             "currency": rendered.context.get("currency", ""),
             "organization": rendered.context.get("organization", {}),
         },
+    )
+
+
+def email_html(rendered: Rendered) -> str:
+    return render_to_string(
+        "collecting/email/notice.html",
+        {"subject": rendered.subject, "content": mark_safe(email_content(rendered))},
     )
 
 

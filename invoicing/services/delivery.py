@@ -36,6 +36,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from invoicing.models import CreditNote, Invoice, InvoiceDelivery
+from invoicing.services.email_text import invoice_email_render
 from o2c.document_language import speaking
 from o2c.errors import ConflictError, DomainError
 from o2c.services import Actor, audit_record, lock, transition
@@ -248,13 +249,14 @@ def _billing_recipients(customer: Customer) -> list[str]:
 
 
 def _subject(document: Invoice | CreditNote) -> str:
-    """The subject in the customer's language, as the email's text will be."""
+    """The subject in the customer's language, as the email's text will be: an
+    invoice's from the organization's text (:mod:`invoicing.services.email_text`)."""
+    if isinstance(document, Invoice):
+        return invoice_email_render(document).subject
     organization = current_organization()
     with speaking(document.customer.language, organization):
         values = {"number": document.number, "organization": organization.name}
-        if isinstance(document, CreditNote):
-            return _("Credit note %(number)s from %(organization)s") % values
-        return _("Invoice %(number)s from %(organization)s") % values
+        return _("Credit note %(number)s from %(organization)s") % values
 
 
 def _sender_address() -> str:
@@ -277,30 +279,13 @@ def _build_message(delivery: InvoiceDelivery) -> EmailMultiAlternatives:
     organization = current_organization()
     document = _document(delivery)
     if isinstance(document, CreditNote):
-        template, pdf = "credit_note", render_credit_note_pdf(document)
-        invoice, instalments = document.invoice, []
+        text, html = _credit_note_texts(document, organization)
+        pdf = render_credit_note_pdf(document)
     else:
-        template, pdf = "invoice", render_invoice_pdf(document)
-        invoice, instalments = document, list(document.instalments.all())
-    with speaking(document.customer.language, organization) as language:
-        context = {
-            "organization": organization,
-            "customer": document.customer,
-            "document": document,
-            "invoice": invoice,
-            "total": language.money(document.total, document.currency),
-            "instalments": [
-                (
-                    instalment.due_date,
-                    language.money(instalment.amount, document.currency),
-                )
-                for instalment in instalments
-            ]
-            if len(instalments) > 1
-            else [],
-        }
-        text = render_to_string(f"invoicing/email/{template}.txt", context)
-        html = render_to_string(f"invoicing/email/{template}.html", context)
+        # The organization's wording, rendered as the editor's preview shows it.
+        rendered = invoice_email_render(document)
+        text, html = rendered.text, rendered.html
+        pdf = render_invoice_pdf(document)
     message = EmailMultiAlternatives(
         subject=delivery.subject,
         body=text,
@@ -316,6 +301,23 @@ def _build_message(delivery: InvoiceDelivery) -> EmailMultiAlternatives:
     message.attach_alternative(html, "text/html")
     message.attach(_filename(document), pdf, "application/pdf")
     return message
+
+
+def _credit_note_texts(credit_note, organization) -> tuple[str, str]:
+    """The credit note's text and HTML in the customer's language."""
+    with speaking(credit_note.customer.language, organization) as language:
+        context = {
+            "organization": organization,
+            "customer": credit_note.customer,
+            "document": credit_note,
+            "invoice": credit_note.invoice,
+            "total": language.money(credit_note.total, credit_note.currency),
+            "instalments": [],
+        }
+        return (
+            render_to_string("invoicing/email/credit_note.txt", context),
+            render_to_string("invoicing/email/credit_note.html", context),
+        )
 
 
 def _filename(document: Invoice | CreditNote) -> str:

@@ -16,6 +16,7 @@ from django.urls import reverse
 from django.utils.dateformat import format as format_date
 from django.utils.html import format_html
 
+from o2c.dates import OrgDateInput
 from o2c.errors import DomainError
 from o2c.money import format_amount as format_money_amount
 from o2c.money import known_locale
@@ -156,3 +157,12 @@ def days_overdue(due_date, today):
 def negate(value):
     """A credit shown as a positive amount in a credit column."""
     return -Decimal(value) if value is not None else None
+
+
+@register.simple_tag
+def date_input(name, value="", **attrs):
+    """``<input>`` of a date in the organization's format (the forms' own widget,
+    :class:`o2c.dates.OrgDateInput`), for inputs a template writes by hand:
+    ``{% date_input "as_of" form.as_of.value id="aging-as-of" %}``."""
+    attributes = {key.replace("_", "-"): given for key, given in attrs.items()}
+    return OrgDateInput().render(name, value or None, attrs=attributes)

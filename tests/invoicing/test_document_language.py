@@ -140,7 +140,10 @@ def test_the_invoice_email_is_german_in_subject_text_and_html(seller, smtp_sink,
     assert not re.search(r"&(amp|lt|gt|quot|#\d+);", text)
     html = received.message.get_body(("html",)).get_content()
     assert '<html lang="de">' in html
-    assert "anbei erhalten Sie die Rechnung <strong>INV-000001</strong>" in html
+    # The HTML body is the organization's text (the editable invoice email), its
+    # figures in the summary table below it.
+    assert "anbei erhalten Sie die Rechnung INV-000001 vom 6. November 2026" in html
+    assert "Fälligkeitsdatum" in html and "Verwendungszweck" in html
     assert "<strong>1.234,56\N{NO-BREAK SPACE}€</strong>" in html
     assert "<strong>6. Dezember 2026</strong>" in html
     assert "&lt;" not in html

@@ -501,9 +501,9 @@ def test_bad_request_and_server_error_pages(rf, org, finance):
 @pytest.mark.parametrize(
     ("url", "words"),
     [
-        ("/reports/aging/?as_of=2026-13-45", "as_of: Enter a valid date"),
+        ("/reports/aging/?as_of=2026-13-45", "As of: &#x27;2026-13-45&#x27; is not"),
         ("/reports/aging/?buckets=1,x", "Buckets are whole numbers"),
-        ("/reports/aging/invoices/?as_of=yesterday", "as_of: Enter a valid date"),
+        ("/reports/aging/invoices/?as_of=yesterday", "write it as YYYY-MM-DD"),
         ("/reports/metrics/?months=abc", "months: Enter a whole number"),
     ],
 )

@@ -36,7 +36,14 @@ from django.utils.http import urlsafe_base64_encode
 from django.utils.translation.reloader import translation_file_changed
 from lxml import html as lxml_html
 
-from collecting.models import DunningPolicy, DunningStep, Notice, WorklistEntry
+from collecting.models import (
+    DunningPolicy,
+    DunningStep,
+    Notice,
+    PaymentPlan,
+    WorklistEntry,
+)
+from collecting.services.commitments import payment_plan_create
 from invoicing.models import CreditNote, Invoice
 from invoicing.services.invoices import LineInput, credit_note_create, invoice_create
 from o2c.models import FxRate, Job, Membership, Organization, Role
@@ -198,7 +205,11 @@ def visible_text(content: bytes) -> list[str]:
     if not content.strip():
         return []
     document = lxml_html.fromstring(content.decode())
-    for hidden in document.xpath("//script|//style|//template"):
+    # Not labels: what a customer receives (an email preview speaks the
+    # customer's language) and the texts an editor holds (the organization's own).
+    hidden_paths = "//script|//style|//template|//textarea"
+    hidden_paths += "|//*[@id='preview-subject']|//*[@id='preview-body']"
+    for hidden in document.xpath(hidden_paths):
         hidden.drop_tree()
     pieces = list(document.itertext())
     for name in VISIBLE_ATTRIBUTES:
@@ -242,6 +253,12 @@ def company():
             invoice_date=NOW.date(),
             lines=[LineInput(description="Kisten", quantity=2, unit_price=12)],
             actor=SYSTEM,
+        )
+        planned = Invoice.objects.filter(
+            status=Invoice.Status.OPEN, payment_plans__isnull=True
+        ).first()
+        payment_plan_create(
+            customer=planned.customer, invoices=[planned], count=2, actor=SYSTEM
         )
         FxRate.objects.get_or_create(
             organization=organization,
@@ -329,6 +346,17 @@ def route_arguments(name: str, company: dict) -> dict:
         "collecting:step": lambda: {"pk": first(DunningStep.objects).pk},
         "collecting:step_preview": lambda: {"pk": first(DunningStep.objects).pk},
         "collecting:timeline": lambda: {"pk": customer.pk},
+        "collecting:texts": lambda: {
+            "kind": "steps",
+            "pk": first(DunningStep.objects).pk,
+        },
+        "collecting:texts_preview": lambda: {
+            "kind": "steps",
+            "pk": first(DunningStep.objects).pk,
+        },
+        "collecting:plan_new": lambda: {"pk": customer.pk},
+        "collecting:plan": lambda: {"pk": first(PaymentPlan.objects).pk},
+        "collecting:plan_cancel": lambda: {"pk": first(PaymentPlan.objects).pk},
         "member-role": lambda: {"pk": company["admin"].pk},
         "member-remove": lambda: {"pk": company["admin"].pk},
         "member-resend": lambda: {"pk": company["admin"].pk},

@@ -193,7 +193,9 @@ def test_a_mistyped_date_or_amount_is_explained_in_words(org, books):
     )  # fmt: skip
 
     assert bad_date.status_code == 422
-    assert "Enter the next action as a date." in text(bad_date)
+    assert "Next action: 'x' is not a date in the calendar; write it as" in text(
+        bad_date
+    )
     assert "isoformat" not in text(bad_date)
     assert "Enter the amount as a number" in text(bad_amount)
 
