@@ -261,6 +261,7 @@ def test_instalment_states_come_from_the_ledger_and_a_plan_is_cancelled_with_a_r
             allocations=[(first, "130.00")],
         )  # fmt: skip
     with time_machine.travel(datetime(2026, 3, 12, 9, tzinfo=NOW.tzinfo), tick=False):
+        client.force_login(finance)  # weeks later: the idle session has ended
         detail = client.get(f"/collections/plans/{plan.pk}/")
         states = [
             (s.sequence, s.paid_amount, s.state) for s in detail.context["instalments"]
