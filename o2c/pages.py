@@ -25,7 +25,7 @@ from django.utils.dateformat import format as format_date
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from o2c import fx, keys, members, security
+from o2c import audit_log, fx, keys, members, security
 from o2c import organization as organization_settings
 from o2c.dates import parse_org_date
 from o2c.errors import DomainError
@@ -565,3 +565,50 @@ def api_key_revoke(request, prefix: str):
         % {"name": api_key.name, "prefix": api_key.prefix},
     )
     return redirect("api-keys")
+
+
+@capability_required("administer")
+@require_GET
+def audit_log_page(request):
+    """Who changed what and when: the audit trail, newest first, filtered."""
+    query = request.GET
+    errors = {}
+    dates = {}
+    for name in ("date_from", "date_to"):
+        try:
+            dates[name] = parse_org_date(query.get(name), field=name)
+        except DomainError as error:
+            errors[name] = error.message
+    actor = query.get("actor", "")
+    before = query.get("before", "")
+    filters = audit_log.AuditFilters(
+        actor=int(actor) if actor.isascii() and actor.isdigit() else None,
+        object_type=query.get("object_type", "").strip(),
+        action=query.get("action", "").strip(),
+        date_from=dates.get("date_from"),
+        date_to=dates.get("date_to"),
+        before=int(before) if before.isascii() and before.isdigit() else None,
+    )
+    events, next_before = ([], None) if errors else audit_log.audit_events(filters)
+    rows = [(event, audit_log.field_changes(event)) for event in events]
+    params = {key: value for key, value in query.items() if key != "before" and value}
+    next_url = (
+        f"?{urlencode({**params, 'before': next_before})}" if next_before else None
+    )
+    people = (
+        Membership.objects.filter(organization=request.organization)
+        .select_related("user")
+        .order_by("user__username")
+    )
+    return render(
+        request,
+        "o2c/audit_log.html",
+        {
+            "rows": rows,
+            "data": query,
+            "errors": errors,
+            "people": people,
+            "next_url": next_url,
+        },
+        status=400 if errors else 200,
+    )

@@ -34,6 +34,7 @@ settings_pages = [
     path("members/<int:pk>/remove/", pages.member_remove, name="member-remove"),
     path("members/<int:pk>/resend/", pages.member_resend, name="member-resend"),
     path("members/<int:pk>/unlock/", pages.member_unlock, name="member-unlock"),
+    path("audit-log/", pages.audit_log_page, name="audit-log"),
     path("security/", signin.security_page, name="security"),
     path(
         "security/authenticator/",

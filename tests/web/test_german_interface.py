@@ -209,6 +209,8 @@ def visible_text(content: bytes) -> list[str]:
     # customer's language) and the texts an editor holds (the organization's own).
     hidden_paths = "//script|//style|//template|//textarea"
     hidden_paths += "|//*[@id='preview-subject']|//*[@id='preview-body']"
+    # The audit log quotes what was recorded (actors, reasons) as it was stored.
+    hidden_paths += "|//*[@id='audit-table']//tbody"
     for hidden in document.xpath(hidden_paths):
         hidden.drop_tree()
     pieces = list(document.itertext())
