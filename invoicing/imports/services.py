@@ -83,6 +83,7 @@ from invoicing.models import (
     InvoiceLine,
     LedgerEntry,
 )
+from invoicing.services.invoices import invoice_debit
 from invoicing.services.ledger import Posting, ledger_post
 from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import DomainError
@@ -704,19 +705,7 @@ def _create_settlements(
 def _postings(records, invoices, settlements) -> list[Posting]:
     postings = []
     for record, invoice in zip(records, invoices, strict=True):
-        postings.append(
-            Posting(
-                customer_id=invoice.customer_id,
-                invoice_id=invoice.pk,
-                kind=LedgerEntry.Kind.INVOICE,
-                amount=invoice.total,
-                currency=invoice.currency,
-                posting_date=invoice.invoice_date,
-                document_type="invoicing.invoice",
-                document_id=invoice.pk,
-                memo=f"Invoice {invoice.number}",
-            )
-        )
+        postings.append(invoice_debit(invoice))
         settlement = settlements.get(invoice.pk)
         if settlement is not None:
             postings.append(

@@ -30,16 +30,16 @@ from invoicing.models import (
     InvoiceDelivery,
     InvoiceInstalment,
     InvoiceLine,
-    LedgerEntry,
 )
 from invoicing.services.delivery import enqueue_on_commit
 from invoicing.services.invoices import (
     LineInput,
+    invoice_debit,
     keep_discount_as_issued,
     priced_lines,
     totals_and_schedule,
 )
-from invoicing.services.ledger import Posting, ledger_post
+from invoicing.services.ledger import ledger_post
 from o2c.errors import ConflictError, DomainError
 from o2c.money import validate_currency
 from o2c.rows import insert_rows
@@ -253,20 +253,7 @@ def _post(invoices: list[Invoice], *, actor: Actor, email: bool) -> None:
     debited = [invoice for invoice in invoices if invoice.total > 0]
     if debited:
         ledger_post(
-            postings=[
-                Posting(
-                    customer_id=invoice.customer_id,
-                    invoice_id=invoice.pk,
-                    kind=LedgerEntry.Kind.INVOICE,
-                    amount=invoice.total,
-                    currency=invoice.currency,
-                    posting_date=invoice.invoice_date,
-                    document_type="invoicing.invoice",
-                    document_id=invoice.pk,
-                    memo=f"Invoice {invoice.number}",
-                )
-                for invoice in debited
-            ],
+            postings=[invoice_debit(invoice) for invoice in debited],
             actor=actor,
             # New rows: no other transaction sees them, let alone locks them.
             locked_invoices={invoice.pk: invoice for invoice in debited},

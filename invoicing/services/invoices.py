@@ -415,19 +415,7 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
         # only sets its open amount, with no status to derive (a draft carries
         # no fees); the status follows in the UPDATE below.
         ledger_post(
-            postings=[
-                Posting(
-                    customer_id=invoice.customer_id,
-                    invoice_id=invoice.pk,
-                    kind=LedgerEntry.Kind.INVOICE,
-                    amount=invoice.total,
-                    currency=invoice.currency,
-                    posting_date=invoice.invoice_date,
-                    document_type="invoicing.invoice",
-                    document_id=invoice.pk,
-                    memo=f"Invoice {number}",
-                )
-            ],
+            postings=[invoice_debit(invoice, number)],
             actor=actor,
             locked_invoices={invoice.pk: invoice},
         )
@@ -451,6 +439,22 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
     if email:
         invoice_delivery_on_issue(invoice=invoice, actor=actor)
     return invoice
+
+
+def invoice_debit(invoice: Invoice, number: str | None = None) -> Posting:
+    """The ledger debit that issuing ``invoice`` posts (its number may only be
+    given, not yet saved, while it is issued)."""
+    return Posting(
+        customer_id=invoice.customer_id,
+        invoice_id=invoice.pk,
+        kind=LedgerEntry.Kind.INVOICE,
+        amount=invoice.total,
+        currency=invoice.currency,
+        posting_date=invoice.invoice_date,
+        document_type="invoicing.invoice",
+        document_id=invoice.pk,
+        memo=f"Invoice {number or invoice.number}",
+    )
 
 
 def keep_discount_as_issued(invoice: Invoice) -> None:

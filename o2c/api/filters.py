@@ -8,7 +8,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from o2c.api.fields import ID_SCHEMA, MAX_ID, organization_members
-from o2c.api.serializers import EMPTY_PARAMETER
+from o2c.api.serializers import EMPTY_PARAMETER, is_blank
 from o2c.errors import ForeignObject
 
 
@@ -120,11 +120,10 @@ def _check_raw_values(form, params) -> None:
         for param in _param_names(name, field.widget):
             if param not in params:
                 continue
-            values = params.getlist(param)
-            if all(value.strip() == "" for value in values):
+            if is_blank(params, param):
                 errors[param] = [EMPTY_PARAMETER]
             elif isinstance(field, forms.NullBooleanField) and any(
-                value.lower() not in _BOOLEAN_VALUES for value in values
+                value.lower() not in _BOOLEAN_VALUES for value in params.getlist(param)
             ):
                 errors[param] = ["Must be true or false."]
     if errors:

@@ -56,18 +56,19 @@ class QuerySerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         empty = {
-            name: [EMPTY_PARAMETER]
-            for name in self.fields
-            if name in data and all(not v.strip() for v in _values(data, name))
+            name: [EMPTY_PARAMETER] for name in self.fields if is_blank(data, name)
         }
         if empty:
             raise ValidationError(empty)
         return super().to_internal_value(data)
 
 
-def _values(data, name) -> list[str]:
-    values = data.getlist(name) if hasattr(data, "getlist") else [data[name]]
-    return [value for value in values if isinstance(value, str)] or ["x"]
+def is_blank(params, name: str) -> bool:
+    """Given, but with nothing in it (``?as_of=`` or ``?as_of=&as_of= ``)."""
+    if name not in params:
+        return False
+    values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
+    return all(isinstance(value, str) and not value.strip() for value in values)
 
 
 class Serializer(StrictFieldsMixin, serializers.Serializer):

@@ -383,16 +383,7 @@ def _by_payer(line, context, payer, notes) -> list[Candidate]:
         ]
     combination = _combination(open_invoices, line.amount)
     if combination:
-        numbers = ", ".join(i.number for i in combination)
-        return [
-            Candidate(
-                customer.pk,
-                label,
-                [(i, i.open_amount) for i in combination],
-                92,
-                [reason, f"amount is the sum of {numbers}"],
-            )
-        ]
+        return [_sum_candidate(customer, label, combination, 92, [reason])]
     return [
         Candidate(
             customer.pk,
@@ -426,6 +417,18 @@ def _exact_fits(invoices, line, context) -> list[tuple[Invoice, Decimal]]:
         elif fits_discounted(invoice, line, context):
             fits.append((invoice, context.discount_for(invoice, line)))
     return fits
+
+
+def _sum_candidate(customer, label, combination, confidence, reasons) -> Candidate:
+    """Several open invoices of one customer whose sum is the line's amount."""
+    numbers = ", ".join(i.number for i in combination)
+    return Candidate(
+        customer.pk,
+        label,
+        [(i, i.open_amount) for i in combination],
+        confidence,
+        [*reasons, f"amount is the sum of {numbers}"],
+    )
 
 
 def _single_invoice_candidate(customer, label, fit, confidence, reasons, line):
@@ -530,16 +533,8 @@ def _name_candidates(line, context, match, strong, reasons) -> list[Candidate]:
         ]
     combination = _combination(open_invoices, line.amount)
     if combination:
-        numbers = ", ".join(i.number for i in combination)
-        return [
-            Candidate(
-                customer.pk,
-                label,
-                [(i, i.open_amount) for i in combination],
-                88 if strong else 70,
-                [*reasons, f"amount is the sum of {numbers}"],
-            )
-        ]
+        confidence = 88 if strong else 70
+        return [_sum_candidate(customer, label, combination, confidence, reasons)]
     if strong:
         return [
             Candidate(

@@ -536,20 +536,7 @@ def write_off_create(
 def write_off_reverse(
     *, write_off: WriteOff, reversal_date: date | None = None, actor: Actor
 ) -> WriteOff:
-    reversal_date = reversal_date or current_organization().today()
-    write_off = transition(
-        obj=write_off,
-        to_status=WriteOff.Status.REVERSED,
-        actor=actor,
-        extra_fields={"reversal_date": reversal_date},
-    )
-    ledger_reverse(
-        entries=list(_entries(WRITE_OFF_DOC, write_off.pk)),
-        posting_date=reversal_date,
-        actor=actor,
-        date_field="reversal_date",
-    )
-    return write_off
+    return _reverse_posted(write_off, WRITE_OFF_DOC, reversal_date, actor=actor)
 
 
 def discount_allowed(invoice: Invoice, paid_on: date, *, grace_days: int) -> bool:
@@ -666,21 +653,33 @@ def discount_create(
 def discount_reverse(
     *, discount: Discount, reversal_date: date | None = None, actor: Actor
 ) -> Discount:
+    return _reverse_posted(
+        discount,
+        DISCOUNT_DOC,
+        reversal_date,
+        actor=actor,
+        memo=f"Reversal of the early-payment discount on {discount.invoice}",
+    )
+
+
+def _reverse_posted(obj, document_type: str, reversal_date, *, actor, memo=""):
+    """Reverse a posted write-off or discount: its status, then its ledger
+    entries on ``reversal_date`` (default today)."""
     reversal_date = reversal_date or current_organization().today()
-    discount = transition(
-        obj=discount,
-        to_status=Discount.Status.REVERSED,
+    obj = transition(
+        obj=obj,
+        to_status=type(obj).Status.REVERSED,
         actor=actor,
         extra_fields={"reversal_date": reversal_date},
     )
     ledger_reverse(
-        entries=list(_entries(DISCOUNT_DOC, discount.pk)),
+        entries=list(_entries(document_type, obj.pk)),
         posting_date=reversal_date,
         actor=actor,
-        memo=f"Reversal of the early-payment discount on {discount.invoice}",
+        memo=memo,
         date_field="reversal_date",
     )
-    return discount
+    return obj
 
 
 def _entries(document_type: str, document_id: int):
