@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import translation
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -886,6 +886,45 @@ class EndpointCreatedSerializer(EndpointSerializer):
         fields = [*EndpointSerializer.Meta.fields, "secret"]
 
 
+class SecretOutput(Serializer):
+    secret = serializers.CharField(
+        help_text="Shown once. The previous secret keeps signing deliveries (as a "
+        "second `v1=`) until `previous_secret_expires_at`."
+    )
+    previous_secret_expires_at = serializers.DateTimeField()
+
+
+class DeliverySerializer(ModelSerializer):
+    event = serializers.CharField(source="event.type", help_text="The event type.")
+    event_id = serializers.CharField(help_text="The event id (`evt_…`).")
+    payload = serializers.SerializerMethodField(
+        help_text="The envelope the endpoint receives."
+    )
+
+    class Meta:
+        model = WebhookDelivery
+        fields = [
+            "id", "endpoint", "event", "event_id", "payload", "status", "attempts",
+            "response_status", "last_error", "created_at", "delivered_at",
+        ]  # fmt: skip
+
+    def get_payload(self, delivery) -> dict:
+        return webhooks.envelope(delivery.event)
+
+
+class DeliveryFilter(django_filters.FilterSet):
+    event = django_filters.ChoiceFilter(
+        field_name="event__type",
+        choices=sorted((name, name) for name in webhooks.EVENTS),
+    )
+    event_id = django_filters.CharFilter()
+    status = django_filters.ChoiceFilter(choices=WebhookDelivery.Status.choices)
+
+    class Meta:
+        model = WebhookDelivery
+        fields = []
+
+
 class WebhookEndpointViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -893,7 +932,8 @@ class WebhookEndpointViewSet(
     TenantViewSet,
 ):
     """Webhook endpoints. Deliveries are signed: ``X-O2C-Signature: t=<unix>,
-    v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint's secret>``."""
+    v1=<hex HMAC-SHA256 of "<t>.<body>" with the endpoint's secret>``; for 24 hours
+    after a roll a second ``v1=`` is made with the previous secret."""
 
     serializer_class = EndpointSerializer
     capability = "administer"
@@ -925,39 +965,68 @@ class WebhookEndpointViewSet(
         data.save()
         return Response(data.data)
 
+    @extend_schema(request=None, responses=SecretOutput)
+    @action(detail=True, methods=["post"], url_path="roll-secret")
+    def roll_secret(self, request, pk=None):
+        """A new secret, shown once; the old one stays valid for 24 hours."""
+        endpoint = webhooks.endpoint_roll_secret(endpoint=self.get_object())
+        return Response(SecretOutput(endpoint).data)
 
-class DeliverySerializer(ModelSerializer):
-    class Meta:
-        model = WebhookDelivery
-        fields = [
-            "id", "endpoint", "event", "event_id", "payload", "status", "attempts",
-            "response_status", "last_error", "created_at", "delivered_at",
-        ]  # fmt: skip
+    @extend_schema(responses=DeliverySerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def deliveries(self, request, pk=None):
+        """The endpoint's delivery log, newest first (``/webhook-deliveries/``
+        filters it by event and status)."""
+        queryset = WebhookDelivery.objects.filter(
+            endpoint=self.get_object()
+        ).select_related("event")
+        page = self.paginate_queryset(queryset)
+        return self.get_paginated_response(DeliverySerializer(page, many=True).data)
+
+    @extend_schema(
+        request=None,
+        responses={201: DeliverySerializer},
+        parameters=[
+            OpenApiParameter(
+                "delivery_id", int, OpenApiParameter.PATH, description="A delivery."
+            )
+        ],
+    )
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"deliveries/(?P<delivery_id>[0-9]+)/resend",
+    )
+    def resend(self, request, pk=None, delivery_id=None):
+        """Send the delivery's event again (same id and envelope) as a new
+        delivery, whatever became of the first."""
+        delivery = get_object_or_404(
+            WebhookDelivery.objects.filter(endpoint=self.get_object()),
+            pk=delivery_id,
+        )
+        resent = webhooks.delivery_resend(delivery=delivery)
+        return Response(DeliverySerializer(resent).data, status=status.HTTP_201_CREATED)
 
 
 class WebhookDeliveryViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
 ):
-    """The delivery log."""
+    """The delivery log of all endpoints."""
 
     serializer_class = DeliverySerializer
     capability = "administer"
     capabilities = {"list": "administer", "retrieve": "administer"}
     filterset_class = type(
-        "DeliveryFilter",
-        (django_filters.FilterSet,),
+        "DeliveryLogFilter",
+        (DeliveryFilter,),
         {
             "endpoint": TenantIdFilter(field_name="endpoint_id", model=WebhookEndpoint),
-            "event": django_filters.CharFilter(),
-            "status": django_filters.ChoiceFilter(
-                choices=WebhookDelivery.Status.choices
-            ),
-            "Meta": type("Meta", (), {"model": WebhookDelivery, "fields": []}),
+            "Meta": DeliveryFilter.Meta,
         },
     )
 
     def get_queryset(self):
-        return WebhookDelivery.objects.all()
+        return WebhookDelivery.objects.select_related("event")
 
 
 # --- delivery tracking: email provider endpoints, events, suppressed addresses -----

@@ -11,3 +11,22 @@ class InvoicingConfig(AppConfig):
 
         register_exposure_provider(selectors.customer_exposure)
         register_ledger_check(checks.check_invoices)
+        _register_event_objects()
+
+
+def _register_event_objects():
+    """Events show invoices and credit notes as the REST API does (an invoice as
+    listed: without its lines and instalments, which do not change once it is
+    issued and would cost two reads per event; ``GET /invoices/{id}/`` has them)."""
+    from invoicing import apis
+    from invoicing.models import CreditNote, Invoice
+    from o2c.webhooks import register_event_object
+
+    register_event_object(
+        Invoice, "invoice", lambda objs: apis.InvoiceOutput(objs, many=True).data
+    )
+    register_event_object(
+        CreditNote,
+        "credit_note",
+        lambda objs: apis.CreditNoteOutput(objs, many=True).data,
+    )

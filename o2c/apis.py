@@ -1,4 +1,5 @@
-"""Kernel API: the caller's organization, its members, its API keys and FX rates."""
+"""Kernel API: the caller's organization, its members, its API keys, FX rates and
+events."""
 
 import django_filters
 from django.utils import timezone
@@ -7,13 +8,21 @@ from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from o2c import fx
+from o2c import fx, webhooks
 from o2c.api.base import TenantAPIView, TenantViewSet
 from o2c.api.fields import DateField
+from o2c.api.pagination import CursorPagination
 from o2c.api.serializers import ModelSerializer, Serializer
 from o2c.errors import DomainError
 from o2c.keys import api_key_create, api_key_revoke
-from o2c.models import FxRate, Membership, Organization, OrganizationAPIKey, Role
+from o2c.models import (
+    Event,
+    FxRate,
+    Membership,
+    Organization,
+    OrganizationAPIKey,
+    Role,
+)
 from o2c.money import validate_currency
 from o2c.tenancy import current_organization
 
@@ -206,3 +215,64 @@ class FxRateViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantView
         )
         fx_rate = fx.fx_rate_create(rate_input=rate_input, actor=self.actor)
         return Response(FxRateOutput(fx_rate).data, status=status.HTTP_201_CREATED)
+
+
+# --- events --------------------------------------------------------------------------
+
+
+class EventOutput(ModelSerializer):
+    object = serializers.CharField(
+        source="object_type", help_text="What the event is about: `invoice`, …"
+    )
+    data = serializers.SerializerMethodField(
+        help_text='`{"object": …}`: the object as the REST API showed it when '
+        "the event happened."
+    )
+
+    class Meta:
+        model = Event
+        fields = [
+            "id", "type", "created", "api_version", "object", "object_id", "data",
+        ]  # fmt: skip
+
+    def get_data(self, event) -> dict:
+        return {"object": event.data}
+
+
+class EventFilter(django_filters.FilterSet):
+    type = django_filters.MultipleChoiceFilter(
+        choices=sorted((name, name) for name in webhooks.EVENTS),
+        help_text="Event type; repeat for several.",
+    )
+    object = django_filters.CharFilter(
+        field_name="object_type", help_text="Object type, e.g. `invoice`."
+    )
+    object_id = django_filters.CharFilter(help_text="Id of the object.")
+    created_after = django_filters.IsoDateTimeFilter(
+        field_name="created", lookup_expr="gte"
+    )
+    created_before = django_filters.IsoDateTimeFilter(
+        field_name="created", lookup_expr="lt"
+    )
+
+    class Meta:
+        model = Event
+        fields = []
+
+
+class EventPagination(CursorPagination):
+    # Newest first; ids are random, so the id only breaks ties.
+    ordering = ("-created", "-id")
+
+
+class EventViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
+    """Events of the last 30 days, newest first: what webhooks deliver, to fetch
+    again or to catch up on after an outage."""
+
+    serializer_class = EventOutput
+    filterset_class = EventFilter
+    pagination_class = EventPagination
+    capability = "view"
+
+    def get_queryset(self):
+        return Event.objects.filter(created__gte=timezone.now() - webhooks.RETENTION)

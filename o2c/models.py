@@ -53,6 +53,12 @@ class Organization(models.Model):
         help_text="Largest difference finance may write off (0 = no limit check).",
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    has_webhook_endpoints = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Whether an active webhook endpoint exists (kept by o2c.webhooks), "
+        "so services emitting events skip the endpoint lookup when none does.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -266,11 +272,45 @@ class WebhookEndpoint(TenantModel):
         default=list, blank=True, help_text="Event names; empty means every event."
     )
     secret = models.CharField(max_length=100)
+    previous_secret = models.CharField(
+        max_length=100,
+        blank=True,
+        help_text="The secret before the last roll; deliveries are signed with it "
+        "too until previous_secret_expires_at.",
+    )
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True)
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     def __str__(self):
         return self.url
+
+
+class Event(TenantModel):
+    """Something that happened to a document, written once in the transaction that
+    did the work, with the object as the REST API showed it then (see
+    ``o2c.webhooks``). Webhook deliveries send it; the events API lists it."""
+
+    id = models.CharField(primary_key=True, max_length=40, editable=False)
+    type = models.CharField(max_length=60)
+    created = models.DateTimeField()
+    api_version = models.CharField(max_length=20)
+    object_type = models.CharField(max_length=40)
+    object_id = models.CharField(max_length=40)
+    data = models.JSONField(help_text="The object as it was when the event happened.")
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "created"], name="event_created"),
+            models.Index(
+                fields=["organization", "object_type", "object_id"],
+                name="event_object",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.type} {self.id}"
 
 
 class WebhookDelivery(TenantModel):
@@ -284,9 +324,7 @@ class WebhookDelivery(TenantModel):
     endpoint = models.ForeignKey(
         WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
     )
-    event = models.CharField(max_length=60)
-    event_id = models.CharField(max_length=40)
-    payload = models.JSONField()
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="+")
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING
     )
@@ -298,8 +336,7 @@ class WebhookDelivery(TenantModel):
 
     class Meta:
         verbose_name_plural = "webhook deliveries"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["endpoint", "event_id"], name="webhookdelivery_unique_event"
-            )
+        # A resend is a new delivery of the same event to the same endpoint.
+        indexes = [
+            models.Index(fields=["endpoint", "status"], name="webhookdelivery_pending")
         ]

@@ -14,6 +14,7 @@ from o2c.errors import ConflictError
 from o2c.models import AuditEvent, Membership, Organization, Role, Sequence
 from o2c.rows import insert_rows
 from o2c.tenancy import current_organization
+from o2c.webhooks import event_batch
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,15 @@ def audit_batch():
     they were recorded. Nested batches join the outermost one; when a block
     raises, its events are dropped with the rest of the rolled-back work. Wrap a
     service's whole body (inside its ``transaction.atomic``), so that the batch
-    ends where the transaction or savepoint does.
+    ends where the transaction or savepoint does. The block is an
+    ``o2c.webhooks.event_batch`` too: its events are written together at the end.
     """
+    with event_batch(), _audit_rows_batch():
+        yield
+
+
+@contextmanager
+def _audit_rows_batch():
     outer = _pending_audit.get()
     if outer is not None:
         mark = len(outer)

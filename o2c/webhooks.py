@@ -1,19 +1,30 @@
-"""Outbound webhooks: signed events for the integrations of an organization.
+"""Events and outbound webhooks: a record of every money movement, signed to the
+integrations of an organization.
 
-:func:`webhook_emit` writes one :class:`~o2c.models.WebhookDelivery` per subscribed
-endpoint in the caller's transaction and enqueues its delivery once that commits,
-so an event is sent only for work that really happened.
+An :class:`~o2c.models.Event` is written once per occurrence, in the transaction
+that did the work (:func:`event_emit`), with the object as the REST API shows it
+then. Inside :func:`event_batch` (which every ``audit_batch`` opens) the events are
+collected and written together when the batch ends: one SELECT of the active
+endpoints and one INSERT of the events per service call or per batch, plus one
+INSERT of the deliveries when an endpoint is subscribed. One
+:class:`~o2c.models.WebhookDelivery` per subscribed endpoint is queued once the
+transaction commits, so an event is sent only for work that really happened.
 
-Each POST carries the JSON body ``{"id", "event", "created", "organization",
-"data"}`` and the header ``X-O2C-Signature: t=<unix time>,v1=<hex>`` where ``v1``
-is HMAC-SHA256 with the endpoint's secret over ``"<t>." + body``. Receivers
-recompute it, compare in constant time and refuse old timestamps (replays).
-``X-O2C-Event`` and ``X-O2C-Delivery`` name the event and the delivery (the event
-id is stable across retries: receivers de-duplicate on it).
+Each POST carries the envelope ``{"id", "type", "created", "api_version",
+"organization", "data": {"object": {...}}}`` and the header
+``X-O2C-Signature: t=<unix time>,v1=<hex>`` where ``v1`` is HMAC-SHA256 with the
+endpoint's secret over ``"<t>." + body``. For 24 hours after a secret is rolled the
+header carries a second ``v1=`` made with the previous secret, so a receiver that
+still holds the old one keeps verifying. Receivers recompute it, compare in
+constant time and refuse old timestamps (replays). ``X-O2C-Event`` names the event
+type and ``X-O2C-Delivery`` the event id, which is stable across retries and
+resends: receivers de-duplicate on it.
 
 A 2xx answer is delivered; anything else (or a network error) is retried by
 Celery with exponential backoff (30 s, 1 min, 2 min … about 4 h in total over
-``MAX_ATTEMPTS``) and then marked failed, kept in the delivery log.
+``MAX_ATTEMPTS``) and then marked failed, kept in the delivery log. Deliveries to
+one endpoint about one object go out in order: a delivery waits while an earlier
+one of the same object to the same endpoint is still pending.
 
 Endpoints on loopback, private or link-local addresses are refused unless the
 setting ``WEBHOOK_ALLOW_PRIVATE_ADDRESSES`` is true (default: ``DEBUG``), so a
@@ -32,32 +43,55 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections.abc import Callable, Iterable
+from contextlib import contextmanager
+from contextvars import ContextVar
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from celery import shared_task
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models.signals import post_delete, post_save
+from django.dispatch import receiver
 from django.utils import timezone
 
-from o2c.errors import DomainError
-from o2c.models import WebhookDelivery, WebhookEndpoint
-from o2c.tenancy import current_organization
+from o2c.errors import ConflictError, DomainError
+from o2c.models import Event, Organization, WebhookDelivery, WebhookEndpoint
+from o2c.tenancy import current_organization, current_organization_or_none
 
 SIGNATURE_HEADER = "X-O2C-Signature"
 MAX_ATTEMPTS = 10
 TIMEOUT_SECONDS = 10
+API_VERSION = "v1"
+#: How long the events API keeps events (a daily task prunes older ones).
+RETENTION = timedelta(days=30)
+#: How long the previous secret still signs deliveries after a roll.
+SECRET_OVERLAP = timedelta(hours=24)
+#: How soon a delivery waiting for an earlier one of its object looks again.
+ORDER_WAIT_SECONDS = 5
 
-#: Events an endpoint may subscribe to, with what their ``data`` holds.
+#: Event types an endpoint may subscribe to, with what happened.
 EVENTS = {
+    "invoice.created": "An invoice was created (draft, or issued directly).",
+    "invoice.issued": "An invoice was issued: numbered and posted to the ledger.",
+    "invoice.paid": "An invoice's open amount reached zero (payment, credit note, "
+    "write-off or discount).",
+    "invoice.voided": "An invoice was voided.",
+    "credit_note.issued": "A credit note was issued.",
+    "payment.received": "A payment was recorded (API, browser, import or bank line).",
+    "payment.applied": "Received cash was applied to an invoice (one allocation).",
+    "payment.reversed": "A payment was reversed.",
+    "write_off.created": "An invoice's difference was written off.",
+    "customer.credit_hold_changed": "A customer was put on or released from "
+    "credit hold.",
     "notice.sent": "A dunning notice left (email) or was produced (letter).",
     "promise.made": "A promise to pay was recorded.",
     "promise.kept": "A promise to pay was kept.",
     "promise.broken": "A promise to pay was broken (or only partly kept).",
     "dispute.opened": "A dispute was opened.",
     "dispute.resolved": "A dispute was resolved or withdrawn.",
-    "payment.received": "Cash came in on a bank statement and was recorded.",
-    "payment.applied": "Received cash was applied to invoices.",
 }
 
 
@@ -65,22 +99,48 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def sign(secret: str, body: bytes, timestamp: int) -> str:
-    mac = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
-    return f"t={timestamp},v1={mac.hexdigest()}"
+def _mac(secret: str, body: bytes, timestamp: int) -> str:
+    return hmac.new(
+        secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256
+    ).hexdigest()
+
+
+def sign(secret: str | Iterable[str], body: bytes, timestamp: int) -> str:
+    """The signature header: one ``v1=`` per secret (the current one first)."""
+    secrets_ = [secret] if isinstance(secret, str) else list(secret)
+    return ",".join(
+        [f"t={timestamp}", *(f"v1={_mac(s, body, timestamp)}" for s in secrets_)]
+    )
 
 
 def verify(secret: str, body: bytes, header: str, *, tolerance: int = 300) -> bool:
-    """What a receiver does (and the tests): check the signature and its age."""
-    parts = dict(item.split("=", 1) for item in header.split(",") if "=" in item)
+    """What a receiver does (and the tests): check the age and that one of the
+    ``v1=`` signatures was made with ``secret``."""
+    parts = [item.split("=", 1) for item in header.split(",") if "=" in item]
+    timestamps = [value for key, value in parts if key.strip() == "t"]
     try:
-        timestamp = int(parts["t"])
-    except (KeyError, ValueError):
+        timestamp = int(timestamps[0])
+    except (IndexError, ValueError):
         return False
     if abs(time.time() - timestamp) > tolerance:
         return False
-    expected = sign(secret, body, timestamp).split("v1=")[1]
-    return hmac.compare_digest(expected, parts.get("v1", ""))
+    expected = _mac(secret, body, timestamp)
+    return any(
+        hmac.compare_digest(expected, value)
+        for key, value in parts
+        if key.strip() == "v1"
+    )
+
+
+def signing_secrets(endpoint: WebhookEndpoint) -> list[str]:
+    """The endpoint's secret, and its previous one while that is still valid."""
+    if (
+        endpoint.previous_secret
+        and endpoint.previous_secret_expires_at
+        and endpoint.previous_secret_expires_at > timezone.now()
+    ):
+        return [endpoint.secret, endpoint.previous_secret]
+    return [endpoint.secret]
 
 
 def check_endpoint_url(url: str) -> str:
@@ -111,15 +171,15 @@ def _allow_private() -> bool:
     return getattr(settings, "WEBHOOK_ALLOW_PRIVATE_ADDRESSES", settings.DEBUG)
 
 
+def active_endpoints() -> list[WebhookEndpoint]:
+    """The organization's active endpoints, for a caller emitting many events
+    outside a batch (pass them as ``endpoints=``)."""
+    return list(WebhookEndpoint.objects.filter(active=True))
+
+
 def subscribers(event: str) -> list[WebhookEndpoint]:
     """Active endpoints of the organization that receive ``event``."""
-    if event not in EVENTS:
-        raise ValueError(f"Unknown webhook event {event!r}")
-    return [
-        endpoint
-        for endpoint in WebhookEndpoint.objects.filter(active=True)
-        if not endpoint.events or event in endpoint.events
-    ]
+    return subscribers_by_event(event)[event]
 
 
 def subscribers_by_event(*events: str) -> dict[str, list[WebhookEndpoint]]:
@@ -127,47 +187,163 @@ def subscribers_by_event(*events: str) -> dict[str, list[WebhookEndpoint]]:
     if unknown := set(events) - set(EVENTS):
         raise ValueError(f"Unknown webhook events {sorted(unknown)!r}")
     active = list(WebhookEndpoint.objects.filter(active=True))
-    return {
-        event: [e for e in active if not e.events or event in e.events]
-        for event in events
-    }
+    return {event: _subscribed(active, event) for event in events}
 
 
-def webhook_emit(
-    event: str, data: dict, *, endpoints: list[WebhookEndpoint] | None = None
+def _subscribed(endpoints, event_type: str) -> list[WebhookEndpoint]:
+    return [e for e in endpoints if not e.events or event_type in e.events]
+
+
+# A signal, not a service step: the flag is a cache of the endpoint table and
+# must follow every write to it (API, admin, tests, shell).
+@receiver(post_save, sender=WebhookEndpoint)
+@receiver(post_delete, sender=WebhookEndpoint)
+def _flag_organization(sender, instance, **kwargs):
+    """Keep ``Organization.has_webhook_endpoints`` in step with the endpoints."""
+    flag = WebhookEndpoint.unscoped.filter(
+        organization_id=instance.organization_id, active=True
+    ).exists()
+    Organization.objects.filter(pk=instance.organization_id).update(
+        has_webhook_endpoints=flag
+    )
+    current = current_organization_or_none()
+    if current is not None and current.pk == instance.organization_id:
+        current.has_webhook_endpoints = flag
+
+
+# --- events ---------------------------------------------------------------------------
+
+#: model label → (object name, function serializing a list of them)
+_OBJECTS: dict[str, tuple[str, Callable[[list], list[dict]]]] = {}
+
+
+def register_event_object(model, name: str, serialize: Callable[[list], list]):
+    """Say how the events of ``model`` show their object: ``serialize`` turns a
+    list of instances into their REST API JSON (each app registers its own in
+    ``AppConfig.ready``, so the kernel does not import the stages)."""
+    _OBJECTS[model._meta.label_lower] = (name, serialize)
+
+
+class _Pending:
+    def __init__(self):
+        self.events: list[Event] = []
+        self.endpoints: list[WebhookEndpoint] | None = None
+
+
+_pending: ContextVar[_Pending | None] = ContextVar("o2c_pending_events", default=None)
+
+
+@contextmanager
+def event_batch():
+    """Write the events emitted inside the block together when it ends (same
+    rules as ``o2c.services.audit_batch``, which opens one: nested batches join
+    the outermost, a block that raises drops its events)."""
+    outer = _pending.get()
+    if outer is not None:
+        mark = len(outer.events)
+        try:
+            yield
+        except BaseException:
+            del outer.events[mark:]
+            raise
+        return
+    pending = _Pending()
+    token = _pending.set(pending)
+    try:
+        yield
+        _pending.reset(token)
+        token = None
+        _write(pending.events, pending.endpoints)
+    finally:
+        if token is not None:
+            _pending.reset(token)
+
+
+def event_emit(
+    event_type: str,
+    obj=None,
+    *,
+    data: dict | None = None,
+    endpoints: list[WebhookEndpoint] | None = None,
 ) -> list[WebhookDelivery]:
-    """Queue ``event`` for every active endpoint subscribed to it (call inside the
-    transaction that did the work). A caller emitting many events may pass the
-    ``subscribers(event)`` it looked up once."""
-    organization = current_organization()
-    if endpoints is None:
-        endpoints = subscribers(event)
-    if not endpoints:
+    """Record that ``event_type`` happened to ``obj`` (a registered model) — or,
+    for objects without an API serializer, to the compact ``data`` (with its
+    ``"id"``). Call inside the transaction that did the work. A caller sending
+    many may pass the :func:`active_endpoints` it read once."""
+    if obj is not None:
+        return events_emit(event_type, [obj], endpoints=endpoints)
+    event = _event(event_type, event_type.split(".")[0], data["id"], data)
+    return _record([event], endpoints)
+
+
+def events_emit(
+    event_type: str, objects: list, *, endpoints: list[WebhookEndpoint] | None = None
+) -> list[WebhookDelivery]:
+    """:func:`event_emit` for many objects of one model, serialized in one pass."""
+    if not objects:
         return []
-    event_id = f"evt_{uuid.uuid4().hex}"
-    payload = json.loads(
-        json.dumps(
-            {
-                "id": event_id,
-                "event": event,
-                "created": timezone.now().isoformat(),
-                "organization": organization.slug,
-                "data": data,
-            },
-            cls=DjangoJSONEncoder,
-        )
+    name, serialize = _OBJECTS[objects[0]._meta.label_lower]
+    data = serialize(objects)
+    events = [
+        _event(event_type, name, obj.pk, item)
+        for obj, item in zip(objects, data, strict=True)
+    ]
+    return _record(events, endpoints)
+
+
+def _event(event_type: str, object_type: str, object_id, data: dict) -> Event:
+    if event_type not in EVENTS:
+        raise ValueError(f"Unknown event type {event_type!r}")
+    return Event(
+        id=f"evt_{uuid.uuid4().hex}",
+        organization=current_organization(),
+        type=event_type,
+        created=timezone.now(),
+        api_version=API_VERSION,
+        object_type=object_type,
+        object_id=str(object_id),
+        # As JSON would read it back: dates and decimals as strings.
+        data=json.loads(json.dumps(data, cls=DjangoJSONEncoder)),
     )
-    deliveries = WebhookDelivery.objects.bulk_create(
-        WebhookDelivery(
-            organization=organization,
-            endpoint=endpoint,
-            event=event,
-            event_id=event_id,
-            payload=payload,
-        )
-        for endpoint in endpoints
+
+
+def _record(events: list[Event], endpoints) -> list[WebhookDelivery]:
+    pending = _pending.get()
+    if pending is None:
+        return _write(events, endpoints)
+    pending.events.extend(events)
+    if endpoints is not None and pending.endpoints is None:
+        pending.endpoints = endpoints
+    return []
+
+
+def _write(events: list[Event], endpoints) -> list[WebhookDelivery]:
+    """One INSERT of the events; one of their deliveries to subscribed endpoints,
+    sent once the transaction commits."""
+    if not events:
+        return []
+    if endpoints is None:
+        has_endpoints = current_organization().has_webhook_endpoints
+        endpoints = active_endpoints() if has_endpoints else []
+    Event.objects.bulk_create(events)
+    return queue_deliveries(
+        [
+            WebhookDelivery(
+                organization_id=event.organization_id,
+                endpoint=endpoint,
+                event=event,
+            )
+            for event in events
+            for endpoint in _subscribed(endpoints, event.type)
+        ]
     )
-    organization_id = organization.pk
+
+
+def queue_deliveries(deliveries: list[WebhookDelivery]) -> list[WebhookDelivery]:
+    if not deliveries:
+        return []
+    deliveries = WebhookDelivery.objects.bulk_create(deliveries)
+    organization_id = deliveries[0].organization_id
     delivery_ids = [delivery.pk for delivery in deliveries]
 
     def enqueue():
@@ -178,20 +354,123 @@ def webhook_emit(
     return deliveries
 
 
+def envelope(event: Event) -> dict:
+    """What a receiver gets for ``event`` (the same on every attempt and resend)."""
+    return {
+        "id": event.id,
+        "type": event.type,
+        "created": event.created.isoformat(),
+        "api_version": event.api_version,
+        "organization": current_organization().slug,
+        "data": {"object": event.data},
+    }
+
+
+def body_of(event: Event) -> bytes:
+    return json.dumps(envelope(event), separators=(",", ":")).encode()
+
+
+# --- endpoints: resend, roll the secret, prune ---------------------------------------
+
+
+@transaction.atomic
+def delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
+    """A new delivery of the same event (same id and envelope) to the same
+    endpoint, attempted afresh."""
+    if not delivery.endpoint.active:
+        raise ConflictError(
+            "endpoint_inactive", "The endpoint is disabled; enable it to resend."
+        )
+    (resent,) = queue_deliveries(
+        [
+            WebhookDelivery(
+                organization_id=delivery.organization_id,
+                endpoint_id=delivery.endpoint_id,
+                event_id=delivery.event_id,
+            )
+        ]
+    )
+    return resent
+
+
+@transaction.atomic
+def endpoint_roll_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Give ``endpoint`` a new secret; the current one keeps signing (as a second
+    ``v1=``) for :data:`SECRET_OVERLAP`, so the receiver can switch without a gap."""
+    endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+    endpoint.previous_secret = endpoint.secret
+    endpoint.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
+    endpoint.secret = new_secret()
+    endpoint.save(
+        update_fields=["secret", "previous_secret", "previous_secret_expires_at"]
+    )
+    return endpoint
+
+
+def events_prune(*, now=None) -> int:
+    """Delete the organization's events older than :data:`RETENTION` with their
+    deliveries, except events with a delivery still pending."""
+    cutoff = (now or timezone.now()) - RETENTION
+    old = Event.objects.filter(created__lt=cutoff).exclude(
+        pk__in=WebhookDelivery.objects.filter(
+            status=WebhookDelivery.Status.PENDING
+        ).values("event_id")
+    )
+    WebhookDelivery.objects.filter(event__in=old).delete()
+    count, _ = old.delete()
+    return count
+
+
+@shared_task(name="o2c.prune_events")
+def prune_events():
+    """Daily: each organization's events past the retention."""
+    from o2c.models import Organization
+    from o2c.tenancy import tenant_context
+
+    for organization in Organization.objects.all():
+        with tenant_context(organization):
+            events_prune()
+
+
+# --- delivery -------------------------------------------------------------------------
+
+
 class DeliveryFailed(Exception):
     pass
 
 
+class DeliveryWaiting(Exception):
+    """An earlier delivery of the same object to the same endpoint is pending."""
+
+
+def earlier_pending(delivery: WebhookDelivery) -> bool:
+    return (
+        WebhookDelivery.objects.filter(
+            endpoint_id=delivery.endpoint_id,
+            status=WebhookDelivery.Status.PENDING,
+            pk__lt=delivery.pk,
+            event__object_type=delivery.event.object_type,
+            event__object_id=delivery.event.object_id,
+        )
+        .exclude(event_id=delivery.event_id)
+        .exists()
+    )
+
+
 def delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
-    """POST the delivery once; raise :class:`DeliveryFailed` to ask for a retry."""
+    """POST the delivery once; raise :class:`DeliveryFailed` to ask for a retry,
+    :class:`DeliveryWaiting` while an earlier delivery of its object is pending."""
     delivery = (
-        WebhookDelivery.objects.select_related("endpoint")
+        WebhookDelivery.objects.select_related("endpoint", "event")
         .filter(pk=delivery_id)
         .first()
     )
     if delivery is None or delivery.status != WebhookDelivery.Status.PENDING:
         return delivery
-    body = json.dumps(delivery.payload, separators=(",", ":")).encode()
+    if earlier_pending(delivery):
+        raise DeliveryWaiting
+    body = body_of(delivery.event)
+    signature = sign(signing_secrets(delivery.endpoint), body, int(time.time()))
     request = urllib.request.Request(
         delivery.endpoint.url,
         data=body,
@@ -199,8 +478,8 @@ def delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
         headers={
             "Content-Type": "application/json",
             "User-Agent": "O2C-Webhooks/1",
-            SIGNATURE_HEADER: sign(delivery.endpoint.secret, body, int(time.time())),
-            "X-O2C-Event": delivery.event,
+            SIGNATURE_HEADER: signature,
+            "X-O2C-Event": delivery.event.type,
             "X-O2C-Delivery": delivery.event_id,
         },
     )
@@ -241,7 +520,8 @@ def backoff_seconds(attempts: int) -> int:
     name="o2c.deliver_webhook", bind=True, acks_late=True, max_retries=MAX_ATTEMPTS
 )
 def deliver_webhook(self, organization_id: int, delivery_id: int):
-    """Deliver one webhook; retried with exponential backoff while it fails."""
+    """Deliver one webhook; retried with exponential backoff while it fails, and
+    queued again shortly while an earlier delivery of its object is pending."""
     from o2c.models import Organization
     from o2c.tenancy import tenant_context
 
@@ -251,6 +531,13 @@ def deliver_webhook(self, organization_id: int, delivery_id: int):
     with tenant_context(organization):
         try:
             delivery_attempt(delivery_id=delivery_id)
+        except DeliveryWaiting:
+            if self.request.is_eager:
+                return None  # eager mode: left pending, sent by a later run
+            # A fresh task, not a retry: waiting spends none of the attempts.
+            deliver_webhook.apply_async(
+                (organization_id, delivery_id), countdown=ORDER_WAIT_SECONDS
+            )
         except DeliveryFailed:
             if self.request.is_eager:
                 return None  # tests and eager mode: no sleeping retry loop

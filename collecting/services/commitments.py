@@ -33,7 +33,7 @@ from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, split_evenly
 from o2c.services import Actor, audit_record, transition
 from o2c.tenancy import current_organization
-from o2c.webhooks import webhook_emit
+from o2c.webhooks import event_emit
 from orders.models import Customer
 
 MAX_INSTALMENTS = 60
@@ -141,7 +141,7 @@ def promise_create(
     elif not _other_overdue(customer, currency, today):
         # Nothing else to chase: the account leaves the queue until the date.
         _set_next_action(customer, promised_date)
-    webhook_emit("promise.made", _promise_data(promise, invoices))
+    event_emit("promise.made", data=_promise_data(promise, invoices))
     _refresh(customer)
     return promise
 
@@ -213,7 +213,7 @@ def _promise_close(promise, outcome, as_of, actor) -> None:
     )
     invoice_ids = list(promise.invoices.values_list("pk", flat=True))
     event = "promise.kept" if outcome == PromiseToPay.Status.KEPT else "promise.broken"
-    webhook_emit(event, _promise_data(promise, invoice_ids=invoice_ids))
+    event_emit(event, data=_promise_data(promise, invoice_ids=invoice_ids))
     if outcome != PromiseToPay.Status.KEPT:
         _set_next_action(promise.customer, as_of)
     _refresh(promise.customer)
@@ -223,6 +223,7 @@ def _promise_data(promise, invoices=None, invoice_ids=None) -> dict:
     if invoice_ids is None:
         invoice_ids = [invoice.pk for invoice in invoices]
     return {
+        "id": promise.pk,
         "promise": promise.pk,
         "customer": promise.customer_id,
         "status": promise.status,
@@ -268,7 +269,7 @@ def dispute_open(
         for invoice in invoices
     )
     audit_record(actor=actor, obj=dispute, action="opened", to_status=dispute.status)
-    webhook_emit("dispute.opened", _dispute_data(dispute))
+    event_emit("dispute.opened", data=_dispute_data(dispute))
     _refresh(customer)
     return dispute
 
@@ -322,13 +323,14 @@ def dispute_resolve(
             "resolved_at": timezone.now(),
         },
     )
-    webhook_emit("dispute.resolved", _dispute_data(dispute))
+    event_emit("dispute.resolved", data=_dispute_data(dispute))
     _refresh(dispute.customer)
     return dispute
 
 
 def _dispute_data(dispute: Dispute) -> dict:
     return {
+        "id": dispute.pk,
         "dispute": dispute.pk,
         "customer": dispute.customer_id,
         "status": dispute.status,

@@ -78,7 +78,7 @@ from o2c.errors import ConflictError, DomainError
 from o2c.money import quantize
 from o2c.services import Actor, audit_record, transition
 from o2c.tenancy import current_organization
-from o2c.webhooks import subscribers, webhook_emit
+from o2c.webhooks import active_endpoints, event_emit
 from orders.models import Contact
 from orders.services.master import customer_set_credit_hold
 
@@ -334,7 +334,7 @@ class _Batch:
     """The pending notices of a batch and what sending them needs to know."""
 
     def __init__(self, notices, items, paused, unreachable, contacts):
-        self.endpoints = subscribers("notice.sent")
+        self.endpoints = active_endpoints()
         self.notices = notices
         self.items = items
         self.paused = paused
@@ -680,9 +680,10 @@ def notice_record_sent(
         audit_record(
             actor=actor, obj=notice, action="fee_refused", data={"error": error.message}
         )
-    webhook_emit(
+    event_emit(
         "notice.sent",
-        {
+        data={
+            "id": notice.pk,
             "notice": notice.pk,
             "customer": notice.customer_id,
             "channel": notice.channel,

@@ -45,6 +45,7 @@ from o2c.money import validate_currency
 from o2c.rows import insert_rows
 from o2c.services import Actor, audit_batch, audit_record, next_numbers
 from o2c.tenancy import current_organization
+from o2c.webhooks import events_emit
 from orders.models import Customer
 
 MAX_BATCH = 1_000
@@ -101,8 +102,14 @@ def invoice_batch_create(
         audit_record(
             actor=actor, obj=invoice, action="created", to_status=Invoice.Status.DRAFT
         )
+    # Written with the batch's other events in one INSERT (audit_batch).
+    events_emit("invoice.created", created)
     if issue:
         _post(created, actor=actor, email=email)
+        events_emit("invoice.issued", created)
+        events_emit(
+            "invoice.paid", [i for i in created if i.status == Invoice.Status.PAID]
+        )
     return created
 
 

@@ -28,6 +28,7 @@ from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
 from o2c.services import Actor, audit_batch, audit_record, next_number, transition
 from o2c.tenancy import current_organization
+from o2c.webhooks import event_batch, event_emit
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
 from orders.services.orders import order_sync_status
 from orders.services.pricing import (
@@ -88,6 +89,7 @@ def invoice_create(
         lines=[(p, line.item, None) for p, line in zip(priced, lines, strict=True)],
     )
     audit_record(actor=actor, obj=invoice, action="created", to_status=invoice.status)
+    event_emit("invoice.created", invoice)
     return invoice
 
 
@@ -273,6 +275,7 @@ def invoice_create_from_order(
         lines=invoice_lines,
     )
     audit_record(actor=actor, obj=invoice, action="created", to_status=invoice.status)
+    event_emit("invoice.created", invoice)
     order_sync_status(order=order, actor=actor)
     return invoice
 
@@ -435,6 +438,9 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
             "discount_amount": invoice.discount_amount,
         },
     )
+    event_emit("invoice.issued", invoice)
+    if invoice.status == Invoice.Status.PAID:  # a zero total: nothing to pay
+        event_emit("invoice.paid", invoice)
     # Writes the pending email row now; the task is enqueued on commit.
     if email:
         invoice_delivery_on_issue(invoice=invoice, actor=actor)
@@ -475,6 +481,7 @@ def keep_discount_as_issued(invoice: Invoice) -> None:
 
 
 @transaction.atomic
+@event_batch()
 def invoice_void(
     *, invoice: Invoice, actor: Actor, reason: str = "", void_date: date | None = None
 ) -> Invoice:
@@ -515,10 +522,12 @@ def invoice_void(
         )
     if invoice.sales_order_id:
         order_sync_status(order=invoice.sales_order, actor=actor)
+    event_emit("invoice.voided", invoice)
     return invoice
 
 
 @transaction.atomic
+@event_batch()
 def credit_note_create(
     *,
     invoice: Invoice,
@@ -595,7 +604,7 @@ def credit_note_create(
         tax_total=tax_total,
         total=total,
     )
-    CreditNoteLine.objects.bulk_create(
+    credit_lines = CreditNoteLine.objects.bulk_create(
         CreditNoteLine(
             organization=organization,
             credit_note=credit_note,
@@ -609,6 +618,9 @@ def credit_note_create(
         )
         for position, p in enumerate(priced, start=1)
     )
+    # The lines just written are the ones the event shows: no read back.
+    credit_note._prefetched_objects_cache = {"lines": credit_lines}
+    event_emit("credit_note.issued", credit_note)
     ledger_post(
         postings=[
             Posting(

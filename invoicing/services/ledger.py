@@ -33,6 +33,7 @@ from o2c.money import quantize
 from o2c.rows import update_column
 from o2c.services import Actor, transition
 from o2c.tenancy import current_organization
+from o2c.webhooks import events_emit
 
 
 @dataclass(frozen=True)
@@ -319,7 +320,7 @@ def _sync_invoices(
     one UPDATE per invoice whose status changes (with its open amount), one for
     all those whose open amount alone changes."""
     fees = _fees_where_needed(invoices, totals)
-    amount_only = []
+    amount_only, paid = [], []
     for invoice in invoices.values():
         open_amount, last_posting = totals.get(invoice.pk, (Decimal(0), None))
         open_amount = quantize(open_amount, invoice.currency)
@@ -333,6 +334,8 @@ def _sync_invoices(
                 open_amount=open_amount,
             )
         if derived != invoice.status:
+            if derived == Invoice.Status.PAID:
+                paid.append(invoice)
             transition(
                 obj=invoice,
                 to_status=derived,
@@ -347,6 +350,8 @@ def _sync_invoices(
             )
         elif changed:
             amount_only.append(invoice)
+    # However it got there: cash, a credit note, a write-off or a discount.
+    events_emit("invoice.paid", paid)
     if len(amount_only) == 1:
         (invoice,) = amount_only
         Invoice.objects.filter(pk=invoice.pk).update(open_amount=invoice.open_amount)

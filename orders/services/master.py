@@ -11,6 +11,7 @@ from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, validate_currency
 from o2c.services import Actor, audit_record, next_number
 from o2c.tenancy import current_organization
+from o2c.webhooks import event_emit
 from orders.models import Contact, Customer, Item, PaymentTerm
 from orders.services.terms import MAX_TERM_DAYS, clean_discount, clean_instalments
 
@@ -157,6 +158,7 @@ def customer_set_credit_hold(
             to_status="hold" if on_hold else "",
             data={"reason": reason},
         )
+        event_emit("customer.credit_hold_changed", customer)
     return customer
 
 

@@ -32,7 +32,6 @@ from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize
 from o2c.services import Actor, audit_batch, audit_record, transition
 from o2c.tenancy import current_organization
-from o2c.webhooks import subscribers_by_event, webhook_emit
 from orders.models import Customer
 from reconciliation.models import (
     Allocation,
@@ -304,34 +303,7 @@ def _pay(line, customer, amount, allocations, actor) -> Payment:
         statement_line=line,
         actor=actor,
     )
-    data = {
-        "payment": payment.number,
-        "customer": customer.number,
-        "amount": str(quantize(payment.amount, payment.currency)),
-        "currency": payment.currency,
-        "received_date": payment.received_date,
-        "bank_reference": line.bank_reference,
-    }
-    endpoints = subscribers_by_event("payment.received", "payment.applied")
-    webhook_emit("payment.received", data, endpoints=endpoints["payment.received"])
-    if allocations:
-        webhook_emit(
-            "payment.applied",
-            data
-            | {
-                "allocations": [
-                    {
-                        "invoice": a.invoice.number,
-                        "amount": str(quantize(a.amount, line.currency)),
-                    }
-                    for a in allocations
-                ],
-                "unapplied_amount": str(
-                    quantize(payment.unapplied_amount, payment.currency)
-                ),
-            },
-            endpoints=endpoints["payment.applied"],
-        )
+    # payment_create emits payment.received and payment.applied.
     return payment
 
 

@@ -28,6 +28,7 @@ from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
 from o2c.services import Actor, audit_batch, audit_record, next_number, transition
 from o2c.tenancy import current_organization
+from o2c.webhooks import event_batch, event_emit, events_emit
 from orders.models import Customer
 from reconciliation.models import Allocation, Discount, Payment, WriteOff
 
@@ -121,6 +122,12 @@ def payment_create(
     for allocation, invoice, field in applied:
         postings += _allocation_postings(payment, allocation, invoice, field)
     audit_record(actor=actor, obj=payment, action="received", to_status=payment.status)
+    # Emitted before the ledger posting, so that an invoice it pays reads in
+    # the order it happened: received, applied, paid.
+    allocations = [allocation for allocation, _, _ in applied]
+    payment._prefetched_objects_cache = {"allocations": allocations}
+    event_emit("payment.received", payment)
+    events_emit("payment.applied", allocations)
     ledger_post(postings=postings, actor=actor, locked_invoices=invoices)
     for allocation, invoice, _ in applied:
         _audit_allocated(allocation, invoice, actor)
@@ -274,6 +281,7 @@ def _audit_allocated(allocation: Allocation, invoice: Invoice, actor: Actor) -> 
 
 
 @transaction.atomic
+@event_batch()
 def allocation_create(
     *,
     payment: Payment,
@@ -310,6 +318,7 @@ def allocation_create(
         amount=amount,
         allocation_date=allocation_date,
     )
+    event_emit("payment.applied", allocation)
     ledger_post(
         postings=_allocation_postings(
             payment, allocation, locked_invoice, f"{prefix}amount"
@@ -383,6 +392,7 @@ def allocation_reverse(
 
 
 @transaction.atomic
+@event_batch()
 def payment_reverse(
     *,
     payment: Payment,
@@ -439,10 +449,12 @@ def payment_reverse(
         date_field="reversal_date",
     )
     _sync_unapplied(payment)
+    event_emit("payment.reversed", payment)
     return payment
 
 
 @transaction.atomic
+@event_batch()
 def write_off_create(
     *,
     invoice: Invoice,
@@ -512,6 +524,7 @@ def write_off_create(
         reason=reason.strip(),
         statement_line=statement_line,
     )
+    event_emit("write_off.created", write_off)
     ledger_post(
         postings=[
             Posting(
@@ -560,6 +573,7 @@ def discount_words(invoice: Invoice, amount: Decimal, paid_on: date) -> str:
 
 
 @transaction.atomic
+@event_batch()
 def discount_create(
     *,
     invoice: Invoice,

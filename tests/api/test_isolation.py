@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from collecting.models import DunningRun, EmailEvent, Notice, SuppressedAddress
@@ -13,6 +14,7 @@ from invoicing.models import Invoice, LedgerEntry
 from invoicing.services.invoices import LineInput, credit_note_create
 from o2c.models import (
     AuditEvent,
+    Event,
     FxRate,
     Job,
     OrganizationAPIKey,
@@ -133,6 +135,16 @@ def _collections_rows(org, customer):
     endpoint = WebhookEndpoint.objects.create(
         organization=org, url="https://example.com/hook", secret="s"
     )
+    event = Event.objects.create(
+        id="evt_1",
+        organization=org,
+        type="notice.sent",
+        created=timezone.now(),
+        api_version="v1",
+        object_type="notice",
+        object_id="1",
+        data={"id": 1},
+    )
     return {
         "dunning-policy": policy.pk,
         "dunning-step": policy.steps.get().pk,
@@ -173,12 +185,9 @@ def _collections_rows(org, customer):
         ).pk,
         "webhook-endpoint": endpoint.pk,
         "webhook-delivery": WebhookDelivery.objects.create(
-            organization=org,
-            endpoint=endpoint,
-            event="notice.sent",
-            event_id="e1",
-            payload={},
+            organization=org, endpoint=endpoint, event=event
         ).pk,
+        "event": event.pk,
     }
 
 
@@ -235,6 +244,7 @@ def concrete(route: str, name: str, ids: dict) -> str:
     for token in ("(?P<pk>[^/.]+)", "(?P<pk>[^/]+)", "<int:pk>", "<pk>"):
         if token in route:
             route = route.replace(token, str(ids[basename]))
+    route = route.replace("(?P<delivery_id>[0-9]+)", str(ids["webhook-delivery"]))
     return "/" + route.replace("^", "").replace("$", "").replace(
         "\\.(?P<format>[a-z0-9]+)/?", ""
     )

@@ -164,12 +164,12 @@ def test_the_collections_journey_through_the_api(
         )
         assert account.json()["next_action_date"] == "2026-02-12"
 
-        events = [json.loads(body)["event"] for _, body in received]
+        events = [json.loads(body)["type"] for _, body in received]
         assert events == ["notice.sent", "promise.made", "dispute.opened"]
         for headers, body in received:
             assert verify(secret, body, headers[SIGNATURE_HEADER])
             assert not verify("whsec_wrong", body, headers[SIGNATURE_HEADER])
-        assert json.loads(received[0][1])["data"]["total_amount"] == "350.00"
+        assert json.loads(received[0][1])["data"]["object"]["total_amount"] == "350.00"
     with tenant_context(org):
         assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {
             "delivered"

@@ -22,9 +22,9 @@ from o2c.webhooks import (
     MAX_ATTEMPTS,
     SIGNATURE_HEADER,
     deliver_webhook,
+    event_emit,
     new_secret,
     verify,
-    webhook_emit,
 )
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -52,7 +52,7 @@ class ReceiverHandler(BaseHTTPRequestHandler):
             {
                 "signed": verify(server.secret, body, self.headers[SIGNATURE_HEADER]),
                 "delivery": self.headers["X-O2C-Delivery"],
-                "event": json.loads(body)["event"],
+                "event": json.loads(body)["type"],
             }
         )
         failing = len(server.received) <= server.failures
@@ -128,7 +128,9 @@ def deliver(organization, delivery) -> list[int]:
 
 def emitted(tenant, django_capture_on_commit_callbacks, endpoint):
     with django_capture_on_commit_callbacks(execute=False):
-        (delivery,) = webhook_emit("promise.made", {"promise": 1}, endpoints=[endpoint])
+        (delivery,) = event_emit(
+            "promise.made", data={"id": 1, "promise": 1}, endpoints=[endpoint]
+        )
     return delivery
 
 

@@ -6,6 +6,9 @@ what the services need today (savepoint and release of the service's own atomic
 block included, as the tests run inside a transaction): a change that adds a
 re-read, a second lock, an audit row written on its own or a query per line
 fails here and has to say why.
+
+Every call writes its events (``o2c.webhooks``) in one INSERT, whatever their
+number; with no webhook endpoint in the organization that is all they cost.
 """
 
 from datetime import date
@@ -58,8 +61,8 @@ def lines(count=1):
 
 
 def test_invoice_create_is_one_insert_per_table(customer, django_assert_num_queries):
-    # invoice, lines (one INSERT for all), instalments, audit event
-    with django_assert_num_queries(2 + 4):
+    # invoice, lines (one INSERT for all), instalments, audit event, event
+    with django_assert_num_queries(2 + 5):
         invoice_create(
             customer=customer, invoice_date=JAN, lines=lines(5), actor=SYSTEM
         )
@@ -70,8 +73,8 @@ def test_invoice_issue(customer, django_assert_num_queries):
         customer=customer, invoice_date=JAN, lines=lines(), actor=SYSTEM
     )
     # lock, number (UPDATE … RETURNING), ledger debit, open amount, number and
-    # status UPDATE, delivery row, audit events (one INSERT)
-    with django_assert_num_queries(2 + 7):
+    # status UPDATE, delivery row, audit events (one INSERT), event
+    with django_assert_num_queries(2 + 8):
         invoice = invoice_issue(invoice=draft, actor=SYSTEM)
     assert (invoice.number, invoice.status, invoice.open_amount) == (
         "INV-000002",
@@ -84,8 +87,8 @@ def test_payment_with_one_allocation(customer, django_assert_num_queries):
     invoice = issued_invoice(customer, "119.00", invoice_date=JAN)
     # number, invoice lock, payment, allocations, the invoice's history (the
     # new payment has none), ledger entries, invoice status and open amount in
-    # one UPDATE, audit events
-    with django_assert_num_queries(2 + 8):
+    # one UPDATE, audit events, events (received, applied, paid: one INSERT)
+    with django_assert_num_queries(2 + 9):
         payment = payment_create(
             customer=customer,
             amount=Decimal("119.00"),
@@ -103,7 +106,7 @@ def test_more_allocations_cost_one_update_per_invoice_paid(
     customer, django_assert_num_queries
 ):
     invoices = [issued_invoice(customer, "100.00", invoice_date=JAN) for _ in range(4)]
-    with django_assert_num_queries(2 + 7 + 4):
+    with django_assert_num_queries(2 + 8 + 4):
         payment_create(
             customer=customer,
             amount=Decimal("450.00"),
@@ -158,7 +161,33 @@ def test_a_batch_costs_the_same_queries_for_ten_invoices_or_two_hundred(
     ]
     # duplicates check not needed (no numbers or external ids given); number
     # block, invoices, lines, instalments, ledger debits, fees, open amounts,
-    # deliveries, audit events
-    with django_assert_num_queries(2 + 9):
+    # deliveries, audit events, events (created and issued: one INSERT)
+    with django_assert_num_queries(2 + 10):
         created = invoice_batch_create(invoices=batch, issue=True, actor=SYSTEM)
     assert created[-1].number == f"INV-{count + 1:06d}"
+
+
+def test_a_subscribed_endpoint_costs_its_lookup_and_one_insert_of_deliveries(
+    customer, django_assert_num_queries
+):
+    from o2c.models import Event, WebhookDelivery, WebhookEndpoint
+
+    WebhookEndpoint.objects.create(
+        organization=customer.organization,
+        url="https://erp.example.com/hooks",
+        secret="whsec_x",
+    )
+    invoice = issued_invoice(customer, "119.00", invoice_date=JAN)
+    # As above (2 + 9), plus the endpoints and the deliveries of the three events.
+    with django_assert_num_queries(2 + 9 + 2):
+        payment_create(
+            customer=customer,
+            amount=Decimal("119.00"),
+            currency="EUR",
+            received_date=JAN,
+            allocations=[AllocationInput(invoice, Decimal("119.00"))],
+            actor=SYSTEM,
+        )
+    sent = WebhookDelivery.objects.order_by("pk").values_list("event__type", flat=True)
+    assert list(sent)[-3:] == ["payment.received", "payment.applied", "invoice.paid"]
+    assert Event.objects.filter(object_id=str(invoice.pk), type="invoice.paid").exists()

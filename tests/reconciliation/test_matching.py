@@ -81,7 +81,7 @@ def test_payment_reference_and_amount_apply_automatically_with_reasons(
     assert CustomerBankAccount.objects.get().customer == customer
     events = set(
         WebhookDelivery.objects.filter(endpoint=endpoint).values_list(
-            "event", flat=True
+            "event__type", flat=True
         )
     )
     assert events == {"payment.received", "payment.applied"}
