@@ -11,6 +11,7 @@ from o2c.errors import TenantNotSet
 from o2c.jobs import jobs_sweep
 from o2c.models import Organization
 from o2c.tenancy import tenant_context
+from o2c.webhooks import events_prune
 
 logger = logging.getLogger(__name__)
 
@@ -70,3 +71,13 @@ def sweep_all_jobs():
 def expire_idempotency_keys():
     """Hourly (beat): Idempotency-Key records older than 24 hours are deleted."""
     return expire_keys()
+
+
+@shared_task(name="o2c.prune_events")
+def prune_events():
+    """Daily: each organization's events older than the events API keeps."""
+    pruned = 0
+    for organization in Organization.objects.all():
+        with tenant_context(organization):
+            pruned += events_prune()
+    return pruned

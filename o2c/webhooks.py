@@ -421,17 +421,6 @@ def events_prune(*, now=None) -> int:
     return count
 
 
-@shared_task(name="o2c.prune_events")
-def prune_events():
-    """Daily: each organization's events past the retention."""
-    from o2c.models import Organization
-    from o2c.tenancy import tenant_context
-
-    for organization in Organization.objects.all():
-        with tenant_context(organization):
-            events_prune()
-
-
 # --- delivery -------------------------------------------------------------------------
 
 

@@ -251,6 +251,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "o2c.verify_all_ledgers",
         "schedule": crontab(hour=2, minute=30),
     },
+    # Events past the 30 days the events API keeps, with their deliveries.
+    "o2c-prune-events": {
+        "task": "o2c.prune_events",
+        "schedule": crontab(hour=4, minute=17),
+    },
     "o2c-expire-idempotency-keys": {
         "task": "o2c.expire_idempotency_keys",
         "schedule": crontab(minute=43),
