@@ -969,7 +969,9 @@ class WebhookEndpointViewSet(
     @action(detail=True, methods=["post"], url_path="roll-secret")
     def roll_secret(self, request, pk=None):
         """A new secret, shown once; the old one stays valid for 24 hours."""
-        endpoint = webhooks.endpoint_roll_secret(endpoint=self.get_object())
+        endpoint = webhooks.endpoint_roll_secret(
+            endpoint=self.get_object(), actor=self.actor
+        )
         return Response(SecretOutput(endpoint).data)
 
     @extend_schema(responses=DeliverySerializer(many=True))
@@ -1004,7 +1006,7 @@ class WebhookEndpointViewSet(
             WebhookDelivery.objects.filter(endpoint=self.get_object()),
             pk=delivery_id,
         )
-        resent = webhooks.delivery_resend(delivery=delivery)
+        resent = webhooks.delivery_resend(delivery=delivery, actor=self.actor)
         return Response(DeliverySerializer(resent).data, status=status.HTTP_201_CREATED)
 
 

@@ -394,9 +394,11 @@ def body_of(event: Event) -> bytes:
 
 
 @transaction.atomic
-def delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
+def delivery_resend(*, delivery: WebhookDelivery, actor) -> WebhookDelivery:
     """A new delivery of the same event (same id and envelope) to the same
     endpoint, attempted afresh."""
+    from o2c.services import audit_record  # the kernel's services import this
+
     if not delivery.endpoint.active:
         raise ConflictError(
             "endpoint_inactive", "The endpoint is disabled; enable it to resend."
@@ -410,19 +412,33 @@ def delivery_resend(*, delivery: WebhookDelivery) -> WebhookDelivery:
             )
         ]
     )
+    audit_record(
+        actor=actor,
+        obj=resent,
+        action="resent",
+        data={"event": delivery.event_id, "delivery": delivery.pk},
+    )
     return resent
 
 
 @transaction.atomic
-def endpoint_roll_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+def endpoint_roll_secret(*, endpoint: WebhookEndpoint, actor) -> WebhookEndpoint:
     """Give ``endpoint`` a new secret; the current one keeps signing (as a second
     ``v1=``) for :data:`SECRET_OVERLAP`, so the receiver can switch without a gap."""
+    from o2c.services import audit_record  # the kernel's services import this
+
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
     endpoint.previous_secret = endpoint.secret
     endpoint.previous_secret_expires_at = timezone.now() + SECRET_OVERLAP
     endpoint.secret = new_secret()
     endpoint.save(
         update_fields=["secret", "previous_secret", "previous_secret_expires_at"]
+    )
+    audit_record(
+        actor=actor,
+        obj=endpoint,
+        action="secret_rolled",
+        data={"previous_valid_until": endpoint.previous_secret_expires_at.isoformat()},
     )
     return endpoint
 

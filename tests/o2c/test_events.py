@@ -22,7 +22,7 @@ from invoicing.services.invoices import (
     invoice_create,
     invoice_void,
 )
-from o2c.models import Event, WebhookDelivery, WebhookEndpoint
+from o2c.models import AuditEvent, Event, WebhookDelivery, WebhookEndpoint
 from o2c.tasks import prune_events
 from o2c.tenancy import tenant_context
 from o2c.webhooks import (
@@ -383,6 +383,10 @@ def test_a_rolled_secret_signs_alongside_the_old_one_for_a_day(
         new = rolled["secret"]
         assert new.startswith("whsec_") and new != old_secret
         assert rolled["previous_secret_expires_at"] == "2026-03-03T09:00:00Z"
+        with tenant_context(org):
+            audit = AuditEvent.objects.get(action="secret_rolled")
+            assert audit.object_id == str(endpoint.pk)
+            assert new not in json.dumps(audit.data)
         # The secret is shown once: the endpoint's detail never shows it.
         detail = admin_api.get(f"/api/v1/webhook-endpoints/{endpoint.pk}/").json()
         assert "secret" not in detail
