@@ -21,6 +21,9 @@ def deliveries_to_events(apps, schema_editor):
     for delivery in WebhookDelivery.objects.order_by("pk").iterator():
         payload = delivery.payload or {}
         data = payload.get("data") or {}
+        object_type = delivery.event.split(".")[0]
+        # The old payloads named their object by its type ("promise": 7).
+        object_id = data.get("id", data.get(object_type, ""))
         event, _ = Event.objects.get_or_create(
             id=delivery.event_id,
             defaults={
@@ -28,8 +31,8 @@ def deliveries_to_events(apps, schema_editor):
                 "type": delivery.event,
                 "created": payload.get("created") or delivery.created_at,
                 "api_version": "v1",
-                "object_type": delivery.event.split(".")[0],
-                "object_id": str(data.get("id", "")),
+                "object_type": object_type,
+                "object_id": str(object_id),
                 "data": data,
             },
         )
