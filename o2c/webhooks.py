@@ -264,14 +264,19 @@ def event_emit(
     obj=None,
     *,
     data: dict | None = None,
+    related: dict[str, list] | None = None,
     endpoints: list[WebhookEndpoint] | None = None,
 ) -> list[WebhookDelivery]:
     """Record that ``event_type`` happened to ``obj`` (a registered model) — or,
     for objects without an API serializer, to the compact ``data`` (with its
-    ``"id"``). Call inside the transaction that did the work. A caller sending
-    many may pass the :func:`active_endpoints` it read once."""
+    ``"id"``). Call inside the transaction that did the work.
+
+    ``related`` gives rows of ``obj``'s relations the caller just wrote (a
+    payment's allocations), so that serializing it reads none back. A caller
+    sending many may pass the :func:`active_endpoints` it read once."""
     if obj is not None:
-        return events_emit(event_type, [obj], endpoints=endpoints)
+        with _prefetched(obj, related or {}):
+            return events_emit(event_type, [obj], endpoints=endpoints)
     event = _event(event_type, event_type.split(".")[0], data["id"], data)
     return _record([event], endpoints)
 
@@ -291,13 +296,24 @@ def events_emit(
     return _record(events, endpoints)
 
 
-def prefetched(obj, name: str, rows: list) -> None:
-    """Give ``obj`` its ``name`` relation as ``rows`` (just written by the caller),
-    as ``prefetch_related`` would: the event's serializer then reads no row back."""
-    queryset = getattr(obj, name).all()
-    queryset._result_cache, queryset._prefetch_done = list(rows), True
-    obj._prefetched_objects_cache = getattr(obj, "_prefetched_objects_cache", {})
-    obj._prefetched_objects_cache[name] = queryset
+@contextmanager
+def _prefetched(obj, related: dict[str, list]):
+    """``obj`` with its relations set to the given rows, as ``prefetch_related``
+    sets them, for the time of the block only: the caller goes on with an
+    object whose relations are read afresh (they change after this)."""
+    if not related:
+        yield
+        return
+    cache = obj.__dict__.setdefault("_prefetched_objects_cache", {})
+    for name, rows in related.items():
+        queryset = getattr(obj, name).all()
+        queryset._result_cache, queryset._prefetch_done = list(rows), True
+        cache[name] = queryset
+    try:
+        yield
+    finally:
+        for name in related:
+            cache.pop(name, None)
 
 
 _sequence = itertools.count()

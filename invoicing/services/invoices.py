@@ -28,7 +28,7 @@ from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
 from o2c.services import Actor, audit_batch, audit_record, next_number, transition
 from o2c.tenancy import current_organization
-from o2c.webhooks import event_batch, event_emit, prefetched
+from o2c.webhooks import event_batch, event_emit
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
 from orders.services.orders import order_sync_status
 from orders.services.pricing import (
@@ -618,9 +618,7 @@ def credit_note_create(
         )
         for position, p in enumerate(priced, start=1)
     )
-    # The lines just written are the ones the event shows: no read back.
-    prefetched(credit_note, "lines", credit_lines)
-    event_emit("credit_note.issued", credit_note)
+    event_emit("credit_note.issued", credit_note, related={"lines": credit_lines})
     ledger_post(
         postings=[
             Posting(

@@ -28,7 +28,7 @@ from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
 from o2c.services import Actor, audit_batch, audit_record, next_number, transition
 from o2c.tenancy import current_organization
-from o2c.webhooks import event_batch, event_emit, events_emit, prefetched
+from o2c.webhooks import event_batch, event_emit, events_emit
 from orders.models import Customer
 from reconciliation.models import Allocation, Discount, Payment, WriteOff
 
@@ -125,8 +125,7 @@ def payment_create(
     # Emitted before the ledger posting, so that an invoice it pays reads in
     # the order it happened: received, applied, paid.
     allocations = [allocation for allocation, _, _ in applied]
-    prefetched(payment, "allocations", allocations)
-    event_emit("payment.received", payment)
+    event_emit("payment.received", payment, related={"allocations": allocations})
     events_emit("payment.applied", allocations)
     ledger_post(postings=postings, actor=actor, locked_invoices=invoices)
     for allocation, invoice, _ in applied:
