@@ -16,6 +16,8 @@ new connection ``SET ROLE`` to the application role, which row-level security
 binds; the owner role that logs in runs the migrations.
 """
 
+from contextlib import contextmanager
+
 from django.db.backends.postgresql import base
 
 from o2c.tenant_state import database_tenant_setting
@@ -35,6 +37,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         # How many set_config statements this connection sent (for the tests
         # that hold the overhead to one per tenant switch).
         self.tenant_setting_statements = 0
+        self._tenant_setting_paused_depth = 0
         self.execute_wrappers.append(self._with_tenant_setting)
 
     def init_connection_state(self):
@@ -42,18 +45,41 @@ class DatabaseWrapper(base.DatabaseWrapper):
         self.tenant_setting = _NEW_SESSION
 
     def _rollback(self):
+        super()._rollback()
         self.tenant_setting = None
-        return super()._rollback()
+
+    # Savepoint statements pass by the setting: a rollback to a savepoint may run
+    # in a failed transaction, where a set_config would fail.
+    def _savepoint(self, sid):
+        with self._tenant_setting_paused():
+            super()._savepoint(sid)
+
+    def _savepoint_commit(self, sid):
+        with self._tenant_setting_paused():
+            super()._savepoint_commit(sid)
 
     def _savepoint_rollback(self, sid):
+        with self._tenant_setting_paused():
+            super()._savepoint_rollback(sid)
         self.tenant_setting = None
-        return super()._savepoint_rollback(sid)
+
+    @contextmanager
+    def _tenant_setting_paused(self):
+        self._tenant_setting_paused_depth += 1
+        try:
+            yield
+        finally:
+            self._tenant_setting_paused_depth -= 1
 
     def _with_tenant_setting(self, execute, sql, params, many, context):
         wanted = database_tenant_setting()
         # In a broken transaction the query itself reports the error Django
         # expects (TransactionManagementError); a set_config would fail first.
-        if wanted != self.tenant_setting and not self.needs_rollback:
+        if (
+            wanted != self.tenant_setting
+            and not self.needs_rollback
+            and not self._tenant_setting_paused_depth
+        ):
             with self.wrap_database_errors, self.connection.cursor() as cursor:
                 cursor.execute(SET_TENANT_SQL, wanted)
             self.tenant_setting = wanted
