@@ -72,6 +72,7 @@ def row_level_security(app_label: str) -> migrations.RunPython:
                 for statement in policy_sql(table, schema_editor.quote_name):
                     cursor.execute(statement)
             grant_app_role(cursor, schema_editor.quote_name)
+            mark_search_operators_leakproof(cursor)
 
     def backwards(apps, schema_editor):
         if schema_editor.connection.vendor != "postgresql":
@@ -156,6 +157,31 @@ def grant_app_role(cursor, quote) -> None:
         f"GRANT USAGE, SELECT, UPDATE ON SEQUENCES TO {role}",
     ):
         cursor.execute(statement)
+
+
+# Row-level security lets the planner use a condition in an index scan only when its
+# functions are LEAKPROOF (they could otherwise see rows the policy hides). The
+# search box (``UPPER(col) LIKE …``, reports.search) and the payer-name matching
+# (``<%``, reconciliation.matching.names) would lose their trigram indexes and scan
+# the whole organization. These functions reveal nothing of the rows they read
+# beyond their result, so they are marked LEAKPROOF — which only a superuser may do.
+SEARCH_FUNCTIONS = (
+    "pg_catalog.upper(text)",
+    "pg_catalog.textlike(text, text)",
+    "word_similarity_op(text, text)",
+    "word_similarity_commutator_op(text, text)",
+)
+
+
+def mark_search_operators_leakproof(cursor) -> None:
+    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    row = cursor.fetchone()
+    if not row or not row[0]:
+        return  # README "Tenant isolation": an administrator runs it once
+    for signature in SEARCH_FUNCTIONS:
+        cursor.execute("SELECT to_regprocedure(%s)", [signature])
+        if cursor.fetchone()[0] is not None:  # pg_trgm's may not be installed
+            cursor.execute(f"ALTER FUNCTION {signature} LEAKPROOF")
 
 
 # --- the check ----------------------------------------------------------------------

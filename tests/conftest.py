@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import pytest
 from aiosmtpd.controller import Controller
 from rest_framework.test import APIClient
@@ -68,6 +70,28 @@ def app_role(db):
     with connection.cursor() as cursor:
         cursor.execute(f"SET ROLE {settings.O2C_APP_ROLE}")
     return settings.O2C_APP_ROLE
+
+
+@contextmanager
+def as_table_owner():
+    """DDL in a test (a trigger switched off, an index dropped) as the login role
+    that owns the tables, also when the suite runs as the application role."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, session_user")
+        current, session = cursor.fetchone()
+        if current != session:
+            cursor.execute("RESET ROLE")
+    try:
+        yield
+    finally:
+        if current != session:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET ROLE {current}")
 
 
 @pytest.fixture
