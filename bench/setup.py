@@ -4,20 +4,18 @@ from __future__ import annotations
 
 from demo.services import SEEDED, customers_for_invoices, seed_demo
 from o2c.models import AuditEvent, Organization
+from o2c.tenancy import tenant_context
 
 customers_for = customers_for_invoices
 
 
 def seeded_with(organization: Organization) -> dict:
-    event = (
-        AuditEvent.unscoped.filter(
-            organization=organization,
-            action=SEEDED,
-            object_type="o2c.organization",
+    with tenant_context(organization):
+        event = (
+            AuditEvent.objects.filter(action=SEEDED, object_type="o2c.organization")
+            .order_by("-pk")
+            .first()
         )
-        .order_by("-pk")
-        .first()
-    )
     return event.data if event else {}
 
 

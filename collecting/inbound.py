@@ -53,7 +53,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from collecting.models import EmailEvent, EmailProviderEndpoint
-from o2c.tenancy import tenant_context
+from o2c.tenancy import all_tenants, tenant_context
 
 logger = logging.getLogger(__name__)
 
@@ -515,11 +515,12 @@ def email_events_view(request, provider: str, token: str) -> JsonResponse:
     URL's token and the provider's proof are the authentication."""
     from collecting.services.delivery import email_events_record
 
-    endpoint = (
-        EmailProviderEndpoint.unscoped.select_related("organization")
-        .filter(provider=provider, token=token)
-        .first()
-    )
+    with all_tenants():  # the token names the organization
+        endpoint = (
+            EmailProviderEndpoint.unscoped.select_related("organization")
+            .filter(provider=provider, token=token)
+            .first()
+        )
     if endpoint is None:
         return JsonResponse({"detail": "Unknown endpoint."}, status=404)
     with tenant_context(endpoint.organization):

@@ -170,7 +170,12 @@ def organization_delete(*, organization: Organization) -> None:
         if model._meta.db_table in existing_tables  # else: not migrated here yet
     ]
     guarded = connection.vendor == "postgresql"
-    with transaction.atomic(), connection.cursor() as cursor:
+    # Row-level security lets this organization's rows through, and only them.
+    with (
+        tenant_context(organization),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
         if guarded:  # no deferred checks pending when a table's triggers change
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for table in tables:

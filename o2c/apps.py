@@ -6,4 +6,5 @@ class O2CConfig(AppConfig):
     verbose_name = "O2C platform"
 
     def ready(self):
+        from o2c import rls  # noqa: F401  (registers the row-level security check)
         from o2c.api import schema  # noqa: F401  (registers the OpenAPI extensions)

@@ -5,24 +5,28 @@ by the organization in context and *raises* :class:`TenantNotSet` when there is 
 code that forgot to choose an organization fails closed instead of reading every
 tenant's rows. ``Model.unscoped`` is the explicit, greppable escape hatch for code
 that must see across tenants (``verify_ledger --all``, migrations, the bench).
+
+On PostgreSQL a second guard stands behind the managers: row-level security
+(:mod:`o2c.rls`). The database connection carries the organization in context as
+the session setting ``o2c.organization_id`` (:mod:`o2c.db.postgresql` sets it
+before the first query after a switch), and a query without it — raw SQL, a
+``_base_manager`` lookup, a forgotten ``unscoped`` — sees no tenant rows. Code that
+really works across tenants says so twice: ``Model.unscoped`` for the manager and
+:func:`all_tenants` for the database.
 """
 
 from __future__ import annotations
 
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from django.db import models
 
 from o2c.errors import TenantNotSet
+from o2c.tenant_state import _all_tenants, _current_organization
 
 if TYPE_CHECKING:
     from o2c.models import Organization
-
-_current_organization: ContextVar[Organization | None] = ContextVar(
-    "o2c_current_organization", default=None
-)
 
 
 def current_organization() -> Organization:
@@ -43,10 +47,26 @@ def tenant_context(organization: Organization):
     if organization is None:
         raise TenantNotSet("tenant_context() needs an organization.")
     token = _current_organization.set(organization)
+    # Work for one organization is guarded as such, even inside all_tenants().
+    all_token = _all_tenants.set(False)
     try:
         yield organization
     finally:
+        _all_tenants.reset(all_token)
         _current_organization.reset(token)
+
+
+@contextmanager
+def all_tenants():
+    """Cross-tenant work (the beat fan-out, ``verify_ledger --all``, expiring
+    idempotency keys, the bench): the database's row-level security lets every
+    organization's rows through while inside. Pair it with ``Model.unscoped``;
+    a :func:`tenant_context` inside narrows to one organization again."""
+    token = _all_tenants.set(True)
+    try:
+        yield
+    finally:
+        _all_tenants.reset(token)
 
 
 def activate(organization: Organization | None):

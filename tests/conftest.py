@@ -1,3 +1,5 @@
+from contextlib import contextmanager
+
 import pytest
 from aiosmtpd.controller import Controller
 from rest_framework.test import APIClient
@@ -17,6 +19,79 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "postgres" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix):
+    """The login role creates and migrates the test databases: with
+    ``DATABASE_APP_ROLE`` set, the application role takes over only afterwards
+    (see :func:`django_db_setup`), as the owner and the app do in production."""
+    from django.db import connections
+
+    for connection in connections.all():
+        connection.settings_dict.get("OPTIONS", {}).pop("assume_role", None)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """With ``DATABASE_APP_ROLE`` set, the whole suite runs as that role, bound by
+    row-level security (README "Tenant isolation")."""
+    from django.conf import settings
+    from django.db import connections
+
+    role = settings.DATABASE_APP_ROLE
+    connection = connections["default"]
+    if not role or connection.vendor != "postgresql":
+        yield
+        return
+    with django_db_blocker.unblock():
+        with connection.cursor() as cursor:
+            # Transactional tests empty the tables with TRUNCATE between tests,
+            # which the application itself never does.
+            cursor.execute(f"GRANT TRUNCATE ON ALL TABLES IN SCHEMA public TO {role}")
+        connection.close()
+    connection.settings_dict["OPTIONS"]["assume_role"] = role
+    yield
+    connection.settings_dict["OPTIONS"].pop("assume_role", None)
+    with django_db_blocker.unblock():
+        connection.close()
+
+
+@pytest.fixture
+def app_role(db):
+    """The test's queries run as the application role (``o2c_app``), bound by
+    row-level security as production is. ``SET ROLE`` happens inside the test's
+    transaction, so its rollback ends it."""
+    from django.conf import settings
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("row-level security needs PostgreSQL (set DATABASE_URL)")
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET ROLE {settings.O2C_APP_ROLE}")
+    return settings.O2C_APP_ROLE
+
+
+@contextmanager
+def as_table_owner():
+    """DDL in a test (a trigger switched off, an index dropped) as the login role
+    that owns the tables, also when the suite runs as the application role."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, session_user")
+        current, session = cursor.fetchone()
+        if current != session:
+            cursor.execute("RESET ROLE")
+    try:
+        yield
+    finally:
+        if current != session:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET ROLE {current}")
 
 
 @pytest.fixture

@@ -86,6 +86,7 @@ class BulkWriter:
         self._id_pools: dict[type[models.Model], list[int]] = {}
         self._high_water: dict[type[models.Model], int] = {}
         self._defaults: dict[type[models.Model], dict] = {}
+        self._row_security: dict[type[models.Model], bool] = {}
         self.now = timezone.now()
         if self.use_copy:
             # Django's foreign keys are DEFERRABLE INITIALLY DEFERRED: a load of
@@ -165,11 +166,18 @@ class BulkWriter:
             options += f", FORCE_NOT_NULL ({', '.join(not_null_text)})"
         columns = ", ".join(quote(f.column) for f in fields)
         table = quote(model._meta.db_table)
-        sql = f"COPY {table} ({columns}) FROM STDIN WITH ({options})"
+        staged = self._bound_by_row_security(model)
+        target = quote(f"bulk_{model._meta.db_table}") if staged else table
+        sql = f"COPY {target} ({columns}) FROM STDIN WITH ({options})"
         special = _special_columns(fields)
         with connection.cursor() as cursor:
             raw = cursor.cursor
             for start in range(0, len(rows), COPY_ROWS):
+                if staged:
+                    cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{target}")
+                    cursor.execute(
+                        f"CREATE TEMPORARY TABLE {target} (LIKE {table}) ON COMMIT DROP"
+                    )
                 buffer = io.StringIO()
                 values = [
                     [row.get(name, defaults[name]) for name in names]
@@ -184,6 +192,26 @@ class BulkWriter:
                 else:  # psycopg 3
                     with raw.copy(sql) as copy:
                         copy.write(buffer.getvalue())
+                if staged:
+                    cursor.execute(
+                        f"INSERT INTO {table} ({columns}) "
+                        f"SELECT {columns} FROM {target}"
+                    )
+                    cursor.execute(f"DROP TABLE {target}")
+
+    def _bound_by_row_security(self, model) -> bool:
+        """PostgreSQL refuses ``COPY FROM`` into a table whose row-level security
+        binds the session (the application role, README "Tenant isolation"):
+        then the rows go through a temporary table and one ``INSERT … SELECT``,
+        which the policy checks."""
+        if model not in self._row_security:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT row_security_active(%s::regclass)",
+                    [model._meta.db_table],
+                )
+                self._row_security[model] = cursor.fetchone()[0]
+        return self._row_security[model]
 
     def _defaults_for(self, model) -> dict:
         if model not in self._defaults:

@@ -22,7 +22,7 @@ from rest_framework.response import Response
 from o2c.api.errors import ReplayResponse
 from o2c.errors import DomainError
 from o2c.models import IdempotencyRecord
-from o2c.tenancy import current_organization
+from o2c.tenancy import all_tenants, current_organization
 
 HEADER = "HTTP_IDEMPOTENCY_KEY"
 
@@ -122,7 +122,8 @@ def expired_before():
 
 def expire_keys() -> int:
     """Delete every organization's records older than ``KEY_LIFETIME``."""
-    deleted, _ = IdempotencyRecord.unscoped.filter(
-        created_at__lt=expired_before()
-    ).delete()
+    with all_tenants():
+        deleted, _ = IdempotencyRecord.unscoped.filter(
+            created_at__lt=expired_before()
+        ).delete()
     return deleted

@@ -101,6 +101,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+# The application role row-level security binds (README "Tenant isolation"): the
+# migrations grant it the tables and create it where the owner may create roles.
+# With DATABASE_APP_ROLE set, every connection runs ``SET ROLE`` to it; unset, the
+# login role's own rights apply (a superuser bypasses row-level security).
+DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="")
+O2C_APP_ROLE = DATABASE_APP_ROLE or "o2c_app"
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend plus the tenant session setting (o2c/db/postgresql).
+    DATABASES["default"]["ENGINE"] = "o2c.db.postgresql"
+    if DATABASE_APP_ROLE:
+        DATABASES["default"].setdefault("OPTIONS", {})["assume_role"] = (
+            DATABASE_APP_ROLE
+        )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

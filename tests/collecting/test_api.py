@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import time_machine
+from django.db import connection
 
 from o2c.models import Role, WebhookDelivery
 from o2c.tenancy import tenant_context
@@ -174,6 +175,24 @@ def test_the_collections_journey_through_the_api(
         assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {
             "delivered"
         }
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_the_collections_journey_as_the_application_role(
+    app_role, org, admin_api, company, smtp_sink, webhook_receiver,
+    django_capture_on_commit_callbacks,
+):  # fmt: skip
+    """The same requests and the dunning run's Celery task, bound by PostgreSQL's
+    row-level security: each finds its organization's rows through the session
+    setting (README "Tenant isolation")."""
+    test_the_collections_journey_through_the_api(
+        org, admin_api, company, smtp_sink, webhook_receiver,
+        django_capture_on_commit_callbacks,
+    )  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT current_user")
+        assert cursor.fetchone() == (app_role,)
 
 
 @pytest.mark.django_db

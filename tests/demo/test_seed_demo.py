@@ -14,6 +14,7 @@ from o2c.money import quantize
 from o2c.tenancy import tenant_context
 from orders.models import Contact, Customer, PaymentTerm, SalesOrder
 from reconciliation.models import Allocation, Payment, WriteOff
+from tests.conftest import as_table_owner
 from tests.factories import issued_invoice
 
 TODAY = date(2026, 3, 16)
@@ -156,9 +157,12 @@ def test_services_continue_the_numbering_without_a_gap():
 def test_same_seed_gives_the_same_company_and_another_seed_does_not():
     seed()
     first = fingerprint()
-    seed("--reset")
+    # --reset lifts the ledger's append-only trigger: the tables' owner runs it.
+    with as_table_owner():
+        seed("--reset")
     assert fingerprint() == first
-    seed("--reset", "--seed", "7")
+    with as_table_owner():
+        seed("--reset", "--seed", "7")
     assert fingerprint() != first
 
 

@@ -22,6 +22,7 @@ from invoicing.services.bulk import (
 )
 from invoicing.services.invoices import fee_post
 from invoicing.status import fees_charged_sql, payment_status, payment_status_sql
+from o2c.tenancy import all_tenants
 from reconciliation.models import Payment
 from reconciliation.services.bulk import AllocationSpec, PaymentLoader, PaymentSpec
 from tests.factories import SYSTEM, CustomerFactory, issued_invoice, received_payment
@@ -117,7 +118,8 @@ def test_verify_ledger_names_a_status_that_ignores_the_fee(
         received_date=date(2026, 2, 15),
         allocations=[(invoice_with_fee, "3.00")],
     )
-    Invoice.unscoped.filter(pk=invoice_with_fee.pk).update(status="open")
+    with all_tenants():
+        Invoice.unscoped.filter(pk=invoice_with_fee.pk).update(status="open")
 
     assert verify(tenant) == (
         f"{tenant.slug}: invoice {invoice_with_fee.number}: status open but open "

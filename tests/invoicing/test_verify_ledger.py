@@ -10,8 +10,9 @@ from django.db import connection
 
 from invoicing.models import Invoice, LedgerEntry
 from o2c.checks import run_ledger_checks
-from o2c.tenancy import tenant_context
+from o2c.tenancy import all_tenants, tenant_context
 from reconciliation.models import Payment
+from tests.conftest import as_table_owner
 from tests.factories import CustomerFactory, issued_invoice, received_payment
 
 
@@ -50,7 +51,8 @@ def test_a_clean_ledger_passes(org, books):
 
 def test_open_amount_changed_behind_the_services_back_is_caught(org, books):
     partly = books["partly"]
-    Invoice.unscoped.filter(pk=partly.pk).update(open_amount=Decimal("0.05"))
+    with all_tenants():
+        Invoice.unscoped.filter(pk=partly.pk).update(open_amount=Decimal("0.05"))
 
     out, err, failure = verify(org=org.slug)
 
@@ -64,15 +66,17 @@ def test_open_amount_changed_behind_the_services_back_is_caught(org, books):
 
 def test_status_not_derived_from_the_open_amount_is_caught(org, books):
     paid = books["paid"]
-    Invoice.unscoped.filter(pk=paid.pk).update(status=Invoice.Status.OPEN)
+    with all_tenants():
+        Invoice.unscoped.filter(pk=paid.pk).update(status=Invoice.Status.OPEN)
     _, err, failure = verify(org=org.slug)
     assert failure == "1 ledger problem(s) listed (at most 20 per check)."
     assert f"invoice {paid.number}: status open but open amount 0.000" in err
 
 
 def test_unapplied_cash_changed_behind_the_services_back_is_caught(org, books):
-    payment = Payment.unscoped.get(number="PAY-000001")
-    Payment.unscoped.filter(pk=payment.pk).update(unapplied_amount=Decimal("9.00"))
+    with all_tenants():
+        payment = Payment.unscoped.get(number="PAY-000001")
+        Payment.unscoped.filter(pk=payment.pk).update(unapplied_amount=Decimal("9.00"))
     _, err, failure = verify(org=org.slug)
     assert failure is not None
     assert "payment PAY-000001: unapplied 9.000 but ledger says" in err
@@ -85,7 +89,7 @@ def corrupt_entry(pk, **values):
         "ALTER TABLE invoicing_ledgerentry {} TRIGGER invoicing_ledgerentry_append_only"
     )
     postgres = connection.vendor == "postgresql"
-    with connection.cursor() as cursor:
+    with as_table_owner(), all_tenants(), connection.cursor() as cursor:
         if postgres:
             # ALTER TABLE waits for no deferred foreign-key checks.
             cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
@@ -108,7 +112,8 @@ def test_all_checks_every_organization_and_names_the_broken_one(org, other_org, 
     with tenant_context(other_org):
         customer = CustomerFactory()
         invoice = issued_invoice(customer, "50.00")
-    Invoice.unscoped.filter(pk=invoice.pk).update(open_amount=Decimal("49.99"))
+    with all_tenants():
+        Invoice.unscoped.filter(pk=invoice.pk).update(open_amount=Decimal("49.99"))
 
     out, err, failure = verify("--all")
 

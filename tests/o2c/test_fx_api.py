@@ -11,7 +11,7 @@ import pytest
 from o2c.fx import FxImportError, fx_rates_import
 from o2c.models import AuditEvent, FxRate, Role
 from o2c.services import Actor
-from o2c.tenancy import tenant_context
+from o2c.tenancy import all_tenants, tenant_context
 from tests.conftest import api_client_for
 
 pytestmark = pytest.mark.django_db
@@ -19,10 +19,8 @@ URL = "/api/v1/fx-rates/"
 
 
 def _rates(org) -> dict:
-    return {
-        (r.currency, r.date.isoformat()): r.rate
-        for r in FxRate.unscoped.filter(organization=org)
-    }
+    with tenant_context(org):
+        return {(r.currency, r.date.isoformat()): r.rate for r in FxRate.objects.all()}
 
 
 def test_finance_stores_a_rate_against_the_base_currency(api, org):
@@ -128,7 +126,8 @@ def test_admin_writes_rates(admin_api, org):
 
 def test_another_organizations_rates_are_not_seen(api, other_api, other_org):
     other_api.post(URL, {"currency": "USD", "date": "2026-03-02", "rate": "0.9"})
-    (rate,) = FxRate.unscoped.filter(organization=other_org)
+    with tenant_context(other_org):
+        (rate,) = FxRate.objects.all()
     assert api.get(URL).json()["results"] == []
     assert api.get(f"{URL}{rate.pk}/").status_code == 404
 
@@ -192,4 +191,5 @@ def test_import_refuses_a_stored_day_unless_told_to_replace(org):
     result = _import(org, changed, replace=True)
     assert result.replaced == 1
     assert _rates(org) == {("USD", "2026-03-02"): Decimal("0.95")}
-    assert date(2026, 3, 2) in {r.date for r in FxRate.unscoped.all()}
+    with all_tenants():
+        assert date(2026, 3, 2) in {r.date for r in FxRate.unscoped.all()}

@@ -7,7 +7,7 @@ from o2c.celery import app as celery_app
 from o2c.commands import TenantCommand
 from o2c.errors import TenantNotSet
 from o2c.tasks import tenant_task
-from o2c.tenancy import current_organization, tenant_context
+from o2c.tenancy import all_tenants, current_organization, tenant_context
 from orders.models import Customer, PaymentTerm
 from tests.factories import CustomerFactory
 
@@ -52,7 +52,8 @@ def test_unscoped_manager_is_the_explicit_way_to_see_every_tenant(org, other_org
         CustomerFactory()
     with tenant_context(other_org):
         CustomerFactory()
-    assert Customer.unscoped.count() == 2
+    with all_tenants():  # on PostgreSQL, row-level security lets them through
+        assert Customer.unscoped.count() == 2
 
 
 @celery_app.task(name="tests.o2c.customer_numbers")

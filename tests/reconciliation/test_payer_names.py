@@ -14,6 +14,7 @@ from orders.models import Customer
 from reconciliation.matching.names import customers_named, name_score, normalise
 from reconciliation.models import StatementLine
 from reconciliation.services.matching import lines_match
+from tests.conftest import as_table_owner
 from tests.factories import CustomerFactory, issued_invoice
 from tests.reconciliation.bank import entry, import_statements, main_account, statement
 
@@ -169,7 +170,7 @@ def test_name_lookup_is_an_indexed_lookup(tenant):
         )
         for n in range(20_000 if connection.vendor == "postgresql" else 2000)
     )
-    with connection.cursor() as cursor:
+    with as_table_owner(), connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             # As autovacuum would: the bulk insert sits in the GIN pending list.
             cursor.execute("SELECT gin_clean_pending_list('customer_name_trgm_idx')")
