@@ -2,12 +2,27 @@ from contextlib import contextmanager
 
 import pytest
 from aiosmtpd.controller import Controller
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from rest_framework.test import APIClient
 
 from o2c.models import OrganizationAPIKey, Role
 from o2c.tenancy import tenant_context
 from tests.factories import OrganizationFactory, member
 from tests.smtp import SmtpSink, free_port
+
+# No test depends on speed: on a busy machine (CI, two cores, xdist) hypothesis's
+# deadline and its "too slow" health checks would fail tests that are correct.
+hypothesis_settings.register_profile(
+    "o2c",
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.large_base_example,
+        HealthCheck.data_too_large,
+    ],
+)
+hypothesis_settings.load_profile("o2c")
 
 
 def pytest_collection_modifyitems(config, items):
