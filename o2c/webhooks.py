@@ -4,9 +4,10 @@ integrations of an organization.
 An :class:`~o2c.models.Event` is written once per occurrence, in the transaction
 that did the work (:func:`event_emit`), with the object as the REST API shows it
 then. Inside :func:`event_batch` (which every ``audit_batch`` opens) the events are
-collected and written together when the batch ends: one SELECT of the active
-endpoints and one INSERT of the events per service call or per batch, plus one
-INSERT of the deliveries when an endpoint is subscribed. One
+collected and written together when the batch ends: one INSERT of the events per
+service call or per batch; when the organization has an endpoint
+(``Organization.has_webhook_endpoints``), one SELECT of the endpoints and one
+INSERT of the deliveries as well. One
 :class:`~o2c.models.WebhookDelivery` per subscribed endpoint is queued once the
 transaction commits, so an event is sent only for work that really happened.
 
