@@ -4,9 +4,10 @@ integrations of an organization.
 An :class:`~o2c.models.Event` is written once per occurrence, in the transaction
 that did the work (:func:`event_emit`), with the object as the REST API shows it
 then. Inside :func:`event_batch` (which every ``audit_batch`` opens) the events are
-collected and written together when the batch ends: one SELECT of the active
-endpoints and one INSERT of the events per service call or per batch, plus one
-INSERT of the deliveries when an endpoint is subscribed. One
+collected and written together when the batch ends: one INSERT of the events per
+service call or per batch; when the organization has an endpoint
+(``Organization.has_webhook_endpoints``), one SELECT of the endpoints and one
+INSERT of the deliveries as well. One
 :class:`~o2c.models.WebhookDelivery` per subscribed endpoint is queued once the
 transaction commits, so an event is sent only for work that really happened.
 
@@ -172,22 +173,11 @@ def _allow_private() -> bool:
 
 
 def active_endpoints() -> list[WebhookEndpoint]:
-    """The organization's active endpoints, for a caller emitting many events
-    outside a batch (pass them as ``endpoints=``)."""
+    """The organization's active endpoints (no query when it has none), for a
+    caller emitting many events outside a batch (pass them as ``endpoints=``)."""
+    if not current_organization().has_webhook_endpoints:
+        return []
     return list(WebhookEndpoint.objects.filter(active=True))
-
-
-def subscribers(event: str) -> list[WebhookEndpoint]:
-    """Active endpoints of the organization that receive ``event``."""
-    return subscribers_by_event(event)[event]
-
-
-def subscribers_by_event(*events: str) -> dict[str, list[WebhookEndpoint]]:
-    """:func:`subscribers` of several events, read in one query."""
-    if unknown := set(events) - set(EVENTS):
-        raise ValueError(f"Unknown webhook events {sorted(unknown)!r}")
-    active = list(WebhookEndpoint.objects.filter(active=True))
-    return {event: _subscribed(active, event) for event in events}
 
 
 def _subscribed(endpoints, event_type: str) -> list[WebhookEndpoint]:
@@ -359,8 +349,7 @@ def _write(events: list[Event], endpoints) -> list[WebhookDelivery]:
     if not events:
         return []
     if endpoints is None:
-        has_endpoints = current_organization().has_webhook_endpoints
-        endpoints = active_endpoints() if has_endpoints else []
+        endpoints = active_endpoints()
     Event.objects.bulk_create(events)
     return queue_deliveries(
         [

@@ -523,6 +523,9 @@ def _create_invoices(plan: ImportPlan, *, customer_ids, actor, job, progress) ->
         _audit_imported(invoices, actor=actor, job=job, lines=[r.line for r in chunk])
         # One INSERT of the chunk's events; settlements imported with an invoice
         # are its history, not a payment happening now: no invoice.paid.
+        for invoice in invoices:
+            if invoice.status == Invoice.Status.PAID:  # as the UPDATE above set it
+                invoice.settled_date = settlements[invoice.pk].settled_date
         with event_batch():
             events_emit("invoice.created", invoices)
             events_emit("invoice.issued", invoices)

@@ -21,7 +21,7 @@ from invoicing.models import ImportedSettlement, Invoice, InvoiceLine, LedgerEnt
 from invoicing.selectors import customer_balances, invoice_open_amount
 from invoicing.services.invoices import LineInput, invoice_create, invoice_issue
 from o2c.checks import run_ledger_checks
-from o2c.models import AuditEvent, Job, Role
+from o2c.models import AuditEvent, Event, Job, Role
 from o2c.tenancy import tenant_context
 from orders.models import Customer
 from tests.conftest import api_client_for
@@ -189,6 +189,15 @@ def test_a_settled_invoice_is_paid_on_its_settled_date_and_open_before(tenant, r
         (LedgerEntry.Kind.INVOICE, Decimal("1190.000"), date(2024, 1, 10)),
         (LedgerEntry.Kind.IMPORTED_SETTLEMENT, Decimal("-1190.000"), date(2024, 3, 5)),
     ]
+    # Its events show it as imported: issued, already paid on its settled date.
+    events = Event.objects.filter(object_type="invoice", object_id=str(settled.pk))
+    assert [e.type for e in events.order_by("created", "pk")] == [
+        "invoice.created",
+        "invoice.issued",
+    ]
+    assert {(e.data["status"], e.data["settled_date"]) for e in events} == {
+        ("paid", "2024-03-05")
+    }
     still_open = Invoice.objects.get(external_id="A-2")
     assert still_open.status == Invoice.Status.OPEN
     assert still_open.open_amount == Decimal("500.00")
