@@ -107,13 +107,19 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 # login role's own rights apply (a superuser bypasses row-level security).
 DATABASE_APP_ROLE = env("DATABASE_APP_ROLE", default="")
 O2C_APP_ROLE = DATABASE_APP_ROLE or "o2c_app"
-if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
-    # Django's backend plus the tenant session setting (o2c/db/postgresql).
-    DATABASES["default"]["ENGINE"] = "o2c.db.postgresql"
-    if DATABASE_APP_ROLE:
-        DATABASES["default"].setdefault("OPTIONS", {})["assume_role"] = (
-            DATABASE_APP_ROLE
-        )
+
+
+def guarded_database(database: dict) -> dict:
+    """On PostgreSQL: Django's backend plus the tenant session setting
+    (o2c/db/postgresql), and ``SET ROLE`` to the application role if one is set."""
+    if database["ENGINE"] == "django.db.backends.postgresql":
+        database["ENGINE"] = "o2c.db.postgresql"
+        if DATABASE_APP_ROLE:
+            database.setdefault("OPTIONS", {})["assume_role"] = DATABASE_APP_ROLE
+    return database
+
+
+DATABASES["default"] = guarded_database(DATABASES["default"])
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

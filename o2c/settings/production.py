@@ -7,12 +7,12 @@ on a development default. TLS is expected to end at a proxy that sets
 """
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import env, guarded_database
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
-DATABASES = {"default": env.db("DATABASE_URL")}
+DATABASES = {"default": guarded_database(env.db("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # Persistent connections are checked before reuse, so a restarted PostgreSQL costs one
 # failed ping, not one failed request per worker.

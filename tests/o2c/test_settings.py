@@ -66,6 +66,25 @@ def test_production_settings_pass_every_deploy_check():
     assert "System check identified no issues" in result.stdout
 
 
+def test_production_on_postgresql_keeps_the_tenant_setting_and_the_app_role():
+    """Production builds its own DATABASES: it still uses the backend that sets
+    the tenant for row-level security, and switches to DATABASE_APP_ROLE."""
+    env = PRODUCTION_ENV | {
+        "DATABASE_URL": "postgres://o2c_web:secret@db.example:5432/o2c",
+        "DATABASE_APP_ROLE": "o2c_app",
+    }
+    code = (
+        "import json; from django.conf import settings; "
+        "db = settings.DATABASES['default']; "
+        "print(json.dumps([db['ENGINE'], db['OPTIONS'].get('assume_role')]))"
+    )
+    result = _manage("shell", "-c", code, env=env)
+
+    assert result.returncode == 0, result.stderr
+    *_, printed = result.stdout.strip().splitlines()
+    assert json.loads(printed) == ["o2c.db.postgresql", "o2c_app"]
+
+
 @pytest.mark.parametrize("variable", REQUIRED_IN_PRODUCTION)
 def test_production_refuses_to_start_without_a_required_variable(variable):
     if _dotenv().get(variable):
