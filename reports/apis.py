@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from o2c.api.base import TenantAPIView
+from o2c.api.fields import PlainDecimalField
 from o2c.api.serializers import QuerySerializer, Serializer
 from o2c.errors import DomainError, ForeignObject
 from o2c.models import Membership
@@ -127,7 +128,8 @@ class AgingInvoicesInput(AgingInput):
 
 class MetricsInput(QuerySerializer):
     end_month = serializers.RegexField(
-        r"^\d{4}-\d{2}$",
+        # a year from 0001, a month from 01 to 12: what the month parser reads
+        r"^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(?:0[1-9]|1[0-2])$",
         required=False,
         help_text="Last month of the series, YYYY-MM (default the last closed one).",
     )
@@ -206,7 +208,7 @@ class AgingLineOutput(Serializer):
 
 class FxOutput(Serializer):
     currency = serializers.CharField()
-    rate = serializers.DecimalField(max_digits=20, decimal_places=10)
+    rate = PlainDecimalField(max_digits=20, decimal_places=10)
     rate_date = serializers.DateField()
 
 

@@ -158,3 +158,32 @@ class PlainDecimalFieldSchema(OpenApiSerializerFieldExtension):
 
 def _repeat(most: int | None, least: int = 1) -> str:
     return f"{{{least},{most}}}" if most is not None else ("+" if least else "*")
+
+
+# Pagination's own parameter: an empty cursor is the first page.
+_BLANK_ALLOWED = {"cursor"}
+
+
+def query_parameters_not_blank(result, generator, request, public):
+    """Document what the blank-parameter check enforces: a query parameter given
+    must hold something besides spaces (``?currency=`` answers 400, see
+    ``o2c.api.serializers.is_blank``). A free-text parameter says so with the
+    pattern ``\\S``; choices, dates and numbers cannot be blank anyway."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("in") != "query":
+                    continue
+                if parameter["name"] in _BLANK_ALLOWED:
+                    continue
+                schema = parameter.get("schema", {})
+                if schema.get("type") == "array":
+                    schema = schema.get("items", {})
+                if "" in schema.get("enum", ()):
+                    # a model's blank choice ("no outcome") cannot be asked for
+                    schema["enum"] = [value for value in schema["enum"] if value]
+                if schema.get("type") == "string" and not (
+                    {"enum", "format", "pattern", "$ref"} & set(schema)
+                ):
+                    schema["pattern"] = r"\S"
+    return result
