@@ -51,7 +51,7 @@ from o2c.keys import api_key_create, api_key_revoke
 from o2c.models import IdempotencyRecord, Organization, OrganizationAPIKey, Role
 from o2c.services import Actor
 from o2c.tenancy import tenant_context
-from orders.models import Customer
+from orders.models import Customer, PaymentTerm
 from orders.services.master import customer_create
 from reconciliation.models import Allocation, Payment
 
@@ -136,12 +136,14 @@ def _accounts(organization, run: str, clients: int) -> list:
     """One customer and one finance API key per client (and one for the
     baseline's client, the first)."""
     actor = Actor(label="bench load", role=Role.ADMIN)
+    terms = PaymentTerm.objects.order_by("pk").first()
     accounts = []
     for number in range(clients):
         customer = customer_create(
             actor=actor,
             name=f"Load {run} client {number:02d}",
             currency=organization.base_currency,
+            payment_term=terms,
         )
         row, key = api_key_create(
             name=f"load {run} {number:02d}",

@@ -128,8 +128,10 @@ class AgingInvoicesInput(AgingInput):
 
 class MetricsInput(QuerySerializer):
     end_month = serializers.RegexField(
-        # a year from 0001, a month from 01 to 12: what the month parser reads
-        r"^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(?:0[1-9]|1[0-2])$",
+        # Years 1900 to 9998, months 01 to 12: a series of up to 60 months
+        # before (or the month after) an end outside them leaves the calendar.
+        r"^(?:19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+        r"-(?:0[1-9]|1[0-2])$",
         required=False,
         help_text="Last month of the series, YYYY-MM (default the last closed one).",
     )
