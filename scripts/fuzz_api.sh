@@ -64,7 +64,7 @@ port="$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0
 mkdir -p "$OUT"
 say "Serving on 127.0.0.1:$port (gunicorn, log in $OUT/server.log)"
 "$BIN/gunicorn" o2c.wsgi --bind "127.0.0.1:$port" --workers "${FUZZ_SERVER_WORKERS:-2}" \
-    --timeout 120 >"$OUT/server.log" 2>&1 &
+    --timeout 120 --limit-request-line 0 >"$OUT/server.log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; wait "$server_pid" 2>/dev/null || true' EXIT
 for _ in $(seq 60); do

@@ -77,6 +77,25 @@ class TenantAutoSchema(AutoSchema):
     """Documents the one error shape, and paginates reads only: a POST answering
     a list (a dunning run and the days it caught up) returns the plain list."""
 
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and not getattr(
+            serializer, "allow_unknown_fields", True
+        ):
+            # StrictFieldsMixin answers 400 "Unknown field." for any other key.
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if (
+            direction == "request"
+            and schema.get("type") == "array"
+            and getattr(field, "allow_empty", True) is False
+        ):
+            schema["minItems"] = 1  # "This list may not be empty."
+        return schema
+
     def _get_paginator(self):
         return super()._get_paginator() if self.method == "GET" else None
 
@@ -187,3 +206,18 @@ def query_parameters_not_blank(result, generator, request, public):
                 ):
                     schema["pattern"] = r"\S"
     return result
+
+
+class BusinessDateFieldSchema(OpenApiSerializerFieldExtension):
+    """A business date: the years 1900 to 2999 (``o2c.api.fields.DateField``)."""
+
+    target_class = "o2c.api.fields.DateField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        if direction == "request":
+            schema["pattern"] = r"^(?:19|2[0-9])[0-9]{2}-"
+        return schema
