@@ -713,3 +713,29 @@ def test_the_schema_states_the_checks_the_fuzzer_met(admin_api):
         "properties"
     ]["short_payment_tolerance_percent"]
     assert "pattern" in tolerance and "e" not in tolerance["pattern"]
+
+
+def test_an_upload_sent_form_encoded_is_a_415_not_a_missing_file(admin_api):
+    """The schema offered form encoding for uploads, which cannot carry a file:
+    the fuzzer's schema-valid request got "not a file". Multipart only now."""
+    for url, body in (
+        ("/api/v1/imports/", "kind=invoices&file=x"),
+        ("/api/v1/bank-statements/", "bank_account=1&file=x"),
+    ):
+        response = admin_api.generic(
+            "POST", url, body, content_type="application/x-www-form-urlencoded"
+        )
+        error_of(response, 415, None)
+    schema = admin_api.get("/api/schema/", {"format": "json"}).json()
+    for path in ("/api/v1/imports/", "/api/v1/bank-statements/"):
+        content = schema["paths"][path]["post"]["requestBody"]["content"]
+        assert list(content) == ["multipart/form-data"]
+
+
+def test_the_schema_says_bodies_take_their_fields_only(admin_api):
+    schema = admin_api.get("/api/schema/", {"format": "json"}).json()["components"]
+    schemas = schema["schemas"]
+    assert schemas["PaymentInputRequest"]["additionalProperties"] is False
+    assert schemas["OrderInputRequest"]["properties"]["lines"]["minItems"] == 1
+    received = schemas["PaymentInputRequest"]["properties"]["received_date"]
+    assert received["pattern"] == r"^(?:19|2[0-9])[0-9]{2}-"
