@@ -111,6 +111,10 @@ class PolicyInput(ModelSerializer):
             "name", "description", "is_default", "segments",
             "min_days_between_notices", "fee_period_days", "steps",
         ]  # fmt: skip
+        extra_kwargs = {
+            name: {"min_value": low, "max_value": high}
+            for name, (low, high, _message) in policies.POLICY_RANGES.items()
+        }
 
 
 class PolicyViewSet(
@@ -247,8 +251,11 @@ class SettingsSerializer(ModelSerializer):
             "dunning_hour", "promise_grace_days", "plan_grace_days",
             "stale_sending_minutes",
         ]  # fmt: skip
-        # The service's range, so the schema states it too.
-        extra_kwargs = {"stale_sending_minutes": {"min_value": 1, "max_value": 10080}}
+        # The service's ranges, so the schema states them too.
+        extra_kwargs = {
+            name: {"min_value": low, "max_value": high}
+            for name, (low, high, _message) in policies.SETTINGS_RANGES.items()
+        }
 
 
 class SettingsView(TenantAPIView):

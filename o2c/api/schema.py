@@ -7,6 +7,7 @@ from drf_spectacular.extensions import (
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
 
 from o2c.api.fields import ID_SCHEMA
 from o2c.models import Organization
@@ -88,12 +89,19 @@ class TenantAutoSchema(AutoSchema):
 
     def _map_serializer_field(self, field, direction, bypass_extensions=False):
         schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction != "request":
+            return schema
         if (
-            direction == "request"
-            and schema.get("type") == "array"
+            schema.get("type") == "array"
             and getattr(field, "allow_empty", True) is False
         ):
             schema["minItems"] = 1  # "This list may not be empty."
+        if (
+            isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and "pattern" not in schema
+        ):
+            schema["pattern"] = r"^[^\x00]*$"  # "Null characters are not allowed."
         return schema
 
     def _get_paginator(self):
@@ -204,7 +212,12 @@ def query_parameters_not_blank(result, generator, request, public):
                 if schema.get("type") == "string" and not (
                     {"enum", "format", "pattern", "$ref"} & set(schema)
                 ):
-                    schema["pattern"] = r"\S"
+                    # something besides spaces, and no NUL (which Django refuses)
+                    schema["pattern"] = r"^[^\x00]*[^\s\x00][^\x00]*$"
+                elif schema.get("type") == "number":
+                    # django-filter's NumberFilter reads up to ±1e50
+                    schema.setdefault("minimum", -1e50)
+                    schema.setdefault("maximum", 1e50)
     return result
 
 
