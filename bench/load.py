@@ -124,6 +124,11 @@ def bench_load(
         "load": _summary(load, seconds),
         "database": counted,
     }
+    # the verdict: nothing duplicated or lost, no 5xx, no request abandoned
+    figures["ok"] = counted["ok"] and not any(
+        tally["server_errors"] or tally["gave_up"]
+        for tally in (figures["load"], figures["baseline"])
+    )
     results["load"] = figures
     _print(figures)
     return figures
@@ -512,5 +517,6 @@ def _print(figures: dict) -> None:
         f"{counted['lost_invoices'] + counted['lost_payments']}, unpaid "
         f"{counted['invoices_left_unpaid']} → {'OK' if counted['ok'] else 'MISMATCH'}"
     )
+    print(f"  verdict: {'OK' if figures['ok'] else 'FAILED'}")
     if load["refused"]:
         print(f"  refused (first): {load['refused'][:3]}")
