@@ -96,12 +96,20 @@ class TenantAutoSchema(AutoSchema):
             and getattr(field, "allow_empty", True) is False
         ):
             schema["minItems"] = 1  # "This list may not be empty."
+        if isinstance(field, serializers.RegexField) and "pattern" not in schema:
+            # drf-spectacular states a RegexField's pattern on bodies, not on
+            # query parameters read by a serializer (?end_month=)
+            schema["pattern"] = next(
+                validator.regex.pattern
+                for validator in field.validators
+                if hasattr(validator, "regex")
+            )
         if (
             isinstance(field, serializers.CharField)
             and schema.get("type") == "string"
             and "pattern" not in schema
         ):
-            schema["pattern"] = r"^[^\x00]*$"  # "Null characters are not allowed."
+            schema["pattern"] = NO_NUL  # "Null characters are not allowed."
         return schema
 
     def _get_paginator(self):
@@ -194,8 +202,9 @@ _BLANK_ALLOWED = {"cursor"}
 def query_parameters_not_blank(result, generator, request, public):
     """Document what the blank-parameter check enforces: a query parameter given
     must hold something besides spaces (``?currency=`` answers 400, see
-    ``o2c.api.serializers.is_blank``). A free-text parameter says so with the
-    pattern ``\\S``; choices, dates and numbers cannot be blank anyway."""
+    ``o2c.api.serializers.is_blank``). A free-text parameter says so with a
+    pattern (and no NUL, which Django refuses); a model's blank choice is no
+    choice; an optional text's "or empty" alternative does not apply."""
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             for parameter in operation.get("parameters", ()):
@@ -203,22 +212,35 @@ def query_parameters_not_blank(result, generator, request, public):
                     continue
                 if parameter["name"] in _BLANK_ALLOWED:
                     continue
-                schema = parameter.get("schema", {})
-                if schema.get("type") == "array":
-                    schema = schema.get("items", {})
-                if "" in schema.get("enum", ()):
-                    # a model's blank choice ("no outcome") cannot be asked for
-                    schema["enum"] = [value for value in schema["enum"] if value]
-                if schema.get("type") == "string" and not (
-                    {"enum", "format", "pattern", "$ref"} & set(schema)
-                ):
-                    # something besides spaces, and no NUL (which Django refuses)
-                    schema["pattern"] = r"^[^\x00]*[^\s\x00][^\x00]*$"
-                elif schema.get("type") == "number":
-                    # django-filter's NumberFilter reads up to ±1e50
-                    schema.setdefault("minimum", -1e50)
-                    schema.setdefault("maximum", 1e50)
+                holder, key = parameter, "schema"
+                if holder[key].get("type") == "array":
+                    holder, key = holder[key], "items"
+                _not_blank(holder, key)
     return result
+
+
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+def _not_blank(holder: dict, key: str) -> None:
+    schema = holder.get(key, {})
+    alternatives = schema.get("oneOf", ())
+    if alternatives and all(one.get("type") == "string" for one in alternatives):
+        # an optional text "or empty" (allow_blank): empty is refused in a query
+        schema = holder[key] = {"type": "string"}
+    if "" in schema.get("enum", ()):
+        # a model's blank choice ("no outcome") cannot be asked for
+        schema["enum"] = [value for value in schema["enum"] if value]
+    if (
+        schema.get("type") == "string"
+        and not {"enum", "format", "$ref"} & set(schema)
+        and schema.get("pattern", NO_NUL) == NO_NUL
+    ):
+        schema["pattern"] = NOT_BLANK
+    elif schema.get("type") == "number":
+        # django-filter's NumberFilter reads numbers up to 1e50
+        schema.setdefault("maximum", 1e50)
 
 
 class BusinessDateFieldSchema(OpenApiSerializerFieldExtension):

@@ -739,3 +739,26 @@ def test_the_schema_says_bodies_take_their_fields_only(admin_api):
     assert schemas["OrderInputRequest"]["properties"]["lines"]["minItems"] == 1
     received = schemas["PaymentInputRequest"]["properties"]["received_date"]
     assert received["pattern"] == r"^(?:19|2[0-9])[0-9]{2}-"
+
+
+def test_the_schema_states_query_parameters_as_the_server_reads_them(admin_api):
+    schema = admin_api.get("/api/schema/", {"format": "json"}).json()
+
+    def parameters(path):
+        return {
+            p["name"]: p["schema"] for p in schema["paths"][path]["get"]["parameters"]
+        }
+
+    metrics = parameters("/api/v1/reports/metrics/")
+    # "or empty" was offered for ?key=, which answers 400 when empty
+    assert "oneOf" not in metrics["key"]
+    assert metrics["key"]["pattern"] == r"^[^\x00]*[^\s\x00][^\x00]*$"
+    assert metrics["end_month"]["pattern"].startswith("^(?:19[0-9]{2}|")
+    payments = parameters("/api/v1/payments/")
+    # django-filter reads amounts up to 1e50, and any negative one
+    assert payments["amount_max"] == {"type": "number", "maximum": 1e50}
+    response = admin_api.get("/api/v1/payments/", {"amount_max": "-4.36e67"})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+    response = admin_api.get("/api/v1/reports/metrics/", {"key": " "})
+    error_of(response, 400, "key")
