@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PORT ?= 8000
 
-.PHONY: install messages test lint check demo bench bench-setup clean
+.PHONY: install messages test lint check demo bench bench-setup fuzz clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,10 @@ demo: install messages
 
 bench: install
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Schema fuzzing of the API with schemathesis on a throwaway database (README).
+fuzz: install
+	./scripts/fuzz_api.sh $(FUZZ_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .hypothesis

@@ -16,7 +16,8 @@ Results go to ``bench/results/latest.json``. ``--suites core`` runs only the
 cases of ``bench/cases.py``; ``web`` times the browser pages and the invoice PDF
 (``bench/web.py``); ``reports`` and ``collecting`` are those apps' benchmarks
 (``bench/reports.py``, ``bench/collecting.py``); ``reconciliation`` imports and
-matches a 10,000-line bank statement (``bench/reconciliation.py``).
+matches a 10,000-line bank statement (``bench/reconciliation.py``); ``load``
+runs 50 API clients against gunicorn for ``--load-seconds`` (``bench/load.py``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from urllib.parse import urlparse
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/o2c_bench"
 SCALES = {"small": 50_000, "full": 2_000_000}
 # core: this module's cases; reports and collecting: those apps' own benchmarks.
-SUITES = ("core", "web", "reports", "collecting", "reconciliation")
+SUITES = ("core", "web", "reports", "collecting", "reconciliation", "load")
 FULL_CUSTOMERS = 50_000
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -59,6 +60,15 @@ def main(argv=None) -> int:
         "--suites",
         default=",".join(SUITES),
         help=f"Comma-separated, from {', '.join(SUITES)} (default: all).",
+    )
+    parser.add_argument(
+        "--load-seconds", type=int, default=180, help="Duration of the load test."
+    )
+    parser.add_argument(
+        "--load-clients", type=int, default=50, help="Concurrent API clients."
+    )
+    parser.add_argument(
+        "--load-workers", type=int, default=4, help="gunicorn workers serving them."
     )
     options = parser.parse_args(argv)
     suites = [name.strip() for name in options.suites.split(",") if name.strip()]
@@ -139,6 +149,17 @@ def _run_suite(suite: str, organization, results: dict, options) -> None:
         from bench.reconciliation import bench_reconciliation
 
         bench_reconciliation(organization, results, seed=options.seed)
+    elif suite == "load":
+        from bench.load import bench_load
+
+        bench_load(
+            organization,
+            results,
+            seconds=options.load_seconds,
+            clients=options.load_clients,
+            workers=options.load_workers,
+            seed=options.seed,
+        )
 
 
 def _configure_django(database_url: str) -> None:

@@ -49,7 +49,13 @@ from invoicing.models import CreditNote, Invoice
 from o2c import webhooks
 from o2c.api.base import TenantAPIView, TenantViewSet
 from o2c.api.errors import input_named
-from o2c.api.fields import DateField, MemberField, MoneyField, TenantRelatedField
+from o2c.api.fields import (
+    DateField,
+    MemberField,
+    MoneyField,
+    PlainDecimalField,
+    TenantRelatedField,
+)
 from o2c.api.filters import ChoicesFilter, MemberIdFilter, TenantIdFilter
 from o2c.api.serializers import ModelSerializer, QuerySerializer, Serializer
 from o2c.errors import ForeignObject
@@ -63,12 +69,10 @@ from orders.models import Customer
 
 class StepSerializer(ModelSerializer):
     policy = TenantRelatedField(DunningPolicy)
-    fee_amount = serializers.DecimalField(
+    fee_amount = PlainDecimalField(
         max_digits=18, decimal_places=3, required=False, allow_null=True
     )
-    minimum_amount = serializers.DecimalField(
-        max_digits=18, decimal_places=3, required=False
-    )
+    minimum_amount = PlainDecimalField(max_digits=18, decimal_places=3, required=False)
 
     class Meta:
         model = DunningStep
@@ -107,6 +111,10 @@ class PolicyInput(ModelSerializer):
             "name", "description", "is_default", "segments",
             "min_days_between_notices", "fee_period_days", "steps",
         ]  # fmt: skip
+        extra_kwargs = {
+            name: {"min_value": low, "max_value": high}
+            for name, (low, high, _message) in policies.POLICY_RANGES.items()
+        }
 
 
 class PolicyViewSet(
@@ -243,6 +251,11 @@ class SettingsSerializer(ModelSerializer):
             "dunning_hour", "promise_grace_days", "plan_grace_days",
             "stale_sending_minutes",
         ]  # fmt: skip
+        # The service's ranges, so the schema states them too.
+        extra_kwargs = {
+            name: {"min_value": low, "max_value": high}
+            for name, (low, high, _message) in policies.SETTINGS_RANGES.items()
+        }
 
 
 class SettingsView(TenantAPIView):
@@ -699,7 +712,7 @@ class WorklistSerializer(ModelSerializer):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     amount_overdue = MoneyField()
     amount_paused = MoneyField()
-    score = serializers.DecimalField(max_digits=8, decimal_places=1)
+    score = PlainDecimalField(max_digits=8, decimal_places=1)
 
     class Meta:
         model = WorklistEntry
@@ -831,7 +844,7 @@ class TimelineEventSerializer(Serializer):
     detail = serializers.CharField()
     object_type = serializers.CharField()
     object_id = serializers.IntegerField()
-    amount = serializers.DecimalField(max_digits=18, decimal_places=3, allow_null=True)
+    amount = PlainDecimalField(max_digits=18, decimal_places=3, allow_null=True)
     currency = serializers.CharField()
     status = serializers.CharField()
 

@@ -24,7 +24,13 @@ from invoicing.services import batch, invoices
 from invoicing.services.batch import MAX_BATCH
 from o2c.api.base import TenantAPIView, TenantViewSet
 from o2c.api.errors import NOT_FOUND, input_named
-from o2c.api.fields import DateField, MoneyField, QuantityField, TenantRelatedField
+from o2c.api.fields import (
+    DateField,
+    MoneyField,
+    PlainDecimalField,
+    QuantityField,
+    TenantRelatedField,
+)
 from o2c.api.filters import ChoicesFilter, TenantIdFilter
 from o2c.api.serializers import ModelSerializer, QuerySerializer, Serializer
 from o2c.errors import DomainError
@@ -37,7 +43,7 @@ class LineInput(Serializer):
     description = serializers.CharField(max_length=300, required=False, default="")
     quantity = QuantityField()
     unit_price = MoneyField()
-    tax_rate = serializers.DecimalField(
+    tax_rate = PlainDecimalField(
         max_digits=6, decimal_places=3, required=False, allow_null=True
     )
     tax_amount = MoneyField(
@@ -153,7 +159,7 @@ class InvoiceOutput(ModelSerializer):
     tax_total = MoneyField()
     total = MoneyField()
     open_amount = MoneyField()
-    discount_percent = serializers.DecimalField(
+    discount_percent = PlainDecimalField(
         max_digits=5,
         decimal_places=2,
         read_only=True,

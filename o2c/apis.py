@@ -10,7 +10,7 @@ from rest_framework.response import Response
 
 from o2c import fx, webhooks
 from o2c.api.base import TenantAPIView, TenantViewSet
-from o2c.api.fields import DateField
+from o2c.api.fields import DateField, PlainDecimalField
 from o2c.api.pagination import CursorPagination
 from o2c.api.serializers import ModelSerializer, Serializer
 from o2c.errors import DomainError
@@ -139,7 +139,7 @@ class FxRateOutput(ModelSerializer):
         help_text="Always the organization's base currency."
     )
     pair = serializers.SerializerMethodField(help_text='"USD/EUR"')
-    rate = serializers.DecimalField(max_digits=20, decimal_places=10)
+    rate = PlainDecimalField(max_digits=20, decimal_places=10)
 
     class Meta:
         model = FxRate

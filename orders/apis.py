@@ -12,6 +12,7 @@ from o2c.api.fields import (
     DateField,
     MemberField,
     MoneyField,
+    PlainDecimalField,
     QuantityField,
     TenantRelatedField,
 )
@@ -38,7 +39,7 @@ class PaymentTermSerializer(ModelSerializer):
         help_text='For kind "instalments": [{"percent": "50", "days": 30}, ...]',
     )
 
-    discount_percent = serializers.DecimalField(
+    discount_percent = PlainDecimalField(
         max_digits=5,
         decimal_places=2,
         required=False,
@@ -262,7 +263,7 @@ class OrderLineInput(Serializer):
     description = serializers.CharField(max_length=300, required=False, default="")
     quantity = QuantityField()
     unit_price = MoneyField(required=False, allow_null=True)
-    tax_rate = serializers.DecimalField(
+    tax_rate = PlainDecimalField(
         max_digits=6, decimal_places=3, required=False, allow_null=True
     )
 

@@ -11,7 +11,7 @@ import django_filters
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
@@ -135,7 +135,8 @@ class BankStatementViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet
 ):
     serializer_class = BankStatementOutput
-    parser_classes = [MultiPartParser, FormParser]
+    # A file travels in multipart only; a form-encoded body has none (415).
+    parser_classes = [MultiPartParser]
     capability = "receive_cash"
     filterset_fields = ["bank_account", "kind"]
 

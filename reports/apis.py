@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.response import Response
 
 from o2c.api.base import TenantAPIView
+from o2c.api.fields import PlainDecimalField
 from o2c.api.serializers import QuerySerializer, Serializer
 from o2c.errors import DomainError, ForeignObject
 from o2c.models import Membership
@@ -127,7 +128,10 @@ class AgingInvoicesInput(AgingInput):
 
 class MetricsInput(QuerySerializer):
     end_month = serializers.RegexField(
-        r"^\d{4}-\d{2}$",
+        # Years 1900 to 9998, months 01 to 12: a series of up to 60 months
+        # before (or the month after) an end outside them leaves the calendar.
+        r"^(?:19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])"
+        r"-(?:0[1-9]|1[0-2])$",
         required=False,
         help_text="Last month of the series, YYYY-MM (default the last closed one).",
     )
@@ -206,7 +210,7 @@ class AgingLineOutput(Serializer):
 
 class FxOutput(Serializer):
     currency = serializers.CharField()
-    rate = serializers.DecimalField(max_digits=20, decimal_places=10)
+    rate = PlainDecimalField(max_digits=20, decimal_places=10)
     rate_date = serializers.DateField()
 
 

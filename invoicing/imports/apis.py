@@ -10,7 +10,7 @@ or its errors (each with ``line``, ``column``, ``message``).
 import django_filters
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import exceptions, mixins, serializers, status
-from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
@@ -98,7 +98,8 @@ class ImportJobFilter(django_filters.FilterSet):
 
 
 class ImportJobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
-    parser_classes = [MultiPartParser, FormParser]
+    # A file travels in multipart only; a form-encoded body has none (415).
+    parser_classes = [MultiPartParser]
     filterset_class = ImportJobFilter
     # Uploading needs "bill" (invoices) or "manage_customers" (customers); which
     # one depends on the body, so ``create`` checks it once the kind is known.

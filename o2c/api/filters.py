@@ -2,6 +2,7 @@
 
 import django_filters
 from django import forms
+from django.db import models
 from django_filters import utils
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
@@ -78,6 +79,20 @@ class ChoicesFilter(django_filters.MultipleChoiceFilter):
 _BOOLEAN_VALUES = {"true", "false"}
 
 
+class TenantFilterSet(django_filters.FilterSet):
+    """The base of the FilterSets ``filterset_fields`` generates: a foreign key
+    there is an id resolved in the caller's organization like every other id
+    filter (unknown: 404), not a form choice (400 "Select a valid choice")."""
+
+    FILTER_DEFAULTS = {
+        **django_filters.FilterSet.FILTER_DEFAULTS,
+        models.ForeignKey: {
+            "filter_class": TenantIdFilter,
+            "extra": lambda field: {"model": field.remote_field.model},
+        },
+    }
+
+
 class FilterBackend(DjangoFilterBackend):
     """django-filter, with one behaviour on every list and nowhere else.
 
@@ -89,6 +104,8 @@ class FilterBackend(DjangoFilterBackend):
       django-filter alone treats both as "no filter" and returns the whole list,
       which a client cannot tell from a filtered one.
     """
+
+    filterset_base = TenantFilterSet
 
     def filter_queryset(self, request, queryset, view):
         if not is_list_action(view):

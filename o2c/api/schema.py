@@ -7,6 +7,7 @@ from drf_spectacular.extensions import (
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.plumbing import ResolvedComponent
+from rest_framework import serializers
 
 from o2c.api.fields import ID_SCHEMA
 from o2c.models import Organization
@@ -76,6 +77,40 @@ WRITE_ERRORS = ("400", "401", "403", "404", "409", "413", "415", "422", "429")
 class TenantAutoSchema(AutoSchema):
     """Documents the one error shape, and paginates reads only: a POST answering
     a list (a dunning run and the days it caught up) returns the plain list."""
+
+    def _map_basic_serializer(self, serializer, direction):
+        schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request" and not getattr(
+            serializer, "allow_unknown_fields", True
+        ):
+            # StrictFieldsMixin answers 400 "Unknown field." for any other key.
+            schema["additionalProperties"] = False
+        return schema
+
+    def _map_serializer_field(self, field, direction, bypass_extensions=False):
+        schema = super()._map_serializer_field(field, direction, bypass_extensions)
+        if direction != "request":
+            return schema
+        if (
+            schema.get("type") == "array"
+            and getattr(field, "allow_empty", True) is False
+        ):
+            schema["minItems"] = 1  # "This list may not be empty."
+        if isinstance(field, serializers.RegexField) and "pattern" not in schema:
+            # drf-spectacular states a RegexField's pattern on bodies, not on
+            # query parameters read by a serializer (?end_month=)
+            schema["pattern"] = next(
+                validator.regex.pattern
+                for validator in field.validators
+                if hasattr(validator, "regex")
+            )
+        if (
+            isinstance(field, serializers.CharField)
+            and schema.get("type") == "string"
+            and "pattern" not in schema
+        ):
+            schema["pattern"] = NO_NUL  # "Null characters are not allowed."
+        return schema
 
     def _get_paginator(self):
         return super()._get_paginator() if self.method == "GET" else None
@@ -158,3 +193,66 @@ class PlainDecimalFieldSchema(OpenApiSerializerFieldExtension):
 
 def _repeat(most: int | None, least: int = 1) -> str:
     return f"{{{least},{most}}}" if most is not None else ("+" if least else "*")
+
+
+# Pagination's own parameter: an empty cursor is the first page.
+_BLANK_ALLOWED = {"cursor"}
+
+
+def query_parameters_not_blank(result, generator, request, public):
+    """Document what the blank-parameter check enforces: a query parameter given
+    must hold something besides spaces (``?currency=`` answers 400, see
+    ``o2c.api.serializers.is_blank``). A free-text parameter says so with a
+    pattern (and no NUL, which Django refuses); a model's blank choice is no
+    choice; an optional text's "or empty" alternative does not apply."""
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", ()):
+                if parameter.get("in") != "query":
+                    continue
+                if parameter["name"] in _BLANK_ALLOWED:
+                    continue
+                holder, key = parameter, "schema"
+                if holder[key].get("type") == "array":
+                    holder, key = holder[key], "items"
+                _not_blank(holder, key)
+    return result
+
+
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
+
+def _not_blank(holder: dict, key: str) -> None:
+    schema = holder.get(key, {})
+    alternatives = schema.get("oneOf", ())
+    if alternatives and all(one.get("type") == "string" for one in alternatives):
+        # an optional text "or empty" (allow_blank): empty is refused in a query
+        schema = holder[key] = {"type": "string"}
+    if "" in schema.get("enum", ()):
+        # a model's blank choice ("no outcome") cannot be asked for
+        schema["enum"] = [value for value in schema["enum"] if value]
+    if (
+        schema.get("type") == "string"
+        and not {"enum", "format", "$ref"} & set(schema)
+        and schema.get("pattern", NO_NUL) == NO_NUL
+    ):
+        schema["pattern"] = NOT_BLANK
+    elif schema.get("type") == "number":
+        # django-filter's NumberFilter reads numbers up to 1e50
+        schema.setdefault("maximum", 1e50)
+
+
+class BusinessDateFieldSchema(OpenApiSerializerFieldExtension):
+    """A business date: the years 1900 to 2999 (``o2c.api.fields.DateField``)."""
+
+    target_class = "o2c.api.fields.DateField"
+    match_subclasses = True
+
+    def map_serializer_field(self, auto_schema, direction):
+        schema = auto_schema._map_serializer_field(
+            self.target, direction, bypass_extensions=True
+        )
+        if direction == "request":
+            schema["pattern"] = r"^(?:19|2[0-9])[0-9]{2}-"
+        return schema

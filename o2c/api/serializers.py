@@ -11,8 +11,12 @@ query string also carries pagination and other parameters.
 import difflib
 from collections.abc import Mapping
 
+from django.db import models
+from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+
+from o2c.api.fields import PlainDecimalField
 
 
 class StrictFieldsMixin:
@@ -20,6 +24,7 @@ class StrictFieldsMixin:
 
     def to_internal_value(self, data):
         refused = {} if self.allow_unknown_fields else self._refused_keys(data)
+        refused |= self._mistyped(data)
         try:
             value = super().to_internal_value(data)
         except ValidationError as error:
@@ -29,6 +34,26 @@ class StrictFieldsMixin:
         if refused:
             raise ValidationError(refused)
         return value
+
+    def _mistyped(self, data) -> dict:
+        """JSON's own types for text and yes/no: DRF alone turns ``0`` into "0"
+        for a text field and reads ``0``/``"yes"`` as a boolean, so a client's
+        wrong type would be stored silently. Form data (uploads) is all text."""
+        if not isinstance(data, Mapping) or isinstance(data, QueryDict):
+            return {}
+        mistyped = {}
+        for name, field in self.fields.items():
+            value = data.get(name)
+            if field.read_only or value is None:
+                continue
+            if isinstance(field, serializers.BooleanField):
+                if not isinstance(value, bool):
+                    mistyped[name] = ["Must be true or false."]
+            elif isinstance(field, serializers.CharField) and not isinstance(
+                value, str
+            ):
+                mistyped[name] = ["Must be a string."]
+        return mistyped
 
     def _refused_keys(self, data) -> dict:
         if not isinstance(data, Mapping):
@@ -76,4 +101,9 @@ class Serializer(StrictFieldsMixin, serializers.Serializer):
 
 
 class ModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
-    pass
+    # A model's decimal column reads the documented digits only, like every other
+    # decimal input ("1e2", " 1" or "" are refused, as the schema's pattern says).
+    serializer_field_mapping = {
+        **serializers.ModelSerializer.serializer_field_mapping,
+        models.DecimalField: PlainDecimalField,
+    }

@@ -325,6 +325,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "DEFAULT_GENERATOR_CLASS": "o2c.api.schema.TenantSchemaGenerator",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "o2c.api.schema.query_parameters_not_blank",
+    ],
     "ENUM_NAME_OVERRIDES": {
         "RoleEnum": "o2c.models.Role",
         "ContactRoleEnum": "orders.models.Contact.Role",

@@ -169,6 +169,12 @@ def month_window(end_month: date, months: int) -> list[date]:
         raise DomainError(
             "invalid_months", f"Months run from 1 to {MAX_MONTHS}.", field="months"
         )
+    return _months_ending(end_month, months)
+
+
+def _months_ending(end_month: date, months: int) -> list[date]:
+    """``month_window`` without the limit on what a client may ask for: a series
+    of 60 months reads its 12 months of look-back too."""
     end_month = end_month.replace(day=1)
     return [add_months(end_month, k - months + 1) for k in range(months)]
 
@@ -187,7 +193,7 @@ def ledger_month_sums(
     and current receivables at each month end; the scopes are rolled up from
     those few hundred rows.
     """
-    months = month_window(last_month, _months_between(first_month, last_month))
+    months = _months_ending(last_month, _months_between(first_month, last_month))
     ends = [month_end(m) for m in months]
     group = ("customer__collector_id", "customer__segment", "currency")
     on_invoices = LedgerEntry.objects.filter(invoice__isnull=False).order_by()
@@ -332,7 +338,7 @@ def series_from_sums(
     for month in months:
         figures = sums.get(month, empty)
         days = month_end(month).day
-        before = month_window(
+        before = _months_ending(
             add_months(month, -1), _months_between(history_start, month) - 1
         )
         opening = sums.get(before[-1], empty).receivables

@@ -601,3 +601,164 @@ def test_the_schema_matches_answers_found_to_differ(admin_api):
     assert run["content"]["application/json"]["schema"]["$ref"].endswith("/Run")
     payments = schema["paths"]["/api/v1/payments/"]["post"]["requestBody"]
     assert list(payments["content"]) == ["application/json"]
+
+
+# --- schemathesis run of scripts/fuzz_api.sh (issue 12) ---------------------------
+
+
+def test_a_model_decimal_reads_the_documented_digits_only(admin_api, org):
+    """A model's decimal column took "1e1" as 10 (Decimal() reads exponents); the
+    schema's pattern says digits and a point, so does the server now."""
+    url = "/api/v1/reconciliation-settings/"
+    before = admin_api.get(url).json()["short_payment_tolerance_percent"]
+    for written in ("1e1", " 1", "", "\u0661"):
+        response = admin_api.patch(url, {"short_payment_tolerance_percent": written})
+        error_of(response, 400, "short_payment_tolerance_percent")
+    assert admin_api.get(url).json()["short_payment_tolerance_percent"] == before
+    accepted = admin_api.patch(url, {"short_payment_tolerance_percent": "1.5"})
+    assert accepted.status_code == 200, accepted.json()
+    assert accepted.json()["short_payment_tolerance_percent"] == "1.50"
+
+
+def test_text_and_yes_no_inputs_refuse_other_json_types(admin_api, org, book):
+    """``"hold_reason": 0`` was stored as "0" and ``"confirmed": 0`` as false: a
+    client's wrong type went unnoticed. Both answer 400 naming the field."""
+    customer = book["customer"]
+    before = counts(org)
+    response = admin_api.patch(
+        f"/api/v1/customers/{customer.pk}/collection/",
+        {"on_hold": True, "hold_reason": 0},
+    )
+    assert error_of(response, 400, "hold_reason")["fields"]["hold_reason"] == [
+        "Must be a string."
+    ]
+    response = admin_api.post(
+        "/api/v1/customer-bank-accounts/",
+        {"customer": customer.pk, "account": "DE02120300000000202051", "confirmed": 0},
+    )
+    assert error_of(response, 400, "confirmed")["fields"]["confirmed"] == [
+        "Must be true or false."
+    ]
+    assert counts(org) == before
+    created = admin_api.post(
+        "/api/v1/customer-bank-accounts/",
+        {
+            "customer": customer.pk,
+            "account": "DE02120300000000202051",
+            "confirmed": True,
+        },
+    )
+    assert created.status_code == 201, created.json()
+    assert created.json()["confirmed"] is True
+
+
+def test_an_unknown_id_in_a_generated_filter_is_a_404_like_the_others(
+    admin_api, other_api, org, book
+):
+    """``?bank_account=0`` answered 400 "Select a valid choice" where every other
+    id filter answers 404; another organization's customer is not found either."""
+    response = admin_api.get("/api/v1/bank-statements/", {"bank_account": 999999})
+    error_of(response, 404, "bank_account")
+    response = other_api.get(
+        "/api/v1/customer-bank-accounts/", {"customer": book["customer"].pk}
+    )
+    error_of(response, 404, "customer")
+    response = admin_api.get("/api/v1/bank-statements/", {"bank_account": 0})
+    error_of(response, 400, "bank_account")
+    listed = admin_api.get(
+        "/api/v1/customer-bank-accounts/", {"customer": book["customer"].pk}
+    )
+    assert listed.status_code == 200
+    assert listed.json()["results"] == []
+
+
+def test_metrics_of_year_zero_are_refused_not_a_500(admin_api):
+    """``end_month=0000-05`` reached ``date(0, 5, 1)`` and ``0001-01`` a series
+    starting in year -1: 500s. The months a series can span are accepted."""
+    for month in (
+        "0000-05",
+        "0001-01",
+        "1899-12",
+        "9999-12",
+        "2026-13",
+        "\u0662\u0660\u0662\u0666-\u0660\u0661",
+    ):
+        response = admin_api.get("/api/v1/reports/metrics/", {"end_month": month})
+        error_of(response, 400, "end_month")
+    for month in ("1900-01", "9998-12"):
+        response = admin_api.get(
+            "/api/v1/reports/metrics/", {"end_month": month, "months": 60}
+        )
+        assert response.status_code == 200, response.content
+
+
+def test_the_schema_states_the_checks_the_fuzzer_met(admin_api):
+    schema = admin_api.get("/api/schema/", {"format": "json"}).json()
+    activities = {
+        p["name"]: p["schema"]
+        for p in schema["paths"]["/api/v1/activities/"]["get"]["parameters"]
+    }
+    # a blank outcome cannot be asked for (400), and "" is no choice
+    assert "" not in activities["outcome"]["enum"]
+    customers = {
+        p["name"]: p["schema"]
+        for p in schema["paths"]["/api/v1/customers/"]["get"]["parameters"]
+    }
+    assert customers["search"]["pattern"] == r"^[^\x00]*[^\s\x00][^\x00]*$"
+    assert customers["cursor"] == {"type": "string"}  # empty: the first page
+    settings = schema["components"]["schemas"]["PatchedSettingsRequest"]
+    minutes = settings["properties"]["stale_sending_minutes"]
+    assert (minutes["minimum"], minutes["maximum"]) == (1, 10080)
+    tolerance = schema["components"]["schemas"]["PatchedReconciliationSettingsRequest"][
+        "properties"
+    ]["short_payment_tolerance_percent"]
+    assert "pattern" in tolerance and "e" not in tolerance["pattern"]
+
+
+def test_an_upload_sent_form_encoded_is_a_415_not_a_missing_file(admin_api):
+    """The schema offered form encoding for uploads, which cannot carry a file:
+    the fuzzer's schema-valid request got "not a file". Multipart only now."""
+    for url, body in (
+        ("/api/v1/imports/", "kind=invoices&file=x"),
+        ("/api/v1/bank-statements/", "bank_account=1&file=x"),
+    ):
+        response = admin_api.generic(
+            "POST", url, body, content_type="application/x-www-form-urlencoded"
+        )
+        error_of(response, 415, None)
+    schema = admin_api.get("/api/schema/", {"format": "json"}).json()
+    for path in ("/api/v1/imports/", "/api/v1/bank-statements/"):
+        content = schema["paths"][path]["post"]["requestBody"]["content"]
+        assert list(content) == ["multipart/form-data"]
+
+
+def test_the_schema_says_bodies_take_their_fields_only(admin_api):
+    schema = admin_api.get("/api/schema/", {"format": "json"}).json()["components"]
+    schemas = schema["schemas"]
+    assert schemas["PaymentInputRequest"]["additionalProperties"] is False
+    assert schemas["OrderInputRequest"]["properties"]["lines"]["minItems"] == 1
+    received = schemas["PaymentInputRequest"]["properties"]["received_date"]
+    assert received["pattern"] == r"^(?:19|2[0-9])[0-9]{2}-"
+
+
+def test_the_schema_states_query_parameters_as_the_server_reads_them(admin_api):
+    schema = admin_api.get("/api/schema/", {"format": "json"}).json()
+
+    def parameters(path):
+        return {
+            p["name"]: p["schema"] for p in schema["paths"][path]["get"]["parameters"]
+        }
+
+    metrics = parameters("/api/v1/reports/metrics/")
+    # "or empty" was offered for ?key=, which answers 400 when empty
+    assert "oneOf" not in metrics["key"]
+    assert metrics["key"]["pattern"] == r"^[^\x00]*[^\s\x00][^\x00]*$"
+    assert metrics["end_month"]["pattern"].startswith("^(?:19[0-9]{2}|")
+    payments = parameters("/api/v1/payments/")
+    # django-filter reads amounts up to 1e50, and any negative one
+    assert payments["amount_max"] == {"type": "number", "maximum": 1e50}
+    response = admin_api.get("/api/v1/payments/", {"amount_max": "-4.36e67"})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+    response = admin_api.get("/api/v1/reports/metrics/", {"key": " "})
+    error_of(response, 400, "key")

@@ -1,14 +1,17 @@
 """Concurrent writers on PostgreSQL: row locks keep the numbers right."""
 
 import threading
+import time
 from decimal import Decimal
+from unittest import mock
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 
 from o2c.errors import DomainError
 from o2c.tenancy import tenant_context
 from reconciliation.models import Payment
+from reconciliation.services import payments
 from reconciliation.services.payments import allocation_create
 from tests.conftest import api_client_for
 from tests.factories import SYSTEM, CustomerFactory, issued_invoice, received_payment
@@ -84,3 +87,65 @@ def test_the_same_idempotency_key_sent_twice_at_once(org):
     assert first.json()["id"] == second.json()["id"]
     with tenant_context(org):
         assert Payment.objects.count() == 1
+
+
+def test_a_retry_arriving_while_the_first_request_works_waits_and_replays(org):
+    """The load test's dropped connection: the client gave up and sent the same
+    request again while the server was still recording the payment. The retry
+    waits on the claimed key and answers the first request's payment."""
+    with tenant_context(org):
+        invoice = issued_invoice(CustomerFactory(), "100.00")
+    body = {
+        "customer": invoice.customer_id,
+        "amount": "40.00",
+        "currency": "EUR",
+        "received_date": "2026-01-10",
+        "allocations": [{"invoice": invoice.pk, "amount": "40.00"}],
+    }
+    claimed, release = threading.Event(), threading.Event()
+    record = payments.payment_create
+    calls = []
+
+    def slow_first(**kwargs):
+        calls.append(kwargs["amount"])
+        if len(calls) == 1:
+            claimed.set()
+            release.wait(timeout=30)
+        return record(**kwargs)
+
+    def send():
+        return api_client_for(org).post(
+            "/api/v1/payments/", body, format="json", HTTP_IDEMPOTENCY_KEY="retry-1"
+        )
+
+    def send_once_claimed():
+        claimed.wait(timeout=30)
+        return send()
+
+    def release_once_the_retry_waits():
+        claimed.wait(timeout=30)
+        with connection.cursor() as cursor:
+            for _ in range(300):
+                cursor.execute(
+                    "SELECT count(*) FROM pg_stat_activity"
+                    " WHERE wait_event_type = 'Lock' AND datname = current_database()"
+                )
+                if cursor.fetchone()[0]:
+                    break
+                time.sleep(0.05)
+            else:
+                raise AssertionError("the retry never waited on the key")
+        release.set()
+
+    with mock.patch.object(payments, "payment_create", slow_first):
+        first, retry, _ = run_together(
+            send, send_once_claimed, release_once_the_retry_waits
+        )
+    assert first.status_code == retry.status_code == 201, (first, retry)
+    assert retry["Idempotent-Replayed"] == "true"
+    assert retry.json() == first.json()
+    assert calls == [Decimal("40.00")]  # the service ran once
+    with tenant_context(org):
+        assert Payment.objects.count() == 1
+        invoice.refresh_from_db()
+        assert invoice.open_amount == Decimal("60.00")
