@@ -938,3 +938,70 @@ class SuppressedAddress(TenantModel):
                 name="suppressedaddress_one_active",
             ),
         ]
+
+
+class PredictionModel(TenantModel):
+    """One nightly training of an organization's payment-date prediction.
+
+    ``kind`` says what serves the predictions made with it: the trained model
+    (it beat the customer-median baseline on the most recent 30 % of settled
+    history) or the baseline, with ``reason`` saying why. ``metrics`` holds the
+    held-out figures of both; ``payload`` the LightGBM boosters (their own text
+    format, no pickle) and the calibration, as JSON.
+    """
+
+    class Kind(models.TextChoices):
+        MODEL = "model", _("Trained model")
+        BASELINE = "baseline", _("Customer median (baseline)")
+
+    class Reason(models.TextChoices):
+        PUBLISHED = "published", _("Beat the baseline on recent history")
+        TOO_FEW = "too_few", _("Too few settled invoices")
+        CONSTANT = "constant", _("Every settled invoice paid alike")
+        NOT_BETTER = "not_better", _("Did not beat the baseline on recent history")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    trained_at = models.DateTimeField()
+    trained_through = models.DateField(
+        help_text="History settled before this day was used."
+    )
+    settled_invoices = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "-trained_at"], name="predictionmodel_recent"
+            ),
+        ]
+
+
+class InvoicePrediction(TenantModel):
+    """When an open invoice is expected to be paid, as scored by the last run.
+
+    Dates: ``expected_date`` (median), ``earliest_date``/``latest_date`` the
+    calibrated 80 % interval. ``reasons``: the largest contributions in days,
+    as ``[{"code": ..., "value": ..., "days": ...}]`` (words are made at display
+    time so they follow the reader's language).
+    """
+
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.CASCADE, related_name="prediction"
+    )
+    model = models.ForeignKey(
+        PredictionModel, on_delete=models.CASCADE, related_name="predictions"
+    )
+    as_of = models.DateField()
+    expected_date = models.DateField()
+    earliest_date = models.DateField()
+    latest_date = models.DateField()
+    expected_days_late = models.IntegerField()
+    chance_within_terms = models.DecimalField(max_digits=4, decimal_places=3)
+    chance_within_30_days = models.DecimalField(max_digits=4, decimal_places=3)
+    reasons = models.JSONField(default=list, blank=True)
+
+    @property
+    def expected_late(self) -> bool:
+        return self.expected_days_late > 0
