@@ -359,7 +359,7 @@ def features_as_of(history: History, rows, as_of) -> np.ndarray:
     put("days_past_due", as_of - due)
 
     _customer_history(history, customer, as_of, put)
-    _usual_amount(history, customer, as_of, total, put)
+    _usual_amount(history, customer, np.minimum(issued, as_of), total, put)
     _balances(history, account, as_of, put)
 
     disputes_so_far = _count_before(history.dispute_open_keys, rows, as_of)
@@ -410,10 +410,11 @@ def _customer_history(history: History, customer, as_of, put) -> None:
     put("share_disputed", np.where(known, disputed_count / safe, np.nan))
 
 
-def _usual_amount(history: History, customer, as_of, total, put) -> None:
-    """The amount against the median of the customer's earlier invoices."""
+def _usual_amount(history: History, customer, day, total, put) -> None:
+    """The amount against the median of the customer's invoices issued before
+    it (and before the as-of day)."""
     by_issue = _Sorted(history.customer, history.issued, history.total)
-    start, end = by_issue.span(customer, as_of)
+    start, end = by_issue.span(customer, day)
     usual = _running_median(by_issue.values, start, end)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(usual > 0, total / usual, np.nan)

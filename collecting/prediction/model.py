@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import lightgbm as lgb
 import numpy as np
+from django.conf import settings
 
 from collecting.prediction.features import CATEGORICAL, FEATURES, NEVER, History
 from collecting.prediction.features import features_as_of as compute_features
@@ -37,7 +38,6 @@ PARAMETERS = {
     "min_data_in_leaf": 40,
     "lambda_l2": 1.0,
     "feature_fraction": 0.9,
-    "num_threads": 2,
     "deterministic": True,
     "force_row_wise": True,
     "seed": 7,
@@ -158,7 +158,13 @@ class QuantileModel:
                 free_raw_data=True,
             )
             boosters[alpha] = lgb.train(
-                {**PARAMETERS, "alpha": alpha}, data, num_boost_round=ROUNDS
+                {
+                    **PARAMETERS,
+                    "alpha": alpha,
+                    "num_threads": settings.PREDICTION_THREADS,
+                },
+                data,
+                num_boost_round=ROUNDS,
             )
         return cls(boosters)
 
