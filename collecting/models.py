@@ -976,32 +976,3 @@ class PredictionModel(TenantModel):
                 fields=["organization", "-trained_at"], name="predictionmodel_recent"
             ),
         ]
-
-
-class InvoicePrediction(TenantModel):
-    """When an open invoice is expected to be paid, as scored by the last run.
-
-    Dates: ``expected_date`` (median), ``earliest_date``/``latest_date`` the
-    calibrated 80 % interval. ``reasons``: the largest contributions in days,
-    as ``[{"code": ..., "value": ..., "days": ...}]`` (words are made at display
-    time so they follow the reader's language).
-    """
-
-    invoice = models.OneToOneField(
-        Invoice, on_delete=models.CASCADE, related_name="prediction"
-    )
-    model = models.ForeignKey(
-        PredictionModel, on_delete=models.CASCADE, related_name="predictions"
-    )
-    as_of = models.DateField()
-    expected_date = models.DateField()
-    earliest_date = models.DateField()
-    latest_date = models.DateField()
-    expected_days_late = models.IntegerField()
-    chance_within_terms = models.DecimalField(max_digits=4, decimal_places=3)
-    chance_within_30_days = models.DecimalField(max_digits=4, decimal_places=3)
-    reasons = models.JSONField(default=list, blank=True)
-
-    @property
-    def expected_late(self) -> bool:
-        return self.expected_days_late > 0

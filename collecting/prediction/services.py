@@ -18,7 +18,7 @@ import numpy as np
 from django.db import transaction
 from django.utils import timezone
 
-from collecting.models import InvoicePrediction, PredictionModel
+from collecting.models import PredictionModel
 from collecting.prediction.features import NEVER, History, load_history
 from collecting.prediction.model import (
     Baseline,
@@ -29,7 +29,7 @@ from collecting.prediction.model import (
     settled_rows,
     snapshots,
 )
-from invoicing.models import Invoice
+from invoicing.models import Invoice, InvoicePrediction
 from o2c.tenancy import current_organization
 
 MIN_SETTLED = 200
@@ -156,7 +156,8 @@ def _predictions(history, rows, scored, within_terms, within_30, record, today):
         yield InvoicePrediction(
             organization=record.organization,
             invoice_id=int(history.invoice_ids[row]),
-            model=record,
+            run_id=record.pk,
+            kind=record.kind,
             as_of=today,
             expected_date=due + timedelta(days=expected),
             earliest_date=due + timedelta(days=int(np.floor(scored.low[index]))),

@@ -7,10 +7,11 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
-from collecting.models import InvoicePrediction, PredictionModel
+from collecting.models import PredictionModel
 from collecting.prediction.features import FEATURES, NEVER, History
 from collecting.prediction.model import Baseline, chance_paid_by
 from collecting.prediction.services import predictions_refresh, train
+from invoicing.models import InvoicePrediction
 from tests.factories import CustomerFactory, issued_invoice, received_payment
 
 START = date(2024, 1, 1).toordinal()
