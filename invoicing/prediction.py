@@ -15,7 +15,7 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
-from invoicing.models import InvoicePrediction
+from invoicing.models import Invoice, InvoicePrediction
 
 
 def _days(value) -> int:
@@ -162,3 +162,18 @@ def reasons_in_words(prediction: InvoicePrediction) -> list[dict]:
 
 def prediction_for(invoice) -> InvoicePrediction | None:
     return InvoicePrediction.objects.filter(invoice=invoice).first()
+
+
+def prediction_shown(invoice) -> dict | None:
+    """What the invoice page shows of an open invoice's prediction."""
+    if invoice.status not in (Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID):
+        return None
+    prediction = prediction_for(invoice)
+    if prediction is None:
+        return None
+    return {
+        "prediction": prediction,
+        "within_terms_percent": round(prediction.chance_within_terms * 100),
+        "within_30_days_percent": round(prediction.chance_within_30_days * 100),
+        "reasons": reasons_in_words(prediction),
+    }

@@ -81,3 +81,22 @@ def test_another_organizations_prediction_is_not_found(other_api, scored):
     response = other_api.get(f"/api/v1/invoices/{late.pk}/prediction/")
 
     assert response.status_code == 404
+
+
+def test_invoice_page_shows_the_prediction_in_german(org, scored):
+    from django.test import Client
+
+    from o2c.models import Role
+    from tests.factories import member
+
+    late, _ = scored
+    org.locale = "de"
+    org.save(update_fields=["locale"])
+    client = Client()
+    client.force_login(member(org, Role.FINANCE))
+
+    page = client.get(f"/invoices/{late.pk}/").content.decode()
+
+    assert 'id="invoice-prediction"' in page
+    assert "Erwartete Zahlung" in page
+    assert "Zahlt im Median 6 Tage zu spät" in page
