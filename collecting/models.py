@@ -969,6 +969,9 @@ class PredictionModel(TenantModel):
     settled_invoices = models.PositiveIntegerField(default=0)
     metrics = models.JSONField(default=dict, blank=True)
     payload = models.JSONField(default=dict, blank=True)
+    predictions_count = models.PositiveIntegerField(
+        default=0, help_text="Open invoices scored with it."
+    )
 
     class Meta:
         indexes = [

@@ -95,13 +95,15 @@ class Baseline:
         self.fallback, self.below, self.above = fallback, below, above
 
     @classmethod
-    def fit(cls, history: History, rows, as_of) -> Baseline:
+    def fit(cls, history: History, rows, as_of, matrix=None) -> Baseline:
         rows = np.asarray(rows, dtype=np.int64)
         if not len(rows):
             return cls()
         target = history.days_late[rows].astype(np.float64)
         baseline = cls(fallback=float(np.median(target)))
-        guess = baseline.point(compute_features(history, rows, as_of))
+        if matrix is None:
+            matrix = compute_features(history, rows, as_of)
+        guess = baseline.point(matrix)
         errors = target - guess
         baseline.below = float(np.quantile(errors, QUANTILES[0]))
         baseline.above = float(np.quantile(errors, QUANTILES[-1]))
@@ -137,27 +139,43 @@ class Baseline:
 
 
 class QuantileModel:
-    """Three LightGBM quantile boosters and the conformal margin."""
+    """Three LightGBM quantile boosters and the conformal margin.
+
+    Each booster starts from the baseline (the customer's median lateness, and
+    the baseline's own 10th/90th percentile errors for the interval) and learns
+    only corrections to it: with little signal it stays at the baseline, and its
+    per-feature contributions explain how far it moved from it.
+    """
 
     kind = "model"
 
-    def __init__(self, boosters: dict[float, lgb.Booster], margin: float = 0.0):
-        self.boosters, self.margin = boosters, margin
+    def __init__(
+        self,
+        boosters: dict[float, lgb.Booster],
+        baseline: Baseline,
+        margin: float = 0.0,
+    ):
+        self.boosters, self.baseline, self.margin = boosters, baseline, margin
+
+    def _start(self, matrix: np.ndarray, alpha: float) -> np.ndarray:
+        offset = {QUANTILES[0]: self.baseline.below, QUANTILES[-1]: self.baseline.above}
+        return self.baseline.point(matrix) + offset.get(alpha, 0.0)
 
     @classmethod
     def fit(cls, history: History, rows, as_of) -> QuantileModel:
         matrix = compute_features(history, rows, as_of)
         target = history.days_late[rows].astype(np.float64)
-        boosters = {}
+        model = cls({}, Baseline.fit(history, rows, as_of, matrix=matrix))
         for alpha in QUANTILES:
             data = lgb.Dataset(
                 matrix,
                 target,
+                init_score=model._start(matrix, alpha),
                 feature_name=list(FEATURES),
                 categorical_feature=list(CATEGORICAL),
                 free_raw_data=True,
             )
-            boosters[alpha] = lgb.train(
+            model.boosters[alpha] = lgb.train(
                 {
                     **PARAMETERS,
                     "alpha": alpha,
@@ -166,7 +184,7 @@ class QuantileModel:
                 data,
                 num_boost_round=ROUNDS,
             )
-        return cls(boosters)
+        return model
 
     def calibrate(self, history: History, rows, as_of) -> None:
         """Conformal margin: the interval widened by it holds 80 % of the slice."""
@@ -183,18 +201,27 @@ class QuantileModel:
     def score(self, history: History, rows, as_of, matrix=None, explain=True):
         if matrix is None:
             matrix = compute_features(history, rows, as_of)
-        low, expected, high = (self.boosters[a].predict(matrix) for a in QUANTILES)
+        low, expected, high = (
+            self.boosters[a].predict(matrix) + self._start(matrix, a) for a in QUANTILES
+        )
         floor = _floor(history, rows, as_of)
         low, expected, high = _ordered(floor, low, expected, high, self.margin)
         reasons = [[] for _ in range(len(matrix))]
         if explain and len(matrix):
             contributions = self.boosters[0.5].predict(matrix, pred_contrib=True)
-            reasons = _reasons(matrix, contributions)
+            starts = self.baseline.score(history, rows, as_of, matrix=matrix)
+            reasons = [
+                start + more
+                for start, more in zip(
+                    starts.reasons, _reasons(matrix, contributions), strict=True
+                )
+            ]
         return Scored(low, expected, high, floor, reasons)
 
     def payload(self) -> dict:
         return {
             "margin": self.margin,
+            "baseline": self.baseline.payload(),
             "features": list(FEATURES),
             "boosters": {
                 str(alpha): booster.model_to_string()
@@ -208,7 +235,8 @@ class QuantileModel:
             float(alpha): lgb.Booster(model_str=text)
             for alpha, text in payload["boosters"].items()
         }
-        return cls(boosters, margin=payload["margin"])
+        baseline = Baseline.from_payload(payload["baseline"])
+        return cls(boosters, baseline, margin=payload["margin"])
 
 
 def _reasons(matrix: np.ndarray, contributions: np.ndarray) -> list[list[dict]]:

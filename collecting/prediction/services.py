@@ -138,6 +138,7 @@ def predictions_refresh(*, today: date | None = None) -> PredictionModel:
             settled_invoices=training.settled,
             metrics=training.metrics,
             payload=training.predictor.payload(),
+            predictions_count=len(rows),
         )
         InvoicePrediction.objects.all().delete()
         InvoicePrediction.objects.bulk_create(
