@@ -79,6 +79,21 @@ def _floor(history: History, rows, as_of) -> np.ndarray:
     return np.asarray(as_of, dtype=np.float64) - history.due[rows]
 
 
+def _overdue_reasons(reasons, unclipped, floor) -> list[list[dict]]:
+    """Where the invoice is already later than predicted, that is the reason
+    its expected date moved (to today, at the earliest)."""
+    for index in np.flatnonzero(floor > unclipped).tolist():
+        reasons[index] = [
+            *reasons[index],
+            {
+                "code": "days_past_due",
+                "value": float(floor[index]),
+                "days": round(float(floor[index] - unclipped[index]), 1),
+            },
+        ]
+    return reasons
+
+
 def _ordered(floor, low, expected, high, margin=0.0) -> tuple:
     low = np.maximum(low - margin, floor)
     expected = np.maximum(expected, low)
@@ -121,14 +136,18 @@ class Baseline:
         low, expected, high = _ordered(
             floor, point + self.below, point, point + self.above
         )
+        reasons = _overdue_reasons(self.reasons(matrix), point, floor)
+        return Scored(low, expected, high, floor, reasons)
+
+    def reasons(self, matrix: np.ndarray) -> list[list[dict]]:
+        point = self.point(matrix)
         customer_median = ~np.isnan(matrix[:, FEATURES.index("median_days_late")])
-        reasons = [
+        return [
             [{"code": "median_days_late", "value": float(p), "days": float(p)}]
             if known
             else [{"code": "organization_median", "value": float(p), "days": 0.0}]
             for p, known in zip(point, customer_median, strict=True)
         ]
-        return Scored(low, expected, high, floor, reasons)
 
     def payload(self) -> dict:
         return {"fallback": self.fallback, "below": self.below, "above": self.above}
@@ -205,17 +224,20 @@ class QuantileModel:
             self.boosters[a].predict(matrix) + self._start(matrix, a) for a in QUANTILES
         )
         floor = _floor(history, rows, as_of)
+        unclipped = expected
         low, expected, high = _ordered(floor, low, expected, high, self.margin)
         reasons = [[] for _ in range(len(matrix))]
         if explain and len(matrix):
             contributions = self.boosters[0.5].predict(matrix, pred_contrib=True)
-            starts = self.baseline.score(history, rows, as_of, matrix=matrix)
             reasons = [
                 start + more
                 for start, more in zip(
-                    starts.reasons, _reasons(matrix, contributions), strict=True
+                    self.baseline.reasons(matrix),
+                    _reasons(matrix, contributions),
+                    strict=True,
                 )
             ]
+            reasons = _overdue_reasons(reasons, unclipped, floor)
         return Scored(low, expected, high, floor, reasons)
 
     def payload(self) -> dict:

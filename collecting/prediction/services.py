@@ -184,4 +184,7 @@ def backtest(history: History, *, split: date) -> dict:
     figures = compare(history, fitted_on, tested, model)
     figures["trained_on"] = len(fitted_on)
     figures["tested"] = len(tested)
+    figures["still_open"] = int(
+        ((history.issued >= split.toordinal()) & (history.settled == NEVER)).sum()
+    )
     return figures

@@ -165,3 +165,18 @@ def test_nightly_task_trains_and_scores_each_organization(org, other_org, settin
     with tenant_context(other_org):
         assert PredictionModel.objects.count() == 1
         assert InvoicePrediction.objects.count() == 0
+
+
+def test_an_invoice_later_than_predicted_is_expected_today_and_says_why():
+    history = synthetic(lambda rng, c, total: 0)
+    baseline = Baseline(fallback=5.0)
+    today = history.due[0] + 20
+
+    scored = baseline.score(history, [0], today, matrix=_no_history())
+
+    assert scored.expected[0] == 20  # today, not 5 days after the due date
+    assert scored.reasons[0][-1] == {
+        "code": "days_past_due",
+        "value": 20.0,
+        "days": 15.0,
+    }

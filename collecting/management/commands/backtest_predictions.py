@@ -41,7 +41,8 @@ class Command(TenantCommand):
             f"{organization.slug}: split {split.isoformat()}, trained on "
             f"{figures['trained_on']} invoices settled before it, tested on "
             f"{figures['tested']} issued from it and settled since "
-            f"(scored as of their invoice dates)"
+            f"(scored as of their invoice dates); {figures['still_open']} issued "
+            f"from it are still open and not scored"
         )
         self.stdout.write(
             f"{'':30} {'MAE days':>9} {'±3 days':>8} {'±7 days':>8} {'80% int.':>9}"
