@@ -33,8 +33,8 @@ TOP_REASONS = 3
 MIN_REASON_DAYS = 1.0
 PARAMETERS = {
     "objective": "quantile",
-    "learning_rate": 0.05,
-    "num_leaves": 31,
+    "learning_rate": 0.1,
+    "num_leaves": 15,
     "min_data_in_leaf": 40,
     "lambda_l2": 1.0,
     "feature_fraction": 0.9,
@@ -43,7 +43,7 @@ PARAMETERS = {
     "seed": 7,
     "verbose": -1,
 }
-ROUNDS = 300
+ROUNDS = 100  # small trees, few rounds: TreeSHAP reasons cost rounds x leaves
 
 
 def snapshots(history: History, rows) -> tuple[np.ndarray, np.ndarray]:
