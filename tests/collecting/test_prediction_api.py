@@ -100,3 +100,21 @@ def test_invoice_page_shows_the_prediction_in_german(org, scored):
     assert 'id="invoice-prediction"' in page
     assert "Erwartete Zahlung" in page
     assert "Zahlt im Median 6 Tage zu spät" in page
+
+
+def test_every_feature_has_words():
+    from collecting.prediction.features import FEATURES
+    from invoicing.prediction import reason_text
+
+    codes = [*FEATURES, "organization_median"]
+    texts = {
+        code: reason_text({"code": code, "value": 4.0, "days": 2.0}) for code in codes
+    }
+
+    assert [code for code, text in texts.items() if not text or text == code] == []
+    assert texts["amount_to_usual"] == "Amount 4.0 times its usual"
+    assert texts["dunning_steps_sent"] == "4 reminders sent"
+    assert texts["days_past_due"] == "Already 4 days past due"
+    assert reason_text({"code": "median_days_late", "value": -3.0}) == (
+        "Pays 3 days early (median)"
+    )
