@@ -180,3 +180,35 @@ def test_an_invoice_later_than_predicted_is_expected_today_and_says_why():
         "value": 20.0,
         "days": 15.0,
     }
+
+
+def test_collectors_score_counts_the_risk_of_paying_late(tenant):
+    from collecting.models import WorklistEntry
+    from collecting.services.worklist import worklist_rebuild
+
+    risky, unscored = CustomerFactory(name="Risky"), CustomerFactory(name="Unscored")
+    invoices = {
+        customer: issued_invoice(customer, "500.00", invoice_date=date(2026, 1, 1))
+        for customer in (risky, unscored)
+    }
+    InvoicePrediction.objects.create(
+        organization=tenant,
+        invoice=invoices[risky],
+        run_id=1,
+        kind="model",
+        as_of=date(2026, 3, 1),
+        expected_date=date(2026, 4, 20),
+        earliest_date=date(2026, 3, 10),
+        latest_date=date(2026, 6, 1),
+        expected_days_late=79,
+        chance_within_terms=Decimal("0"),
+        chance_within_30_days=Decimal("0.25"),
+    )
+
+    worklist_rebuild(today=date(2026, 3, 1))
+
+    entries = {e.customer.name: e for e in WorklistEntry.objects.all()}
+    # 75 % of Risky's 500.00 overdue is unlikely within 30 days past due: 15 points.
+    assert entries["Risky"].score_parts["late_payment_risk"] == 15.0
+    assert "late_payment_risk" not in entries["Unscored"].score_parts
+    assert entries["Risky"].score - entries["Unscored"].score == Decimal("15.0")
