@@ -938,3 +938,44 @@ class SuppressedAddress(TenantModel):
                 name="suppressedaddress_one_active",
             ),
         ]
+
+
+class PredictionModel(TenantModel):
+    """One nightly training of an organization's payment-date prediction.
+
+    ``kind`` says what serves the predictions made with it: the trained model
+    (it beat the customer-median baseline on the most recent 30 % of settled
+    history) or the baseline, with ``reason`` saying why. ``metrics`` holds the
+    held-out figures of both; ``payload`` the LightGBM boosters (their own text
+    format, no pickle) and the calibration, as JSON.
+    """
+
+    class Kind(models.TextChoices):
+        MODEL = "model", _("Trained model")
+        BASELINE = "baseline", _("Customer median (baseline)")
+
+    class Reason(models.TextChoices):
+        PUBLISHED = "published", _("Beat the baseline on recent history")
+        TOO_FEW = "too_few", _("Too few settled invoices")
+        CONSTANT = "constant", _("Every settled invoice paid alike")
+        NOT_BETTER = "not_better", _("Did not beat the baseline on recent history")
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    reason = models.CharField(max_length=12, choices=Reason.choices)
+    trained_at = models.DateTimeField()
+    trained_through = models.DateField(
+        help_text="History settled before this day was used."
+    )
+    settled_invoices = models.PositiveIntegerField(default=0)
+    metrics = models.JSONField(default=dict, blank=True)
+    payload = models.JSONField(default=dict, blank=True)
+    predictions_count = models.PositiveIntegerField(
+        default=0, help_text="Open invoices scored with it."
+    )
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "-trained_at"], name="predictionmodel_recent"
+            ),
+        ]

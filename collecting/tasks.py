@@ -13,6 +13,7 @@ from django.utils import timezone
 
 import o2c.webhooks  # noqa: F401 (registers the webhook delivery task on workers)
 from collecting.models import DunningRun
+from collecting.prediction.services import predictions_refresh
 from collecting.selectors import collecting_settings
 from collecting.services.dunning import dunning_run, dunning_run_execute
 from collecting.services.sending import notices_send, notices_sweep
@@ -117,3 +118,26 @@ def refresh_account(organization_id: int, customer_id: int) -> int:
     if customer is None:
         return 0
     return worklist_refresh(customer=customer)
+
+
+@shared_task(name="collecting.refresh_all_predictions")
+def refresh_all_predictions() -> int:
+    """Nightly (beat ``collecting-refresh-predictions``): one training and
+    scoring task per organization."""
+    organization_ids = list(Organization.objects.values_list("pk", flat=True))
+    for organization_id in organization_ids:
+        refresh_predictions.delay(organization_id)
+    return len(organization_ids)
+
+
+@shared_task(
+    name="collecting.refresh_predictions",
+    acks_late=True,
+    soft_time_limit=1500,
+    time_limit=1800,
+)
+@tenant_task
+def refresh_predictions(organization_id: int) -> str:
+    """Train the organization's prediction and score its open invoices. Running
+    it twice records two trainings and leaves one score per open invoice."""
+    return predictions_refresh().kind

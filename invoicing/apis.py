@@ -4,11 +4,12 @@ import django_filters
 from django.db.models import Q
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status
 from rest_framework.decorators import action
-from rest_framework.exceptions import ErrorDetail
+from rest_framework.exceptions import ErrorDetail, NotFound
 from rest_framework.response import Response
 
 from invoicing.models import (
@@ -17,8 +18,10 @@ from invoicing.models import (
     Invoice,
     InvoiceInstalment,
     InvoiceLine,
+    InvoicePrediction,
     LedgerEntry,
 )
+from invoicing.prediction import prediction_for, reasons_in_words
 from invoicing.selectors import customer_balances, invoice_open_amount
 from invoicing.services import batch, invoices
 from invoicing.services.batch import MAX_BATCH
@@ -154,6 +157,47 @@ class InstalmentOutput(ModelSerializer):
         fields = ["sequence", "due_date", "amount"]
 
 
+class PredictionReasonOutput(Serializer):
+    code = serializers.CharField(help_text="Which feature (stable, for programs).")
+    text = serializers.CharField(help_text="The reason in the reader's language.")
+    days = serializers.IntegerField(
+        help_text="How many days it moves the expected date (+ later, - earlier)."
+    )
+
+
+class PredictionOutput(ModelSerializer):
+    """When the open invoice is expected to be paid (scored nightly)."""
+
+    expected_late = serializers.BooleanField(
+        read_only=True, help_text="Expected to be paid after its due date."
+    )
+    chance_within_terms = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        read_only=True,
+        help_text="Probability (0 to 1) of being paid by the due date.",
+    )
+    chance_within_30_days = serializers.DecimalField(
+        max_digits=4,
+        decimal_places=3,
+        read_only=True,
+        help_text="Probability of being paid at most 30 days past the due date.",
+    )
+    reasons = serializers.SerializerMethodField()
+
+    class Meta:
+        model = InvoicePrediction
+        fields = [
+            "kind", "as_of", "expected_date", "earliest_date", "latest_date",
+            "expected_days_late", "expected_late", "chance_within_terms",
+            "chance_within_30_days", "reasons",
+        ]  # fmt: skip
+
+    @extend_schema_field(PredictionReasonOutput(many=True))
+    def get_reasons(self, prediction):
+        return reasons_in_words(prediction)
+
+
 class InvoiceOutput(ModelSerializer):
     subtotal = MoneyField()
     tax_total = MoneyField()
@@ -176,6 +220,9 @@ class InvoiceOutput(ModelSerializer):
         allow_null=True,
         help_text="The discount in the invoice currency, at its minor unit.",
     )
+    prediction = serializers.SerializerMethodField(
+        help_text="Expected payment (open invoices, scored nightly; null: none)."
+    )
 
     class Meta:
         model = Invoice
@@ -184,8 +231,16 @@ class InvoiceOutput(ModelSerializer):
             "invoice_date", "due_date", "customer_reference", "external_id",
             "subtotal", "tax_total", "total", "open_amount", "discount_percent",
             "discount_date", "discount_amount", "settled_date", "issued_at",
-            "created_at",
+            "created_at", "prediction",
         ]  # fmt: skip
+
+    @extend_schema_field(PredictionOutput(allow_null=True))
+    def get_prediction(self, invoice):
+        try:
+            prediction = invoice.prediction
+        except InvoicePrediction.DoesNotExist:
+            return None
+        return PredictionOutput(prediction).data
 
 
 class InvoiceDetailOutput(InvoiceOutput):
@@ -237,6 +292,11 @@ class InvoiceFilter(django_filters.FilterSet):
         method="filter_overdue",
         label="Open and past due in the organization's local today",
     )
+    expected_late = django_filters.BooleanFilter(
+        method="filter_expected_late",
+        label="Predicted to be paid after the due date (true) or by it (false); "
+        "invoices without a prediction match neither",
+    )
 
     class Meta:
         model = Invoice
@@ -250,15 +310,21 @@ class InvoiceFilter(django_filters.FilterSet):
         )
         return queryset.filter(overdue) if value else queryset.exclude(overdue)
 
+    def filter_expected_late(self, queryset, name, value):
+        if value:
+            return queryset.filter(prediction__expected_days_late__gt=0)
+        return queryset.filter(prediction__expected_days_late__lte=0)
+
 
 class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantViewSet):
     filterset_class = InvoiceFilter
     capability = "bill"
 
     def get_queryset(self):
+        invoices_with_prediction = Invoice.objects.select_related("prediction")
         if self.action == "retrieve":
-            return Invoice.objects.prefetch_related("lines", "instalments")
-        return Invoice.objects.all()
+            return invoices_with_prediction.prefetch_related("lines", "instalments")
+        return invoices_with_prediction
 
     def get_serializer_class(self):
         return InvoiceDetailOutput if self.action == "retrieve" else InvoiceOutput
@@ -357,6 +423,21 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         }
         return Response(InvoiceBalanceOutput(body).data)
 
+    @extend_schema(responses=PredictionOutput)
+    @action(detail=True, methods=["get"])
+    def prediction(self, request, pk=None):
+        """When the invoice is expected to be paid: the median date, the 80 %
+        interval, the chances of payment within terms and within 30 days past
+        due, and the reasons. 404 when the invoice has no prediction (not open,
+        or opened since the last nightly scoring)."""
+        invoice = self.get_object()
+        prediction = prediction_for(invoice)
+        if prediction is None:
+            raise NotFound(
+                _("This invoice has no payment prediction yet."), code="no_prediction"
+            )
+        return Response(PredictionOutput(prediction).data)
+
     @extend_schema(responses={(200, "application/pdf"): OpenApiTypes.BINARY})
     # url_name: the browser page owns "invoice-pdf"
     @action(detail=True, methods=["get"], url_name="pdf-download")
@@ -371,7 +452,9 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
 
     def _detail(self, invoice):
         return InvoiceDetailOutput(
-            Invoice.objects.prefetch_related("lines", "instalments").get(pk=invoice.pk)
+            Invoice.objects.select_related("prediction")
+            .prefetch_related("lines", "instalments")
+            .get(pk=invoice.pk)
         ).data
 
 

@@ -411,3 +411,38 @@ class InvoiceEmailText(TenantModel):
 
     def __str__(self):
         return f"invoice email ({self.language})"
+
+
+class InvoicePrediction(TenantModel):
+    """When an open invoice is expected to be paid, as scored by the last nightly
+    prediction run (``collecting.prediction``); owned here so that invoicing's
+    API, collecting's worklist and reports read it without importing the
+    predictor. ``run_id`` names the ``collecting.PredictionModel`` row by id.
+
+    Dates: ``expected_date`` (median), ``earliest_date``/``latest_date`` the
+    calibrated 80 % interval. ``reasons``: the largest contributions in days,
+    as ``[{"code": ..., "value": ..., "days": ...}]`` (put in words at display
+    time, in the reader's language).
+    """
+
+    class Kind(models.TextChoices):
+        MODEL = "model", _("Trained model")
+        BASELINE = "baseline", _("Customer median (baseline)")
+
+    invoice = models.OneToOneField(
+        Invoice, on_delete=models.CASCADE, related_name="prediction"
+    )
+    run_id = models.BigIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    as_of = models.DateField()
+    expected_date = models.DateField()
+    earliest_date = models.DateField()
+    latest_date = models.DateField()
+    expected_days_late = models.IntegerField()
+    chance_within_terms = models.DecimalField(max_digits=4, decimal_places=3)
+    chance_within_30_days = models.DecimalField(max_digits=4, decimal_places=3)
+    reasons = models.JSONField(default=list, blank=True)
+
+    @property
+    def expected_late(self) -> bool:
+        return self.expected_days_late > 0

@@ -23,6 +23,7 @@ from invoicing.forms import (
     VoidForm,
 )
 from invoicing.models import CreditNote, Invoice
+from invoicing.prediction import prediction_shown
 from invoicing.selectors import (
     OUTSTANDING,
     InvoiceFilters,
@@ -202,6 +203,7 @@ def _invoice_page(request, invoice, *, action="", action_error=None, void_form=N
         {
             "invoice": invoice,
             "today": request.organization.today(),
+            "prediction": prediction_shown(invoice),
             "can_bill": role_can(request.membership.role, "bill"),
             "issue_form": IssueForm(initial={"email": True}),
             "void_form": void_form or VoidForm(),

@@ -19,6 +19,10 @@ each stored in ``WorklistEntry.score_parts`` and shown on the row:
                        hard bounce or spam complaint (someone must find a new one)
 ``notice_failed``      15 while a dunning notice of the last 30 days failed to go out
                        (the mail server refused it, or gave up after retries)
+``late_payment_risk``  up to 20: 20 * the share of the actionable overdue amount
+                       predicted *not* to be paid within 30 days past due (the
+                       nightly payment prediction; invoices not scored yet count
+                       as no risk)
 =====================  ==============================================================
 
 A broken promise is worth more than any other single part, so the account goes
@@ -71,7 +75,9 @@ LABELS = {
     "agency_review": _("agency review"),
     "email_bounced": _("email bounced"),
     "notice_failed": _("notice not delivered"),
+    "late_payment_risk": _("risk of paying late"),
 }
+LATE_RISK_POINTS = 20
 
 
 def profile_for(customer: Customer) -> CustomerCollectionProfile:
@@ -90,6 +96,13 @@ class _Account:
     invoices: int = 0
     oldest_due: date | None = None
     oldest_paused_due: date | None = None
+    unlikely_soon: Decimal = Decimal(0)  # actionable amount x P(not paid in 30 d)
+
+    @property
+    def late_risk(self) -> float:
+        if not self.actionable:
+            return 0.0
+        return float(self.unlikely_soon / self.actionable)
 
 
 @dataclass
@@ -116,6 +129,7 @@ def score_parts(
     today: date,
     email_bounced: bool = False,
     notice_failed: bool = False,
+    late_risk: float = 0.0,
 ) -> dict[str, float]:
     """The parts of the score (see the module's table); zero parts are left out."""
     parts = {
@@ -138,6 +152,7 @@ def score_parts(
         "agency_review": 10 if agency_review else 0,
         "email_bounced": 20 if email_bounced else 0,
         "notice_failed": 15 if notice_failed else 0,
+        "late_payment_risk": LATE_RISK_POINTS * min(max(late_risk, 0.0), 1.0),
     }
     return {name: round(points, 1) for name, points in parts.items() if points}
 
@@ -196,13 +211,20 @@ def _overdue_accounts(customer_ids, today) -> dict[tuple[int, str], _Account]:
             due_date__lt=today,
         ),
         customer_ids,
-    ).values_list("pk", "customer_id", "currency", "due_date", "open_amount")
+    ).values_list(
+        "pk",
+        "customer_id",
+        "currency",
+        "due_date",
+        "open_amount",
+        "prediction__chance_within_30_days",
+    )
     rows = list(invoices.order_by())
     paused = paused_invoices(
         invoice_ids=[row[0] for row in rows] if customer_ids is not None else None
     )
     accounts: dict[tuple[int, str], _Account] = {}
-    for invoice_id, customer_id, currency, due_date, open_amount in rows:
+    for invoice_id, customer_id, currency, due_date, open_amount, chance in rows:
         account = accounts.get((customer_id, currency))
         if account is None:
             account = accounts[(customer_id, currency)] = _Account(
@@ -218,6 +240,8 @@ def _overdue_accounts(customer_ids, today) -> dict[tuple[int, str], _Account]:
                 account.oldest_paused_due = due_date
         else:
             account.actionable += open_amount
+            if chance is not None:
+                account.unlikely_soon += open_amount * (1 - chance)
             if account.oldest_due is None or due_date < account.oldest_due:
                 account.oldest_due = due_date
     return accounts
@@ -319,6 +343,7 @@ def _fill(entry, account: _Account, facts: _Facts, rate, today) -> None:
         today=today,
         email_bounced=account.customer_id in facts.bounced,
         notice_failed=account.customer_id in facts.failed_notice,
+        late_risk=account.late_risk,
     )
     on_hold = bool(profile and profile.on_hold)
     entry.collector_id = collector_id

@@ -253,6 +253,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=30 * 60)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=25 * 60)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+# LightGBM threads per training. One by default: on a machine whose cores are
+# shared (several workers), OpenMP threads that wait for a busy core spin and
+# make training many times slower; a dedicated worker may set 2 or more.
+PREDICTION_THREADS = env.int("PREDICTION_THREADS", default=1)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULE = {
@@ -265,6 +269,11 @@ CELERY_BEAT_SCHEDULE = {
     "collecting-schedule-runs": {
         "task": "collecting.schedule_runs",
         "schedule": crontab(minute="*/15"),
+    },
+    # Each organization's payment-date prediction: trained and open invoices scored.
+    "collecting-refresh-predictions": {
+        "task": "collecting.refresh_all_predictions",
+        "schedule": crontab(hour=3, minute=30),
     },
     "verify-ledgers-nightly": {
         "task": "o2c.verify_all_ledgers",

@@ -1,8 +1,11 @@
 """Cash expected in the coming weeks from open invoices.
 
-Each open invoice's open amount is expected on its due date shifted by how late
-(or early) its customer has paid: the customer's average days beyond terms over
-invoices settled in the last twelve months (``PaymentProfile``, at least
+Each open invoice's open amount is expected on its predicted payment date
+(``InvoicePrediction.expected_date``, scored nightly by
+``collecting.prediction``). An invoice without a prediction yet (issued since
+the last scoring) falls back to its due date shifted by how late (or early) its
+customer has paid: the customer's average days beyond terms over invoices
+settled in the last twelve months (``PaymentProfile``, at least
 ``MIN_PAID_INVOICES`` of them), else the organization's average, else zero.
 Amounts whose expected date has already passed are shown apart as "past the
 expected date": cash that history says should have come and has not.
@@ -67,7 +70,11 @@ def _expected_in(today: date):
         Value(organization_delay_days()),
         output_field=IntegerField(),
     )
-    return DaysBetween(F("due_date"), Value(today)) + delay
+    return Coalesce(
+        DaysBetween(F("prediction__expected_date"), Value(today)),
+        DaysBetween(F("due_date"), Value(today)) + delay,
+        output_field=IntegerField(),
+    )
 
 
 def forecast_invoices(*, week: int | None) -> QuerySet[Invoice]:

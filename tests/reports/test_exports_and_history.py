@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 import time_machine
 
+from invoicing.models import InvoicePrediction
 from invoicing.services.invoices import LineInput, credit_note_create, fee_post
 from o2c.models import Organization
 from o2c.tenancy import tenant_context
@@ -237,6 +238,39 @@ def test_cash_forecast_shifts_due_dates_by_history(tenant):
     assert forecast.past_expected == D("7.00")  # due 1 June + 14 = 15 June, passed
     assert forecast.total == D("147.00")
     assert [i.open_as_of for i in forecast_invoices(week=None)] == [D("7.00")]
+
+
+def test_cash_forecast_takes_the_predicted_payment_date(tenant):
+    customer = CustomerFactory()
+    predicted = issued_invoice(
+        customer, "100.00", invoice_date=date(2026, 6, 20), due_date=date(2026, 7, 3)
+    )
+    unscored = issued_invoice(
+        customer, "40.00", invoice_date=date(2026, 6, 29), due_date=date(2026, 7, 3)
+    )
+    InvoicePrediction.objects.create(
+        organization=tenant,
+        invoice=predicted,
+        run_id=1,
+        kind="model",
+        as_of=date(2026, 6, 30),
+        expected_date=date(2026, 7, 20),  # 20 days from today: week 2
+        earliest_date=date(2026, 7, 10),
+        latest_date=date(2026, 8, 1),
+        expected_days_late=17,
+        chance_within_terms=D("0.1"),
+        chance_within_30_days=D("0.9"),
+    )
+
+    (forecast,) = cash_forecast(weeks=4)
+
+    # The predicted invoice in week 2; the one issued since the scoring on its
+    # due date (3 July, week 0: no payment history to shift it by).
+    assert [week.amount for week in forecast.weeks] == [
+        D("40.00"), D(0), D("100.00"), D(0)
+    ]  # fmt: skip
+    assert [i.pk for i in forecast_invoices(week=2)] == [predicted.pk]
+    assert [i.pk for i in forecast_invoices(week=0)] == [unscored.pk]
 
 
 def test_organizations_do_not_share_profiles(tenant):
