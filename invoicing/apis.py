@@ -243,6 +243,16 @@ class InvoiceOutput(ModelSerializer):
         return PredictionOutput(prediction).data
 
 
+class InvoiceEventOutput(InvoiceOutput):
+    """An invoice in an event: as listed, without the nightly prediction (a score,
+    not a fact of the event; ``GET /invoices/{id}/prediction/`` has it)."""
+
+    prediction = None
+
+    class Meta(InvoiceOutput.Meta):
+        fields = [f for f in InvoiceOutput.Meta.fields if f != "prediction"]
+
+
 class InvoiceDetailOutput(InvoiceOutput):
     lines = InvoiceLineOutput(many=True, read_only=True)
     instalments = InstalmentOutput(many=True, read_only=True)

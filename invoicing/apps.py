@@ -17,13 +17,14 @@ class InvoicingConfig(AppConfig):
 def _register_event_objects():
     """Events show invoices and credit notes as the REST API does (an invoice as
     listed: without its lines and instalments, which do not change once it is
-    issued and would cost two reads per event; ``GET /invoices/{id}/`` has them)."""
+    issued and would cost two reads per event, ``GET /invoices/{id}/`` has them;
+    and without the nightly prediction, a score rather than part of the event)."""
     from invoicing import apis
     from invoicing.models import CreditNote, Invoice
     from o2c.webhooks import register_event_object
 
     register_event_object(
-        Invoice, "invoice", lambda objs: apis.InvoiceOutput(objs, many=True).data
+        Invoice, "invoice", lambda objs: apis.InvoiceEventOutput(objs, many=True).data
     )
     register_event_object(
         CreditNote,
