@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from o2c import fx, webhooks
 from o2c.api.base import TenantAPIView, TenantViewSet
 from o2c.api.fields import DateField, PlainDecimalField
+from o2c.api.filters import MomentFilter
 from o2c.api.pagination import CursorPagination
 from o2c.api.serializers import ModelSerializer, Serializer
 from o2c.errors import DomainError
@@ -248,12 +249,8 @@ class EventFilter(django_filters.FilterSet):
         field_name="object_type", help_text="Object type, e.g. `invoice`."
     )
     object_id = django_filters.CharFilter(help_text="Id of the object.")
-    created_after = django_filters.IsoDateTimeFilter(
-        field_name="created", lookup_expr="gte"
-    )
-    created_before = django_filters.IsoDateTimeFilter(
-        field_name="created", lookup_expr="lt"
-    )
+    created_after = MomentFilter(field_name="created", lookup_expr="gte")
+    created_before = MomentFilter(field_name="created", lookup_expr="lt")
 
     class Meta:
         model = Event

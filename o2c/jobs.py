@@ -34,6 +34,19 @@ LOST_ENQUEUE = timedelta(minutes=10)
 _TASKS: dict[str, str] = {}
 
 
+def storable(value):
+    """``value`` (a job's result or errors) as JSON PostgreSQL can store: a NUL
+    character, which a message quoting a binary file may carry, is refused by
+    ``jsonb``, so it is shown as the replacement character instead."""
+    if isinstance(value, str):
+        return value.replace("\x00", "\ufffd")
+    if isinstance(value, dict):
+        return {key: storable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [storable(item) for item in value]
+    return value
+
+
 def register_job_task(kind: str, task_name: str) -> None:
     """Jobs of ``kind`` (a kind, or a prefix ending in ``*``) run ``task_name``,
     which takes (organization id, job id)."""

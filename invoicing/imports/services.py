@@ -87,7 +87,7 @@ from invoicing.services.invoices import invoice_debit
 from invoicing.services.ledger import Posting, ledger_post
 from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import DomainError
-from o2c.jobs import job_claim
+from o2c.jobs import job_claim, storable
 from o2c.models import AuditEvent, Job, Role, Sequence
 from o2c.money import quantize
 from o2c.services import Actor, audit_record, next_number, transition
@@ -380,8 +380,8 @@ def _finish(
         data={key: result[key] for key in ("created", "unchanged") if key in result},
         extra_fields={
             "finished_at": timezone.now(),
-            "result": result,
-            "errors": error_items,
+            "result": storable(result),
+            "errors": storable(error_items),
             "progress": job.total if succeeded else job.progress,
         },
     )

@@ -1,14 +1,17 @@
 """django-filter pieces shared by the stage APIs."""
 
+from datetime import UTC
+
 import django_filters
 from django import forms
 from django.db import models
 from django_filters import utils
+from django_filters.fields import IsoDateTimeField
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
-from o2c.api.fields import ID_SCHEMA, MAX_ID, organization_members
+from o2c.api.fields import ID_SCHEMA, MAX_ID, DateField, organization_members
 from o2c.api.serializers import EMPTY_PARAMETER, is_blank
 from o2c.errors import ForeignObject
 
@@ -62,6 +65,29 @@ class MemberIdFilter(IdFilter):
                 field=self.field_name.removesuffix("_id"),
             )
         return super().filter(qs, value)
+
+
+class _MomentField(IsoDateTimeField):
+    def clean(self, value):
+        moment = super().clean(value)
+        if moment is None:
+            return None
+        if not DateField.MIN.year <= moment.year <= DateField.MAX.year:
+            raise forms.ValidationError(
+                f"Must be between {DateField.MIN.year} and {DateField.MAX.year}."
+            )
+        # Python reads offsets up to ±23:59; PostgreSQL takes ±15:59 at most.
+        return moment.astimezone(UTC)
+
+
+@extend_schema_field(
+    {"type": "string", "format": "date-time", "pattern": r"^(?:19|2[0-9])[0-9]{2}-"}
+)
+class MomentFilter(django_filters.IsoDateTimeFilter):
+    """An ISO 8601 date and time with its offset, in the years of the business
+    calendar (as :class:`~o2c.api.fields.DateField`), compared in UTC."""
+
+    field_class = _MomentField
 
 
 class ChoicesFilter(django_filters.MultipleChoiceFilter):

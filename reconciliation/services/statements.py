@@ -35,6 +35,7 @@ from django.utils.text import get_valid_filename
 
 from o2c.errors import DomainError
 from o2c.jobs import job_claim as claim_job
+from o2c.jobs import storable
 from o2c.models import Job, Role
 from o2c.money import exact_amount, validate_currency
 from o2c.services import Actor, audit_record, transition
@@ -467,8 +468,8 @@ def job_finish(
         data={"created": result.get("created", 0)},
         extra_fields={
             "finished_at": timezone.now(),
-            "result": result,
-            "errors": errors or [],
+            "result": storable(result),
+            "errors": storable(errors or []),
             "progress": job.total if succeeded else job.progress,
         },
     )

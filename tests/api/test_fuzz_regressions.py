@@ -762,3 +762,29 @@ def test_the_schema_states_query_parameters_as_the_server_reads_them(admin_api):
     assert response.json()["results"] == []
     response = admin_api.get("/api/v1/reports/metrics/", {"key": " "})
     error_of(response, 400, "key")
+
+
+# --- date-time filters ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("created_after", "status"),
+    [
+        # an offset Python reads and PostgreSQL does not (±15:59 at most): was a 500
+        ("2020-04-22T15:37:31+21:02", 200),
+        ("2020-04-22T15:37:31Z", 200),
+        ("0662-04-22T15:37:31+01:00", 400),
+        ("3085-11-28T22:57:41Z", 400),
+        ("yesterday", 400),
+    ],
+)
+def test_event_time_filters_read_any_offset_in_the_business_years(
+    api, book, created_after, status
+):
+    response = api.get("/api/v1/events/", {"created_after": created_after})
+    if status == 400:
+        error_of(response, 400, "created_after")
+        return
+    assert response.status_code == 200, response.content
+    types = {event["type"] for event in response.json()["results"]}
+    assert "invoice.issued" in types  # the book's invoice, issued today

@@ -153,3 +153,24 @@ def test_csv_that_does_not_fit_the_mapping_is_refused_and_writes_nothing(tenant)
 def test_a_mapping_the_reader_cannot_use_is_refused_when_saved(tenant):
     with pytest.raises(DomainError, match="date_column"):
         main_account(column_mapping={"amount_column": "Betrag", "currency": "EUR"})
+
+
+def test_a_binary_file_fails_its_job_with_a_message_not_a_crash(
+    account, django_capture_on_commit_callbacks
+):
+    # The parser's message quotes the file's first bytes, NUL included, which
+    # PostgreSQL's jsonb refuses: the job stayed "running" with no result.
+    data = b"RIFF\x1a\x00\x00\x00WEBPVP8L\x0d\x00\x00\x00/\x00\x00\x00"
+    with django_capture_on_commit_callbacks(execute=True):
+        job = statement_import_job_create(
+            bank_account=account,
+            file=SimpleUploadedFile("picture.bai", data),
+            file_format="bai2",
+            actor=SYSTEM,
+        )
+    job.refresh_from_db()
+    assert job.status == Job.Status.FAILED
+    assert job.result["message"].startswith("Nothing was imported: line 1:")
+    assert "\x00" not in job.result["message"]
+    assert "\ufffd" in job.result["message"]
+    assert not StatementLine.objects.exists()
