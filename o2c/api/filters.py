@@ -12,7 +12,12 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework.exceptions import ValidationError
 
 from o2c.api.fields import ID_SCHEMA, MAX_ID, DateField, organization_members
-from o2c.api.serializers import EMPTY_PARAMETER, is_blank
+from o2c.api.serializers import (
+    EMPTY_PARAMETER,
+    REPEATED_PARAMETER,
+    is_blank,
+    is_repeated,
+)
 from o2c.errors import ForeignObject
 
 
@@ -169,6 +174,10 @@ def _check_raw_values(form, params) -> None:
                 value.lower() not in _BOOLEAN_VALUES for value in params.getlist(param)
             ):
                 errors[param] = ["Must be true or false."]
+            elif not isinstance(field, forms.MultipleChoiceField) and is_repeated(
+                params, param
+            ):
+                errors[param] = [REPEATED_PARAMETER]
     if errors:
         raise ValidationError(errors)
 

@@ -80,12 +80,33 @@ class QuerySerializer(serializers.Serializer):
     semantics would read it as absent — and answer for today instead."""
 
     def to_internal_value(self, data):
-        empty = {
+        errors = {
             name: [EMPTY_PARAMETER] for name in self.fields if is_blank(data, name)
         }
-        if empty:
-            raise ValidationError(empty)
+        errors |= {
+            name: [REPEATED_PARAMETER]
+            for name, field in self.fields.items()
+            if name not in errors
+            and not isinstance(field, _MANY_VALUED)
+            and is_repeated(data, name)
+        }
+        if errors:
+            raise ValidationError(errors)
         return super().to_internal_value(data)
+
+
+REPEATED_PARAMETER = "Give this parameter once."
+_MANY_VALUED = (
+    serializers.ListField,
+    serializers.MultipleChoiceField,
+    serializers.ManyRelatedField,
+)
+
+
+def is_repeated(params, name: str) -> bool:
+    """A one-valued parameter given several times (``?policy=1&policy=2``): read
+    as its last value by Django, so the others would be silently ignored."""
+    return hasattr(params, "getlist") and len(params.getlist(name)) > 1
 
 
 def is_blank(params, name: str) -> bool:

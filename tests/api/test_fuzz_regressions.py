@@ -788,3 +788,29 @@ def test_event_time_filters_read_any_offset_in_the_business_years(
     assert response.status_code == 200, response.content
     types = {event["type"] for event in response.json()["results"]}
     assert "invoice.issued" in types  # the book's invoice, issued today
+
+
+# --- repeated parameters ----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        # Django reads the last value: the empty one turned the filter off
+        "/api/v1/customers/?currency=USD&currency=",
+        "/api/v1/invoices/?customer=1&customer=2",
+        "/api/v1/reports/aging/?as_of=2026-01-31&as_of=2026-02-28",
+    ],
+)
+def test_a_one_valued_parameter_given_twice_is_a_400_naming_it(api, book, query):
+    name = query.split("?")[1].split("=")[0]
+    error = error_of(api.get(query), 400, name)
+    assert error["fields"][name] == ["Give this parameter once."]
+
+
+def test_many_valued_parameters_still_take_several_values(api, book):
+    response = api.get("/api/v1/invoices/?status=open&status=paid")
+    assert response.status_code == 200, response.content
+    assert [i["number"] for i in response.json()["results"]] == [
+        book["invoice"].number
+    ]
