@@ -1,0 +1,149 @@
+"""The 13-week cash forecast API: each open invoice on its predicted date with
+a band from its 80 % interval, per currency and in base currency; promises to
+pay override the prediction; amounts at risk are apart from the weeks."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+import time_machine
+
+from collecting.models import PromiseToPay
+from invoicing.models import InvoicePrediction
+from o2c.models import FxRate
+from o2c.tenancy import tenant_context
+from tests.factories import CustomerFactory, issued_invoice
+
+pytestmark = pytest.mark.django_db
+D = Decimal
+URL = "/api/v1/reports/forecast/"
+
+
+@pytest.fixture(autouse=True)
+def _today():
+    # Tuesday 30 June 2026: week 0 is 30 June to 6 July, week 1 from 7 July...
+    with time_machine.travel("2026-06-30 10:00 +0000", tick=False):
+        yield
+
+
+def _invoice(customer, amount, due, predicted=None, early=None, late=None):
+    invoice = issued_invoice(
+        customer, amount, invoice_date=date(2026, 1, 1), due_date=due
+    )
+    if predicted:
+        InvoicePrediction.objects.create(
+            organization=customer.organization,
+            invoice=invoice,
+            run_id=1,
+            kind="model",
+            as_of=date(2026, 6, 30),
+            expected_date=predicted,
+            earliest_date=early or predicted,
+            latest_date=late or predicted,
+            expected_days_late=(predicted - due).days,
+            chance_within_terms=D("0.5"),
+            chance_within_30_days=D("0.9"),
+        )
+    return invoice
+
+
+def _promise(customer, invoices, amount, on, status=PromiseToPay.Status.ACTIVE):
+    promise = PromiseToPay.objects.create(
+        organization=customer.organization,
+        customer=customer,
+        currency=customer.currency,
+        amount=D(amount),
+        promised_date=on,
+        made_on=date(2026, 6, 20),
+        status=status,
+    )
+    promise.invoices.set(invoices)
+    return promise
+
+
+def _week(body, field):
+    return [week[field] for week in body["weeks"]]
+
+
+@pytest.fixture
+def books(org):
+    with tenant_context(org):
+        FxRate.objects.create(
+            organization=org, currency="USD", date=date(2026, 6, 1), rate=D("0.9")
+        )
+        eur = CustomerFactory()
+        usd = CustomerFactory(currency="USD")
+        # Expected 8 July (week 1), interval 1 July (week 0) to 22 July (week 3).
+        _invoice(
+            eur, "100.00", date(2026, 7, 3),
+            date(2026, 7, 8), date(2026, 7, 1), date(2026, 7, 22),
+        )  # fmt: skip
+        # Not scored yet, no payment history anywhere: on its due date, week 1.
+        _invoice(eur, "40.00", date(2026, 7, 10))
+        # Expected 25 June: past; interval 20 June to 2 July (week 0).
+        _invoice(
+            eur, "30.00", date(2026, 6, 20),
+            date(2026, 6, 25), date(2026, 6, 20), date(2026, 7, 2),
+        )  # fmt: skip
+        # Expected 1 December: after the horizon.
+        _invoice(eur, "70.00", date(2026, 7, 1), date(2026, 12, 1))
+        # USD 200 expected 15 July (week 2), at the latest 29 July (week 4).
+        _invoice(
+            usd, "200.00", date(2026, 7, 1),
+            date(2026, 7, 15), date(2026, 7, 15), date(2026, 7, 29),
+        )  # fmt: skip
+    return {"eur": eur, "usd": usd}
+
+
+def test_weeks_band_and_base_currency(api, books):
+    response = api.get(URL, {"weeks": 4})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["as_of"] == "2026-06-30" and body["weeks"] == 4
+    eur, usd = body["currencies"]
+    assert eur["currency"] == "EUR" and usd["currency"] == "USD"
+    assert eur["weeks"][1]["start"] == "2026-07-07"
+    assert eur["weeks"][1]["end"] == "2026-07-13"
+    assert eur["past_expected"] == "30.00"
+    assert _week(eur, "expected") == ["0.00", "140.00", "0.00", "0.00"]
+    # Late scenario (p90 dates): 30.00 on 2 July, 100.00 on 22 July.
+    assert _week(eur, "low") == ["30.00", "40.00", "0.00", "100.00"]
+    # Early scenario (p10 dates): 100.00 on 1 July; 30.00 on 20 June (past).
+    assert _week(eur, "high") == ["100.00", "40.00", "0.00", "0.00"]
+    assert eur["later"] == "70.00"
+    assert eur["at_risk"]["beyond_horizon"] == {"amount": "70.00", "count": 1}
+    assert eur["expected_total"] == "170.00" and eur["at_risk_total"] == "70.00"
+    assert _week(usd, "expected") == ["0.00", "0.00", "200.00", "0.00"]
+    assert _week(usd, "low") == ["0.00", "0.00", "0.00", "0.00"]  # 29 July: week 4
+    base = body["base"]
+    assert base["currency"] == "EUR"
+    assert _week(base, "expected") == ["0.00", "140.00", "180.00", "0.00"]
+    assert _week(base, "high") == ["100.00", "40.00", "180.00", "0.00"]
+    assert base["past_expected"] == "30.00" and base["later"] == "70.00"
+
+
+def test_thirteen_weeks_by_default_and_one_currency(api, books):
+    body = api.get(URL).json()
+    assert body["weeks"] == 13 and len(body["base"]["weeks"]) == 13
+    assert body["base"]["weeks"][12]["end"] == "2026-09-28"
+    body = api.get(URL, {"currency": "usd"}).json()
+    assert [f["currency"] for f in body["currencies"]] == ["USD"]
+    assert body["base"]["expected_total"] == "180.00"
+
+
+@pytest.mark.parametrize(
+    "query", [{"weeks": 27}, {"weeks": 0}, {"weeks": ""}, {"currency": "EURO"}]
+)
+def test_bad_queries_are_refused(api, query):
+    response = api.get(URL, query)
+    assert response.status_code == 400
+    assert list(query) == list(response.json()["error"]["fields"])
+
+
+def test_missing_rate_is_an_error(api, org):
+    with tenant_context(org):
+        _invoice(CustomerFactory(currency="CHF"), "10.00", date(2026, 7, 1))
+    response = api.get(URL)
+    assert response.status_code == 400
+    error = response.json()["error"]
+    assert error["code"] == "missing_fx_rate" and "CHF" in error["message"]
