@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 import time_machine
 
-from collecting.models import PromiseToPay
+from collecting.models import Dispute, PromiseToPay
 from invoicing.models import InvoicePrediction
 from o2c.models import FxRate
 from o2c.tenancy import tenant_context
@@ -57,7 +57,9 @@ def _promise(customer, invoices, amount, on, status=PromiseToPay.Status.ACTIVE):
         made_on=date(2026, 6, 20),
         status=status,
     )
-    promise.invoices.set(invoices)
+    promise.invoices.set(
+        invoices, through_defaults={"organization": customer.organization}
+    )
     return promise
 
 
@@ -147,3 +149,84 @@ def test_missing_rate_is_an_error(api, org):
     assert response.status_code == 400
     error = response.json()["error"]
     assert error["code"] == "missing_fx_rate" and "CHF" in error["message"]
+
+
+def test_an_open_promise_overrides_the_prediction_for_its_amount(api, org):
+    with tenant_context(org):
+        customer = CustomerFactory()
+        older = _invoice(customer, "100.00", date(2026, 6, 1), date(2026, 7, 9))
+        newer = _invoice(customer, "300.00", date(2026, 6, 15), date(2026, 7, 16))
+        # 250 promised for 3 July (week 0) on both: laid oldest due date first,
+        # 100 of the older, 150 of the newer; the newer's other 150 stays on
+        # its predicted 16 July (week 2).
+        _promise(customer, [older, newer], "250.00", date(2026, 7, 3))
+        # A promise kept in part: only its unpaid 20 of 50 is placed.
+        partly = _invoice(customer, "60.00", date(2026, 6, 20), date(2026, 7, 8))
+        promise = _promise(customer, [partly], "50.00", date(2026, 7, 21))
+        PromiseToPay.objects.filter(pk=promise.pk).update(paid_amount=D("30.00"))
+        # A cancelled promise changes nothing: on its prediction, week 1.
+        cancelled = _invoice(customer, "5.00", date(2026, 6, 25), date(2026, 7, 8))
+        _promise(
+            customer, [cancelled], "5.00", date(2026, 7, 2),
+            PromiseToPay.Status.CANCELLED,
+        )  # fmt: skip
+    body = api.get(URL, {"weeks": 4}).json()
+    (eur,) = body["currencies"]
+    assert _week(eur, "expected") == ["250.00", "45.00", "150.00", "20.00"]
+    # The band moves only the predicted parts (all on one date here).
+    assert _week(eur, "low") == ["250.00", "45.00", "150.00", "20.00"]
+    assert eur["promised"] == "270.00"
+    assert eur["at_risk_total"] == "0.00"
+
+
+def test_amounts_at_risk_are_apart_from_the_weeks(api, org):
+    with tenant_context(org):
+        customer = CustomerFactory()
+        _invoice(customer, "10.00", date(2026, 7, 1), date(2026, 7, 8))
+        disputed = _invoice(customer, "60.00", date(2026, 7, 1), date(2026, 7, 8))
+        dispute = Dispute.objects.create(
+            organization=org,
+            customer=customer,
+            reason_code="pricing",
+            opened_on=date(2026, 6, 25),
+        )
+        dispute.invoices.set([disputed], through_defaults={"organization": org})
+        # A resolved dispute is no longer a risk: week 1.
+        settled = _invoice(customer, "1.00", date(2026, 7, 1), date(2026, 7, 8))
+        resolved = Dispute.objects.create(
+            organization=org,
+            customer=customer,
+            reason_code="pricing",
+            opened_on=date(2026, 6, 1),
+            status=Dispute.Status.WITHDRAWN,
+        )
+        resolved.invoices.set([settled], through_defaults={"organization": org})
+        broken = _invoice(customer, "25.00", date(2026, 6, 1), date(2026, 7, 8))
+        broken_too = _invoice(customer, "35.00", date(2026, 6, 1), date(2026, 7, 8))
+        _promise(
+            customer, [broken, broken_too], "60.00", date(2026, 6, 15),
+            PromiseToPay.Status.BROKEN,
+        )  # fmt: skip
+        # Broken once, promised again since: the new promise counts.
+        again = _invoice(customer, "8.00", date(2026, 6, 1), date(2026, 7, 8))
+        _promise(
+            customer, [again], "8.00", date(2026, 6, 10), PromiseToPay.Status.BROKEN
+        )
+        _promise(customer, [again], "8.00", date(2026, 7, 14))
+        # Due 1 March: 121 days past due, whatever the prediction says.
+        _invoice(customer, "80.00", date(2026, 3, 1), date(2026, 7, 8))
+        # Due 31 March: 91 days; 1 April would be 90, not at risk (week 1).
+        _invoice(customer, "2.00", date(2026, 3, 31), date(2026, 7, 8))
+        _invoice(customer, "4.00", date(2026, 4, 1), date(2026, 7, 8))
+        _invoice(customer, "90.00", date(2026, 7, 1), date(2026, 12, 1))
+    body = api.get(URL, {"weeks": 4}).json()
+    (eur,) = body["currencies"]
+    assert _week(eur, "expected") == ["0.00", "15.00", "8.00", "0.00"]
+    assert eur["at_risk"] == {
+        "disputed": {"amount": "60.00", "count": 1},
+        "broken_promise": {"amount": "60.00", "count": 2},
+        "over_90_days": {"amount": "82.00", "count": 2},
+        "beyond_horizon": {"amount": "90.00", "count": 1},
+    }
+    assert eur["at_risk_total"] == "292.00"
+    assert body["base"]["at_risk"]["over_90_days"] == {"amount": "82.00", "count": 2}
