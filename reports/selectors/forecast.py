@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from django.db.models import F, IntegerField, QuerySet, Sum, Value
+from django.db.models import F, IntegerField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
 from collecting.models import Dispute, DisputeInvoice, PromiseInvoice, PromiseToPay
@@ -109,12 +109,32 @@ def _expected_in(today: date):
 
 def forecast_invoices(*, week: int | None) -> QuerySet[Invoice]:
     """The open invoices behind a forecast figure: expected in week ``week``
-    (0 = the seven days from today), or past their expected date (None)."""
+    (0 = the seven days from today), or past their expected date (None), less
+    those at risk. A promised part shows under its invoice's predicted week."""
     today = current_organization().today()
     invoices = (
         Invoice.objects.filter(status__in=OPEN_STATUSES)
         .select_related("customer")
         .annotate(expected_in=_expected_in(today), open_as_of=F("open_amount"))
+    )
+    # Amounts at risk are not in the weeks: neither are their invoices.
+    promised = PromiseInvoice.objects.filter(
+        promise__status=PromiseToPay.Status.ACTIVE
+    ).values("invoice_id")
+    invoices = invoices.exclude(
+        due_date__lt=today - timedelta(days=OVERDUE_AT_RISK_DAYS)
+    ).exclude(
+        pk__in=DisputeInvoice.objects.filter(
+            dispute__status=Dispute.Status.OPEN
+        ).values("invoice_id")
+    )
+    invoices = invoices.exclude(
+        Q(
+            pk__in=PromiseInvoice.objects.filter(
+                promise__status=PromiseToPay.Status.BROKEN
+            ).values("invoice_id")
+        )
+        & ~Q(pk__in=promised)
     )
     if week is None:
         invoices = invoices.filter(expected_in__lt=0)

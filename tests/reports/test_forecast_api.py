@@ -230,3 +230,49 @@ def test_amounts_at_risk_are_apart_from_the_weeks(api, org):
     }
     assert eur["at_risk_total"] == "292.00"
     assert body["base"]["at_risk"]["over_90_days"] == {"amount": "82.00", "count": 2}
+
+
+def test_week_drill_down_leaves_out_invoices_at_risk(org):
+    from reports.selectors.forecast import forecast_invoices
+
+    with tenant_context(org):
+        customer = CustomerFactory()
+        kept = _invoice(customer, "10.00", date(2026, 7, 1), date(2026, 7, 8))
+        old = _invoice(customer, "80.00", date(2026, 3, 1), date(2026, 7, 8))
+        broken = _invoice(customer, "25.00", date(2026, 6, 1), date(2026, 7, 8))
+        _promise(
+            customer, [broken], "25.00", date(2026, 6, 15), PromiseToPay.Status.BROKEN
+        )
+        again = _invoice(customer, "8.00", date(2026, 6, 1), date(2026, 7, 8))
+        _promise(
+            customer, [again], "8.00", date(2026, 6, 10), PromiseToPay.Status.BROKEN
+        )
+        _promise(customer, [again], "8.00", date(2026, 8, 14))
+        disputed = _invoice(customer, "60.00", date(2026, 7, 1), date(2026, 7, 8))
+        dispute = Dispute.objects.create(
+            organization=org,
+            customer=customer,
+            reason_code="pricing",
+            opened_on=date(2026, 6, 25),
+        )
+        dispute.invoices.set([disputed], through_defaults={"organization": org})
+        listed = {invoice.pk for invoice in forecast_invoices(week=1)}
+    assert listed == {kept.pk, again.pk}
+    assert old.pk not in listed
+
+
+def test_dashboard_panel_shows_the_amounts_at_risk_apart(session_client, org):
+    with tenant_context(org):
+        customer = CustomerFactory()
+        _invoice(customer, "10.00", date(2026, 7, 1), date(2026, 7, 8))
+        _invoice(customer, "80.00", date(2026, 3, 1), date(2026, 7, 8))
+        _invoice(customer, "90.00", date(2026, 7, 1), date(2026, 12, 1))
+    response = session_client.get("/dashboard/forecast/")
+    assert response.status_code == 200
+    (forecast,) = response.context["forecasts"]
+    assert len(forecast.weeks) == 13
+    assert forecast.weeks[1].amount == D("10.00")
+    assert forecast.at_risk["over_90_days"].amount == D("80.00")
+    html = " ".join(response.content.decode().split())
+    assert 'More than 90 days past due</td><td class="num">1</td>' in html
+    assert 'Expected after these weeks</td><td class="num">1</td>' in html
