@@ -9,5 +9,6 @@ urlpatterns = [
         apis.AgingInvoicesView.as_view(),
         name="api-aging-invoices",
     ),
+    path("reports/forecast/", apis.ForecastView.as_view(), name="api-forecast"),
     path("reports/metrics/", apis.MetricsView.as_view(), name="api-metrics"),
 ]

@@ -26,6 +26,7 @@ from reports.selectors.aging import (
     parse_boundaries,
 )
 from reports.selectors.common import exact
+from reports.selectors.forecast import RISKS, cash_forecast, in_base_currency
 from reports.selectors.metrics import DEFINITIONS
 from reports.selectors.snapshot import metrics_report
 
@@ -166,6 +167,17 @@ class MetricsInput(QuerySerializer):
         return date(year, month, 1)
 
 
+class ForecastInput(QuerySerializer):
+    currency = serializers.RegexField(
+        r"^[A-Za-z]{3}$",
+        required=False,
+        help_text="Only invoices in this currency (ISO code).",
+    )
+    weeks = serializers.IntegerField(
+        required=False, min_value=1, max_value=26, default=13
+    )
+
+
 # --- output -----------------------------------------------------------------------
 
 
@@ -287,6 +299,68 @@ class MetricsOutput(Serializer):
     series = SeriesOutput(many=True)
 
 
+class ForecastWeekOutput(Serializer):
+    start = serializers.DateField()
+    end = serializers.DateField()
+    expected = serializers.CharField(
+        source="amount",
+        help_text="Open amounts expected in the week: each invoice on its "
+        "predicted (median) payment date, promised parts on their promised date.",
+    )
+    low = serializers.CharField(
+        help_text="Late scenario: every scored invoice paid on the last date of "
+        "its 80 % interval (p90)."
+    )
+    high = serializers.CharField(
+        help_text="Early scenario: every scored invoice paid on the first date of "
+        "its 80 % interval (p10)."
+    )
+
+
+class AtRiskOutput(Serializer):
+    amount = serializers.CharField()
+    count = serializers.IntegerField(help_text="Invoices (or promised parts).")
+
+
+class CashForecastOutput(Serializer):
+    currency = serializers.CharField()
+    past_expected = serializers.CharField(
+        help_text="Expected before today and not received (not at risk)."
+    )
+    weeks = ForecastWeekOutput(many=True)
+    later = serializers.CharField(
+        help_text="Expected after the last week (= at_risk.beyond_horizon)."
+    )
+    promised = serializers.CharField(
+        help_text="Part of the figures placed by open promises to pay."
+    )
+    expected_total = serializers.CharField(
+        help_text="Past the expected date plus the weeks."
+    )
+    at_risk = serializers.SerializerMethodField(
+        help_text="Not in the weeks, each invoice in the first that applies: "
+        "disputed (open dispute), broken_promise (and no open promise), "
+        "over_90_days (past due), beyond_horizon (median date after the weeks)."
+    )
+    at_risk_total = serializers.CharField()
+
+    def get_at_risk(self, forecast) -> dict:
+        return {key: AtRiskOutput(forecast.at_risk[key]).data for key in RISKS}
+
+
+class ForecastOutput(Serializer):
+    as_of = serializers.DateField()
+    weeks = serializers.IntegerField()
+    default_delay_days = serializers.IntegerField(
+        help_text="Days beyond terms assumed for unscored invoices of customers "
+        "without history."
+    )
+    currencies = CashForecastOutput(many=True, help_text="Per currency.")
+    base = CashForecastOutput(
+        allow_null=True, help_text="All currencies in the base currency."
+    )
+
+
 # --- views ------------------------------------------------------------------------
 
 
@@ -385,3 +459,28 @@ class MetricsView(TenantAPIView):
             "series": report.series,
         }
         return Response(MetricsOutput(body).data)
+
+
+class ForecastView(TenantAPIView):
+    """Cash expected per week from open invoices, per currency and in the base
+    currency (latest rate on or before today; a missing rate is an error), with
+    a band from the predictions' 80 % intervals and the amounts at risk apart."""
+
+    @extend_schema(parameters=[ForecastInput], responses=ForecastOutput)
+    def get(self, request):
+        query = ForecastInput(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        data = query.validated_data
+        forecasts = cash_forecast(
+            weeks=data["weeks"], currency=data.get("currency", "")
+        )
+        today = request.organization.today()
+        base = in_base_currency(forecasts, today) if forecasts else None
+        body = {
+            "as_of": today,
+            "weeks": data["weeks"],
+            "default_delay_days": (forecasts[0].default_delay_days if forecasts else 0),
+            "currencies": forecasts,
+            "base": base,
+        }
+        return Response(ForecastOutput(body).data)

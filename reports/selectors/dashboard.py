@@ -35,7 +35,7 @@ from reports.selectors.snapshot import (
 )
 
 TOP_OVERDUE = 10
-FORECAST_WEEKS = 8
+FORECAST_WEEKS = 13
 
 
 @dataclass(frozen=True)

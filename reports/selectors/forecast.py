@@ -15,13 +15,14 @@ Week 1 starts today. Unapplied cash is not forecast (it is already received).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db.models import F, IntegerField, Q, QuerySet, Sum, Value
 from django.db.models.functions import Coalesce
 
+from collecting.models import Dispute, DisputeInvoice, PromiseInvoice, PromiseToPay
 from invoicing.models import Invoice
 from o2c.money import quantize
 from o2c.tenancy import current_organization
@@ -30,6 +31,7 @@ from reports.selectors.common import DaysBetween, FxRates, exact, to_decimal
 
 OPEN_STATUSES = (Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID)
 MIN_PAID_INVOICES = 3
+OVERDUE_AT_RISK_DAYS = 90
 
 
 @dataclass
@@ -37,6 +39,19 @@ class ForecastWeek:
     start: date
     end: date
     amount: Decimal
+    # The band: the week's cash if every scored invoice is paid on the last
+    # date of its 80 % interval (p90, ``low``) or on its first (p10, ``high``).
+    low: Decimal = Decimal(0)
+    high: Decimal = Decimal(0)
+
+
+@dataclass
+class AtRisk:
+    amount: Decimal
+    count: int = 0
+
+
+RISKS = ("disputed", "broken_promise", "over_90_days", "beyond_horizon")
 
 
 @dataclass
@@ -44,12 +59,27 @@ class CashForecast:
     currency: str
     past_expected: Decimal
     weeks: list[ForecastWeek]
-    later: Decimal
     default_delay_days: int
+    at_risk: dict[str, AtRisk] = field(default_factory=dict)
+    promised: Decimal = Decimal(0)
+
+    @property
+    def later(self) -> Decimal:
+        """Expected after the horizon (an amount at risk, not in the weeks)."""
+        risk = self.at_risk.get("beyond_horizon")
+        return risk.amount if risk else quantize(0, self.currency)
+
+    @property
+    def at_risk_total(self) -> Decimal:
+        return sum((r.amount for r in self.at_risk.values()), Decimal(0))
+
+    @property
+    def expected_total(self) -> Decimal:
+        return self.past_expected + sum((w.amount for w in self.weeks), Decimal(0))
 
     @property
     def total(self) -> Decimal:
-        return self.past_expected + sum(w.amount for w in self.weeks) + self.later
+        return self.expected_total + self.at_risk_total
 
 
 def organization_delay_days() -> int:
@@ -79,12 +109,32 @@ def _expected_in(today: date):
 
 def forecast_invoices(*, week: int | None) -> QuerySet[Invoice]:
     """The open invoices behind a forecast figure: expected in week ``week``
-    (0 = the seven days from today), or past their expected date (None)."""
+    (0 = the seven days from today), or past their expected date (None), less
+    those at risk. A promised part shows under its invoice's predicted week."""
     today = current_organization().today()
     invoices = (
         Invoice.objects.filter(status__in=OPEN_STATUSES)
         .select_related("customer")
         .annotate(expected_in=_expected_in(today), open_as_of=F("open_amount"))
+    )
+    # Amounts at risk are not in the weeks: neither are their invoices.
+    promised = PromiseInvoice.objects.filter(
+        promise__status=PromiseToPay.Status.ACTIVE
+    ).values("invoice_id")
+    invoices = invoices.exclude(
+        due_date__lt=today - timedelta(days=OVERDUE_AT_RISK_DAYS)
+    ).exclude(
+        pk__in=DisputeInvoice.objects.filter(
+            dispute__status=Dispute.Status.OPEN
+        ).values("invoice_id")
+    )
+    invoices = invoices.exclude(
+        Q(
+            pk__in=PromiseInvoice.objects.filter(
+                promise__status=PromiseToPay.Status.BROKEN
+            ).values("invoice_id")
+        )
+        & ~Q(pk__in=promised)
     )
     if week is None:
         invoices = invoices.filter(expected_in__lt=0)
@@ -95,50 +145,203 @@ def forecast_invoices(*, week: int | None) -> QuerySet[Invoice]:
     return invoices.order_by("due_date", "id")
 
 
-def cash_forecast(*, weeks: int = 8, in_base: bool = False) -> list[CashForecast]:
-    """Expected cash per week, per currency (or one forecast in base currency)."""
+def _offsets(today: date):
+    """Days from today to an invoice's expected, earliest (p10) and latest (p90)
+    payment date; an unscored invoice has one date for all three."""
+    expected_in = _expected_in(today)
+    return {
+        "expected_in": expected_in,
+        "early_in": Coalesce(
+            DaysBetween(F("prediction__earliest_date"), Value(today)),
+            expected_in,
+            output_field=IntegerField(),
+        ),
+        "late_in": Coalesce(
+            DaysBetween(F("prediction__latest_date"), Value(today)),
+            expected_in,
+            output_field=IntegerField(),
+        ),
+    }
+
+
+def _promised_parts(today: date) -> dict[int, list[tuple[Decimal, int]]]:
+    """Per invoice, the parts of open promises to pay on it: (amount, days from
+    today to the promised date). A promise's unpaid amount is laid on its open
+    invoices oldest due date first, each up to its open amount."""
+    rows = (
+        PromiseInvoice.objects.filter(
+            promise__status=PromiseToPay.Status.ACTIVE,
+            invoice__status__in=OPEN_STATUSES,
+        )
+        .order_by("promise_id", "invoice__due_date", "invoice_id")
+        .values_list(
+            "promise_id",
+            "promise__amount",
+            "promise__paid_amount",
+            "promise__promised_date",
+            "invoice_id",
+            "invoice__open_amount",
+        )
+    )
+    parts: dict[int, list[tuple[Decimal, int]]] = {}
+    left: dict[int, Decimal] = {}
+    taken: dict[int, Decimal] = {}
+    for promise, amount, paid, promised_date, invoice, open_amount in rows:
+        remaining = left.setdefault(promise, max(amount - paid, Decimal(0)))
+        room = open_amount - taken.get(invoice, Decimal(0))
+        part = min(remaining, room)
+        if part <= 0:
+            continue
+        left[promise] = remaining - part
+        taken[invoice] = taken.get(invoice, Decimal(0)) + part
+        parts.setdefault(invoice, []).append((part, (promised_date - today).days))
+    return parts
+
+
+def _risk_sets() -> tuple[set[int], set[int]]:
+    """Open invoices in an open dispute; open invoices with a broken promise."""
+    disputed = set(
+        DisputeInvoice.objects.filter(
+            dispute__status=Dispute.Status.OPEN, invoice__status__in=OPEN_STATUSES
+        ).values_list("invoice_id", flat=True)
+    )
+    broken = set(
+        PromiseInvoice.objects.filter(
+            promise__status=PromiseToPay.Status.BROKEN,
+            invoice__status__in=OPEN_STATUSES,
+        ).values_list("invoice_id", flat=True)
+    )
+    return disputed, broken
+
+
+def _risk_of(invoice_id, due_date, expected_in, *, today, horizon, disputed, broken):
+    if invoice_id in disputed:
+        return "disputed"
+    if invoice_id in broken:
+        return "broken_promise"
+    if (today - due_date).days > OVERDUE_AT_RISK_DAYS:
+        return "over_90_days"
+    if expected_in >= horizon:
+        return "beyond_horizon"
+    return None
+
+
+def cash_forecast(
+    *, weeks: int = 8, in_base: bool = False, currency: str = ""
+) -> list[CashForecast]:
+    """Expected cash per week, per currency (or one forecast in base currency).
+
+    Each open invoice's open amount goes on its expected date, less what open
+    promises to pay on it promise: that goes on the promised date. What is
+    left of an invoice that is disputed, has a broken promise (and no open
+    one), is more than 90 days past due or is expected after the horizon is
+    not in the weeks but in ``at_risk`` (one category each, in that order).
+    """
     today = current_organization().today()
     default_delay = organization_delay_days()
-    expected_in = _expected_in(today)
-    sums = {
-        "past": Sum("open_amount", filter=Q(expected_in__lt=0)),
-        "later": Sum("open_amount", filter=Q(expected_in__gte=7 * weeks)),
-    }
-    for week in range(weeks):
-        sums[f"w{week}"] = Sum(
-            "open_amount",
-            filter=Q(expected_in__gte=7 * week, expected_in__lt=7 * (week + 1)),
-        )
+    horizon = 7 * weeks
+    invoices = Invoice.objects.filter(status__in=OPEN_STATUSES)
+    if currency:
+        invoices = invoices.filter(currency=currency.upper())
     rows = (
-        Invoice.objects.filter(status__in=OPEN_STATUSES)
-        .annotate(expected_in=expected_in)
-        .values("currency")
-        .annotate(**sums)
-        .order_by("currency")
-    )
-    forecasts = [
-        CashForecast(
-            currency=row["currency"],
-            past_expected=exact(row["past"], row["currency"]),
-            weeks=[
-                ForecastWeek(
-                    start=today + timedelta(days=7 * week),
-                    end=today + timedelta(days=7 * week + 6),
-                    amount=exact(row[f"w{week}"], row["currency"]),
-                )
-                for week in range(weeks)
-            ],
-            later=exact(row["later"], row["currency"]),
-            default_delay_days=default_delay,
+        invoices.annotate(**_offsets(today))
+        .order_by()
+        .values_list(
+            "id",
+            "currency",
+            "open_amount",
+            "due_date",
+            "expected_in",
+            "early_in",
+            "late_in",
         )
-        for row in rows
-    ]
+    )
+    promised = _promised_parts(today)
+    disputed, broken = _risk_sets()
+    broken -= set(promised)  # an open promise since supersedes a broken one
+    acc: dict[str, dict] = {}
+
+    def new(code: str) -> dict:
+        return {
+            "past": Decimal(0),
+            "mid": [Decimal(0)] * weeks,
+            "low": [Decimal(0)] * weeks,
+            "high": [Decimal(0)] * weeks,
+            "risk": {key: [Decimal(0), 0] for key in RISKS},
+            "promised": Decimal(0),
+        }
+
+    def place(sums: dict, amount: Decimal, mid: int, early: int, late: int):
+        if mid < 0:
+            sums["past"] += amount
+        else:
+            sums["mid"][mid // 7] += amount
+        if 0 <= late < horizon:
+            sums["low"][late // 7] += amount
+        if 0 <= early < horizon:
+            sums["high"][early // 7] += amount
+
+    for pk, code, open_amount, due_date, mid, early, late in rows:
+        sums = acc.get(code) or acc.setdefault(code, new(code))
+        rest = open_amount
+        for part, days in promised.get(pk, ()):
+            rest -= part
+            sums["promised"] += part
+            if days >= horizon:
+                sums["risk"]["beyond_horizon"][0] += part
+                sums["risk"]["beyond_horizon"][1] += 1
+            else:
+                place(sums, part, days, days, days)
+        if rest <= 0:
+            continue
+        risk = _risk_of(
+            pk,
+            due_date,
+            mid,
+            today=today,
+            horizon=horizon,
+            disputed=disputed,
+            broken=broken,
+        )
+        if risk:
+            sums["risk"][risk][0] += rest
+            sums["risk"][risk][1] += 1
+        else:
+            place(sums, rest, mid, early, late)
+
+    forecasts = []
+    for code in sorted(acc):
+        sums = acc[code]
+        forecasts.append(
+            CashForecast(
+                currency=code,
+                past_expected=exact(sums["past"], code),
+                weeks=[
+                    ForecastWeek(
+                        start=today + timedelta(days=7 * week),
+                        end=today + timedelta(days=7 * week + 6),
+                        amount=exact(sums["mid"][week], code),
+                        low=exact(sums["low"][week], code),
+                        high=exact(sums["high"][week], code),
+                    )
+                    for week in range(weeks)
+                ],
+                default_delay_days=default_delay,
+                at_risk={
+                    key: AtRisk(exact(amount, code), count)
+                    for key, (amount, count) in sums["risk"].items()
+                },
+                promised=exact(sums["promised"], code),
+            )
+        )
     if in_base and forecasts:
-        return [_in_base(forecasts, today, default_delay)]
+        return [in_base_currency(forecasts, today)]
     return forecasts
 
 
-def _in_base(forecasts: list[CashForecast], today: date, delay: int) -> CashForecast:
+def in_base_currency(forecasts: list[CashForecast], today: date) -> CashForecast:
+    """The forecasts summed in the base currency at the latest rate on or before
+    today (a missing rate is an error naming it)."""
     fx = FxRates()
     base = fx.base
 
@@ -157,9 +360,18 @@ def _in_base(forecasts: list[CashForecast], today: date, delay: int) -> CashFore
                 start=week.start,
                 end=week.end,
                 amount=convert(lambda f, i=index: f.weeks[i].amount),
+                low=convert(lambda f, i=index: f.weeks[i].low),
+                high=convert(lambda f, i=index: f.weeks[i].high),
             )
             for index, week in enumerate(first.weeks)
         ],
-        later=convert(lambda f: f.later),
-        default_delay_days=delay,
+        default_delay_days=first.default_delay_days,
+        at_risk={
+            key: AtRisk(
+                convert(lambda f, k=key: f.at_risk[k].amount),
+                sum(f.at_risk[key].count for f in forecasts),
+            )
+            for key in RISKS
+        },
+        promised=convert(lambda f: f.promised),
     )
