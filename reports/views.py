@@ -392,13 +392,20 @@ def aging_invoices_page(request):
     except DomainError as error:
         context["error"] = error.message
         return render(request, "reports/aging_invoices.html", context, status=400)
-    as_of = data.get("as_of") or request.organization.today()
+    today = request.organization.today()
+    as_of = data.get("as_of") or today
+    # The nightly prediction is as of today: shown beside today's aging only,
+    # joined in the page's one query.
+    show_expected = as_of == today
+    if show_expected:
+        invoices = invoices.select_related("prediction")
     page = Paginator(invoices, PAGE_SIZE).get_page(request.GET.get("page"))
     for invoice in page:
         invoice.days_past_due = max((as_of - invoice.due_date).days, 0)
         invoice.open_as_of = exact(invoice.open_as_of, invoice.currency)
     context |= {
         "as_of": as_of,
+        "show_expected": show_expected,
         "bucket": bucket,
         "overdue_only": bucket_value == "overdue",
         "page": page,
