@@ -64,6 +64,7 @@ from reports.selectors.history import (
     statement_currencies,
 )
 from reports.selectors.metrics import DEFINITIONS
+from reports.selectors.prediction import prediction_accuracy
 from reports.selectors.snapshot import (
     NO_KEY,
     current_snapshot,
@@ -492,6 +493,18 @@ class MetricsForm(forms.Form):
             ("base", gettext_lazy("Base")),
             ("each", gettext_lazy("Each currency")),
         ],
+    )
+
+
+@organization_required
+@require_GET
+def prediction_accuracy_page(request):
+    """How well the payment-date prediction did on recent history, and what
+    serves: the trained model or the customer-median baseline, and why."""
+    return render(
+        request,
+        "reports/prediction_accuracy.html",
+        {"accuracy": prediction_accuracy()},
     )
 
 
