@@ -64,7 +64,7 @@ from reports.selectors.history import (
     statement_currencies,
 )
 from reports.selectors.metrics import DEFINITIONS
-from reports.selectors.prediction import prediction_accuracy
+from reports.selectors.prediction import forecast_accuracy, prediction_accuracy
 from reports.selectors.snapshot import (
     NO_KEY,
     current_snapshot,
@@ -504,7 +504,10 @@ def prediction_accuracy_page(request):
     return render(
         request,
         "reports/prediction_accuracy.html",
-        {"accuracy": prediction_accuracy()},
+        {
+            "accuracy": prediction_accuracy(),
+            "forecast_accuracy": forecast_accuracy(today=request.organization.today()),
+        },
     )
 
 

@@ -4,11 +4,15 @@ training measured on the most recent settled history, model beside baselines."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, timedelta
 from decimal import Decimal
 
+from django.db.models import Q, Sum
 from django.utils.translation import gettext_lazy as _
 
 from collecting.models import PredictionModel
+from reconciliation.models import Allocation
+from reports.models import ForecastSnapshot
 
 # The figures ``collecting.prediction`` stores under ``metrics``, in the order
 # shown; the due-date baseline has no interval (a single day), so no coverage.
@@ -90,3 +94,95 @@ def prediction_accuracy() -> PredictionAccuracy | None:
         min_settled=MIN_SETTLED,
         recent_percent=round(RECENT_SHARE * 100),
     )
+
+
+@dataclass(frozen=True)
+class HorizonAccuracy:
+    """Forecast against cash received, summed over the weeks already past that
+    were forecast ``horizon`` weeks ahead."""
+
+    horizon: int
+    weeks: int
+    forecast: Decimal
+    actual: Decimal
+    wape_percent: Decimal | None
+    bias_percent: Decimal | None
+
+
+@dataclass(frozen=True)
+class CurrencyForecastAccuracy:
+    currency: str
+    horizons: list[HorizonAccuracy]
+
+
+def _received_by_week(made_on: date, currency: str, starts: list[date]) -> dict:
+    """Cash applied in each week to invoices issued by ``made_on`` (the ones
+    the forecast made that day could know): one query."""
+    sums = {
+        f"w{index}": Sum(
+            "amount",
+            filter=Q(
+                allocation_date__gte=start,
+                allocation_date__lt=start + timedelta(days=7),
+            ),
+        )
+        for index, start in enumerate(starts)
+    }
+    totals = Allocation.objects.filter(
+        status=Allocation.Status.ACTIVE,
+        invoice__currency=currency,
+        invoice__invoice_date__lte=made_on,
+        allocation_date__gte=made_on,
+    ).aggregate(**sums)
+    return {
+        start: totals[f"w{index}"] or Decimal(0) for index, start in enumerate(starts)
+    }
+
+
+def forecast_accuracy(*, today: date) -> list[CurrencyForecastAccuracy]:
+    """Per currency and horizon: WAPE (sum of |forecast - actual| over the
+    actual) and bias (sum of forecast - actual over the actual) of the kept
+    weekly forecasts, on the weeks that have ended by ``today``."""
+    ended = ForecastSnapshot.objects.filter(
+        week_start__lte=today - timedelta(days=7)
+    ).order_by("currency", "made_on", "horizon")
+    by_day: dict[tuple[str, date], list[ForecastSnapshot]] = {}
+    for row in ended:
+        by_day.setdefault((row.currency, row.made_on), []).append(row)
+    totals: dict[str, dict[int, list]] = {}
+    for (currency, made_on), rows in by_day.items():
+        received = _received_by_week(made_on, currency, [r.week_start for r in rows])
+        for row in rows:
+            cell = totals.setdefault(currency, {}).setdefault(
+                row.horizon, [0, Decimal(0), Decimal(0), Decimal(0)]
+            )
+            actual = received[row.week_start]
+            cell[0] += 1
+            cell[1] += row.amount
+            cell[2] += actual
+            cell[3] += abs(row.amount - actual)
+    return [
+        CurrencyForecastAccuracy(
+            currency=currency,
+            horizons=[
+                HorizonAccuracy(
+                    horizon=horizon + 1,
+                    weeks=weeks,
+                    forecast=forecast,
+                    actual=actual,
+                    wape_percent=_ratio(absolute, actual),
+                    bias_percent=_ratio(forecast - actual, actual),
+                )
+                for horizon, (weeks, forecast, actual, absolute) in sorted(
+                    horizons.items()
+                )
+            ],
+        )
+        for currency, horizons in sorted(totals.items())
+    ]
+
+
+def _ratio(part: Decimal, whole: Decimal) -> Decimal | None:
+    if not whole:
+        return None
+    return (part / whole * 100).quantize(Decimal("0.1"))

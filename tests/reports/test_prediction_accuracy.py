@@ -114,3 +114,57 @@ def test_before_the_first_run_and_in_german(org, tenant):
 
     assert "Vorhersagegenauigkeit" in html
     assert _row(html, "model")[2:4] == ["4,2", "52,3 %"]
+
+
+def test_weekly_forecast_is_kept_and_scored_against_cash_received(org, tenant):
+    from decimal import Decimal
+
+    import time_machine
+
+    from reports.models import ForecastSnapshot
+    from reports.services import forecast_snapshot_take
+    from tests.factories import CustomerFactory, issued_invoice, received_payment
+
+    customer = CustomerFactory()
+    invoice = issued_invoice(
+        customer, "100.00", invoice_date=date(2026, 4, 20), due_date=date(2026, 5, 6)
+    )
+    with time_machine.travel("2026-05-04 10:00 +0000", tick=False):
+        assert forecast_snapshot_take() == 13
+        assert forecast_snapshot_take() == 13  # the day's rows replaced
+    kept = ForecastSnapshot.objects.filter(currency=invoice.currency)
+    assert kept.count() == 13
+    assert kept.get(horizon=0).amount == Decimal("100.00")
+    assert kept.get(horizon=0).week_start == date(2026, 5, 4)
+    # 80 of the 100 came in the first week; nothing in the second.
+    received_payment(
+        customer,
+        "80.00",
+        received_date=date(2026, 5, 7),
+        allocations=[(invoice, "80.00")],
+    )
+    # Cash on an invoice issued after the forecast was made is not its miss.
+    later = issued_invoice(customer, "30.00", invoice_date=date(2026, 5, 5))
+    received_payment(
+        customer,
+        "30.00",
+        received_date=date(2026, 5, 8),
+        allocations=[(later, "30.00")],
+    )
+    kept.filter(horizon=1).update(amount=Decimal("50.00"))
+
+    with time_machine.travel("2026-05-19 10:00 +0000", tick=False):
+        html = _page(org)
+
+    table = html.split(f'id="forecast-accuracy-{invoice.currency}"')[1]
+    rows = [
+        [cell.split(">", 1)[1].split("<")[0].strip() for cell in row.split("<td")[1:]]
+        for row in table.split("</table>")[0].split("<tr>")[2:]
+    ]
+    # Weeks 1 and 2 have ended by 19 May; week 3 (18-24 May) has not.
+    assert [row[0] for row in rows] == ["1", "2"]
+    assert rows[0][1] == "1"
+    first_week = table.split("</tr>")[1]
+    assert "100.00" in first_week and "80.00" in first_week
+    assert rows[0][4:] == ["25 %", "+25 %"]  # |100 - 80| / 80, (100 - 80) / 80
+    assert rows[1][4:] == ["—", "—"]
