@@ -177,3 +177,42 @@ def prediction_shown(invoice) -> dict | None:
         "within_30_days_percent": round(prediction.chance_within_30_days * 100),
         "reasons": reasons_in_words(prediction),
     }
+
+
+def customer_outlook(*, customer) -> dict | None:
+    """What the customer page says of the open invoices' predictions: how many
+    are expected late, by how many days on average, and the reason that pushes
+    them later most (summed over the invoices). One query; ``None`` when no
+    open invoice is scored."""
+    predictions = list(
+        InvoicePrediction.objects.filter(
+            invoice__customer=customer,
+            invoice__status__in=(Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID),
+        ).only("expected_days_late", "reasons")
+    )
+    if not predictions:
+        return None
+    days_late = [prediction.expected_days_late for prediction in predictions]
+    return {
+        "scored": len(predictions),
+        "expected_late": sum(1 for days in days_late if days > 0),
+        "mean_days_late": round(sum(days_late) / len(days_late)),
+        "top_reason": _top_reason(predictions),
+    }
+
+
+def _top_reason(predictions) -> str | None:
+    totals: dict[str, float] = {}
+    strongest: dict[str, dict] = {}
+    for prediction in predictions:
+        for reason in prediction.reasons:
+            code, days = reason.get("code"), reason.get("days") or 0
+            totals[code] = totals.get(code, 0) + days
+            if code not in strongest or days > (strongest[code].get("days") or 0):
+                strongest[code] = reason
+    if not totals:
+        return None
+    code = max(totals, key=lambda key: (totals[key], key))
+    if totals[code] <= 0:
+        code = max(totals, key=lambda key: (abs(totals[key]), key))
+    return reason_text(strongest[code])

@@ -23,7 +23,7 @@ from invoicing.forms import (
     VoidForm,
 )
 from invoicing.models import CreditNote, Invoice
-from invoicing.prediction import prediction_shown
+from invoicing.prediction import customer_outlook, prediction_shown
 from invoicing.selectors import (
     OUTSTANDING,
     InvoiceFilters,
@@ -70,7 +70,7 @@ def customer_account(request, pk):
     """Panel of the customer page: balances, open invoices, recently paid ones."""
     customer = get_object_or_404(Customer.objects, pk=pk)
     open_invoices = keyset_page(
-        customer_open_invoices(customer=customer),
+        customer_open_invoices(customer=customer).select_related("prediction"),
         ordering=["due_date", "id"],
         cursor=request.GET.get("open_cursor", ""),
         page_size=20,
@@ -87,6 +87,7 @@ def customer_account(request, pk):
         {
             "customer": customer,
             "balances": customer_balances(customer=customer),
+            "outlook": customer_outlook(customer=customer),
             "open_invoices": open_invoices,
             "paid_invoices": paid_invoices,
             "today": request.organization.today(),

@@ -162,3 +162,23 @@ class StatementDelivery(TenantModel):
     class Meta:
         verbose_name_plural = "statement deliveries"
         ordering = ["-created_at"]
+
+
+class ForecastSnapshot(TenantModel):
+    """One week of the cash forecast as it was made on ``made_on``: kept so
+    that the forecast can be scored against the cash that came in. ``horizon``
+    counts weeks from ``made_on`` (0: the week starting that day)."""
+
+    made_on = models.DateField()
+    currency = models.CharField(max_length=3)
+    horizon = models.PositiveSmallIntegerField()
+    week_start = models.DateField()
+    amount = models.DecimalField(**MONEY)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "made_on", "currency", "horizon"],
+                name="forecastsnapshot_one_per_week",
+            ),
+        ]

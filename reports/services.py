@@ -48,6 +48,7 @@ from reports import exports
 from reports.documents import aging_pdf, statement_pdf
 from reports.models import (
     AgingBucketSet,
+    ForecastSnapshot,
     MetricsSnapshot,
     MonthEndFigure,
     PaymentProfile,
@@ -55,7 +56,7 @@ from reports.models import (
 )
 from reports.selectors.aging import parse_boundaries
 from reports.selectors.common import add_months
-from reports.selectors.forecast import MIN_PAID_INVOICES
+from reports.selectors.forecast import MIN_PAID_INVOICES, cash_forecast
 from reports.selectors.history import (
     behaviour_aggregates,
     behaviour_from,
@@ -458,3 +459,30 @@ def statement_email_send(*, delivery_id: int) -> StatementDelivery | None:
         actor=SENDER,
         extra_fields={"sent_at": timezone.now()},
     )
+
+
+FORECAST_SNAPSHOT_WEEKS = 13
+
+
+@transaction.atomic
+def forecast_snapshot_take() -> int:
+    """Keep this week's cash forecast per currency as it stands today (13
+    weeks), so it can later be scored against the cash received. Idempotent:
+    a second run on the same day replaces that day's rows. Returns the rows."""
+    organization = current_organization()
+    today = organization.today()
+    ForecastSnapshot.objects.filter(made_on=today).delete()
+    rows = [
+        ForecastSnapshot(
+            organization=organization,
+            made_on=today,
+            currency=forecast.currency,
+            horizon=horizon,
+            week_start=week.start,
+            amount=week.amount,
+        )
+        for forecast in cash_forecast(weeks=FORECAST_SNAPSHOT_WEEKS)
+        for horizon, week in enumerate(forecast.weeks)
+    ]
+    ForecastSnapshot.objects.bulk_create(rows)
+    return len(rows)

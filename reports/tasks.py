@@ -9,7 +9,12 @@ from celery import shared_task
 from o2c.jobs import register_job_task
 from o2c.models import Organization
 from o2c.tasks import tenant_task
-from reports.services import export_run, metrics_refresh, statement_email_send
+from reports.services import (
+    export_run,
+    forecast_snapshot_take,
+    metrics_refresh,
+    statement_email_send,
+)
 
 
 @shared_task(name="reports.run_export", acks_late=True)
@@ -42,3 +47,16 @@ def refresh_all_metrics() -> None:
 @tenant_task
 def send_statement(organization_id: int, delivery_id: int) -> None:
     statement_email_send(delivery_id=delivery_id)
+
+
+@shared_task(name="reports.snapshot_forecast", acks_late=True)
+@tenant_task
+def snapshot_forecast(organization_id: int) -> None:
+    """Idempotent: the day's snapshot is replaced."""
+    forecast_snapshot_take()
+
+
+@shared_task(name="reports.snapshot_all_forecasts")
+def snapshot_all_forecasts() -> None:
+    for organization_id in Organization.objects.values_list("pk", flat=True):
+        snapshot_forecast.delay(organization_id)

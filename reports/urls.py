@@ -31,6 +31,11 @@ urlpatterns = [
         name="forecast-invoices",
     ),
     path("reports/metrics/", views.metrics_page, name="metrics"),
+    path(
+        "reports/prediction-accuracy/",
+        views.prediction_accuracy_page,
+        name="prediction-accuracy",
+    ),
     path("reports/exports/", views.export_start, name="report-export"),
     path("reports/exports/<int:pk>/", views.export_job_page, name="report-export-job"),
     path(

@@ -64,6 +64,7 @@ from reports.selectors.history import (
     statement_currencies,
 )
 from reports.selectors.metrics import DEFINITIONS
+from reports.selectors.prediction import forecast_accuracy, prediction_accuracy
 from reports.selectors.snapshot import (
     NO_KEY,
     current_snapshot,
@@ -392,13 +393,20 @@ def aging_invoices_page(request):
     except DomainError as error:
         context["error"] = error.message
         return render(request, "reports/aging_invoices.html", context, status=400)
-    as_of = data.get("as_of") or request.organization.today()
+    today = request.organization.today()
+    as_of = data.get("as_of") or today
+    # The nightly prediction is as of today: shown beside today's aging only,
+    # joined in the page's one query.
+    show_expected = as_of == today
+    if show_expected:
+        invoices = invoices.select_related("prediction")
     page = Paginator(invoices, PAGE_SIZE).get_page(request.GET.get("page"))
     for invoice in page:
         invoice.days_past_due = max((as_of - invoice.due_date).days, 0)
         invoice.open_as_of = exact(invoice.open_as_of, invoice.currency)
     context |= {
         "as_of": as_of,
+        "show_expected": show_expected,
         "bucket": bucket,
         "overdue_only": bucket_value == "overdue",
         "page": page,
@@ -485,6 +493,21 @@ class MetricsForm(forms.Form):
             ("base", gettext_lazy("Base")),
             ("each", gettext_lazy("Each currency")),
         ],
+    )
+
+
+@organization_required
+@require_GET
+def prediction_accuracy_page(request):
+    """How well the payment-date prediction did on recent history, and what
+    serves: the trained model or the customer-median baseline, and why."""
+    return render(
+        request,
+        "reports/prediction_accuracy.html",
+        {
+            "accuracy": prediction_accuracy(),
+            "forecast_accuracy": forecast_accuracy(today=request.organization.today()),
+        },
     )
 
 

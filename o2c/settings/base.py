@@ -275,6 +275,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "collecting.refresh_all_predictions",
         "schedule": crontab(hour=3, minute=30),
     },
+    # Each week's cash forecast kept as made, to score it against the cash received.
+    "reports-snapshot-forecasts": {
+        "task": "reports.snapshot_all_forecasts",
+        "schedule": crontab(hour=4, minute=0, day_of_week="mon"),
+    },
     "verify-ledgers-nightly": {
         "task": "o2c.verify_all_ledgers",
         "schedule": crontab(hour=2, minute=30),
