@@ -44,6 +44,12 @@ class ForecastWeek:
     low: Decimal = Decimal(0)
     high: Decimal = Decimal(0)
 
+    @property
+    def range(self) -> tuple[Decimal, Decimal]:
+        """The band from its smaller end to its larger: late payments moving cash
+        into a week can make its "late" scenario the larger one."""
+        return min(self.low, self.high), max(self.low, self.high)
+
 
 @dataclass
 class AtRisk:

@@ -12,6 +12,7 @@ from collecting.models import Dispute, PromiseToPay
 from invoicing.models import InvoicePrediction
 from o2c.models import FxRate
 from o2c.tenancy import tenant_context
+from reports.selectors.forecast import ForecastWeek
 from tests.factories import CustomerFactory, issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -276,3 +277,15 @@ def test_dashboard_panel_shows_the_amounts_at_risk_apart(session_client, org):
     html = " ".join(response.content.decode().split())
     assert 'More than 90 days past due</td><td class="num">1</td>' in html
     assert 'Expected after these weeks</td><td class="num">1</td>' in html
+
+
+def test_the_panel_shows_a_weeks_band_from_its_smaller_end():
+    # late payments moved into the week: the late scenario is the larger
+    week = ForecastWeek(
+        start=date(2026, 3, 2),
+        end=date(2026, 3, 8),
+        amount=Decimal("200.00"),
+        low=Decimal("300.00"),
+        high=Decimal("100.00"),
+    )
+    assert week.range == (Decimal("100.00"), Decimal("300.00"))
