@@ -226,20 +226,7 @@ def _checked_allocation(
             },
             field=f"{prefix}amount",
         )
-    if amount > invoice.open_amount:
-        raise DomainError(
-            "exceeds_open_amount",
-            gettext(
-                "Invoice %(invoice)s has %(open)s %(currency)s open; got %(amount)s."
-            )
-            % {
-                "invoice": invoice,
-                "open": quantize(invoice.open_amount, invoice.currency),
-                "currency": invoice.currency,
-                "amount": amount,
-            },
-            field=f"{prefix}amount",
-        )
+    _check_within_open_amount(invoice, amount, field=f"{prefix}amount")
     earliest = max(payment.received_date, invoice.invoice_date)
     allocation_date = allocation_date or earliest
     if allocation_date < earliest:
@@ -481,20 +468,7 @@ def write_off_create(
         raise DomainError(
             "invalid_amount", gettext("Amount must be positive."), field="amount"
         )
-    if amount > invoice.open_amount:
-        raise DomainError(
-            "exceeds_open_amount",
-            gettext(
-                "Invoice %(invoice)s has %(open)s %(currency)s open; got %(amount)s."
-            )
-            % {
-                "invoice": invoice,
-                "open": quantize(invoice.open_amount, invoice.currency),
-                "currency": invoice.currency,
-                "amount": amount,
-            },
-            field="amount",
-        )
+    _check_within_open_amount(invoice, amount, field="amount")
     limit = organization.write_off_limit
     if limit and amount > limit and actor.role != "admin":
         raise DomainError(
@@ -705,3 +679,21 @@ def _sync_unapplied(payment: Payment) -> None:
     unapplied = unapplied_by_payment([payment.pk])[payment.pk]
     Payment.objects.filter(pk=payment.pk).update(unapplied_amount=unapplied)
     payment.unapplied_amount = unapplied
+
+
+def _check_within_open_amount(invoice: Invoice, amount: Decimal, *, field: str) -> None:
+    """An allocation or a write-off takes at most what the invoice has open."""
+    if amount > invoice.open_amount:
+        raise DomainError(
+            "exceeds_open_amount",
+            gettext(
+                "Invoice %(invoice)s has %(open)s %(currency)s open; got %(amount)s."
+            )
+            % {
+                "invoice": invoice,
+                "open": quantize(invoice.open_amount, invoice.currency),
+                "currency": invoice.currency,
+                "amount": amount,
+            },
+            field=field,
+        )

@@ -267,7 +267,7 @@ def cash_forecast(
     broken -= set(promised)  # an open promise since supersedes a broken one
     acc: dict[str, dict] = {}
 
-    def new(code: str) -> dict:
+    def new() -> dict:
         return {
             "past": Decimal(0),
             "mid": [Decimal(0)] * weeks,
@@ -288,7 +288,7 @@ def cash_forecast(
             sums["high"][early // 7] += amount
 
     for pk, code, open_amount, due_date, mid, early, late in rows:
-        sums = acc.get(code) or acc.setdefault(code, new(code))
+        sums = acc.get(code) or acc.setdefault(code, new())
         rest = open_amount
         for part, days in promised.get(pk, ()):
             rest -= part
