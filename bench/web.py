@@ -11,7 +11,11 @@ c. the search box: the dropdown for a customer's name, an invoice number and a
    payment's amount, and the results page, beside raw SQL for the invoices it finds
    (the trigram index on PostgreSQL answers both);
 d. invoice PDF render time per invoice (WeasyPrint), beside rendering the same
-   invoice's HTML only, which shows what the PDF engine itself costs.
+   invoice's HTML only, which shows what the PDF engine itself costs;
+e. the clerk's forms for the customer with the most open invoices: a new invoice, a
+   new payment with its open invoices listed, and the payment form's suggestion of
+   where an amount goes (oldest first), beside raw SQL for that customer's open
+   invoices.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ def bench_web(organization: Organization, report: Report, *, samples: int = 7):
         _customer_list(organization, client, report, today, samples)
         _customer_page(organization, client, report, samples)
         _search(client, report, samples)
+        _forms(organization, client, report, samples)
         _pdf(organization, report, samples)
 
 
@@ -160,6 +165,57 @@ def _search(client, report, samples):
     url = f"/search/?q={quote(invoice.number)}"
     seconds = _median(lambda: _get(client, url), samples)
     report("search results page, invoice number", seconds, None, url)
+
+
+OPEN_INVOICES_SQL = """
+SELECT id, number, due_date, open_amount FROM invoicing_invoice
+WHERE organization_id = %s AND customer_id = %s AND currency = %s
+  AND status IN ('open', 'partially_paid')
+ORDER BY due_date, id
+"""
+
+
+def _forms(organization, client, report, samples):
+    customer_id, open_count = (
+        Invoice.objects.filter(status__in=["open", "partially_paid"])
+        .values("customer_id")
+        .annotate(open_count=Count("id"))
+        .order_by("-open_count")
+        .values_list("customer_id", "open_count")
+        .first()
+    )
+    customer = Customer.objects.get(pk=customer_id)
+    note = f"customer with the most open invoices ({open_count})"
+    baseline = _median(
+        lambda: _fetch(
+            OPEN_INVOICES_SQL, [organization.pk, customer.pk, customer.currency]
+        ),
+        samples,
+    )
+    seconds = _median(lambda: _get(client, "/invoices/new/"), samples)
+    report("invoice form", seconds, None, "/invoices/new/")
+    seconds = _median(
+        lambda: _get(client, f"/invoices/new/?customer={customer.pk}"), samples
+    )
+    report("invoice form for a customer", seconds, baseline, note)
+    seconds = _median(
+        lambda: _get(client, f"/payments/new/?customer={customer.pk}"), samples
+    )
+    report("payment form with open invoices", seconds, baseline, note)
+    amount = Invoice.objects.filter(
+        customer=customer, status__in=["open", "partially_paid"]
+    ).order_by("due_date", "pk")[:3]
+    typed = f"{sum(invoice.open_amount for invoice in amount):.2f}"
+    data = {"customer": customer.pk, "currency": customer.currency}
+    data |= {"amount": typed, "suggest": "1"}
+
+    def suggest():
+        response = client.post("/payments/new/", data, HTTP_HX_REQUEST="true")
+        if response.status_code != 200:
+            raise RuntimeError(f"payment suggestion answered {response.status_code}")
+
+    seconds = _median(suggest, samples)
+    report("payment form, suggested allocation", seconds, baseline, f"{note}, {typed}")
 
 
 def _pdf(organization, report, samples):
