@@ -24,6 +24,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
+from collecting.prediction.services import predictions_refresh
 from collecting.services.worklist import worklist_rebuild
 from demo import data
 from demo.collections import CollectionHistory
@@ -275,6 +276,14 @@ class _Seeder:
                 f"  bank statement of yesterday: {collections['statement lines']} "
                 f"lines, {collections['matched automatically']} matched "
                 f"automatically, {collections['lines to review']} to review"
+            )
+            # Score the open invoices as the nightly run would, so the invoice
+            # pages, the forecast and the collectors' scores show predictions
+            # from the first login instead of after the first night.
+            model = predictions_refresh(today=self.today)
+            progress(
+                f"  payment-date predictions: {model.predictions_count:,} open "
+                f"invoices scored ({model.kind})"
             )
         # The bulk load sends no signals; build the collectors' queue as the daily
         # run would, so "My day" is full from the first login.

@@ -8,7 +8,7 @@ import time_machine
 from django.core.management import call_command
 from django.db.models import Count, Sum
 
-from invoicing.models import CreditNote, Invoice, LedgerEntry
+from invoicing.models import CreditNote, Invoice, InvoicePrediction, LedgerEntry
 from o2c.models import Membership, Organization, Role
 from o2c.money import quantize
 from o2c.tenancy import tenant_context
@@ -117,6 +117,16 @@ def test_history_has_what_collections_and_cash_application_work_on():
         assert not issued.exclude(customer__payment_term=two_ten).filter(
             discount_amount__isnull=False
         )
+        # Every open invoice is scored from the first login, as the nightly run
+        # would score it (six months of 30 customers: the baseline serves).
+        open_invoices = issued.filter(
+            status__in=(Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID)
+        )
+        predictions = InvoicePrediction.objects.filter(invoice__in=open_invoices)
+        assert predictions.count() == open_invoices.count()
+        for prediction in predictions:
+            assert prediction.earliest_date <= prediction.expected_date
+            assert prediction.expected_date <= prediction.latest_date
 
 
 def test_cached_amounts_agree_with_the_ledger():
