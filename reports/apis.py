@@ -308,12 +308,21 @@ class ForecastWeekOutput(Serializer):
         "predicted (median) payment date, promised parts on their promised date.",
     )
     low = serializers.CharField(
-        help_text="Late scenario: every scored invoice paid on the last date of "
-        "its 80 % interval (p90)."
+        help_text="Late scenario: every scored invoice expected from today on paid "
+        "on the last date of its 80 % interval (p90)."
     )
     high = serializers.CharField(
-        help_text="Early scenario: every scored invoice paid on the first date of "
-        "its 80 % interval (p10)."
+        help_text="Early scenario: every scored invoice expected from today on "
+        "paid on the first date of its 80 % interval (p10; today if past)."
+    )
+    cumulative = serializers.CharField(
+        help_text="Expected from today to the end of this week (the weeks' sum)."
+    )
+    cumulative_low = serializers.CharField(
+        help_text="The same in the late scenario: the band's lower end."
+    )
+    cumulative_high = serializers.CharField(
+        help_text="The same in the early scenario: the band's upper end."
     )
 
 

@@ -39,16 +39,26 @@ class ForecastWeek:
     start: date
     end: date
     amount: Decimal
-    # The band: the week's cash if every scored invoice is paid on the last
-    # date of its 80 % interval (p90, ``low``) or on its first (p10, ``high``).
+    # The week's cash if every scored invoice expected from today on is paid
+    # on the last date of its 80 % interval (p90, ``low``) or on its first
+    # (p10, ``high``; a first date already past counts in week one).
     low: Decimal = Decimal(0)
     high: Decimal = Decimal(0)
+    # Cash expected from today to the week's end, and the same in the late and
+    # the early scenario: the band. Summed over the weeks the scenarios stay in
+    # order (late <= expected <= early), which a single week's need not: cash
+    # moved late out of one week lands in a later one.
+    cumulative: Decimal = Decimal(0)
+    cumulative_low: Decimal = Decimal(0)
+    cumulative_high: Decimal = Decimal(0)
 
-    @property
-    def range(self) -> tuple[Decimal, Decimal]:
-        """The band from its smaller end to its larger: late payments moving cash
-        into a week can make its "late" scenario the larger one."""
-        return min(self.low, self.high), max(self.low, self.high)
+
+def _running_totals(weeks: list[ForecastWeek]) -> list[ForecastWeek]:
+    amount = low = high = Decimal(0)
+    for week in weeks:
+        amount, low, high = amount + week.amount, low + week.low, high + week.high
+        week.cumulative, week.cumulative_low, week.cumulative_high = amount, low, high
+    return weeks
 
 
 @dataclass
@@ -278,14 +288,13 @@ def cash_forecast(
         }
 
     def place(sums: dict, amount: Decimal, mid: int, early: int, late: int):
-        if mid < 0:
+        if mid < 0:  # past its expected date: apart, in no scenario's weeks
             sums["past"] += amount
-        else:
-            sums["mid"][mid // 7] += amount
-        if 0 <= late < horizon:
+            return
+        sums["mid"][mid // 7] += amount
+        sums["high"][max(early, 0) // 7] += amount
+        if late < horizon:
             sums["low"][late // 7] += amount
-        if 0 <= early < horizon:
-            sums["high"][early // 7] += amount
 
     for pk, code, open_amount, due_date, mid, early, late in rows:
         sums = acc.get(code) or acc.setdefault(code, new())
@@ -322,16 +331,18 @@ def cash_forecast(
             CashForecast(
                 currency=code,
                 past_expected=exact(sums["past"], code),
-                weeks=[
-                    ForecastWeek(
-                        start=today + timedelta(days=7 * week),
-                        end=today + timedelta(days=7 * week + 6),
-                        amount=exact(sums["mid"][week], code),
-                        low=exact(sums["low"][week], code),
-                        high=exact(sums["high"][week], code),
-                    )
-                    for week in range(weeks)
-                ],
+                weeks=_running_totals(
+                    [
+                        ForecastWeek(
+                            start=today + timedelta(days=7 * week),
+                            end=today + timedelta(days=7 * week + 6),
+                            amount=exact(sums["mid"][week], code),
+                            low=exact(sums["low"][week], code),
+                            high=exact(sums["high"][week], code),
+                        )
+                        for week in range(weeks)
+                    ]
+                ),
                 default_delay_days=default_delay,
                 at_risk={
                     key: AtRisk(exact(amount, code), count)
@@ -361,16 +372,18 @@ def in_base_currency(forecasts: list[CashForecast], today: date) -> CashForecast
     return CashForecast(
         currency=base,
         past_expected=convert(lambda f: f.past_expected),
-        weeks=[
-            ForecastWeek(
-                start=week.start,
-                end=week.end,
-                amount=convert(lambda f, i=index: f.weeks[i].amount),
-                low=convert(lambda f, i=index: f.weeks[i].low),
-                high=convert(lambda f, i=index: f.weeks[i].high),
-            )
-            for index, week in enumerate(first.weeks)
-        ],
+        weeks=_running_totals(
+            [
+                ForecastWeek(
+                    start=week.start,
+                    end=week.end,
+                    amount=convert(lambda f, i=index: f.weeks[i].amount),
+                    low=convert(lambda f, i=index: f.weeks[i].low),
+                    high=convert(lambda f, i=index: f.weeks[i].high),
+                )
+                for index, week in enumerate(first.weeks)
+            ]
+        ),
         default_delay_days=first.default_delay_days,
         at_risk={
             key: AtRisk(

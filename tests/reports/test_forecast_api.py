@@ -12,7 +12,6 @@ from collecting.models import Dispute, PromiseToPay
 from invoicing.models import InvoicePrediction
 from o2c.models import FxRate
 from o2c.tenancy import tenant_context
-from reports.selectors.forecast import ForecastWeek
 from tests.factories import CustomerFactory, issued_invoice
 
 pytestmark = pytest.mark.django_db
@@ -109,10 +108,15 @@ def test_weeks_band_and_base_currency(api, books):
     assert eur["weeks"][1]["end"] == "2026-07-13"
     assert eur["past_expected"] == "30.00"
     assert _week(eur, "expected") == ["0.00", "140.00", "0.00", "0.00"]
-    # Late scenario (p90 dates): 30.00 on 2 July, 100.00 on 22 July.
-    assert _week(eur, "low") == ["30.00", "40.00", "0.00", "100.00"]
-    # Early scenario (p10 dates): 100.00 on 1 July; 30.00 on 20 June (past).
+    # Late scenario (p90 dates): 100.00 on 22 July. The 30.00 expected on 25
+    # June is past its expected date: apart, in no scenario's weeks.
+    assert _week(eur, "low") == ["0.00", "40.00", "0.00", "100.00"]
+    # Early scenario (p10 dates): 100.00 on 1 July.
     assert _week(eur, "high") == ["100.00", "40.00", "0.00", "0.00"]
+    # The band: cash by each week's end, late scenario to early scenario.
+    assert _week(eur, "cumulative") == ["0.00", "140.00", "140.00", "140.00"]
+    assert _week(eur, "cumulative_low") == ["0.00", "40.00", "40.00", "140.00"]
+    assert _week(eur, "cumulative_high") == ["100.00", "140.00", "140.00", "140.00"]
     assert eur["later"] == "70.00"
     assert eur["at_risk"]["beyond_horizon"] == {"amount": "70.00", "count": 1}
     assert eur["expected_total"] == "170.00" and eur["at_risk_total"] == "70.00"
@@ -122,6 +126,8 @@ def test_weeks_band_and_base_currency(api, books):
     assert base["currency"] == "EUR"
     assert _week(base, "expected") == ["0.00", "140.00", "180.00", "0.00"]
     assert _week(base, "high") == ["100.00", "40.00", "180.00", "0.00"]
+    assert _week(base, "cumulative") == ["0.00", "140.00", "320.00", "320.00"]
+    assert _week(base, "cumulative_low") == ["0.00", "40.00", "40.00", "140.00"]
     assert base["past_expected"] == "30.00" and base["later"] == "70.00"
 
 
@@ -279,13 +285,35 @@ def test_dashboard_panel_shows_the_amounts_at_risk_apart(session_client, org):
     assert 'Expected after these weeks</td><td class="num">1</td>' in html
 
 
-def test_the_panel_shows_a_weeks_band_from_its_smaller_end():
-    # late payments moved into the week: the late scenario is the larger
-    week = ForecastWeek(
-        start=date(2026, 3, 2),
-        end=date(2026, 3, 8),
-        amount=Decimal("200.00"),
-        low=Decimal("300.00"),
-        high=Decimal("100.00"),
+def test_the_band_holds_the_expected_cash_by_every_weeks_end(api, session_client, org):
+    # One week's late scenario can exceed its expected cash (late payments from
+    # earlier weeks land in it); summed from today the band always holds it.
+    with tenant_context(org):
+        customer = CustomerFactory()
+        for day, (expected, early, late) in enumerate(
+            [(8, 1, 22), (2, 1, 16), (15, 3, 29), (21, 14, 27), (9, 1, 12)]
+        ):
+            _invoice(
+                customer, f"{10 * (day + 1)}.00", date(2026, 6, 25),
+                date(2026, 7, expected), date(2026, 7, early), date(2026, 7, late),
+            )  # fmt: skip
+        # The first day of its interval is past: early, it counts in week one.
+        _invoice(
+            customer, "5.00", date(2026, 6, 25),
+            date(2026, 7, 2), date(2026, 6, 20), date(2026, 7, 10),
+        )  # fmt: skip
+    (eur,) = api.get(URL, {"weeks": 5}).json()["currencies"]
+    lows, mids, highs = (
+        [D(value) for value in _week(eur, field)]
+        for field in ("cumulative_low", "cumulative", "cumulative_high")
     )
-    assert week.range == (Decimal("100.00"), Decimal("300.00"))
+    assert all(
+        low <= mid <= high for low, mid, high in zip(lows, mids, highs, strict=True)
+    )
+    assert any(D(w["low"]) > D(w["expected"]) for w in eur["weeks"])
+    assert mids == [D(v) for v in ("25.00", "85.00", "115.00", "155.00", "155.00")]
+    assert lows == [D(v) for v in ("0.00", "55.00", "75.00", "125.00", "155.00")]
+    assert highs == [D(v) for v in ("115.00", "115.00", "155.00", "155.00", "155.00")]
+    # The panel shows the same band, week by week.
+    html = " ".join(session_client.get("/dashboard/forecast/").content.decode().split())
+    assert "85.00 <span" in html and "55.00 <span" in html
