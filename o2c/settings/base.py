@@ -120,6 +120,26 @@ def guarded_database(database: dict) -> dict:
 
 
 DATABASES["default"] = guarded_database(DATABASES["default"])
+# A PostgreSQL replica for the reports (o2c.replica; README "Running on several
+# machines"): report pages, their API and export jobs read from it, everything else
+# (and every write) uses default. Unset, everything uses default.
+REPORTS_DATABASE_URL = env("REPORTS_DATABASE_URL", default="")
+
+
+def with_reports_replica(databases: dict) -> dict:
+    """``databases`` plus the ``reports`` alias when REPORTS_DATABASE_URL is set."""
+    if REPORTS_DATABASE_URL:
+        replica = guarded_database(env.db("REPORTS_DATABASE_URL"))
+        replica["CONN_MAX_AGE"] = databases["default"].get("CONN_MAX_AGE", 0)
+        replica["CONN_HEALTH_CHECKS"] = databases["default"].get(
+            "CONN_HEALTH_CHECKS", False
+        )
+        databases["reports"] = replica
+    return databases
+
+
+DATABASES = with_reports_replica(DATABASES)
+DATABASE_ROUTERS = ["o2c.replica.ReportsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
