@@ -124,9 +124,7 @@ def test_an_export_job_reads_the_replica_and_records_itself_on_the_primary(org):
         spec = exports.export_spec("invoices", "csv", {})
         with CaptureQueriesContext(connections[REPORTS]) as replica:
             # Celery runs eagerly in the tests: the job runs once this commits.
-            job = services.export_job_create(
-                spec=spec, actor=Actor.for_user(user, org)
-            )
+            job = services.export_job_create(spec=spec, actor=Actor.for_user(user, org))
         job = Job.objects.get(pk=job.pk)
 
     assert job.status == Job.Status.SUCCEEDED
