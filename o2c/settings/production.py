@@ -7,7 +7,7 @@ on a development default. TLS is expected to end at a proxy that sets
 """
 
 from .base import *  # noqa: F403
-from .base import env, guarded_database, with_reports_replica
+from .base import env, guarded_database, media_storage, with_reports_replica
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
@@ -34,7 +34,7 @@ CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
