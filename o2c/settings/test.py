@@ -15,9 +15,10 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 # authentication turn the requirement on.
 O2C_REQUIRE_ADMIN_2FA = False
 # On PostgreSQL the reports replica (o2c.replica) is a second connection to the test
-# database, so the routing is exercised: tests/o2c/test_replica.py proves report
+# database, so the routing is exercised: tests/platform/test_replica.py proves report
 # reads use it and writes never do. A REPORTS_DATABASE_URL of the environment is
 # ignored: the test database is the only one the runner creates.
+DATABASES.pop("reports", None)  # noqa: F405
 if DATABASES["default"]["ENGINE"] == "o2c.db.postgresql":  # noqa: F405
     DATABASES["reports"] = {  # noqa: F405
         **DATABASES["default"],  # noqa: F405
