@@ -1,10 +1,11 @@
 """Invoice and credit-note PDFs, rendered by WeasyPrint from Django templates.
 
-Rendering fetches nothing but the project's own static files. Customer and
-organization text reaches the HTML through Django's autoescaping, and
-:class:`StaticFilesFetcher` refuses every other URL (``file:`` outside the static
-directories, ``http(s):``, ``data:``), so nothing a user typed can make the renderer
-read a file of the server or call the network.
+Rendering fetches nothing but the project's own static files and the
+organization's logo (an ``o2c-logo:`` name read from the media storage, local or
+S3). Customer and organization text reaches the HTML through Django's autoescaping,
+and :class:`StaticFilesFetcher` refuses every other URL (``file:`` outside the
+static directories, ``http(s):``, ``data:``, any other stored file), so nothing a
+user typed can make the renderer read a file of the server or call the network.
 
 Documents speak the customer's language (:mod:`o2c.document_language`): labels,
 amounts with their currency's ISO 4217 minor units (JPY 0, EUR 2, KWD 3) as that

@@ -16,7 +16,7 @@ from moto import mock_aws
 from PIL import Image
 from pypdf import PdfReader
 
-from invoicing.documents import render_invoice_pdf
+from invoicing.documents import StaticFilesFetcher, render_invoice_pdf
 from invoicing.imports.services import import_job_create
 from o2c.models import Job, Role
 from o2c.services import Actor
@@ -136,3 +136,18 @@ def test_a_logo_in_the_bucket_is_printed_on_the_invoice(bucket, org):
     assert [image.image.size for image in pdf.pages[0].images] == [(300, 100)]
     served = client.get("/settings/organization/logo/")
     assert served["Content-Type"] == "image/png"
+
+
+@pytest.mark.parametrize(
+    "uri",
+    [
+        "o2c-logo:jobs/2026/01/statement.xml",
+        "o2c-logo:logos/../jobs/2026/01/statement.xml",
+        "o2c-logo:logos/sub/1-a.png",
+        "o2c-logo:/etc/passwd",
+        "o2c-logo:",
+    ],
+)
+def test_the_pdf_fetcher_reads_logos_and_no_other_stored_file(uri):
+    with pytest.raises(PermissionError):
+        StaticFilesFetcher(logos=True)(uri)
