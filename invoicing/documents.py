@@ -1,10 +1,11 @@
 """Invoice and credit-note PDFs, rendered by WeasyPrint from Django templates.
 
-Rendering fetches nothing but the project's own static files. Customer and
-organization text reaches the HTML through Django's autoescaping, and
-:class:`StaticFilesFetcher` refuses every other URL (``file:`` outside the static
-directories, ``http(s):``, ``data:``), so nothing a user typed can make the renderer
-read a file of the server or call the network.
+Rendering fetches nothing but the project's own static files and the
+organization's logo (an ``o2c-logo:`` name read from the media storage, local or
+S3). Customer and organization text reaches the HTML through Django's autoescaping,
+and :class:`StaticFilesFetcher` refuses every other URL (``file:`` outside the
+static directories, ``http(s):``, ``data:``, any other stored file), so nothing a
+user typed can make the renderer read a file of the server or call the network.
 
 Documents speak the customer's language (:mod:`o2c.document_language`): labels,
 amounts with their currency's ISO 4217 minor units (JPY 0, EUR 2, KWD 3) as that
@@ -32,7 +33,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 from invoicing.models import CreditNote, Invoice, LedgerEntry
 from invoicing.references import pay_to, payment_reference
 from o2c.document_language import DocumentLanguage, speaking
-from o2c.organization import logo_root
+from o2c.organization import LOGO_SCHEME, logo_content
 
 INVOICE_TEMPLATE = "invoicing/pdf/invoice.html"
 CREDIT_NOTE_TEMPLATE = "invoicing/pdf/credit_note.html"
@@ -45,12 +46,21 @@ class StaticFilesFetcher(URLFetcher):
     out of a static directory.
     """
 
-    def __init__(self, roots: list[Path] | None = None):
+    def __init__(self, roots: list[Path] | None = None, *, logos: bool = False):
         super().__init__(allowed_protocols=("file",), allow_redirects=False)
         self.roots = roots if roots is not None else static_roots()
+        # Organizations' logos (``o2c-logo:`` URIs), read from the media storage.
+        self.logos = logos
 
     def fetch(self, url, headers=None):
         parts = urlsplit(url)
+        if self.logos and parts.scheme.lower() == LOGO_SCHEME:
+            content_type = mimetypes.guess_type(parts.path)[0]
+            return URLFetcherResponse(
+                url,
+                logo_content(url),
+                {"Content-Type": content_type or "application/octet-stream"},
+            )
         if parts.scheme.lower() != "file" or parts.netloc not in ("", "localhost"):
             raise PermissionError(f"Documents may not load {url[:100]!r}.")
         path = Path(url2pathname(parts.path)).resolve()
@@ -171,7 +181,7 @@ def html_to_pdf(html: str) -> bytes:
         string=html,
         base_url=roots[0].as_uri() + "/",
         # Organizations' logos are checked when uploaded (o2c.organization).
-        url_fetcher=StaticFilesFetcher([*roots, logo_root()]),
+        url_fetcher=StaticFilesFetcher(roots, logos=True),
     ).write_pdf()
 
 

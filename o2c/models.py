@@ -79,10 +79,11 @@ class Organization(models.Model):
 
     @property
     def logo_uri(self) -> str:
-        """The logo as a ``file:`` URI, for the PDF renderer's fetcher."""
-        from pathlib import Path
+        """The logo's address for the PDF renderer's fetcher, which reads it from
+        the media storage (a local folder or an S3 bucket)."""
+        from o2c.organization import logo_uri
 
-        return Path(self.logo.path).resolve().as_uri() if self.logo else ""
+        return logo_uri(self.logo.name) if self.logo else ""
 
     def today(self):
         """The organization's local date: "today" for due dates, aging and dunning."""

@@ -16,12 +16,11 @@ own ``#fragments``. It is then served with a sandboxing Content-Security-Policy
 from __future__ import annotations
 
 import io
+import re
 import secrets
 import zoneinfo
-from pathlib import Path
 
 from babel import Locale, UnknownLocaleError
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils.translation import gettext as _
@@ -181,9 +180,25 @@ def _locale(value: str) -> str:
 # --- logo ---------------------------------------------------------------------------
 
 
-def logo_root() -> Path:
-    """Where logos are stored (``Organization.logo``), resolved for the PDF fetcher."""
-    return (Path(settings.MEDIA_ROOT) / "logos").resolve()
+# Documents name a logo by this scheme and its storage name; the PDF fetcher
+# (invoicing.documents) reads it through the storage, local or S3, and nothing
+# but a name of this form.
+LOGO_SCHEME = "o2c-logo"
+LOGO_NAME = re.compile(r"^logos/[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def logo_uri(name: str) -> str:
+    return f"{LOGO_SCHEME}:{name}"
+
+
+def logo_content(uri: str) -> bytes:
+    """The stored logo an :func:`logo_uri` names; PermissionError for any other."""
+    scheme, _, name = uri.partition(":")
+    if scheme.lower() != LOGO_SCHEME or not LOGO_NAME.match(name) or ".." in name:
+        raise PermissionError(f"Documents may not load {uri[:100]!r}.")
+    storage = Organization._meta.get_field("logo").storage
+    with storage.open(name, "rb") as file:
+        return file.read()
 
 
 @transaction.atomic

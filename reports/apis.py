@@ -12,6 +12,7 @@ from o2c.api.fields import PlainDecimalField
 from o2c.api.serializers import QuerySerializer, Serializer
 from o2c.errors import DomainError, ForeignObject
 from o2c.models import Membership
+from o2c.replica import report_reads
 from orders.models import Customer
 from reports.exports import NO_COLLECTOR, NO_SEGMENT
 from reports.models import MonthEndFigure
@@ -382,6 +383,7 @@ class AgingView(TenantAPIView):
     """
 
     @extend_schema(parameters=[AgingReportInput], responses=AgingOutput)
+    @report_reads()
     def get(self, request):
         query = AgingReportInput(
             data=request.query_params, context={"organization": request.organization}
@@ -406,6 +408,7 @@ class AgingInvoicesView(TenantAPIView):
     date, oldest due date first."""
 
     @extend_schema(parameters=[AgingInvoicesInput], responses=AgingInvoicesOutput)
+    @report_reads()
     def get(self, request):
         query = AgingInvoicesInput(
             data=request.query_params, context={"organization": request.organization}
@@ -443,6 +446,7 @@ class MetricsView(TenantAPIView):
     the definition of each figure."""
 
     @extend_schema(parameters=[MetricsInput], responses=MetricsOutput)
+    @report_reads()
     def get(self, request):
         query = MetricsInput(data=request.query_params)
         query.is_valid(raise_exception=True)
@@ -476,6 +480,7 @@ class ForecastView(TenantAPIView):
     a band from the predictions' 80 % intervals and the amounts at risk apart."""
 
     @extend_schema(parameters=[ForecastInput], responses=ForecastOutput)
+    @report_reads()
     def get(self, request):
         query = ForecastInput(data=request.query_params)
         query.is_valid(raise_exception=True)

@@ -41,6 +41,7 @@ from o2c.document_language import speaking
 from o2c.errors import DomainError
 from o2c.jobs import job_claim
 from o2c.models import Job, Role
+from o2c.replica import report_reads
 from o2c.services import Actor, audit_record, transition
 from o2c.tenancy import current_organization
 from orders.models import Contact, Customer
@@ -293,14 +294,18 @@ def export_run(*, job_id: int) -> Job | None:
     actor = _export_actor(job)
     spec = export_spec_of(job)
     try:
-        total = exports.row_count(spec)
+        # The figures come from the reports replica when one is configured; the
+        # job's own row (progress, result) is always written to the primary.
+        with report_reads():
+            total = exports.row_count(spec)
         Job.objects.filter(pk=job.pk).update(total=total)
 
         def progress(rows: int) -> None:
             Job.objects.filter(pk=job.pk).update(progress=rows, total=max(total, rows))
 
         with tempfile.TemporaryFile() as stream:
-            rows = export_write(spec, stream, progress=progress)
+            with report_reads():
+                rows = export_write(spec, stream, progress=progress)
             stream.seek(0)
             filename = spec.filename(current_organization().today())
             job.output_file.save(

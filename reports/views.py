@@ -27,6 +27,7 @@ from django.views.decorators.http import require_GET, require_POST
 from o2c.dates import OrgDateField
 from o2c.errors import DomainError
 from o2c.models import Job, Membership, Role
+from o2c.replica import report_reads
 from o2c.roles import role_can
 from o2c.services import Actor
 from o2c.tenancy import current_organization
@@ -108,6 +109,7 @@ def _segments() -> list[str]:
 
 @organization_required
 @require_GET
+@report_reads()
 def dashboard_page(request):
     """Today's receivables and the month-end metrics; stale metrics are rebuilt in
     the background (in the request when Celery runs eagerly)."""
@@ -180,6 +182,7 @@ def _month_links(series, *, in_base: bool) -> list[str]:
 
 @organization_required
 @require_GET
+@report_reads()
 def dashboard_forecast_panel(request):
     forecasts, fx_error = forecast_panel()
     chart = None
@@ -198,6 +201,7 @@ def dashboard_forecast_panel(request):
 
 @organization_required
 @require_GET
+@report_reads()
 def dashboard_collections_panel(request):
     return render(
         request,
@@ -274,6 +278,7 @@ def _check_query(form: forms.Form) -> None:
 
 @organization_required
 @require_GET
+@report_reads()
 def aging_page(request):
     form, data = _aging_form(request)
     context = {
@@ -361,6 +366,7 @@ def _attach_drill_queries(report, raw: dict, boundaries: str) -> None:
 
 @organization_required
 @require_GET
+@report_reads()
 def aging_invoices_page(request):
     """The invoices behind an aging cell: a bucket (or "overdue") of a group."""
     form, data = _aging_form(request)
@@ -419,6 +425,7 @@ def aging_invoices_page(request):
 
 @organization_required
 @require_GET
+@report_reads()
 def forecast_invoices_page(request):
     week = request.GET.get("week", "")
     if week not in ("", "past") and not week.isdigit():
@@ -498,6 +505,7 @@ class MetricsForm(forms.Form):
 
 @organization_required
 @require_GET
+@report_reads()
 def prediction_accuracy_page(request):
     """How well the payment-date prediction did on recent history, and what
     serves: the trained model or the customer-median baseline, and why."""
@@ -513,6 +521,7 @@ def prediction_accuracy_page(request):
 
 @organization_required
 @require_GET
+@report_reads()
 def metrics_page(request):
     form = MetricsForm(request.GET)
     form.is_valid()
@@ -571,6 +580,7 @@ def metrics_page(request):
 
 @organization_required
 @require_GET
+@report_reads()
 def customer_history_page(request, pk: int):
     customer = get_object_or_404(Customer.objects, pk=pk)
     today = request.organization.today()
@@ -641,6 +651,7 @@ def _statement_period(request, customer) -> tuple[StatementForm, date, date, str
 
 
 @organization_required
+@report_reads()
 def customer_statement_page(request, pk: int):
     """Statement of account for a period (default: the last three months up to
     today) as a page, a PDF (``?format=pdf``) or, posted, an email."""
@@ -725,11 +736,14 @@ def export_start(request):
     raw = {key: value for key, value in request.POST.items() if value}
     try:
         spec = exports.export_spec(kind, fmt, raw)
-        if spec.format != "pdf" and services.export_needs_job(spec):
+        with report_reads():
+            needs_job = spec.format != "pdf" and services.export_needs_job(spec)
+        if needs_job:
             job = services.export_job_create(spec=spec, actor=_actor(request))
             return redirect("report-export-job", pk=job.pk)
         stream = io.BytesIO()
-        services.export_write(spec, stream)
+        with report_reads():
+            services.export_write(spec, stream)
     except DomainError as error:
         messages.error(request, error.message)
         return redirect(request.headers.get("Referer") or reverse("aging"))

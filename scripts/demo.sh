@@ -104,8 +104,11 @@ fi
 
 say "Starting web (${APP_URL}), Celery worker and beat"
 start web "$PYTHON" manage.py runserver "127.0.0.1:${PORT}" --noreload
-# The filesystem transport is meant for one consumer: one worker, solo pool.
-start worker "$CELERY" -A o2c worker --loglevel=info --pool=solo --hostname "demo@%h"
+# The filesystem transport is meant for one consumer: one worker, solo pool, taking
+# every queue (o2c/queues.py; in production each group has its own workers).
+QUEUES="dunning,sending,imports,exports,reports,webhooks,default"
+start worker "$CELERY" -A o2c worker --loglevel=info --pool=solo --hostname "demo@%h" \
+    --queues "$QUEUES"
 start beat "$CELERY" -A o2c beat --loglevel=info --schedule var/celerybeat-schedule
 
 healthy=0

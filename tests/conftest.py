@@ -72,6 +72,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
         connection.close()
 
 
+@pytest.fixture(autouse=True)
+def _reports_replica_only_where_asked(request, monkeypatch):
+    """On PostgreSQL the test settings add the ``reports`` alias (a second connection
+    to the test database). Django refuses queries to a database a test did not
+    list, so report reads use it only in tests that list it
+    (tests/platform/test_replica.py); elsewhere they read ``default``."""
+    marker = request.node.get_closest_marker("django_db")
+    databases = (marker.kwargs.get("databases") if marker else None) or ()
+    if databases != "__all__" and "reports" not in databases:
+        monkeypatch.setattr("o2c.replica.replica_configured", lambda: False)
+
+
 @pytest.fixture
 def app_role(db):
     """The test's queries run as the application role (``o2c_app``), bound by

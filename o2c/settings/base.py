@@ -11,6 +11,10 @@ from pathlib import Path
 import environ
 from celery.schedules import crontab
 from csp.constants import NONCE, NONE, SELF
+from kombu import Queue
+
+from o2c.queues import DEFAULT as DEFAULT_QUEUE
+from o2c.queues import QUEUES, TASK_QUEUES
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -120,6 +124,26 @@ def guarded_database(database: dict) -> dict:
 
 
 DATABASES["default"] = guarded_database(DATABASES["default"])
+# A PostgreSQL replica for the reports (o2c.replica; README "Running on several
+# machines"): report pages, their API and export jobs read from it, everything else
+# (and every write) uses default. Unset, everything uses default.
+REPORTS_DATABASE_URL = env("REPORTS_DATABASE_URL", default="")
+
+
+def with_reports_replica(databases: dict) -> dict:
+    """``databases`` plus the ``reports`` alias when REPORTS_DATABASE_URL is set."""
+    if REPORTS_DATABASE_URL:
+        replica = guarded_database(env.db("REPORTS_DATABASE_URL"))
+        replica["CONN_MAX_AGE"] = databases["default"].get("CONN_MAX_AGE", 0)
+        replica["CONN_HEALTH_CHECKS"] = databases["default"].get(
+            "CONN_HEALTH_CHECKS", False
+        )
+        databases["reports"] = replica
+    return databases
+
+
+DATABASES = with_reports_replica(DATABASES)
+DATABASE_ROUTERS = ["o2c.replica.ReportsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -200,6 +224,41 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=VAR_DIR / "media")
 MEDIA_URL = "/media/"
+# Uploaded files (imports, bank statements, logos) and generated ones (exports,
+# notice PDFs) all go through Django's default storage: the local MEDIA_ROOT, or
+# an S3-compatible bucket (django-storages on boto3) when AWS_STORAGE_BUCKET_NAME
+# is set, so that web and workers on several hosts see the same files.
+AWS_STORAGE_BUCKET_NAME = env("AWS_STORAGE_BUCKET_NAME", default="")
+
+
+def media_storage() -> dict:
+    """The ``STORAGES["default"]`` entry for uploaded and generated files."""
+    if not AWS_STORAGE_BUCKET_NAME:
+        return {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    return {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": AWS_STORAGE_BUCKET_NAME,
+            "location": env("AWS_LOCATION", default="media"),
+            # MinIO, Ceph and other S3-compatible services; None for AWS itself.
+            "endpoint_url": env("AWS_S3_ENDPOINT_URL", default=None),
+            "region_name": env("AWS_S3_REGION_NAME", default=None),
+            # None: boto3 finds credentials itself (instance role, ~/.aws).
+            "access_key": env("AWS_ACCESS_KEY_ID", default=None),
+            "secret_key": env("AWS_SECRET_ACCESS_KEY", default=None),
+            # Private objects, handed out through the app (members only).
+            "default_acl": None,
+            "querystring_auth": True,
+            # As on the file system: a second file of the same name gets a new name.
+            "file_overwrite": False,
+        },
+    }
+
+
+STORAGES = {
+    "default": media_storage(),
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
 
 # The interface speaks the organization's language (o2c.middleware), but raw numbers
 # and dates in templates keep one machine-readable form (see o2c.formats).
@@ -244,6 +303,10 @@ else:
         "control_folder": str(_queue_dir / "control"),
     }
     CELERY_RESULT_BACKEND = None
+# One queue per kind of work (o2c.queues; README "Running on several machines").
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in QUEUES]
+CELERY_TASK_DEFAULT_QUEUE = DEFAULT_QUEUE
+CELERY_TASK_ROUTES = {name: {"queue": queue} for name, queue in TASK_QUEUES.items()}
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]

@@ -7,7 +7,7 @@ on a development default. TLS is expected to end at a proxy that sets
 """
 
 from .base import *  # noqa: F403
-from .base import env, guarded_database
+from .base import env, guarded_database, media_storage, with_reports_replica
 
 DEBUG = False
 SECRET_KEY = env("SECRET_KEY")
@@ -17,6 +17,7 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 # Persistent connections are checked before reuse, so a restarted PostgreSQL costs one
 # failed ping, not one failed request per worker.
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DATABASES = with_reports_replica(DATABASES)
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 # The TLS proxy appends the client's address to X-Forwarded-For; sign-in lockouts
@@ -33,7 +34,7 @@ CSRF_COOKIE_SECURE = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": media_storage(),
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },

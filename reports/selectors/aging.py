@@ -38,7 +38,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import DecimalField, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils.translation import gettext
@@ -47,6 +47,7 @@ from django.utils.translation import gettext_lazy as _
 from invoicing.models import Invoice, LedgerEntry
 from o2c.errors import DomainError
 from o2c.money import quantize
+from o2c.replica import report_database
 from o2c.tenancy import current_organization
 from orders.models import MONEY, Customer
 from reconciliation.models import Payment
@@ -636,7 +637,11 @@ class _AgingQuery:
         key = self.KEYS[group_by]
         summed, params, _ = self._summed(key)
         sql = f"SELECT * FROM ({summed}) g ORDER BY g.currency, g.k"
-        with transaction.atomic(), connection.chunked_cursor() as cursor:
+        database = report_database()
+        with (
+            transaction.atomic(using=database),
+            connections[database].chunked_cursor() as cursor,
+        ):
             cursor.execute(sql, params)
             while True:
                 rows = cursor.fetchmany(chunk_size)

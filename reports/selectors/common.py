@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import Func, IntegerField
 
 from o2c.errors import DomainError
 from o2c.models import FxRate
 from o2c.money import quantize
+from o2c.replica import report_database
 from o2c.tenancy import current_organization
 
 
@@ -121,9 +122,11 @@ class DaysBetween(Func):
 def fetch_all(sql: str, params, *, jit: bool = True) -> list[tuple]:
     """Rows of a raw query. ``jit=False`` turns PostgreSQL's JIT compilation off
     for it: on a sub-second report query the compiling costs more (a few hundred
-    ms) than it saves."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        if not jit and connection.vendor == "postgresql":
+    ms) than it saves. Inside :func:`o2c.replica.report_reads` it reads the
+    reports replica when one is configured."""
+    database = report_database()
+    with transaction.atomic(using=database), connections[database].cursor() as cursor:
+        if not jit and connections[database].vendor == "postgresql":
             cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         return cursor.fetchall()

@@ -18,6 +18,8 @@ import pytest
 import yaml
 from django.core.management import call_command
 
+from o2c.queues import WORKER_GROUPS
+
 BASE_DIR = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
     "DJANGO_SETTINGS_MODULE": "o2c.settings.production",
@@ -167,17 +169,18 @@ def test_env_example_documents_every_variable_the_settings_read():
     assert read - documented == set()
 
 
-def test_compose_defines_the_django_service_once_for_web_worker_and_beat():
+def test_compose_defines_the_django_service_once_for_web_workers_and_beat():
     compose = yaml.safe_load((BASE_DIR / "docker-compose.yml").read_text())
     services = compose["services"]
-    django_services = [services[name] for name in ("web", "worker", "beat")]
+    django_services = [services[name] for name in ("web", "beat", *WORKER_GROUPS)]
 
     for key in ("build", "image", "environment", "env_file", "volumes"):
         assert len({json.dumps(s[key], sort_keys=True) for s in django_services}) == 1
     assert services["web"]["environment"]["DJANGO_SETTINGS_MODULE"] == (
         "o2c.settings.production"
     )
-    assert services["worker"]["command"][:4] == ["celery", "-A", "o2c", "worker"]
+    for name in WORKER_GROUPS:
+        assert services[name]["command"][:4] == ["celery", "-A", "o2c", "worker"]
     assert services["beat"]["command"][:4] == ["celery", "-A", "o2c", "beat"]
     assert services["postgres"]["image"] == "postgres:16"
     assert services["redis"]["image"] == "redis:7"
