@@ -24,6 +24,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 
+from collecting.prediction.services import predictions_refresh
 from collecting.services.worklist import worklist_rebuild
 from demo import data
 from demo.collections import CollectionHistory
@@ -46,12 +47,15 @@ from orders.models import (
 from orders.services.master import item_create, payment_term_create
 from reconciliation.models import Payment
 from reconciliation.services.bulk import PaymentLoader
+from reports.services import forecast_snapshots_backfill
 
 ACTOR = Actor.system("seed_demo")
 SEEDED = "demo_seeded"
 # Invoices per customer and month the simulation produces on average; sizes a
 # database for a wanted number of invoices.
 INVOICES_PER_CUSTOMER_MONTH = 1.1
+# Weeks of past forecasts reconstructed, enough for 13-week horizons to be scored.
+FORECAST_HISTORY_WEEKS = 26
 
 
 @dataclass
@@ -280,12 +284,31 @@ class _Seeder:
         # run would, so "My day" is full from the first login.
         accounts = worklist_rebuild(today=self.today)
         progress(f"  collectors' worklist: {accounts:,} accounts with overdue items")
+        if self.collection_history:
+            self._predictions(progress)
         result = SeedResult(organization=self.organization, logins=logins)
         result.counts = self._counts() | collections
         result.tables = sorted(self.writer.inserted)
         result.open_by_currency = self._open_by_currency()
         result.unapplied_by_currency = self._unapplied_by_currency()
         return result
+
+    def _predictions(self, progress) -> None:
+        """Score the open invoices as the nightly run would, and reconstruct
+        the past weeks' forecasts so the accuracy page has weeks to score."""
+        record = predictions_refresh(today=self.today)
+        progress(
+            f"  payment prediction: {record.get_kind_display().lower()} serves "
+            f"({record.get_reason_display().lower()}), "
+            f"{record.predictions_count:,} open invoices scored"
+        )
+        backfill = forecast_snapshots_backfill(
+            weeks=FORECAST_HISTORY_WEEKS, today=self.today
+        )
+        progress(
+            f"  cash forecasts of the past {len(backfill.mondays)} Mondays "
+            f"reconstructed ({backfill.rows:,} weeks)"
+        )
 
     # --- people -----------------------------------------------------------------------
     def _users(self):
