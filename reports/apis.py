@@ -392,9 +392,7 @@ class PredictionServingOutput(Serializer):
     trained_at = serializers.DateTimeField(source="record.trained_at")
     trained_through = serializers.DateField(source="record.trained_through")
     settled_invoices = serializers.IntegerField(source="record.settled_invoices")
-    open_invoices_scored = serializers.IntegerField(
-        source="record.predictions_count"
-    )
+    open_invoices_scored = serializers.IntegerField(source="record.predictions_count")
     recent_percent = serializers.IntegerField(
         help_text="The most recent share of settled history the figures are "
         "measured on."
@@ -411,12 +409,8 @@ class HorizonAccuracyOutput(Serializer):
     )
     forecast = serializers.SerializerMethodField()
     received = serializers.SerializerMethodField()
-    wape_percent = PlainDecimalField(
-        max_digits=9, decimal_places=1, allow_null=True
-    )
-    bias_percent = PlainDecimalField(
-        max_digits=9, decimal_places=1, allow_null=True
-    )
+    wape_percent = PlainDecimalField(max_digits=9, decimal_places=1, allow_null=True)
+    bias_percent = PlainDecimalField(max_digits=9, decimal_places=1, allow_null=True)
 
     def get_forecast(self, row) -> str:
         return str(exact(row.forecast, self.context["currency"]))
