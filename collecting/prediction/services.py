@@ -10,6 +10,7 @@ customer-median baseline's. Otherwise the baseline serves, and the stored
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
@@ -174,14 +175,16 @@ def predictions_store(
             predictions_count=len(rows),
         )
         InvoicePrediction.objects.all().delete()
-        predictions = _predictions(
-            history, rows, scored, within_terms, within_30, record, today
-        )
         if connection.vendor == "postgresql":
-            _insert(predictions)
+            _insert(history, rows, scored, within_terms, within_30, record, today)
         else:
             InvoicePrediction.objects.bulk_create(
-                (InvoicePrediction(**values) for values in predictions),
+                (
+                    InvoicePrediction(**values)
+                    for values in _predictions(
+                        history, rows, scored, within_terms, within_30, record, today
+                    )
+                ),
                 batch_size=2000,
             )
     if timings is not None:
@@ -190,43 +193,61 @@ def predictions_store(
     return record
 
 
-INSERT_PAGE = 5000
+INSERT_PAGE = 20_000
 
 
-def _insert(predictions) -> None:
-    """Multi-row INSERTs (``execute_values``), several times faster than
-    ``bulk_create`` for the hundreds of thousands of rows of a large
-    organization; INSERT, not COPY, so that row-level security applies."""
-    from psycopg2.extras import Json, execute_values
-
-    fields = [
-        InvoicePrediction._meta.get_field(name)
-        for name in (
-            "organization",
-            "invoice",
-            "run_id",
-            "kind",
-            "as_of",
-            "expected_date",
-            "earliest_date",
-            "latest_date",
-            "expected_days_late",
-            "chance_within_terms",
-            "chance_within_30_days",
-            "reasons",
+def _insert(history, rows, scored, within_terms, within_30, record, today) -> None:
+    """The predictions as columns: one INSERT … SELECT FROM unnest(arrays) per
+    page of rows, the dates computed by the database from day numbers — many
+    times faster than a row of Python values each (``bulk_create``) for the
+    hundreds of thousands of open invoices of a large organization. INSERT,
+    not COPY, so that row-level security applies."""
+    due = history.due[rows]
+    expected = np.round(scored.expected).astype(np.int64)
+    columns = {
+        "invoice": history.invoice_ids[rows].tolist(),
+        "expected": (due + expected).tolist(),
+        "earliest": (due + np.floor(scored.low).astype(np.int64)).tolist(),
+        "latest": (due + np.ceil(scored.high).astype(np.int64)).tolist(),
+        "days": expected.tolist(),
+        "terms": np.round(within_terms, 3).tolist(),
+        "late": np.round(within_30, 3).tolist(),
+    }
+    table = connection.ops.quote_name(InvoicePrediction._meta.db_table)
+    # Table and column names from the model; every value is bound.
+    sql = f"""
+        INSERT INTO {table} (
+            organization_id, invoice_id, run_id, kind, as_of, expected_date,
+            earliest_date, latest_date, expected_days_late, chance_within_terms,
+            chance_within_30_days, reasons
         )
-    ]
-    names = [field.attname for field in fields]
-    sql = "INSERT INTO {} ({}) VALUES %s".format(  # names from the model
-        connection.ops.quote_name(InvoicePrediction._meta.db_table),
-        ", ".join(connection.ops.quote_name(field.column) for field in fields),
-    )
-    values = (
-        tuple(Json(row[name]) if name == "reasons" else row[name] for name in names)
-        for row in predictions
-    )
+        SELECT %s, u.invoice, %s, %s, %s,
+               DATE '0001-01-01' + (u.expected - 1),
+               DATE '0001-01-01' + (u.earliest - 1),
+               DATE '0001-01-01' + (u.latest - 1),
+               u.days, u.terms, u.late, r.value
+        FROM unnest(
+            %s::bigint[], %s::int[], %s::int[], %s::int[], %s::int[],
+            %s::numeric[], %s::numeric[]
+        ) WITH ORDINALITY AS u(invoice, expected, earliest, latest, days, terms,
+                                late, n)
+        JOIN jsonb_array_elements(%s::jsonb) WITH ORDINALITY AS r(value, n)
+          ON r.n = u.n
+    """
     with connection.cursor() as cursor:
-        execute_values(cursor.cursor, sql, values, page_size=INSERT_PAGE)
+        for start in range(0, len(rows), INSERT_PAGE):
+            page = slice(start, start + INSERT_PAGE)
+            cursor.execute(
+                sql,
+                [
+                    record.organization_id,
+                    record.pk,
+                    record.kind,
+                    today,
+                    *(values[page] for values in columns.values()),
+                    json.dumps(scored.reasons[page]),
+                ],
+            )
 
 
 def _predictions(history, rows, scored, within_terms, within_30, record, today):
