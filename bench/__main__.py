@@ -16,7 +16,9 @@ Results go to ``bench/results/latest.json``. ``--suites core`` runs only the
 cases of ``bench/cases.py``; ``web`` times the browser pages and the invoice PDF
 (``bench/web.py``); ``reports`` and ``collecting`` are those apps' benchmarks
 (``bench/reports.py``, ``bench/collecting.py``); ``reconciliation`` imports and
-matches a 10,000-line bank statement (``bench/reconciliation.py``); ``load``
+matches a 10,000-line bank statement (``bench/reconciliation.py``); ``prediction``
+trains the payment-date prediction and scores every open invoice, each in a
+process of its own whose peak memory is read (``bench/prediction.py``); ``load``
 runs 50 API clients against gunicorn for ``--load-seconds`` (``bench/load.py``).
 """
 
@@ -34,7 +36,15 @@ from urllib.parse import urlparse
 DEFAULT_URL = "postgres://postgres@127.0.0.1:5432/o2c_bench"
 SCALES = {"small": 50_000, "full": 2_000_000}
 # core: this module's cases; reports and collecting: those apps' own benchmarks.
-SUITES = ("core", "web", "reports", "collecting", "reconciliation", "load")
+SUITES = (
+    "core",
+    "web",
+    "reports",
+    "collecting",
+    "reconciliation",
+    "prediction",
+    "load",
+)
 FULL_CUSTOMERS = 50_000
 RESULTS = Path(__file__).resolve().parent / "results"
 
@@ -149,6 +159,10 @@ def _run_suite(suite: str, organization, results: dict, options) -> None:
         from bench.reconciliation import bench_reconciliation
 
         bench_reconciliation(organization, results, seed=options.seed)
+    elif suite == "prediction":
+        from bench.prediction import bench_prediction
+
+        bench_prediction(organization, results)
     elif suite == "load":
         from bench.load import bench_load
 

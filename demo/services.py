@@ -47,12 +47,15 @@ from orders.models import (
 from orders.services.master import item_create, payment_term_create
 from reconciliation.models import Payment
 from reconciliation.services.bulk import PaymentLoader
+from reports.services import forecast_snapshots_backfill
 
 ACTOR = Actor.system("seed_demo")
 SEEDED = "demo_seeded"
 # Invoices per customer and month the simulation produces on average; sizes a
 # database for a wanted number of invoices.
 INVOICES_PER_CUSTOMER_MONTH = 1.1
+# Weeks of past forecasts reconstructed, enough for 13-week horizons to be scored.
+FORECAST_HISTORY_WEEKS = 26
 
 
 @dataclass
@@ -277,14 +280,8 @@ class _Seeder:
                 f"lines, {collections['matched automatically']} matched "
                 f"automatically, {collections['lines to review']} to review"
             )
-            # Score the open invoices as the nightly run would, so the invoice
-            # pages, the forecast and the collectors' scores show predictions
-            # from the first login instead of after the first night.
-            model = predictions_refresh(today=self.today)
-            progress(
-                f"  payment-date predictions: {model.predictions_count:,} open "
-                f"invoices scored ({model.kind})"
-            )
+            # Before the worklist: a collector's score weighs the prediction.
+            self._predictions(progress)
         # The bulk load sends no signals; build the collectors' queue as the daily
         # run would, so "My day" is full from the first login.
         accounts = worklist_rebuild(today=self.today)
@@ -295,6 +292,23 @@ class _Seeder:
         result.open_by_currency = self._open_by_currency()
         result.unapplied_by_currency = self._unapplied_by_currency()
         return result
+
+    def _predictions(self, progress) -> None:
+        """Score the open invoices as the nightly run would, and reconstruct
+        the past weeks' forecasts so the accuracy page has weeks to score."""
+        record = predictions_refresh(today=self.today)
+        progress(
+            f"  payment prediction: {record.get_kind_display().lower()} serves "
+            f"({record.get_reason_display().lower()}), "
+            f"{record.predictions_count:,} open invoices scored"
+        )
+        backfill = forecast_snapshots_backfill(
+            weeks=FORECAST_HISTORY_WEEKS, today=self.today
+        )
+        progress(
+            f"  cash forecasts of the past {len(backfill.mondays)} Mondays "
+            f"reconstructed ({backfill.rows:,} weeks)"
+        )
 
     # --- people -----------------------------------------------------------------------
     def _users(self):

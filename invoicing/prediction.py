@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from django.db.models import F
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
@@ -188,7 +189,9 @@ def customer_outlook(*, customer) -> dict | None:
         InvoicePrediction.objects.filter(
             invoice__customer=customer,
             invoice__status__in=(Invoice.Status.OPEN, Invoice.Status.PARTIALLY_PAID),
-        ).only("expected_days_late", "reasons")
+        )
+        .annotate(open_amount=F("invoice__open_amount"))
+        .only("expected_days_late", "reasons")
     )
     if not predictions:
         return None
@@ -196,9 +199,26 @@ def customer_outlook(*, customer) -> dict | None:
     return {
         "scored": len(predictions),
         "expected_late": sum(1 for days in days_late if days > 0),
-        "mean_days_late": round(sum(days_late) / len(days_late)),
+        "mean_days_late": _weighted_days_late(predictions),
         "top_reason": _top_reason(predictions),
     }
+
+
+def _weighted_days_late(predictions) -> int:
+    """Expected days late, averaged weighted by open amount: a small remainder
+    long overdue does not make the account look months late. (The amounts are
+    weights only; a customer's open invoices are in one currency but for rare
+    exceptions.)"""
+    weights = [max(p.open_amount or 0, 0) for p in predictions]
+    total = sum(weights)
+    if not total:
+        days = [p.expected_days_late for p in predictions]
+        return round(sum(days) / len(days))
+    weighted = sum(
+        weight * p.expected_days_late
+        for weight, p in zip(weights, predictions, strict=True)
+    )
+    return round(weighted / total)
 
 
 def _top_reason(predictions) -> str | None:

@@ -11,4 +11,9 @@ urlpatterns = [
     ),
     path("reports/forecast/", apis.ForecastView.as_view(), name="api-forecast"),
     path("reports/metrics/", apis.MetricsView.as_view(), name="api-metrics"),
+    path(
+        "reports/prediction-accuracy/",
+        apis.PredictionAccuracyView.as_view(),
+        name="api-prediction-accuracy",
+    ),
 ]

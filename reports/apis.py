@@ -29,6 +29,7 @@ from reports.selectors.aging import (
 from reports.selectors.common import exact
 from reports.selectors.forecast import RISKS, cash_forecast, in_base_currency
 from reports.selectors.metrics import DEFINITIONS
+from reports.selectors.prediction import forecast_accuracy, prediction_accuracy
 from reports.selectors.snapshot import metrics_report
 
 MAX_PAGE_SIZE = 500
@@ -371,6 +372,87 @@ class ForecastOutput(Serializer):
     )
 
 
+class MethodFiguresOutput(Serializer):
+    method = serializers.CharField(
+        source="key", help_text="model, customer_median or due_date."
+    )
+    invoices = serializers.IntegerField(source="count")
+    mean_error_days = PlainDecimalField(
+        source="mae_days", max_digits=8, decimal_places=1, allow_null=True
+    )
+    within_3_days_percent = PlainDecimalField(
+        source="within_3_percent", max_digits=5, decimal_places=1, allow_null=True
+    )
+    within_7_days_percent = PlainDecimalField(
+        source="within_7_percent", max_digits=5, decimal_places=1, allow_null=True
+    )
+    interval_coverage_percent = PlainDecimalField(
+        source="coverage_percent",
+        max_digits=5,
+        decimal_places=1,
+        allow_null=True,
+        help_text="Outcomes inside the 80 % interval (none for the due date).",
+    )
+    serves = serializers.BooleanField()
+
+
+class PredictionServingOutput(Serializer):
+    kind = serializers.CharField(source="record.kind", help_text="model or baseline.")
+    reason = serializers.CharField(source="record.reason")
+    trained_at = serializers.DateTimeField(source="record.trained_at")
+    trained_through = serializers.DateField(source="record.trained_through")
+    settled_invoices = serializers.IntegerField(source="record.settled_invoices")
+    open_invoices_scored = serializers.IntegerField(source="record.predictions_count")
+    recent_percent = serializers.IntegerField(
+        help_text="The most recent share of settled history the figures are "
+        "measured on."
+    )
+    methods = MethodFiguresOutput(many=True)
+
+
+class HorizonAccuracyOutput(Serializer):
+    weeks_ahead = serializers.IntegerField(source="horizon")
+    weeks_scored = serializers.IntegerField(source="weeks")
+    reconstructed = serializers.IntegerField(
+        help_text="Of the weeks scored, forecasts rebuilt afterwards from the "
+        "history as they would have been made then (not kept as made)."
+    )
+    forecast = serializers.SerializerMethodField()
+    received = serializers.SerializerMethodField()
+    wape_percent = PlainDecimalField(max_digits=9, decimal_places=1, allow_null=True)
+    bias_percent = PlainDecimalField(max_digits=9, decimal_places=1, allow_null=True)
+
+    def get_forecast(self, row) -> str:
+        return str(exact(row.forecast, self.context["currency"]))
+
+    def get_received(self, row) -> str:
+        return str(exact(row.actual, self.context["currency"]))
+
+
+class CurrencyAccuracyOutput(Serializer):
+    currency = serializers.CharField()
+    horizons = serializers.SerializerMethodField()
+
+    def get_horizons(self, row) -> list[dict]:
+        return HorizonAccuracyOutput(
+            row.horizons, many=True, context={"currency": row.currency}
+        ).data
+
+
+class PredictionAccuracyOutput(Serializer):
+    as_of = serializers.DateField()
+    prediction = PredictionServingOutput(
+        allow_null=True,
+        help_text="The latest training: what serves and its figures on recent "
+        "history, model beside both baselines; null before the first run.",
+    )
+    forecast = CurrencyAccuracyOutput(
+        many=True,
+        help_text="The kept weekly cash forecasts against the cash received, per "
+        "currency and weeks ahead, on the weeks since ended.",
+    )
+
+
 # --- views ------------------------------------------------------------------------
 
 
@@ -498,3 +580,20 @@ class ForecastView(TenantAPIView):
             "base": base,
         }
         return Response(ForecastOutput(body).data)
+
+
+class PredictionAccuracyView(TenantAPIView):
+    """How accurate the payment-date prediction and the cash forecast were: the
+    latest training's figures on recent history (mean error in days, within
+    ±3/±7 days, 80 % interval coverage) beside the baselines, and per currency
+    and weeks ahead the kept forecasts' WAPE and bias against cash received."""
+
+    @extend_schema(responses=PredictionAccuracyOutput)
+    def get(self, request):
+        today = request.organization.today()
+        body = {
+            "as_of": today,
+            "prediction": prediction_accuracy(),
+            "forecast": forecast_accuracy(today=today),
+        }
+        return Response(PredictionAccuracyOutput(body).data)

@@ -167,13 +167,17 @@ class StatementDelivery(TenantModel):
 class ForecastSnapshot(TenantModel):
     """One week of the cash forecast as it was made on ``made_on``: kept so
     that the forecast can be scored against the cash that came in. ``horizon``
-    counts weeks from ``made_on`` (0: the week starting that day)."""
+    counts weeks from ``made_on`` (0: the week starting that day).
+    ``reconstructed``: not kept as made but rebuilt afterwards from the history,
+    as the forecast would have been made that day from what was known then
+    (``backfill_forecast_snapshots``)."""
 
     made_on = models.DateField()
     currency = models.CharField(max_length=3)
     horizon = models.PositiveSmallIntegerField()
     week_start = models.DateField()
     amount = models.DecimalField(**MONEY)
+    reconstructed = models.BooleanField(default=False)
 
     class Meta:
         constraints = [

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from email.utils import make_msgid
 from functools import partial
@@ -491,3 +492,72 @@ def forecast_snapshot_take() -> int:
     ]
     ForecastSnapshot.objects.bulk_create(rows)
     return len(rows)
+
+
+@dataclass
+class Backfill:
+    mondays: list[date]
+    rows: int
+    kept_as_made: int  # Mondays left alone: their forecast was kept as made
+    model_weeks: int  # Mondays on which the trained model would have served
+
+
+def forecast_snapshots_backfill(
+    *,
+    weeks: int,
+    today: date | None = None,
+    baseline_only: bool = False,
+    progress=None,
+) -> Backfill:
+    """Reconstruct the weekly forecasts of the ``weeks`` Mondays before today,
+    each as it would have been made that Monday from what was known at its
+    start (:mod:`reports.selectors.forecast_as_of`), marked ``reconstructed``.
+    A Monday whose forecast was kept as made is left alone; reconstructed rows
+    of a Monday are replaced (idempotent)."""
+    # Imported here: the predictor loads LightGBM, which the other reports
+    # services do not need.
+    from reports.selectors.forecast_as_of import (
+        forecast_as_of,
+        load_known,
+        predictor_as_of,
+    )
+
+    organization = current_organization()
+    today = today or organization.today()
+    last_monday = today - timedelta(days=today.weekday() or 7)
+    mondays = [last_monday - timedelta(weeks=n) for n in reversed(range(weeks))]
+    made = set(
+        ForecastSnapshot.objects.filter(reconstructed=False, made_on__in=mondays)
+        .values_list("made_on", flat=True)
+        .distinct()
+    )
+    known = load_known()
+    result = Backfill(mondays=[], rows=0, kept_as_made=len(made), model_weeks=0)
+    for monday in mondays:
+        if monday in made:
+            continue
+        predictor = predictor_as_of(known, monday, baseline_only=baseline_only)
+        result.model_weeks += predictor.kind == "model"
+        forecast = forecast_as_of(
+            known, monday, predictor, weeks=FORECAST_SNAPSHOT_WEEKS
+        )
+        with transaction.atomic():
+            ForecastSnapshot.objects.filter(made_on=monday).delete()
+            rows = ForecastSnapshot.objects.bulk_create(
+                ForecastSnapshot(
+                    organization=organization,
+                    made_on=monday,
+                    currency=currency,
+                    horizon=horizon,
+                    week_start=monday + timedelta(weeks=horizon),
+                    amount=amount,
+                    reconstructed=True,
+                )
+                for currency, amounts in forecast.items()
+                for horizon, amount in enumerate(amounts)
+            )
+        result.mondays.append(monday)
+        result.rows += len(rows)
+        if progress:
+            progress(monday, predictor.kind, forecast)
+    return result

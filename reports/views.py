@@ -509,12 +509,16 @@ class MetricsForm(forms.Form):
 def prediction_accuracy_page(request):
     """How well the payment-date prediction did on recent history, and what
     serves: the trained model or the customer-median baseline, and why."""
+    forecasts = forecast_accuracy(today=request.organization.today())
     return render(
         request,
         "reports/prediction_accuracy.html",
         {
             "accuracy": prediction_accuracy(),
-            "forecast_accuracy": forecast_accuracy(today=request.organization.today()),
+            "forecast_accuracy": forecasts,
+            "forecast_reconstructed": any(
+                row.reconstructed for f in forecasts for row in f.horizons
+            ),
         },
     )
 

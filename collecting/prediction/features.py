@@ -135,21 +135,12 @@ def _ordinal(value) -> int:
 def load_history() -> History:
     """Read the current organization's history (a few queries, no per-row ones)."""
     organization = current_organization()
-    rows = list(
-        Invoice.objects.filter(status__in=Invoice.ISSUED)
-        .order_by("id")
-        .values_list(
-            "id", "customer_id", "currency", "invoice_date", "due_date", "total"
-        )
-    )
-    count = len(rows)
-    invoice_ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=count)
-    position = {int(pk): index for index, pk in enumerate(invoice_ids)}
-    customer_ids = np.fromiter((r[1] for r in rows), dtype=np.int64, count=count)
+    columns = _invoice_columns()
+    invoice_ids, customer_ids, currency, issued, due, total = columns["arrays"]
+    count = len(invoice_ids)
+    position = {pk: index for index, pk in enumerate(invoice_ids.tolist())}
     distinct_customers, customer = np.unique(customer_ids, return_inverse=True)
-    currencies = sorted({r[2] for r in rows})
-    code = {c: i for i, c in enumerate(currencies)}
-    currency = np.fromiter((code[r[2]] for r in rows), dtype=np.int64, count=count)
+    currencies = columns["currencies"]
     _, account = np.unique(
         customer * max(len(currencies), 1) + currency, return_inverse=True
     )
@@ -159,10 +150,10 @@ def load_history() -> History:
         account=account.astype(np.int64),
         currency=currency,
         currencies=currencies,
-        issued=np.fromiter((r[3].toordinal() for r in rows), np.int64, count),
-        due=np.fromiter((r[4].toordinal() for r in rows), np.int64, count),
+        issued=issued,
+        due=due,
         settled=np.full(count, NEVER, dtype=np.int64),
-        total=np.fromiter((float(r[5]) for r in rows), np.float64, count),
+        total=total,
         first_dispute=np.full(count, NEVER, dtype=np.int64),
         position=position,
         customer_index={int(c): i for i, c in enumerate(distinct_customers)},
@@ -175,6 +166,67 @@ def load_history() -> History:
     _load_promises(history)
     _load_notices(history)
     return history
+
+
+LOAD_CHUNK = 50_000
+
+
+def _invoice_columns() -> dict:
+    """The issued invoices as NumPy columns, read in chunks so that a large
+    history never lives as Python rows all at once."""
+    code: dict[str, int] = {}
+    chunks, chunk = [], []
+
+    def flush():
+        chunks.append(
+            np.array(
+                [
+                    (pk, customer, code.setdefault(currency, len(code)), a, b, c)
+                    for pk, customer, currency, a, b, c in chunk
+                ],
+                dtype=np.float64,
+            ).reshape(-1, 6)
+        )
+        chunk.clear()
+
+    rows = (
+        Invoice.objects.filter(status__in=Invoice.ISSUED)
+        .order_by("id")
+        .values_list(
+            "id", "customer_id", "currency", "invoice_date", "due_date", "total"
+        )
+        .iterator(chunk_size=LOAD_CHUNK)
+    )
+    for pk, customer, currency, invoice_date, due_date, total in rows:
+        chunk.append(
+            (
+                pk,
+                customer,
+                currency,
+                invoice_date.toordinal(),
+                due_date.toordinal(),
+                float(total),
+            )
+        )
+        if len(chunk) == LOAD_CHUNK:
+            flush()
+    flush()
+    table = np.concatenate(chunks)
+    # Currency codes in order of appearance; renumbered alphabetically.
+    currencies = sorted(code)
+    renumber = np.array([currencies.index(c) for c in code] or [0], dtype=np.int64)
+    integers = table[:, :5].astype(np.int64)
+    return {
+        "arrays": (
+            integers[:, 0],
+            integers[:, 1],
+            renumber[integers[:, 2]] if len(table) else integers[:, 2],
+            integers[:, 3],
+            integers[:, 4],
+            table[:, 5].copy(),
+        ),
+        "currencies": currencies,
+    }
 
 
 def _settlement_dates(organization_id: int):
@@ -195,10 +247,11 @@ def _settlement_dates(organization_id: int):
     """  # table name from the model; the value is bound
     with connection.cursor() as cursor:
         cursor.execute(sql, [organization_id])
-        for invoice_id, day in cursor.fetchall():
-            if isinstance(day, str):  # SQLite returns aggregated dates as text
-                day = date.fromisoformat(day)
-            yield invoice_id, day
+        while batch := cursor.fetchmany(LOAD_CHUNK):
+            for invoice_id, day in batch:
+                if isinstance(day, str):  # SQLite returns aggregated dates as text
+                    day = date.fromisoformat(day)
+                yield invoice_id, day
 
 
 def _keys(groups, days) -> np.ndarray:

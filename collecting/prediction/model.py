@@ -33,8 +33,9 @@ TOP_REASONS = 3
 MIN_REASON_DAYS = 1.0
 PARAMETERS = {
     "objective": "quantile",
-    "learning_rate": 0.1,
+    "learning_rate": 0.2,
     "num_leaves": 15,
+    "max_depth": 4,
     "min_data_in_leaf": 40,
     "lambda_l2": 1.0,
     "feature_fraction": 0.9,
@@ -43,7 +44,12 @@ PARAMETERS = {
     "seed": 7,
     "verbose": -1,
 }
-ROUNDS = 100  # small trees, few rounds: TreeSHAP reasons cost rounds x leaves
+# Small, shallow trees and few rounds: the reasons' TreeSHAP costs rounds x
+# leaves x depth² per invoice, and every open invoice gets them each night. On
+# the 50,000-invoice bench, 50 rounds of depth 4 at rate 0.2 explained 5,046 open
+# invoices in 1.0 s against 2.5 s for 100 unbounded rounds at 0.1, with the same
+# held-out error (8.40 days both; customer median 8.56).
+ROUNDS = 50
 
 
 def snapshots(history: History, rows) -> tuple[np.ndarray, np.ndarray]:
@@ -291,20 +297,25 @@ def chance_paid_by(scored: Scored, days_late: float) -> np.ndarray:
     to the expected, 40 % up to the high, 10 % above; the outer tails with the
     density of their neighbouring segment. Zero before the earliest possible."""
     point = days_late + 0.5  # whole days: "by day n" is everything up to n + ½
-    out = np.empty(len(scored.expected))
-    for index in range(len(out)):
-        low, mid, high = (
-            scored.low[index],
-            scored.expected[index],
-            scored.high[index],
-        )
-        if point < scored.floor[index]:
-            out[index] = 0.0
-            continue
-        xs = [low - (mid - low) / 4, low, mid, high, high + (high - mid) / 4]
-        xs = [x + 1e-6 * step for step, x in enumerate(xs)]
-        out[index] = float(np.interp(point, xs, [0.0, 0.1, 0.5, 0.9, 1.0]))
-    return out
+    low, mid, high = (
+        np.asarray(scored.low, dtype=np.float64),
+        np.asarray(scored.expected, dtype=np.float64),
+        np.asarray(scored.high, dtype=np.float64),
+    )
+    # The knots of each invoice's distribution (nudged apart so that none
+    # coincide) and the cumulative chances at them; np.interp, row by row, as
+    # one vectorised piecewise-linear interpolation.
+    knots = np.stack(
+        [low - (mid - low) / 4, low, mid, high, high + (high - mid) / 4], axis=1
+    ) + 1e-6 * np.arange(5)
+    chances = np.array([0.0, 0.1, 0.5, 0.9, 1.0])
+    segment = np.clip((knots <= point).sum(axis=1) - 1, 0, 3)
+    rows = np.arange(len(mid))
+    left, right = knots[rows, segment], knots[rows, segment + 1]
+    share = np.clip((point - left) / (right - left), 0.0, 1.0)
+    out = chances[segment] + share * (chances[segment + 1] - chances[segment])
+    out = np.where(point < knots[:, 0], 0.0, np.where(point >= knots[:, 4], 1.0, out))
+    return np.where(point < np.asarray(scored.floor), 0.0, out)
 
 
 def metrics(target, scored: Scored) -> dict:

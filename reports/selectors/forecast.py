@@ -199,6 +199,13 @@ def _promised_parts(today: date) -> dict[int, list[tuple[Decimal, int]]]:
             "invoice__open_amount",
         )
     )
+    return lay_promises(rows, today)
+
+
+def lay_promises(rows, today: date) -> dict[int, list[tuple[Decimal, int]]]:
+    """``rows`` of (promise, amount, paid, promised date, invoice, its open
+    amount), by promise then the invoice's due date: each promise's unpaid
+    amount laid on its invoices in that order, each up to its open amount."""
     parts: dict[int, list[tuple[Decimal, int]]] = {}
     left: dict[int, Decimal] = {}
     taken: dict[int, Decimal] = {}
@@ -230,7 +237,7 @@ def _risk_sets() -> tuple[set[int], set[int]]:
     return disputed, broken
 
 
-def _risk_of(invoice_id, due_date, expected_in, *, today, horizon, disputed, broken):
+def risk_of(invoice_id, due_date, expected_in, *, today, horizon, disputed, broken):
     if invoice_id in disputed:
         return "disputed"
     if invoice_id in broken:
@@ -240,6 +247,51 @@ def _risk_of(invoice_id, due_date, expected_in, *, today, horizon, disputed, bro
     if expected_in >= horizon:
         return "beyond_horizon"
     return None
+
+
+def new_sums(weeks: int) -> dict:
+    """One currency's running totals: past the expected date, the weeks (and
+    their band), the amounts at risk and the promised amount."""
+    return {
+        "past": Decimal(0),
+        "mid": [Decimal(0)] * weeks,
+        "low": [Decimal(0)] * weeks,
+        "high": [Decimal(0)] * weeks,
+        "risk": {key: [Decimal(0), 0] for key in RISKS},
+        "promised": Decimal(0),
+    }
+
+
+def _place(sums: dict, amount: Decimal, mid: int, early: int, late: int, horizon):
+    if mid < 0:  # past its expected date: apart, in no scenario's weeks
+        sums["past"] += amount
+        return
+    sums["mid"][mid // 7] += amount
+    sums["high"][max(early, 0) // 7] += amount
+    if late < horizon:
+        sums["low"][late // 7] += amount
+
+
+def accumulate(sums, open_amount, parts, *, risk, offsets, horizon) -> None:
+    """Lay one open invoice's open amount into ``sums``: its promised parts
+    (amount, days from the forecast's day) on their dates, the rest in its risk
+    category if it has one, else on its (expected, early, late) ``offsets``."""
+    rest = open_amount
+    for part, days in parts:
+        rest -= part
+        sums["promised"] += part
+        if days >= horizon:
+            sums["risk"]["beyond_horizon"][0] += part
+            sums["risk"]["beyond_horizon"][1] += 1
+        else:
+            _place(sums, part, days, days, days, horizon)
+    if rest <= 0:
+        return
+    if risk:
+        sums["risk"][risk][0] += rest
+        sums["risk"][risk][1] += 1
+    else:
+        _place(sums, rest, *offsets, horizon)
 
 
 def cash_forecast(
@@ -276,40 +328,9 @@ def cash_forecast(
     disputed, broken = _risk_sets()
     broken -= set(promised)  # an open promise since supersedes a broken one
     acc: dict[str, dict] = {}
-
-    def new() -> dict:
-        return {
-            "past": Decimal(0),
-            "mid": [Decimal(0)] * weeks,
-            "low": [Decimal(0)] * weeks,
-            "high": [Decimal(0)] * weeks,
-            "risk": {key: [Decimal(0), 0] for key in RISKS},
-            "promised": Decimal(0),
-        }
-
-    def place(sums: dict, amount: Decimal, mid: int, early: int, late: int):
-        if mid < 0:  # past its expected date: apart, in no scenario's weeks
-            sums["past"] += amount
-            return
-        sums["mid"][mid // 7] += amount
-        sums["high"][max(early, 0) // 7] += amount
-        if late < horizon:
-            sums["low"][late // 7] += amount
-
     for pk, code, open_amount, due_date, mid, early, late in rows:
-        sums = acc.get(code) or acc.setdefault(code, new())
-        rest = open_amount
-        for part, days in promised.get(pk, ()):
-            rest -= part
-            sums["promised"] += part
-            if days >= horizon:
-                sums["risk"]["beyond_horizon"][0] += part
-                sums["risk"]["beyond_horizon"][1] += 1
-            else:
-                place(sums, part, days, days, days)
-        if rest <= 0:
-            continue
-        risk = _risk_of(
+        sums = acc.get(code) or acc.setdefault(code, new_sums(weeks))
+        risk = risk_of(
             pk,
             due_date,
             mid,
@@ -318,11 +339,14 @@ def cash_forecast(
             disputed=disputed,
             broken=broken,
         )
-        if risk:
-            sums["risk"][risk][0] += rest
-            sums["risk"][risk][1] += 1
-        else:
-            place(sums, rest, mid, early, late)
+        accumulate(
+            sums,
+            open_amount,
+            promised.get(pk, ()),
+            risk=risk,
+            offsets=(mid, early, late),
+            horizon=horizon,
+        )
 
     forecasts = []
     for code in sorted(acc):

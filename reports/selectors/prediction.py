@@ -103,6 +103,7 @@ class HorizonAccuracy:
 
     horizon: int
     weeks: int
+    reconstructed: int  # of ``weeks``, forecasts rebuilt afterwards from history
     forecast: Decimal
     actual: Decimal
     wape_percent: Decimal | None
@@ -154,10 +155,11 @@ def forecast_accuracy(*, today: date) -> list[CurrencyForecastAccuracy]:
         received = _received_by_week(made_on, currency, [r.week_start for r in rows])
         for row in rows:
             cell = totals.setdefault(currency, {}).setdefault(
-                row.horizon, [0, Decimal(0), Decimal(0), Decimal(0)]
+                row.horizon, [0, Decimal(0), Decimal(0), Decimal(0), 0]
             )
             actual = received[row.week_start]
             cell[0] += 1
+            cell[4] += row.reconstructed
             cell[1] += row.amount
             cell[2] += actual
             cell[3] += abs(row.amount - actual)
@@ -168,14 +170,19 @@ def forecast_accuracy(*, today: date) -> list[CurrencyForecastAccuracy]:
                 HorizonAccuracy(
                     horizon=horizon + 1,
                     weeks=weeks,
+                    reconstructed=reconstructed,
                     forecast=forecast,
                     actual=actual,
                     wape_percent=_ratio(absolute, actual),
                     bias_percent=_ratio(forecast - actual, actual),
                 )
-                for horizon, (weeks, forecast, actual, absolute) in sorted(
-                    horizons.items()
-                )
+                for horizon, (
+                    weeks,
+                    forecast,
+                    actual,
+                    absolute,
+                    reconstructed,
+                ) in sorted(horizons.items())
             ],
         )
         for currency, horizons in sorted(totals.items())

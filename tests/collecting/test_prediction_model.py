@@ -212,3 +212,24 @@ def test_collectors_score_counts_the_risk_of_paying_late(tenant):
     assert entries["Risky"].score_parts["late_payment_risk"] == 15.0
     assert "late_payment_risk" not in entries["Unscored"].score_parts
     assert entries["Risky"].score - entries["Unscored"].score == Decimal("15.0")
+
+
+def test_backtest_measures_training_with_open_late_invoices_as_lower_bounds():
+    from collecting.prediction.services import backtest, with_censored
+
+    history = synthetic(lambda rng, c, total: int(rng.integers(0, 40)))
+    split = START + 300
+    seen = with_censored(history, split)
+
+    open_then = (history.issued < split) & (history.settled >= split)
+    late_then = open_then & (history.due < split - 1)
+    # Open and late on the split day: settled the day before, as a lower bound.
+    assert late_then.any() and (seen.settled[late_then] == split - 1).all()
+    # Everything else as it was (open but not yet late; settled before; later).
+    untouched = ~late_then
+    assert (seen.settled[untouched] == history.settled[untouched]).all()
+    assert (seen.days_late[late_then] <= history.days_late[late_then]).all()
+
+    figures = backtest(history, split=date.fromordinal(split))
+    assert figures["censored"] == int(late_then.sum())
+    assert figures["model_censored"]["count"] == figures["model"]["count"]

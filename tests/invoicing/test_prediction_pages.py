@@ -104,3 +104,32 @@ def test_aging_in_the_past_has_no_expected_column(org, slow_customer):
     )
 
     assert "Expected payment" not in html
+
+
+def test_customer_outlook_weighs_lateness_by_open_amount(org, tenant):
+    """A 1.00 remainder 85 days past due beside 100.00 expected 6 days late:
+    7 days late on average by amount, not 46 by invoice."""
+    customer = CustomerFactory()
+    for month, late in ((1, 4), (2, 10), (3, 6)):
+        invoice = issued_invoice(customer, "100.00", invoice_date=date(2026, month, 1))
+        received_payment(
+            customer,
+            "100.00",
+            received_date=invoice.due_date + timedelta(days=late),
+            allocations=[(invoice, "100.00")],
+        )
+    remainder = issued_invoice(customer, "100.00", invoice_date=date(2026, 1, 15))
+    received_payment(
+        customer,
+        "99.00",
+        received_date=date(2026, 2, 20),
+        allocations=[(remainder, "99.00")],
+    )
+    issued_invoice(customer, "100.00", invoice_date=date(2026, 5, 1))
+    predictions_refresh(today=TODAY)
+
+    html = _client(org).get(f"/customers/{customer.pk}/account/").content.decode()
+
+    outlook = html.split('id="customer-payment-outlook"')[1].split("</dl>")[0]
+    assert "7 days late on average" in outlook
+    assert "2 of 2 open invoices" in outlook

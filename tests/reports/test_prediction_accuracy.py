@@ -166,5 +166,60 @@ def test_weekly_forecast_is_kept_and_scored_against_cash_received(org, tenant):
     assert rows[0][1] == "1"
     first_week = table.split("</tr>")[1]
     assert "100.00" in first_week and "80.00" in first_week
-    assert rows[0][4:] == ["25 %", "+25 %"]  # |100 - 80| / 80, (100 - 80) / 80
-    assert rows[1][4:] == ["—", "—"]
+    assert rows[0][5:] == ["25 %", "+25 %"]  # |100 - 80| / 80, (100 - 80) / 80
+    assert rows[1][5:] == ["—", "—"]
+
+
+def test_the_accuracy_figures_in_the_api(org, tenant, api, other_api):
+    from decimal import Decimal
+
+    import time_machine
+
+    from reports.models import ForecastSnapshot
+
+    _record(tenant)
+    for horizon, amount in ((0, "120.00"), (1, "0.00")):
+        ForecastSnapshot.objects.create(
+            organization=tenant,
+            made_on=date(2026, 5, 4),
+            currency="EUR",
+            horizon=horizon,
+            week_start=date(2026, 5, 4 + 7 * horizon),
+            amount=Decimal(amount),
+            reconstructed=True,
+        )
+
+    with time_machine.travel("2026-05-19 10:00 +0000", tick=False):
+        body = api.get("/api/v1/reports/prediction-accuracy/").json()
+        elsewhere = other_api.get("/api/v1/reports/prediction-accuracy/").json()
+
+    prediction = body["prediction"]
+    assert prediction["kind"] == "model" and prediction["settled_invoices"] == 1373
+    assert prediction["open_invoices_scored"] == 95
+    model = prediction["methods"][0]
+    assert model == {
+        "method": "model",
+        "invoices": 412,
+        "mean_error_days": "4.2",
+        "within_3_days_percent": "52.3",
+        "within_7_days_percent": "81.1",
+        "interval_coverage_percent": "78.6",
+        "serves": True,
+    }
+    assert prediction["methods"][2]["interval_coverage_percent"] is None
+    # Nothing received: 120 forecast in the first week has no WAPE to give.
+    [eur] = body["forecast"]
+    assert eur["currency"] == "EUR"
+    assert eur["horizons"][0] == {
+        "weeks_ahead": 1,
+        "weeks_scored": 1,
+        "reconstructed": 1,
+        "forecast": "120.00",
+        "received": "0.00",
+        "wape_percent": None,
+        "bias_percent": None,
+    }
+    # Another organization sees none of it.
+    assert elsewhere["prediction"] is None and elsewhere["forecast"] == []
+    schema = api.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    assert "/api/v1/reports/prediction-accuracy/" in schema["paths"]
