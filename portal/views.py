@@ -19,6 +19,7 @@ from invoicing.portal import access_for_token, access_is_valid, access_mark_used
 from invoicing.references import pay_to, payment_reference
 from o2c.errors import DomainError
 from o2c.models import Role
+from o2c.money import quantize
 from o2c.organization import LOGO_TYPES
 from o2c.services import Actor
 from o2c.tenancy import tenant_context
@@ -238,7 +239,7 @@ def _invoice_page(
         context["dispute_form"] = dispute_form or DisputeForm(lines=lines)
     if is_open and visit.settings.offer_promise and not paused:
         context["promise_form"] = promise_form or PromiseForm(
-            initial={"amount": invoice.open_amount},
+            initial={"amount": quantize(invoice.open_amount, invoice.currency)},
             today=today,
             window_days=visit.settings.promise_window_days,
         )
