@@ -211,7 +211,12 @@ def test_the_settings_page_changes_what_the_portal_offers(client, books):
         {"offer_pay": "on", "promise_window_days": "0", "link_lifetime_days": "90"},
     )
     assert bad.status_code == 422
-    assert "from 1 to 365" in bad.content.decode()
+    # The organization reads German: the error names the range, at the field.
+    page = bad.content.decode()
+    assert "von 1 bis 365" in page
+    assert (
+        'name="promise_window_days" inputmode="numeric" value="0" aria-invalid' in page
+    )
     client.post(
         "/settings/portal/",
         {"offer_pay": "on", "promise_window_days": "21", "link_lifetime_days": "30"},
@@ -222,3 +227,25 @@ def test_the_settings_page_changes_what_the_portal_offers(client, books):
         saved = portal_settings()
         assert (saved.offer_pay, saved.offer_dispute) == (True, False)
         assert (saved.promise_window_days, saved.link_lifetime_days) == (21, 30)
+
+
+def test_the_settings_api_reads_and_changes_them(books):
+    from o2c.models import Role
+    from tests.conftest import api_client_for
+
+    admin = api_client_for(books["org"], Role.ADMIN)
+    assert admin.get("/api/v1/portal-settings/").json() == {
+        "offer_pay": True, "offer_dispute": True, "offer_promise": True,
+        "offer_remittance": True, "promise_window_days": 30,
+        "link_lifetime_days": 90,
+    }  # fmt: skip
+    bad = admin.patch("/api/v1/portal-settings/", {"promise_window_days": 400})
+    assert bad.status_code == 400
+    assert "promise_window_days" in str(bad.json())
+    changed = admin.patch("/api/v1/portal-settings/", {"offer_promise": False})
+    assert changed.json()["offer_promise"] is False
+    viewer = api_client_for(books["org"], Role.VIEWER)
+    assert (
+        viewer.patch("/api/v1/portal-settings/", {"offer_pay": False}).status_code
+        == 403
+    )
