@@ -32,8 +32,11 @@ the book.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from itertools import combinations
+
+from django.utils import timezone
 
 from invoicing.models import Invoice
 from invoicing.selectors import OPEN_STATUSES
@@ -111,13 +114,27 @@ class MatchContext:
     settings: ReconciliationSettings
     prefix: str = "INV-"
     padding: int = 6
+    #: (currency, amount) of the customers' open remittance advice, read once per
+    #: run, so that a line of another amount costs no query for it.
+    advised: frozenset = frozenset()
 
     @classmethod
     def load(cls, settings: ReconciliationSettings) -> MatchContext:
         sequence = Sequence.objects.filter(name="invoice").first()
+        advised = frozenset(
+            RemittanceAdvice.objects.filter(
+                status=RemittanceAdvice.Status.OPEN,
+                created_at__gte=timezone.now() - timedelta(days=ADVICE_DAYS),
+            ).values_list("currency", "amount")
+        )
         if sequence is None:
-            return cls(settings=settings)
-        return cls(settings=settings, prefix=sequence.prefix, padding=sequence.padding)
+            return cls(settings=settings, advised=advised)
+        return cls(
+            settings=settings,
+            prefix=sequence.prefix,
+            padding=sequence.padding,
+            advised=advised,
+        )
 
     def tolerance(self, amount: Decimal, currency: str) -> Decimal:
         """The short payment accepted on ``amount``: the larger of the percent
@@ -155,7 +172,8 @@ def candidates_for(line: StatementLine, context: MatchContext) -> MatchResult:
     if payer is None and not names_invoices:
         found += _by_name(line, context)
     found += _by_amount(line, payer)
-    found += _by_remittance_advice(line, payer)
+    if (line.currency, line.amount) in context.advised:
+        found += _by_remittance_advice(line, payer)
     ranked = _merge(found)
     if not ranked:
         notes.append("no open invoice matches the reference, payer or amount")
@@ -584,6 +602,7 @@ def _by_amount(line, payer) -> list[Candidate]:
 # --- the customer's remittance advice ------------------------------------------------
 
 ADVICE_MATCHES = 3  # open advice of one amount looked at, org-wide
+ADVICE_DAYS = 180  # advice older than this is no longer a hint
 ADVICE_CONFIDENCE = 85
 
 
@@ -597,6 +616,7 @@ def _by_remittance_advice(line, payer) -> list[Candidate]:
             status=RemittanceAdvice.Status.OPEN,
             currency=line.currency,
             amount=line.amount,
+            created_at__gte=timezone.now() - timedelta(days=ADVICE_DAYS),
         )
         .select_related("customer")
         .order_by("-paid_on", "-pk")[:ADVICE_MATCHES]
