@@ -10,6 +10,9 @@ Statuses move only through :func:`o2c.services.transition` and each model's
 
 from __future__ import annotations
 
+import uuid
+from pathlib import PurePath
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -517,6 +520,21 @@ class Activity(TenantModel):
         ]
 
 
+def dispute_attachment_path(dispute, filename: str) -> str:
+    """Files are kept per organization, under a random name (the customer's
+    file name is not trusted as a path)."""
+    suffix = PurePath(filename).suffix.lower()[:10]
+    return f"disputes/{dispute.organization_id}/{uuid.uuid4().hex}{suffix}"
+
+
+class Source(models.TextChoices):
+    """Who recorded a promise or opened a dispute: a collector (or an
+    integration) or the customer in the portal."""
+
+    COLLECTOR = "collector", _("Collector")
+    PORTAL = "portal", _("Customer portal")
+
+
 class PromiseToPay(TenantModel):
     """A customer's promise to pay ``amount`` on ``promised_date`` for invoices.
 
@@ -557,6 +575,9 @@ class PromiseToPay(TenantModel):
     )
     paid_amount = models.DecimalField(**MONEY, default=0)
     note = models.TextField(blank=True)
+    source = models.CharField(
+        max_length=10, choices=Source.choices, default=Source.COLLECTOR
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -621,6 +642,13 @@ class Dispute(TenantModel):
     )
     reason_code = models.CharField(max_length=20, choices=Reason.choices)
     description = models.TextField(blank=True)
+    source = models.CharField(
+        max_length=10, choices=Source.choices, default=Source.COLLECTOR
+    )
+    #: The invoice lines contested (ids of ``InvoiceLine``), empty for whole
+    #: invoices; the customer picks them in the portal.
+    line_ids = models.JSONField(default=list, blank=True)
+    attachment = models.FileField(upload_to=dispute_attachment_path, blank=True)
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

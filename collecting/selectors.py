@@ -39,6 +39,7 @@ from collecting.models import (
     PaymentPlanInvoice,
     PromiseInvoice,
     PromiseToPay,
+    Source,
     WorklistEntry,
 )
 from invoicing.models import Invoice, LedgerEntry
@@ -419,6 +420,7 @@ def customer_timeline(*, customer: Customer, limit: int = 200) -> list[TimelineE
     events += _status_events(customer, limit)
     events += _cash_application_events(customer, limit)
     events += _delivery_events(customer, limit)
+    events += _remittance_events(customer, limit)
     events.sort(key=lambda event: (event.at, event.object_id), reverse=True)
     return events[:limit]
 
@@ -501,11 +503,13 @@ def _promise_events(customer, limit):
     for promise in PromiseToPay.objects.filter(customer=customer).order_by("-pk")[
         :limit
     ]:
+        title = _("Promise to pay by %(date)s") % {
+            "date": promise.promised_date.isoformat()
+        }
         yield TimelineEvent(
             at=promise.created_at,
             kind="promise",
-            title=_("Promise to pay by %(date)s")
-            % {"date": promise.promised_date.isoformat()},
+            title=_portal_title(title, promise.source),
             detail=promise.note,
             object_type="promise",
             object_id=promise.pk,
@@ -517,15 +521,49 @@ def _promise_events(customer, limit):
 
 def _dispute_events(customer, limit):
     for dispute in Dispute.objects.filter(customer=customer).order_by("-pk")[:limit]:
+        title = _("Dispute: %(reason)s") % {"reason": dispute.get_reason_code_display()}
         yield TimelineEvent(
             at=dispute.created_at,
             kind="dispute",
-            title=_("Dispute: %(reason)s")
-            % {"reason": dispute.get_reason_code_display()},
+            title=_portal_title(title, dispute.source),
             detail=dispute.description,
             object_type="dispute",
             object_id=dispute.pk,
             status=dispute.status,
+        )
+
+
+def _portal_title(title: str, source: str) -> str:
+    if source == Source.PORTAL:
+        return _("%(title)s (from the customer portal)") % {"title": title}
+    return title
+
+
+def _remittance_events(customer, limit):
+    """Remittance advice the customer sent in the portal. Reconciliation records
+    it as an audit event on the customer (this app does not import it)."""
+    audit = AuditEvent.objects.filter(
+        object_type="orders.customer",
+        object_id=str(customer.pk),
+        action="remittance_advised",
+    ).order_by("-created_at", "-pk")[:limit]
+    for event in audit:
+        data = event.data
+        yield TimelineEvent(
+            at=event.created_at,
+            kind="payment",
+            title=_("Remittance advice from the customer portal"),
+            detail=_("Paid %(invoices)s on %(date)s, reference %(reference)s")
+            % {
+                "invoices": ", ".join(data.get("invoices", [])),
+                "date": data.get("paid_on", ""),
+                "reference": data.get("reference") or "-",
+            },
+            object_type=event.object_type,
+            object_id=int(event.object_id),
+            amount=Decimal(data["amount"]) if data.get("amount") else None,
+            currency=data.get("currency", ""),
+            status="advised",
         )
 
 
@@ -670,6 +708,7 @@ _TIMELINE_STATUS_LABELS = {
     "matched_manual": gettext_lazy("Matched by a person"),
     "on_account": gettext_lazy("On account"),
     "undone": gettext_lazy("Undone"),
+    "advised": gettext_lazy("Advised"),
     "reversed": gettext_lazy("Reversed"),
     "hard_bounce": gettext_lazy("Hard bounce"),
     "soft_bounce": gettext_lazy("Soft bounce"),

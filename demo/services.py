@@ -29,6 +29,7 @@ from collecting.services.worklist import worklist_rebuild
 from demo import data
 from demo.collections import CollectionHistory
 from demo.history import CustomerProfile, History, MonthChunk, slug
+from demo.portal import seed_portal
 from demo.statements import seed_bank_statement
 from invoicing.models import Invoice
 from invoicing.services.bulk import BulkWriter, InvoiceLoader, reserve_numbers
@@ -62,6 +63,8 @@ FORECAST_HISTORY_WEEKS = 26
 class SeedResult:
     organization: Organization
     logins: list[tuple[str, str]]
+    #: (customer, link): the customer portal as these customers see it.
+    portal_links: list[tuple[str, str]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     open_by_currency: dict[str, Decimal] = field(default_factory=dict)
     unapplied_by_currency: dict[str, Decimal] = field(default_factory=dict)
@@ -269,7 +272,7 @@ class _Seeder:
         self._open_orders(history)
         self.writer.flush()
         self.invoices.finish()
-        collections = {}
+        collections, portal_links = {}, []
         if self.collection_history:
             collections = CollectionHistory(
                 self.organization, seed=self.seed, start=history.start
@@ -280,13 +283,16 @@ class _Seeder:
                 f"lines, {collections['matched automatically']} matched "
                 f"automatically, {collections['lines to review']} to review"
             )
+            portal_links = seed_portal(seed=self.seed, today=self.today)
             # Before the worklist: a collector's score weighs the prediction.
             self._predictions(progress)
         # The bulk load sends no signals; build the collectors' queue as the daily
         # run would, so "My day" is full from the first login.
         accounts = worklist_rebuild(today=self.today)
         progress(f"  collectors' worklist: {accounts:,} accounts with overdue items")
-        result = SeedResult(organization=self.organization, logins=logins)
+        result = SeedResult(
+            organization=self.organization, logins=logins, portal_links=portal_links
+        )
         result.counts = self._counts() | collections
         result.tables = sorted(self.writer.inserted)
         result.open_by_currency = self._open_by_currency()

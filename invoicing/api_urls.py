@@ -14,5 +14,10 @@ urlpatterns = [
         apis.CustomerBalanceView.as_view(),
         name="customer-balance",
     ),
+    path(
+        "portal-settings/",
+        apis.PortalSettingsView.as_view(),
+        name="portal-settings-api",
+    ),
     *router.urls,
 ]

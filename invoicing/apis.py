@@ -12,6 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.exceptions import ErrorDetail, NotFound
 from rest_framework.response import Response
 
+from invoicing import portal
 from invoicing.models import (
     CreditNote,
     CreditNoteLine,
@@ -20,6 +21,7 @@ from invoicing.models import (
     InvoiceLine,
     InvoicePrediction,
     LedgerEntry,
+    PortalSettings,
 )
 from invoicing.prediction import prediction_for, reasons_in_words
 from invoicing.selectors import customer_balances, invoice_open_amount
@@ -660,3 +662,35 @@ class CustomerBalanceView(TenantAPIView):
         balances = customer_balances(customer=customer, as_of=as_of)
         body = {"customer": customer.pk, "as_of": as_of, "balances": balances}
         return Response(CustomerBalanceOutput(body).data)
+
+
+# --- customer portal settings ---------------------------------------------------------
+
+
+class PortalSettingsSerializer(ModelSerializer):
+    class Meta:
+        model = PortalSettings
+        fields = list(portal.SETTINGS_FIELDS)
+        # The service's ranges, so the schema states them too.
+        extra_kwargs = {
+            name: {"min_value": low, "max_value": high}
+            for name, (low, high) in portal.LIMITS.items()
+        }
+
+
+class PortalSettingsView(TenantAPIView):
+    """What the customer portal offers and how long its links live (README
+    "Customer portal")."""
+
+    capabilities = {"PATCH": "administer"}
+
+    @extend_schema(responses=PortalSettingsSerializer)
+    def get(self, request):
+        return Response(PortalSettingsSerializer(portal.portal_settings()).data)
+
+    @extend_schema(request=PortalSettingsSerializer, responses=PortalSettingsSerializer)
+    def patch(self, request):
+        data = PortalSettingsSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        saved = portal.portal_settings_update(actor=self.actor, **data.validated_data)
+        return Response(PortalSettingsSerializer(saved).data)

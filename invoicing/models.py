@@ -446,3 +446,84 @@ class InvoicePrediction(TenantModel):
     @property
     def expected_late(self) -> bool:
         return self.expected_days_late > 0
+
+
+class PortalSettings(TenantModel):
+    """What the customer portal offers and how long its links live; one row per
+    organization (the defaults when it has none). It lives here, not in
+    ``portal``, because invoice emails (here) and notices and statements (above)
+    issue the links and read the lifetime."""
+
+    offer_pay = models.BooleanField(
+        default=True, help_text=_("Show bank details and the payment QR code.")
+    )
+    offer_dispute = models.BooleanField(default=True)
+    offer_promise = models.BooleanField(default=True)
+    offer_remittance = models.BooleanField(default=True)
+    promise_window_days = models.PositiveSmallIntegerField(
+        default=30,
+        help_text=_("How many days ahead a customer may promise to pay."),
+    )
+    link_lifetime_days = models.PositiveSmallIntegerField(
+        default=90,
+        help_text=_(
+            "Days a link keeps working after its invoice (or the whole account) "
+            "is settled."
+        ),
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"], name="portalsettings_one_per_org"
+            ),
+        ]
+
+
+class PortalAccess(TenantModel):
+    """One link into the customer portal: a random token, kept only as its
+    SHA-256, tied to one customer (and the invoice it was sent with, if any).
+
+    A link from an invoice email works while the invoice is open and for the
+    organization's link lifetime after it is settled; a link from a notice or a
+    statement likewise for the customer's whole account. A sign-in link works
+    once, within 15 minutes. Any link can be revoked.
+    """
+
+    class Kind(models.TextChoices):
+        INVOICE = "invoice", _("Invoice email")
+        NOTICE = "notice", _("Dunning notice")
+        STATEMENT = "statement", _("Statement")
+        SIGN_IN = "sign_in", _("Sign-in link")
+        MANUAL = "manual", _("Issued by a person")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, related_name="portal_accesses"
+    )
+    invoice = models.ForeignKey(
+        Invoice, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    token_hash = models.CharField(max_length=64, unique=True)
+    email = models.EmailField(blank=True, help_text=_("Where a sign-in link went."))
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    used_at = models.DateTimeField(null=True, blank=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "customer", "-created_at"],
+                name="portalaccess_customer_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"portal access #{self.pk} ({self.kind})"
+
+    @property
+    def single_use(self) -> bool:
+        return self.kind == self.Kind.SIGN_IN

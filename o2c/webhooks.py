@@ -93,6 +93,9 @@ EVENTS = {
     "promise.broken": "A promise to pay was broken (or only partly kept).",
     "dispute.opened": "A dispute was opened.",
     "dispute.resolved": "A dispute was resolved or withdrawn.",
+    "remittance.advised": "A customer sent remittance advice in the portal (which "
+    "invoices a transfer paid); promises and disputes from the portal are "
+    'promise.made and dispute.opened with source "portal".',
 }
 
 

@@ -543,3 +543,54 @@ class ReconciliationSettings(TenantModel):
                 fields=["organization"], name="reconciliationsettings_one_per_org"
             )
         ]
+
+
+class RemittanceAdvice(TenantModel):
+    """A customer's word that it paid: "these invoices, this amount, on this day,
+    with this reference" (sent from the customer portal).
+
+    It posts nothing: the money is real only when the bank line arrives. The
+    matching engine reads open advice as a hint (an advised amount and its
+    invoices for a line of that amount), and a match consumes it.
+    """
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        MATCHED = "matched", _("Matched")
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="remittance_advice"
+    )
+    invoices = models.ManyToManyField(
+        Invoice, through="RemittanceAdviceInvoice", related_name="+"
+    )
+    currency = models.CharField(max_length=3)
+    amount = models.DecimalField(**MONEY)
+    paid_on = models.DateField()
+    reference = models.CharField(max_length=140, blank=True)
+    note = models.TextField(blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default="open")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["organization", "status", "currency", "amount"],
+                name="remittance_open_amount_idx",
+            ),
+        ]
+
+    def __str__(self):
+        return f"remittance advice #{self.pk}"
+
+
+class RemittanceAdviceInvoice(TenantModel):
+    advice = models.ForeignKey(RemittanceAdvice, on_delete=models.CASCADE)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["advice", "invoice"], name="remittanceinvoice_unique"
+            ),
+        ]

@@ -37,7 +37,8 @@ from django.utils import timezone, translation
 from django.utils.text import get_valid_filename
 from django.utils.translation import gettext
 
-from invoicing.models import LedgerEntry
+from invoicing.models import LedgerEntry, PortalAccess
+from invoicing.portal import portal_link_issue
 from o2c.document_language import speaking
 from o2c.errors import DomainError
 from o2c.jobs import job_claim
@@ -436,7 +437,13 @@ def statement_email_send(*, delivery_id: int) -> StatementDelivery | None:
             currency=delivery.currency,
         )
         organization = current_organization()
-        context = {"statement": the_statement, "organization": organization}
+        context = {
+            "statement": the_statement,
+            "organization": organization,
+            "portal_url": portal_link_issue(
+                customer=delivery.customer, kind=PortalAccess.Kind.STATEMENT
+            ),
+        }
         with speaking(delivery.customer.language, organization):
             body = render_to_string("reports/email/statement.txt", context)
         message = EmailMessage(

@@ -25,9 +25,10 @@ from collecting.models import (
     PaymentPlanInvoice,
     PromiseInvoice,
     PromiseToPay,
+    Source,
 )
 from collecting.selectors import collecting_settings, paid_towards, paused_invoices
-from invoicing.models import CreditNote, Invoice
+from invoicing.models import CreditNote, Invoice, InvoiceLine
 from o2c.dates import format_org_date
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, split_evenly
@@ -90,11 +91,14 @@ def promise_create(
     grace_days: int | None = None,
     note: str = "",
     next_action_date: date | None = None,
+    source: str = Source.COLLECTOR,
 ) -> PromiseToPay:
     """Record a promise; dunning of its invoices pauses and, when nothing else of
     the account is overdue and unpaused, the account leaves the queue until the
     promise date. A call-back date the collector agreed with the customer
-    (``next_action_date``) wins over the promise date."""
+    (``next_action_date``) wins over the promise date. A promise the customer
+    made in the portal (``source="portal"``) puts the account in today's queue,
+    so that a collector sees it (a reason of its row, see the worklist)."""
     invoices, currency = clean_invoices(customer, invoices)
     amount = exact_amount(amount, currency)
     if amount <= 0:
@@ -129,6 +133,7 @@ def promise_create(
         else grace_days,
         made_on=today,
         note=note,
+        source=source,
         created_by=actor.user,
     )
     PromiseInvoice.objects.bulk_create(
@@ -136,6 +141,8 @@ def promise_create(
         for invoice in invoices
     )
     audit_record(actor=actor, obj=promise, action="created", to_status=promise.status)
+    if source == Source.PORTAL:
+        next_action_date = today if next_action_date is None else next_action_date
     if next_action_date is not None:
         _set_next_action(customer, next_action_date)
     elif not _other_overdue(customer, currency, today):
@@ -230,6 +237,7 @@ def _promise_data(promise, invoices=None, invoice_ids=None) -> dict:
         "amount": str(quantize(promise.amount, promise.currency)),
         "paid_amount": str(quantize(promise.paid_amount, promise.currency)),
         "currency": promise.currency,
+        "source": promise.source,
         "promised_date": promise.promised_date.isoformat(),
         "invoices": invoice_ids,
     }
@@ -247,7 +255,12 @@ def dispute_open(
     actor: Actor,
     owner=None,
     description: str = "",
+    source: str = Source.COLLECTOR,
+    lines: list[InvoiceLine] | None = None,
+    attachment=None,
 ) -> Dispute:
+    """Open a dispute over whole invoices or (``lines``) some of their lines;
+    dunning of the invoices pauses at once."""
     if reason_code not in Dispute.Reason.values:
         raise DomainError(
             "invalid_choice",
@@ -255,15 +268,21 @@ def dispute_open(
             field="reason_code",
         )
     invoices, _ = clean_invoices(customer, invoices)
+    line_ids = _disputed_lines(invoices, lines or [])
     organization = current_organization()
-    dispute = Dispute.objects.create(
+    dispute = Dispute(
         organization=organization,
         customer=customer,
         reason_code=reason_code,
         description=description,
         owner=owner,
         opened_on=organization.today(),
+        source=source,
+        line_ids=line_ids,
     )
+    if attachment is not None:
+        dispute.attachment.save(attachment.name, attachment, save=False)
+    dispute.save()
     DisputeInvoice.objects.bulk_create(
         DisputeInvoice(organization=organization, dispute=dispute, invoice=invoice)
         for invoice in invoices
@@ -328,12 +347,27 @@ def dispute_resolve(
     return dispute
 
 
+def _disputed_lines(invoices: list[Invoice], lines: list[InvoiceLine]) -> list[int]:
+    """The ids of ``lines``, each of one of ``invoices``."""
+    invoice_ids = {invoice.pk for invoice in invoices}
+    for line in lines:
+        if line.invoice_id not in invoice_ids:
+            raise DomainError(
+                "invalid_line",
+                gettext("A disputed line must be one of the disputed invoices."),
+                field="lines",
+            )
+    return sorted({line.pk for line in lines})
+
+
 def _dispute_data(dispute: Dispute) -> dict:
     return {
         "id": dispute.pk,
         "dispute": dispute.pk,
         "customer": dispute.customer_id,
         "status": dispute.status,
+        "source": dispute.source,
+        "lines": dispute.line_ids,
         "reason_code": dispute.reason_code,
         "owner": dispute.owner_id,
         "credit_note": dispute.credit_note_id,

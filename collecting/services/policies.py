@@ -7,6 +7,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.urls import reverse
 from django.utils.translation import gettext, gettext_lazy
 
 from collecting.models import (
@@ -18,6 +19,7 @@ from collecting.models import (
 from collecting.selectors import open_invoices_of, paused_invoices
 from collecting.services import rendering
 from collecting.services.worklist import profile_for
+from invoicing.portal import public_url
 from o2c.errors import ConflictError, DomainError
 from o2c.services import Actor, audit_record
 from o2c.tenancy import current_organization
@@ -340,6 +342,8 @@ def step_preview(
         notice_date=as_of,
         step_name=step.name if is_step else "",
         language=language,
+        # The preview shows where the link goes; sending makes a real one.
+        portal_url=public_url(reverse("portal:home")),
     )
     return rendering.TemplateCache().render(step, language, context)
 
@@ -449,6 +453,16 @@ _EN_FEE = (
     "{% else %}Please pay {{ total }} {{ currency }} now.{% endif %}"
 )
 
+# The customer's link into the portal (rendering's ``portal_url``).
+_EN_PORTAL = (
+    "{% if portal_url %}See your invoices, pay, dispute or promise a payment date "
+    "online: {{ portal_url }}{% endif %}"
+)
+_DE_PORTAL = (
+    "{% if portal_url %}Ihre Rechnungen ansehen, bezahlen, beanstanden oder einen "
+    "Zahlungstermin zusagen: {{ portal_url }}{% endif %}"
+)
+
 STANDARD_STEPS = [
     {
         "name": "Courtesy reminder",
@@ -460,7 +474,8 @@ STANDARD_STEPS = [
             "Dear {{ contact.name }},\n\nA friendly reminder that the following "
             "invoices from {{ organization.name }} fall due shortly:\n\n"
             "{{ invoices_table }}\n\nTotal: {{ total }} {{ currency }}\n\n"
-            "{{ payment_instructions }}\n\nKind regards,\n{{ organization.name }}"
+            "{{ payment_instructions }}\n\n" + _EN_PORTAL + "\n\nKind regards,\n"
+            "{{ organization.name }}"
         ),
         "translations": {
             "de": {
@@ -469,7 +484,9 @@ STANDARD_STEPS = [
                     _DE_GREETING + "wir möchten Sie freundlich darauf hinweisen, "
                     "dass folgende Rechnungen von {{ organization.name }} in Kürze "
                     "fällig werden:\n\n" + _DE_INVOICES + "\nSumme: {{ total }} "
-                    "{{ currency }}\n\n{{ payment_instructions }}" + _DE_CLOSING
+                    "{{ currency }}\n\n{{ payment_instructions }}\n\n"
+                    + _DE_PORTAL
+                    + _DE_CLOSING
                 ),
             }
         },
@@ -483,7 +500,8 @@ STANDARD_STEPS = [
             "Dear {{ contact.name }},\n\nOur records show these invoices as unpaid "
             "({{ days_overdue }} days overdue at most):\n\n{{ invoices_table }}\n\n"
             "Total overdue: {{ total }} {{ currency }}\n\n{{ payment_instructions }}"
-            "\n\nIf you have already paid, please ignore this message.\n\n"
+            "\n\n" + _EN_PORTAL + "\n\n"
+            "If you have already paid, please ignore this message.\n\n"
             "{{ organization.name }}"
         ),
         "translations": {
@@ -494,7 +512,9 @@ STANDARD_STEPS = [
                     "Folgende Rechnungen sind nach unserer Buchhaltung noch nicht "
                     "beglichen:\n\n" + _DE_INVOICES + "\nOffener Betrag: {{ total }} "
                     "{{ currency }}\n\nBitte überweisen Sie den Betrag in den "
-                    "nächsten Tagen.\n\n{{ payment_instructions }}\n\nSollten Sie "
+                    "nächsten Tagen.\n\n{{ payment_instructions }}\n\n"
+                    + _DE_PORTAL
+                    + "\n\nSollten Sie "
                     "die Zahlung bereits veranlasst haben, betrachten Sie dieses "
                     "Schreiben bitte als gegenstandslos." + _DE_CLOSING
                 ),
@@ -510,7 +530,9 @@ STANDARD_STEPS = [
         "body": (
             "Dear {{ contact.name }},\n\nDespite our reminder these invoices remain "
             "unpaid:\n\n{{ invoices_table }}\n\n" + _EN_FEE + "\n\n"
-            "{{ payment_instructions }}\n\n{{ organization.name }}"
+            "{{ payment_instructions }}\n\n"
+            + _EN_PORTAL
+            + "\n\n{{ organization.name }}"
         ),
         "translations": {
             "de": {
@@ -521,7 +543,8 @@ STANDARD_STEPS = [
                     + _DE_INVOICES
                     + "\n"
                     + _DE_FEE
-                    + "\n\n{{ payment_instructions }}"
+                    + "\n\n{{ payment_instructions }}\n\n"
+                    + _DE_PORTAL
                     + _DE_CLOSING
                 ),
             }
@@ -536,7 +559,8 @@ STANDARD_STEPS = [
             "Dear {{ contact.name }},\n\nThe following invoices are now "
             "{{ days_overdue }} days overdue:\n\n{{ invoices_table }}\n\n"
             "Unless {{ total }} {{ currency }} reaches us within 10 days we will "
-            "stop deliveries and pass the matter on.\n\n{{ organization.name }}"
+            "stop deliveries and pass the matter on.\n\n" + _EN_PORTAL + "\n\n"
+            "{{ organization.name }}"
         ),
         "translations": {
             "de": {
@@ -549,7 +573,7 @@ STANDARD_STEPS = [
                     "innerhalb von 10 Tagen bei uns ein, stellen wir weitere "
                     "Lieferungen ein und übergeben die Forderung ohne weitere "
                     "Ankündigung einem Inkassounternehmen.\n\n"
-                    "{{ payment_instructions }}" + _DE_CLOSING
+                    "{{ payment_instructions }}\n\n" + _DE_PORTAL + _DE_CLOSING
                 ),
             }
         },

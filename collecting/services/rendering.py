@@ -11,7 +11,8 @@ A template's subject and body use Django template syntax over plain values only
 ``{{ total }}`` (open amount of the listed invoices), ``{{ fee }}``,
 ``{{ total_with_fee }}``, ``{{ currency }}``, ``{{ days_overdue }}`` (the most of
 the listed invoices), ``{{ payment_instructions }}``, ``{{ payment_link }}``,
-``{{ notice_date }}``, ``{{ step }}``.
+``{{ portal_url }}`` (the customer's own link into the customer portal, made for
+this notice), ``{{ notice_date }}``, ``{{ step }}``.
 
 Amounts show their currency's minor units, grouped as the customer's language
 writes them (the organization's locale when the customer has none); dates the
@@ -107,6 +108,7 @@ PLACEHOLDERS: dict = {
     "days_overdue": None,
     "payment_instructions": None,
     "payment_link": None,
+    "portal_url": None,
     "notice_date": None,
     "step": None,
 }
@@ -174,6 +176,7 @@ def notice_context(
     notice_date: date,
     step_name: str = "",
     language: str | None = None,
+    portal_url: str = "",
 ) -> dict:
     language = customer.language if language is None else language
 
@@ -223,6 +226,7 @@ def notice_context(
         )
         if link_format
         else "",
+        "portal_url": portal_url,
         "notice_date": format_date(notice_date, organization),
         "step": step_name,
     }

@@ -70,7 +70,8 @@ from collecting.models import (
 from collecting.selectors import collecting_settings, paused_invoices
 from collecting.services import rendering
 from collecting.services.delivery import suppressed_among
-from invoicing.models import Invoice, LedgerEntry
+from invoicing.models import Invoice, LedgerEntry, PortalAccess
+from invoicing.portal import portal_link_issue
 from invoicing.services.invoices import fee_post
 from o2c import celery
 from o2c.document_language import speaking
@@ -544,6 +545,7 @@ def _render(notice, organization, contacts, lines, cache) -> rendering.Rendered:
         fee=notice.fee_amount,
         notice_date=notice.notice_date,
         step_name=notice.step.name if notice.step else "",
+        portal_url=_portal_url(notice),
     )
     language = notice.customer.language
     if notice.step is not None:
@@ -559,6 +561,13 @@ def _render(notice, organization, contacts, lines, cache) -> rendering.Rendered:
         ),
     }
     return rendering.render_builtin("instalment_reminder", context)
+
+
+def _portal_url(notice: Notice) -> str:
+    """A new portal link for the notice's customer, for emails and letters."""
+    if notice.channel not in (Channel.EMAIL, Channel.LETTER):
+        return ""
+    return portal_link_issue(customer=notice.customer, kind=PortalAccess.Kind.NOTICE)
 
 
 def _hand_over(notice, rendered, organization, batch, lines, mailer) -> dict:

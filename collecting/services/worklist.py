@@ -19,6 +19,11 @@ each stored in ``WorklistEntry.score_parts`` and shown on the row:
                        hard bounce or spam complaint (someone must find a new one)
 ``notice_failed``      15 while a dunning notice of the last 30 days failed to go out
                        (the mail server refused it, or gave up after retries)
+``portal_dispute``     20 while the customer's dispute opened in the portal in the
+                       last 7 days is open (the row is in the queue even when
+                       nothing else is actionable)
+``portal_promise``     15 while the customer's promise made in the portal in the last
+                       7 days is active (likewise)
 ``late_payment_risk``  up to 20: 20 * the share of the actionable overdue amount
                        predicted *not* to be paid within 30 days past due (the
                        nightly payment prediction; invoices not scored yet count
@@ -52,9 +57,11 @@ from django.utils.translation import gettext_lazy as _
 
 from collecting.models import (
     CustomerCollectionProfile,
+    Dispute,
     DunningStep,
     Notice,
     PromiseToPay,
+    Source,
     WorklistEntry,
 )
 from collecting.selectors import customers_with_bounced_address, paused_invoices
@@ -76,7 +83,10 @@ LABELS = {
     "email_bounced": _("email bounced"),
     "notice_failed": _("notice not delivered"),
     "late_payment_risk": _("risk of paying late"),
+    "portal_dispute": _("disputed in the portal"),
+    "portal_promise": _("promised in the portal"),
 }
+PORTAL_DAYS = 7
 LATE_RISK_POINTS = 20
 
 
@@ -113,6 +123,7 @@ class _Facts:
     unanswered: dict[int, int] = field(default_factory=dict)
     bounced: set[int] = field(default_factory=set)
     failed_notice: set[int] = field(default_factory=set)
+    portal: dict[int, set[str]] = field(default_factory=dict)
 
 
 def score_parts(
@@ -130,6 +141,7 @@ def score_parts(
     email_bounced: bool = False,
     notice_failed: bool = False,
     late_risk: float = 0.0,
+    portal_actions: frozenset[str] = frozenset(),
 ) -> dict[str, float]:
     """The parts of the score (see the module's table); zero parts are left out."""
     parts = {
@@ -153,6 +165,8 @@ def score_parts(
         "email_bounced": 20 if email_bounced else 0,
         "notice_failed": 15 if notice_failed else 0,
         "late_payment_risk": LATE_RISK_POINTS * min(max(late_risk, 0.0), 1.0),
+        "portal_dispute": 20 if "dispute" in portal_actions else 0,
+        "portal_promise": 15 if "promise" in portal_actions else 0,
     }
     return {name: round(points, 1) for name, points in parts.items() if points}
 
@@ -287,7 +301,32 @@ def _facts(customer_ids: set[int], today: date) -> _Facts:
             notice_date__gte=today - timedelta(days=30),
         ).values_list("customer_id", flat=True)
     )
+    facts.portal = _portal_actions(ids, today)
     return facts
+
+
+def _portal_actions(ids, today) -> dict[int, set[str]]:
+    """What customers did in the portal lately that a collector should look at:
+    an open dispute or an active promise of the last :data:`PORTAL_DAYS` days."""
+    since = today - timedelta(days=PORTAL_DAYS)
+    found: dict[int, set[str]] = defaultdict(set)
+    disputes = Dispute.objects.filter(
+        customer_id__in=ids,
+        source=Source.PORTAL,
+        status=Dispute.Status.OPEN,
+        opened_on__gte=since,
+    ).values_list("customer_id", flat=True)
+    for customer_id in disputes:
+        found[customer_id].add("dispute")
+    promises = PromiseToPay.objects.filter(
+        customer_id__in=ids,
+        source=Source.PORTAL,
+        status=PromiseToPay.Status.ACTIVE,
+        made_on__gte=since,
+    ).values_list("customer_id", flat=True)
+    for customer_id in promises:
+        found[customer_id].add("promise")
+    return dict(found)
 
 
 def _unanswered(ids, profiles, today) -> dict[int, int]:
@@ -344,6 +383,7 @@ def _fill(entry, account: _Account, facts: _Facts, rate, today) -> None:
         email_bounced=account.customer_id in facts.bounced,
         notice_failed=account.customer_id in facts.failed_notice,
         late_risk=account.late_risk,
+        portal_actions=frozenset(facts.portal.get(account.customer_id, ())),
     )
     on_hold = bool(profile and profile.on_hold)
     entry.collector_id = collector_id
@@ -357,7 +397,9 @@ def _fill(entry, account: _Account, facts: _Facts, rate, today) -> None:
     entry.unanswered_notices = facts.unanswered.get(account.customer_id, 0)
     entry.next_action_date = next_action
     entry.needs_action = not on_hold and (
-        account.actionable > 0 or (account.paused > 0 and next_action is not None)
+        account.actionable > 0
+        or (account.paused > 0 and next_action is not None)
+        or bool(facts.portal.get(account.customer_id))
     )
     entry.score = Decimal(str(round(sum(parts.values()), 1)))
     entry.score_parts = parts

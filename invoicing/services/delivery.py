@@ -35,7 +35,8 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from invoicing.models import CreditNote, Invoice, InvoiceDelivery
+from invoicing.models import CreditNote, Invoice, InvoiceDelivery, PortalAccess
+from invoicing.portal import portal_link_issue
 from invoicing.services.email_text import invoice_email_render
 from o2c.document_language import speaking
 from o2c.errors import ConflictError, DomainError
@@ -252,7 +253,7 @@ def _subject(document: Invoice | CreditNote) -> str:
     """The subject in the customer's language, as the email's text will be: an
     invoice's from the organization's text (:mod:`invoicing.services.email_text`)."""
     if isinstance(document, Invoice):
-        return invoice_email_render(document).subject
+        return invoice_email_render(document, portal_url="").subject
     organization = current_organization()
     with speaking(document.customer.language, organization):
         values = {"number": document.number, "organization": organization.name}
@@ -283,7 +284,10 @@ def _build_message(delivery: InvoiceDelivery) -> EmailMultiAlternatives:
         pdf = render_credit_note_pdf(document)
     else:
         # The organization's wording, rendered as the editor's preview shows it.
-        rendered = invoice_email_render(document)
+        link = portal_link_issue(
+            customer=document.customer, kind=PortalAccess.Kind.INVOICE, invoice=document
+        )
+        rendered = invoice_email_render(document, portal_url=link)
         text, html = rendered.text, rendered.html
         pdf = render_invoice_pdf(document)
     message = EmailMultiAlternatives(

@@ -9,7 +9,8 @@ instances): ``{{ customer.name }}``, ``{{ customer.legal_name }}``,
 {{ instalment.due_date }}{% endfor %}`` (when the invoice is payable in more than
 one), ``{{ payment_instructions }}``, ``{{ organization.name }}``,
 ``{{ organization.legal_name }}``, ``{{ organization.email }}``,
-``{{ organization.phone }}``. Amounts are the currency's minor units grouped as
+``{{ organization.phone }}``, ``{{ portal_url }}`` (the customer's link into the
+customer portal, made for this email). Amounts are the currency's minor units grouped as
 the organization writes them; dates are in its date format.
 
 A customer gets the organization's text in the customer's language, else its
@@ -25,12 +26,14 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.template import Context
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.utils.html import linebreaks
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import Invoice, InvoiceEmailText
+from invoicing.portal import public_url
 from o2c.document_language import DocumentLanguage, document_language, speaking
 from o2c.errors import DomainError
 from o2c.services import Actor, audit_record
@@ -46,6 +49,7 @@ PLACEHOLDERS: dict = {
     "currency": None,
     "instalments": ListOf({"amount", "due_date"}),
     "payment_instructions": None,
+    "portal_url": None,
     "organization": frozenset({"name", "legal_name", "email", "phone"}),
 }
 
@@ -67,7 +71,10 @@ How to pay:
 {% endif %}
 Please quote {{ invoice.number }} as the payment reference so we can match your \
 payment to this invoice.
-{% if organization.email %}
+{% if portal_url %}
+See, download and pay this invoice online, or tell us about a problem with it:
+{{ portal_url }}
+{% endif %}{% if organization.email %}
 Questions about this invoice? Reply to this email or write to \
 {{ organization.email }}{% if organization.phone %}, or call \
 {{ organization.phone }}{% endif %}.
@@ -99,7 +106,10 @@ Zahlungshinweise:
 {% endif %}
 Bitte geben Sie {{ invoice.number }} als Verwendungszweck an, damit wir Ihre \
 Zahlung dieser Rechnung zuordnen können.
-{% if organization.email %}
+{% if portal_url %}
+Rechnung online ansehen, herunterladen und bezahlen oder eine Beanstandung melden:
+{{ portal_url }}
+{% endif %}{% if organization.email %}
 Fragen zu dieser Rechnung? Antworten Sie auf diese E-Mail{% if organization.phone %}, \
 schreiben Sie an {{ organization.email }} oder rufen Sie uns unter \
 {{ organization.phone }} an{% else %} oder schreiben Sie an \
@@ -157,7 +167,9 @@ def saved_texts() -> dict[str, InvoiceEmailText]:
     return {text.language: text for text in InvoiceEmailText.objects.all()}
 
 
-def invoice_email_context(invoice: Invoice, language: DocumentLanguage) -> dict:
+def invoice_email_context(
+    invoice: Invoice, language: DocumentLanguage, portal_url: str = ""
+) -> dict:
     """The values, written as the customer's language writes them
     (:func:`o2c.document_language.speaking`)."""
     organization = current_organization()
@@ -190,6 +202,7 @@ def invoice_email_context(invoice: Invoice, language: DocumentLanguage) -> dict:
         if len(instalments) > 1
         else [],
         "payment_instructions": organization.payment_instructions,
+        "portal_url": portal_url,
         "organization": {
             "name": organization.name,
             "legal_name": organization.legal_name or organization.name,
@@ -200,20 +213,28 @@ def invoice_email_context(invoice: Invoice, language: DocumentLanguage) -> dict:
 
 
 def invoice_email_render(
-    invoice: Invoice, *, subject: str | None = None, body: str | None = None
+    invoice: Invoice,
+    *,
+    subject: str | None = None,
+    body: str | None = None,
+    portal_url: str | None = None,
 ) -> InvoiceEmail:
     """The email ``invoice``'s customer receives: with the saved texts of its
-    language, or with ``subject``/``body`` as typed in the editor (preview)."""
+    language, or with ``subject``/``body`` as typed in the editor (preview).
+    Sending passes the email's own ``portal_url``; a preview shows where the
+    portal is."""
+    if portal_url is None:
+        portal_url = public_url(reverse("portal:home"))
     if subject is None or body is None:
         saved_subject, saved_body = texts_for(invoice.customer.language)
         subject = saved_subject if subject is None else subject
         body = saved_body if body is None else body
     with speaking(invoice.customer.language, current_organization()) as language:
-        return _render(invoice, subject, body, language)
+        return _render(invoice, subject, body, language, portal_url)
 
 
-def _render(invoice, subject, body, language) -> InvoiceEmail:
-    context = invoice_email_context(invoice, language)
+def _render(invoice, subject, body, language, portal_url) -> InvoiceEmail:
+    context = invoice_email_context(invoice, language, portal_url)
     subject_template = compile_template(subject, field="subject")
     body_template = compile_template(body, field="body")
     plain = Context(context, autoescape=False)

@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "collecting",
     "reconciliation",
     "reports",
+    "portal",
     "demo",
 ]
 
@@ -385,6 +386,26 @@ REST_FRAMEWORK = {
 API_RATE_LIMITS = {
     "api_key": env("API_RATE_LIMIT_KEY", default="1200/m"),
     "user": env("API_RATE_LIMIT_USER", default="600/m"),
+}
+# --- Customer portal (README "Customer portal") -----------------------------------
+# The address customers reach the platform at: links in emails are built on it.
+O2C_PUBLIC_URL = env("O2C_PUBLIC_URL", default="http://localhost:8000")
+# Per client address (django-ratelimit rates): opening token links, asking for a
+# sign-in link; and sign-in links per email address asked for.
+PORTAL_RATE_LIMITS = {
+    "token": env("PORTAL_RATE_LIMIT_TOKEN", default="30/m"),
+    "sign_in": env("PORTAL_RATE_LIMIT_SIGN_IN", default="5/h"),
+    "sign_in_address": env("PORTAL_RATE_LIMIT_SIGN_IN_ADDRESS", default="3/h"),
+}
+# A portal visit opened by a link lasts this long without a new link.
+PORTAL_SESSION_MINUTES = env.int("PORTAL_SESSION_MINUTES", default=120)
+# Dispute attachments: size and types a customer may upload.
+PORTAL_ATTACHMENT_MAX_BYTES = env.int("PORTAL_ATTACHMENT_MAX_BYTES", default=5_000_000)
+PORTAL_ATTACHMENT_TYPES = {
+    ".pdf": "application/pdf",
+    ".png": "image/png",
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "O2C API",

@@ -32,8 +32,11 @@ the book.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from decimal import Decimal
 from itertools import combinations
+
+from django.utils import timezone
 
 from invoicing.models import Invoice
 from invoicing.selectors import OPEN_STATUSES
@@ -50,6 +53,7 @@ from reconciliation.models import (
     CustomerBankAccount,
     MatchSuggestion,
     ReconciliationSettings,
+    RemittanceAdvice,
     StatementLine,
 )
 from reconciliation.services.payments import discount_allowed, discount_words
@@ -110,13 +114,27 @@ class MatchContext:
     settings: ReconciliationSettings
     prefix: str = "INV-"
     padding: int = 6
+    #: (currency, amount) of the customers' open remittance advice, read once per
+    #: run, so that a line of another amount costs no query for it.
+    advised: frozenset = frozenset()
 
     @classmethod
     def load(cls, settings: ReconciliationSettings) -> MatchContext:
         sequence = Sequence.objects.filter(name="invoice").first()
+        advised = frozenset(
+            RemittanceAdvice.objects.filter(
+                status=RemittanceAdvice.Status.OPEN,
+                created_at__gte=timezone.now() - timedelta(days=ADVICE_DAYS),
+            ).values_list("currency", "amount")
+        )
         if sequence is None:
-            return cls(settings=settings)
-        return cls(settings=settings, prefix=sequence.prefix, padding=sequence.padding)
+            return cls(settings=settings, advised=advised)
+        return cls(
+            settings=settings,
+            prefix=sequence.prefix,
+            padding=sequence.padding,
+            advised=advised,
+        )
 
     def tolerance(self, amount: Decimal, currency: str) -> Decimal:
         """The short payment accepted on ``amount``: the larger of the percent
@@ -154,6 +172,8 @@ def candidates_for(line: StatementLine, context: MatchContext) -> MatchResult:
     if payer is None and not names_invoices:
         found += _by_name(line, context)
     found += _by_amount(line, payer)
+    if (line.currency, line.amount) in context.advised:
+        found += _by_remittance_advice(line, payer)
     ranked = _merge(found)
     if not ranked:
         notes.append("no open invoice matches the reference, payer or amount")
@@ -575,6 +595,73 @@ def _by_amount(line, payer) -> list[Candidate]:
             confidence -= 20
         candidates.append(
             Candidate(customer.pk, label, [(invoice, line.amount)], confidence, reasons)
+        )
+    return candidates
+
+
+# --- the customer's remittance advice ------------------------------------------------
+
+ADVICE_MATCHES = 3  # open advice of one amount looked at, org-wide
+ADVICE_DAYS = 180  # advice older than this is no longer a hint
+ADVICE_CONFIDENCE = 85
+
+
+def _by_remittance_advice(line, payer) -> list[Candidate]:
+    """Advice from the portal of exactly the line's amount and currency: its
+    invoices, while still open, at their open amounts if those sum to the line
+    (else the line's amount, oldest first). A hint, below the auto-apply
+    threshold unless the payer's name or account agrees."""
+    advice_rows = list(
+        RemittanceAdvice.objects.filter(
+            status=RemittanceAdvice.Status.OPEN,
+            currency=line.currency,
+            amount=line.amount,
+            created_at__gte=timezone.now() - timedelta(days=ADVICE_DAYS),
+        )
+        .select_related("customer")
+        .order_by("-paid_on", "-pk")[:ADVICE_MATCHES]
+    )
+    candidates = []
+    for advice in advice_rows:
+        invoices = [
+            invoice
+            for invoice in advice.invoices.filter(status__in=OPEN_STATUSES).order_by(
+                "due_date", "pk"
+            )
+        ]
+        if not invoices:
+            continue
+        customer = advice.customer
+        total = sum((invoice.open_amount for invoice in invoices), Decimal(0))
+        allocations = (
+            [(invoice, invoice.open_amount) for invoice in invoices]
+            if total == line.amount
+            else _oldest_first(invoices, line.amount)
+        )
+        numbers = ", ".join(invoice.number for invoice in invoices)
+        reasons = [
+            f"the customer's remittance advice of {advice.paid_on.isoformat()} "
+            f"names {numbers} for this amount"
+        ]
+        confidence = ADVICE_CONFIDENCE if total == line.amount else 70
+        if advice.reference and advice.reference.lower() in (
+            f"{line.remittance} {line.structured_reference}".lower()
+        ):
+            confidence += 8
+            reasons.append("the advised transfer reference is on the line")
+        if line.payer_name and _similar(line.payer_name, customer.name):
+            confidence += 5
+            reasons.append("payer name matches the customer")
+        if payer is not None and payer.customer_id != customer.pk:
+            confidence -= 30
+        candidates.append(
+            Candidate(
+                customer.pk,
+                f"{customer.number} {customer.name}",
+                allocations,
+                confidence,
+                reasons,
+            )
         )
     return candidates
 

@@ -208,3 +208,22 @@ def count_by(queryset, field) -> dict:
     return {
         row[field]: row["n"] for row in queryset.values(field).annotate(n=Count("pk"))
     }
+
+
+def test_the_demo_leaves_portal_links_and_portal_actions(client):
+    from urllib.parse import urlsplit
+
+    from collecting.models import Dispute, PromiseToPay, Source
+    from reconciliation.models import RemittanceAdvice
+
+    output = seed()
+    links = [word for word in output.split() if "/portal/t/" in word]
+    assert len(links) == 3
+    with tenant_context(demo()):
+        assert Dispute.objects.filter(source=Source.PORTAL).count() == 1
+        assert PromiseToPay.objects.filter(source=Source.PORTAL).count() == 1
+        assert RemittanceAdvice.objects.count() == 1
+    page = client.get(urlsplit(links[0]).path, follow=True)
+    assert page.status_code == 200
+    assert page.redirect_chain[-1][0] == "/portal/"
+    assert "/portal/invoices/" in page.content.decode()  # the customer's invoices

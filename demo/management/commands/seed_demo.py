@@ -73,3 +73,7 @@ class Command(BaseCommand):
         self.stdout.write("Log in with (password for all: " + PASSWORD + "):")
         for email, role in result.logins:
             self.stdout.write(f"  {email:<40} {role}")
+        if result.portal_links:
+            self.stdout.write("The customer portal, as these customers see it:")
+            for customer, link in result.portal_links:
+                self.stdout.write(f"  {customer:<40} {link}")
