@@ -25,10 +25,12 @@ TASK_QUEUES = {
     "collecting.schedule_runs": DUNNING,
     "collecting.run_dunning": DUNNING,
     "collecting.sweep_notices": DUNNING,
-    # Email leaving the building: notices, invoices, statements.
+    # Email leaving the building: notices, invoices, statements, portal sign-in
+    # links (a customer waits for that one: never behind a long export).
     "collecting.send_notices": SENDING,
     "invoicing.send_invoice_delivery": SENDING,
     "reports.send_statement": SENDING,
+    "portal.send_sign_in_links": SENDING,
     # Files people upload, and the matching of what they brought in.
     "invoicing.run_import": IMPORTS,
     "reconciliation.import_statement": IMPORTS,
