@@ -132,11 +132,17 @@ def _best(queryset, matches: list[Q], query: str, limit: int) -> list:
 
     One query per field rather than one with OR: each then runs on its own index
     (trigram, amount or the newest-first ``id``), where an OR of them leads the
-    planner to walk every row of the organization when few match."""
-    found = {row.pk: row for row in queryset.filter(_number_is(query))[:1]}
-    exact = list(found)
+    planner to walk every row of the organization when few match. Each asks for
+    ids alone, without the joined tables, and the rows come in one query at the
+    end: with the join in the same query the planner walked all 1.7M payments
+    of the 2M-invoice organization backwards by id for a reference no payment
+    had (1.7 s), where the trigram index answers in milliseconds."""
+    exact = list(queryset.filter(_number_is(query)).values_list("id", flat=True)[:1])
+    newest: set[int] = set()
     for match in matches:
-        for row in queryset.filter(match).order_by("-id")[:limit]:
-            found.setdefault(row.pk, row)
-    newest = sorted((pk for pk in found if pk not in exact), reverse=True)
-    return [found[pk] for pk in exact + newest][:limit]
+        newest.update(
+            queryset.filter(match).order_by("-id").values_list("id", flat=True)[:limit]
+        )
+    ids = (exact + sorted(newest - set(exact), reverse=True))[:limit]
+    rows = queryset.in_bulk(ids) if ids else {}
+    return [rows[pk] for pk in ids if pk in rows]
