@@ -4,6 +4,7 @@ customer page; read the lines and download the file a customer disputed with."""
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
+from django.urls import reverse
 
 from collecting.models import Dispute
 from invoicing.models import PortalAccess
@@ -38,7 +39,9 @@ def test_finance_revokes_every_link_from_the_customer_page(client, books):
     page = finance.get(f"/customers/{acme.pk}/").content.decode()
     assert f'hx-get="/customers/{acme.pk}/portal/"' in page
     panel = finance.get(f"/customers/{acme.pk}/portal/", **HTMX).content.decode()
-    assert "2" in panel
+    # Nordwind works in German.
+    assert "2 Links sind aktiv, der neueste ausgestellt am" in panel
+    assert "Alle Portal-Links widerrufen" in panel
     assert f'action="/customers/{acme.pk}/portal/revoke/"' in panel
     assert "data-confirm" in panel
 
@@ -46,7 +49,7 @@ def test_finance_revokes_every_link_from_the_customer_page(client, books):
     assert answer.status_code == 200
     assert answer.redirect_chain[-1][0] == f"/customers/{acme.pk}/"
     (message,) = [str(m) for m in answer.context["messages"]]
-    assert message.startswith("2 ")
+    assert message == "2 Portal-Links widerrufen. Alte Links öffnen nichts mehr."
 
     # The visit the old link opened ends; the links now get the neutral page.
     assert client.get("/portal/").status_code == 404
@@ -108,7 +111,7 @@ def test_the_collector_sees_the_lines_and_downloads_the_attachment(books):
     timeline = collector.get(
         f"/collections/customers/{acme.pk}/timeline/", **HTMX
     ).content.decode()
-    assert f"{invoice.number} · 2. Freight" in timeline
+    assert f"Reklamierte Positionen: {invoice.number} · 2. Freight" in timeline
     url = f"/collections/disputes/{dispute.pk}/attachment/"
     assert f'href="{url}"' in timeline
 
@@ -124,6 +127,7 @@ def test_the_collector_sees_the_lines_and_downloads_the_attachment(books):
     # My day's dispute row counts the lines and links the file too.
     my_day = staff(books["org"]).get("/collections/my-day/").content.decode()
     assert f'href="{url}"' in my_day
+    assert "1 Position reklamiert" in my_day
 
 
 def test_the_attachment_is_for_staff_of_its_organization_only(books):
@@ -131,7 +135,7 @@ def test_the_attachment_is_for_staff_of_its_organization_only(books):
     url = f"/collections/disputes/{dispute.pk}/attachment/"
     anonymous = Client().get(url)
     assert anonymous.status_code == 302
-    assert "/login" in anonymous["Location"] or "sign-in" in anonymous["Location"]
+    assert anonymous["Location"] == f"{reverse('login')}?next={url}"
     outsider = staff(books["other"], Role.ADMIN)
     assert outsider.get(url).status_code == 404
     # The customer's portal session is no staff session either.
