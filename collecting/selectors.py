@@ -42,7 +42,7 @@ from collecting.models import (
     Source,
     WorklistEntry,
 )
-from invoicing.models import Invoice, LedgerEntry
+from invoicing.models import Invoice, InvoiceLine, LedgerEntry
 from o2c.models import AuditEvent
 from o2c.tenancy import current_organization
 from orders.models import Contact, Customer
@@ -390,6 +390,10 @@ class TimelineEvent:
     currency: str = ""
     status: str = ""
     all_day: bool = False  # a posting date, not a moment: shown without a time
+    #: Of a dispute: the contested invoice lines ("INV-1 · 2. Freight") and
+    #: whether the customer sent a file with it.
+    lines: tuple[str, ...] = ()
+    has_attachment: bool = False
 
     @property
     def status_label(self) -> str:
@@ -520,7 +524,16 @@ def _promise_events(customer, limit):
 
 
 def _dispute_events(customer, limit):
-    for dispute in Dispute.objects.filter(customer=customer).order_by("-pk")[:limit]:
+    disputes = list(Dispute.objects.filter(customer=customer).order_by("-pk")[:limit])
+    line_ids = {pk for dispute in disputes for pk in dispute.line_ids or []}
+    lines = {
+        line.pk: f"{line.invoice.number or line.invoice_id} · "
+        f"{line.position}. {line.description}"
+        for line in InvoiceLine.objects.filter(pk__in=line_ids).select_related(
+            "invoice"
+        )
+    }
+    for dispute in disputes:
         title = _("Dispute: %(reason)s") % {"reason": dispute.get_reason_code_display()}
         yield TimelineEvent(
             at=dispute.created_at,
@@ -530,6 +543,8 @@ def _dispute_events(customer, limit):
             object_type="dispute",
             object_id=dispute.pk,
             status=dispute.status,
+            lines=tuple(lines[pk] for pk in dispute.line_ids or [] if pk in lines),
+            has_attachment=bool(dispute.attachment),
         )
 
 

@@ -31,6 +31,11 @@ collections = [
         name="texts_preview",
     ),
     path("customers/<int:pk>/timeline/", views.timeline, name="timeline"),
+    path(
+        "disputes/<int:pk>/attachment/",
+        views.dispute_attachment,
+        name="dispute_attachment",
+    ),
     path("customers/<int:pk>/plans/new/", plan_views.plan_new, name="plan_new"),
     path("plans/<int:pk>/", plan_views.plan_detail, name="plan"),
     path("plans/<int:pk>/cancel/", plan_views.plan_cancel, name="plan_cancel"),

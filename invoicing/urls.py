@@ -8,6 +8,16 @@ urlpatterns = [
         views.customer_account,
         name="customer-account-panel",
     ),
+    path(
+        "customers/<int:pk>/portal/",
+        views.customer_portal_panel,
+        name="customer-portal-panel",
+    ),
+    path(
+        "customers/<int:pk>/portal/revoke/",
+        views.customer_portal_revoke,
+        name="customer-portal-revoke",
+    ),
     path("receivables/summary/", views.receivables_panel, name="receivables-panel"),
     path("invoices/", views.invoice_list, name="invoices"),
     path("invoices/new/", views.invoice_create, name="invoice-new"),

@@ -6,11 +6,14 @@ input answers 422 with the form again and nothing written)."""
 from io import BytesIO
 
 from django import forms
-from django.http import FileResponse
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.db.models import Count, Max, Q
+from django.http import FileResponse, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_POST
 
 from invoicing.forms import (
@@ -22,7 +25,8 @@ from invoicing.forms import (
     OrderInvoiceForm,
     VoidForm,
 )
-from invoicing.models import CreditNote, Invoice
+from invoicing.models import CreditNote, Invoice, PortalAccess
+from invoicing.portal import portal_access_revoke
 from invoicing.prediction import customer_outlook, prediction_shown
 from invoicing.selectors import (
     OUTSTANDING,
@@ -93,6 +97,52 @@ def customer_account(request, pk):
             "today": request.organization.today(),
         },
     )
+
+
+def _live_portal_links(customer):
+    """Links of ``customer`` not revoked and not past a fixed expiry (a used
+    sign-in link counts no more)."""
+    return PortalAccess.objects.filter(
+        customer=customer, revoked_at__isnull=True
+    ).exclude(
+        Q(expires_at__lte=timezone.now())
+        | Q(kind=PortalAccess.Kind.SIGN_IN, used_at__isnull=False)
+    )
+
+
+@organization_required
+def customer_portal_panel(request, pk):
+    """Panel of the customer page, for those who manage customers: the portal
+    links that still work and a button that revokes them all."""
+    customer = get_object_or_404(Customer.objects, pk=pk)
+    if not role_can(request.membership.role, "manage_customers"):
+        return HttpResponse("")
+    links = _live_portal_links(customer).aggregate(
+        count=Count("pk"), latest=Max("created_at")
+    )
+    return render(
+        request,
+        "invoicing/_customer_portal.html",
+        {"customer": customer, "links": links},
+    )
+
+
+@require_POST
+@capability_required("manage_customers")
+def customer_portal_revoke(request, pk):
+    """Revoke every portal link of the customer (audit-logged by the service)."""
+    customer = tenant_object(Customer, pk)
+    revoked = portal_access_revoke(customer=customer, actor=actor_of(request))
+    messages.success(
+        request,
+        ngettext(
+            "%(count)d portal link revoked. Old links now open nothing.",
+            "%(count)d portal links revoked. Old links now open nothing.",
+            revoked,
+        )
+        % {"count": revoked},
+    )
+    return redirect("customer", customer.pk)
 
 
 @organization_required

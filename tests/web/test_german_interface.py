@@ -76,6 +76,8 @@ NOT_PAGES = {
     "switch_organization",
     "organization-logo",  # an image
     "report-export-download",  # a file
+    "collecting:dispute_attachment",  # a file (tests/portal/test_staff.py)
+    "customer-portal-revoke",  # POST only
 }
 # The customer portal speaks the customer's language, not the organization's, and
 # shows nothing without a customer's link: tests/portal walks it in German.
