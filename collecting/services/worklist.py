@@ -310,22 +310,19 @@ def _portal_actions(ids, today) -> dict[int, set[str]]:
     an open dispute or an active promise of the last :data:`PORTAL_DAYS` days."""
     since = today - timedelta(days=PORTAL_DAYS)
     found: dict[int, set[str]] = defaultdict(set)
-    disputes = Dispute.objects.filter(
-        customer_id__in=ids,
-        source=Source.PORTAL,
-        status=Dispute.Status.OPEN,
-        opened_on__gte=since,
-    ).values_list("customer_id", flat=True)
-    for customer_id in disputes:
-        found[customer_id].add("dispute")
-    promises = PromiseToPay.objects.filter(
-        customer_id__in=ids,
-        source=Source.PORTAL,
-        status=PromiseToPay.Status.ACTIVE,
-        made_on__gte=since,
-    ).values_list("customer_id", flat=True)
-    for customer_id in promises:
-        found[customer_id].add("promise")
+    recent = (
+        ("dispute", Dispute.objects.filter(
+            status=Dispute.Status.OPEN, opened_on__gte=since
+        )),
+        ("promise", PromiseToPay.objects.filter(
+            status=PromiseToPay.Status.ACTIVE, made_on__gte=since
+        )),
+    )  # fmt: skip
+    for action, rows in recent:
+        for customer_id in rows.filter(
+            customer_id__in=ids, source=Source.PORTAL
+        ).values_list("customer_id", flat=True):
+            found[customer_id].add(action)
     return dict(found)
 
 

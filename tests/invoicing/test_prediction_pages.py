@@ -22,12 +22,9 @@ def _today():
         yield
 
 
-@pytest.fixture
-def slow_customer(tenant):
-    """Paid 4, 10 and 6 days late (median 6); two open invoices scored on 10 May,
-    one already scored, one issued after the scoring."""
-    customer = CustomerFactory()
-    for month, late in ((1, 4), (2, 10), (3, 6)):
+def _paid_late(customer, days_late):
+    """One 100.00 invoice a month from January, each paid that many days late."""
+    for month, late in enumerate(days_late, start=1):
         invoice = issued_invoice(customer, "100.00", invoice_date=date(2026, month, 1))
         received_payment(
             customer,
@@ -35,6 +32,14 @@ def slow_customer(tenant):
             received_date=invoice.due_date + timedelta(days=late),
             allocations=[(invoice, "100.00")],
         )
+
+
+@pytest.fixture
+def slow_customer(tenant):
+    """Paid 4, 10 and 6 days late (median 6); two open invoices scored on 10 May,
+    one already scored, one issued after the scoring."""
+    customer = CustomerFactory()
+    _paid_late(customer, (4, 10, 6))
     scored = issued_invoice(customer, "100.00", invoice_date=date(2026, 5, 1))
     predictions_refresh(today=TODAY)
     unscored = issued_invoice(customer, "70.00", invoice_date=date(2026, 5, 9))
@@ -110,14 +115,7 @@ def test_customer_outlook_weighs_lateness_by_open_amount(org, tenant):
     """A 1.00 remainder 85 days past due beside 100.00 expected 6 days late:
     7 days late on average by amount, not 46 by invoice."""
     customer = CustomerFactory()
-    for month, late in ((1, 4), (2, 10), (3, 6)):
-        invoice = issued_invoice(customer, "100.00", invoice_date=date(2026, month, 1))
-        received_payment(
-            customer,
-            "100.00",
-            received_date=invoice.due_date + timedelta(days=late),
-            allocations=[(invoice, "100.00")],
-        )
+    _paid_late(customer, (4, 10, 6))
     remainder = issued_invoice(customer, "100.00", invoice_date=date(2026, 1, 15))
     received_payment(
         customer,
