@@ -127,12 +127,7 @@ def _measure(mode: str, slug: str) -> dict:
         # apart: the reasons (TreeSHAP contributions) are most of the scoring.
         open_rows = np.flatnonzero(history.settled == NEVER)
         predictor = training.predictor
-        if predictor.kind == "model":
-            scored = predictor.score(
-                history, open_rows, today.toordinal(), explain=False
-            )
-        else:
-            scored = predictor.score(history, open_rows, today.toordinal())
+        scored = predictor.score(history, open_rows, today.toordinal(), explain=False)
         chance_paid_by(scored, 0), chance_paid_by(scored, 30)
         without_reasons = time.perf_counter() - trained
         timings = {}

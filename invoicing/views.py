@@ -3,12 +3,10 @@ the panels invoicing contributes to customer, order and home pages, and the form
 of invoices and credit notes (through the same services as the API; a refused
 input answers 422 with the form again and nothing written)."""
 
-from io import BytesIO
-
 from django import forms
 from django.contrib import messages
 from django.db.models import Count, Max, Q
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -52,6 +50,7 @@ from o2c.views import (
     is_filtered,
     is_htmx,
     organization_required,
+    pdf_attachment,
     render_htmx,
     sort_ordering,
 )
@@ -618,7 +617,7 @@ def invoice_pdf(request, pk):
 
     invoice = get_object_or_404(Invoice.objects.select_related("customer"), pk=pk)
     name = invoice.number or f"draft-{invoice.pk}"
-    return _pdf_response(render_invoice_pdf(invoice), f"{name}.pdf")
+    return pdf_attachment(render_invoice_pdf(invoice), f"{name}.pdf")
 
 
 @organization_required
@@ -628,15 +627,6 @@ def credit_note_pdf(request, pk):
     credit_note = get_object_or_404(
         CreditNote.objects.select_related("customer", "invoice"), pk=pk
     )
-    return _pdf_response(
+    return pdf_attachment(
         render_credit_note_pdf(credit_note), f"{credit_note.number}.pdf"
-    )
-
-
-def _pdf_response(pdf: bytes, filename: str) -> FileResponse:
-    return FileResponse(
-        BytesIO(pdf),
-        as_attachment=True,
-        filename=filename,
-        content_type="application/pdf",
     )

@@ -324,10 +324,16 @@ def organization_logo_upload(request):
 def organization_logo(request):
     """The logo, for members only, with headers that stop an SVG from running
     anything or a browser from reading the file as another type."""
-    organization = request.organization
-    if not organization.logo:
+    if not request.organization.logo:
         raise Http404("No logo.")
-    extension = organization.logo.name.rsplit(".", 1)[-1]
+    return logo_response(request.organization)
+
+
+def logo_response(organization) -> FileResponse:
+    """The organization's logo file, with headers that stop an SVG from running
+    anything or a browser from reading the file as another type (the staff
+    pages and the customer portal alike)."""
+    extension = organization.logo.name.rsplit(".", 1)[-1].lower()
     response = FileResponse(
         organization.logo.open("rb"),
         content_type=organization_settings.LOGO_TYPES.get(

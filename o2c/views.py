@@ -9,11 +9,17 @@ layer imports a higher one.
 """
 
 from functools import wraps
+from io import BytesIO
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.db import connection
-from django.http import HttpResponseBadRequest, HttpResponseServerError, JsonResponse
+from django.http import (
+    FileResponse,
+    HttpResponseBadRequest,
+    HttpResponseServerError,
+    JsonResponse,
+)
 from django.shortcuts import redirect, render
 from django.template import loader
 from django.utils.cache import patch_vary_headers
@@ -94,6 +100,16 @@ def capability_required(capability: str):
 def actor_of(request) -> Actor:
     """The signed-in member of a request, as services record who acted."""
     return Actor.for_member(request.membership)
+
+
+def pdf_attachment(pdf: bytes, filename: str) -> FileResponse:
+    """A rendered PDF as a download named ``filename``."""
+    return FileResponse(
+        BytesIO(pdf),
+        as_attachment=True,
+        filename=filename,
+        content_type="application/pdf",
+    )
 
 
 def is_htmx(request) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.db import transaction
-from django.http import FileResponse, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
@@ -20,9 +20,10 @@ from invoicing.references import pay_to, payment_reference
 from o2c.errors import DomainError
 from o2c.models import Role
 from o2c.money import quantize
-from o2c.organization import LOGO_TYPES
+from o2c.pages import logo_response
 from o2c.services import Actor
 from o2c.tenancy import tenant_context
+from o2c.views import pdf_attachment
 from portal import tasks
 from portal.forms import (
     DisputeForm,
@@ -141,9 +142,11 @@ def home(request):
     )
     paused = paused_invoices(invoice_ids=[invoice.pk for invoice in open_invoices])
     today = visit.organization.today()
+    totals: dict[str, object] = {}
     for invoice in open_invoices:
         invoice.paused = paused.get(invoice.pk, "")
         invoice.overdue = invoice.due_date < today
+        totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.open_amount
     paid_invoices = Invoice.objects.filter(
         customer=customer, status=Invoice.Status.PAID
     ).order_by("-invoice_date", "-pk")[:PAID_SHOWN]
@@ -153,9 +156,6 @@ def home(request):
     payments = Payment.objects.filter(
         customer=customer, status=Payment.Status.RECEIVED
     ).order_by("-received_date", "-pk")[:PAID_SHOWN]
-    totals: dict[str, object] = {}
-    for invoice in open_invoices:
-        totals[invoice.currency] = totals.get(invoice.currency, 0) + invoice.open_amount
     currencies = statement_currencies(customer=customer)
     statement_form = StatementForm(
         initial={
@@ -251,7 +251,7 @@ def invoice_pdf(request, pk: int):
     invoice = _invoice_of(request, pk)
     if invoice is None:
         return neutral(request)
-    return _pdf(render_invoice_pdf(invoice), f"{invoice.number}.pdf")
+    return pdf_attachment(render_invoice_pdf(invoice), f"{invoice.number}.pdf")
 
 
 @portal_page
@@ -261,7 +261,9 @@ def credit_note_pdf(request, pk: int):
     ).first()
     if credit_note is None:
         return neutral(request)
-    return _pdf(render_credit_note_pdf(credit_note), f"{credit_note.number}.pdf")
+    return pdf_attachment(
+        render_credit_note_pdf(credit_note), f"{credit_note.number}.pdf"
+    )
 
 
 @portal_page
@@ -313,7 +315,7 @@ def statement_download(request):
         messages.error(request, error.message)
         return redirect("portal:home")
     name = f"statement-{customer.number}-{form.cleaned_data['end'].isoformat()}.pdf"
-    return _pdf(statement_pdf(the_statement), name)
+    return pdf_attachment(statement_pdf(the_statement), name)
 
 
 @portal_page
@@ -323,21 +325,7 @@ def logo(request):
     organization = request.portal.organization
     if not organization.logo:
         return neutral(request)
-    extension = organization.logo.name.rsplit(".", 1)[-1].lower()
-    response = FileResponse(
-        organization.logo.open("rb"),
-        content_type=LOGO_TYPES.get(extension, "application/octet-stream"),
-    )
-    response["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'unsafe-inline'; sandbox"
-    )
-    return response
-
-
-def _pdf(content: bytes, filename: str) -> HttpResponse:
-    response = HttpResponse(content, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return logo_response(organization)
 
 
 # --- answering ------------------------------------------------------------------------

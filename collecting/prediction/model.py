@@ -134,7 +134,7 @@ class Baseline:
         median = matrix[:, FEATURES.index("median_days_late")]
         return np.where(np.isnan(median), self.fallback, median)
 
-    def score(self, history: History, rows, as_of, matrix=None) -> Scored:
+    def score(self, history: History, rows, as_of, matrix=None, explain=True):
         if matrix is None:
             matrix = compute_features(history, rows, as_of)
         point = self.point(matrix)
@@ -142,7 +142,9 @@ class Baseline:
         low, expected, high = _ordered(
             floor, point + self.below, point, point + self.above
         )
-        reasons = _overdue_reasons(self.reasons(matrix), point, floor)
+        reasons = [[] for _ in range(len(matrix))]
+        if explain:
+            reasons = _overdue_reasons(self.reasons(matrix), point, floor)
         return Scored(low, expected, high, floor, reasons)
 
     def reasons(self, matrix: np.ndarray) -> list[list[dict]]:

@@ -196,8 +196,6 @@ def _promised_parts(known: Known, day: int, open_amounts, due) -> dict:
 def _expected_days_late(predictor, history, rows, ordinal):
     if not len(rows):
         return []
-    if isinstance(predictor, Baseline):
-        return predictor.score(history, rows, ordinal).expected
     return predictor.score(history, rows, ordinal, explain=False).expected
 
 
