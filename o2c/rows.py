@@ -52,31 +52,64 @@ def update_column(
     model: type[models.Model], column: str, values: dict[int, object]
 ) -> None:
     """Set ``column`` of each row by id to its value, in one statement."""
-    if not values:
+    update_rows(model, {pk: {column: value} for pk, value in values.items()})
+
+
+def update_rows(model: type[models.Model], rows: dict[int, dict[str, object]]) -> None:
+    """Set the fields of each row by id (field name → value, the same fields
+    for every row; a foreign key by its instance or its id) in one statement."""
+    if not rows:
         return
-    field = model._meta.get_field(column)
+    names = list(next(iter(rows.values())))
+    fields = [model._meta.get_field(name) for name in names]
     if connection.vendor != "postgresql":
-        model._base_manager.filter(pk__in=list(values)).update(
+        model._base_manager.filter(pk__in=list(rows)).update(
             **{
-                column: models.Case(
+                field.attname: models.Case(
                     *(
-                        models.When(pk=pk, then=models.Value(value, field))
-                        for pk, value in values.items()
+                        models.When(
+                            pk=pk, then=models.Value(_db_value(row[name]), field)
+                        )
+                        for pk, row in rows.items()
                     ),
                     output_field=field,
                 )
+                for name, field in zip(names, fields, strict=True)
             }
         )
         return
     quote = connection.ops.quote_name
-    table, name = quote(model._meta.db_table), quote(field.column)
+    table = quote(model._meta.db_table)
+    arrays = ", ".join(f"%s::{_array_type(field)}" for field in fields)
+    columns = [f"c{index}" for index in range(len(fields))]
+    assignments = ", ".join(
+        f"{quote(field.column)} = v.{column}"
+        for field, column in zip(fields, columns, strict=True)
+    )
+    values = [
+        _prepared(field, [_db_value(row[name]) for row in rows.values()])
+        for name, field in zip(names, fields, strict=True)
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
-            f"UPDATE {table} SET {name} = v.value FROM unnest(%s::bigint[], "
-            f"%s::{_array_type(field)}) AS v(id, value) "
+            f"UPDATE {table} SET {assignments} FROM unnest(%s::bigint[], {arrays}) "
+            f"AS v(id, {', '.join(columns)}) "
             f"WHERE {table}.{quote(model._meta.pk.column)} = v.id",
-            [list(values), list(values.values())],
+            [list(rows), *values],
         )
+
+
+def _db_value(value):
+    return value.pk if isinstance(value, models.Model) else value
+
+
+def _prepared(field: models.Field, column: list) -> list:
+    if isinstance(field, models.JSONField):
+        return [
+            None if value is None else json.dumps(value, cls=DjangoJSONEncoder)
+            for value in column
+        ]
+    return column
 
 
 def _column(field: models.Field, rows: list[dict]) -> list:
@@ -86,11 +119,8 @@ def _column(field: models.Field, rows: list[dict]) -> list:
         return [row.get(name) or now for row in rows]
     default = field.get_default()
     column = [row.get(name, default) for row in rows]
-    if isinstance(field, models.JSONField) and connection.vendor == "postgresql":
-        column = [
-            None if value is None else json.dumps(value, cls=DjangoJSONEncoder)
-            for value in column
-        ]
+    if connection.vendor == "postgresql":
+        return _prepared(field, column)
     return column
 
 

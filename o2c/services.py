@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from o2c.errors import ConflictError
 from o2c.models import AuditEvent, Membership, Organization, Role, Sequence
-from o2c.rows import insert_rows
+from o2c.rows import insert_rows, update_rows
 from o2c.tenancy import current_organization
 from o2c.webhooks import event_batch
 
@@ -162,22 +162,7 @@ def _transition(
     from_status = getattr(locked, field)
     if from_status == to_status:
         return locked
-    allowed = type(locked).TRANSITIONS.get(from_status, frozenset())
-    if to_status not in allowed:
-        raise ConflictError(
-            "invalid_transition",
-            _(
-                "%(kind)s %(document)s is %(from_status)s; it cannot become "
-                "%(to_status)s."
-            )
-            % {
-                "kind": locked._meta.verbose_name.capitalize(),
-                "document": locked,
-                "from_status": from_status,
-                "to_status": to_status,
-            },
-            field=field,
-        )
+    _check_transition(locked, from_status, to_status, field)
     setattr(locked, field, to_status)
     for name, value in (extra_fields or {}).items():
         setattr(locked, name, value)
@@ -193,6 +178,62 @@ def _transition(
     for name in (field, *(extra_fields or {})):
         setattr(obj, name, getattr(locked, name))
     return locked
+
+
+def transition_many(
+    changes: list[tuple[object, dict, dict]],
+    *,
+    to_status: str,
+    actor: Actor,
+    action: str | None = None,
+    field: str = "status",
+) -> None:
+    """:func:`transition` for many objects of one model that the caller holds
+    locked, each given as (object, audit data, extra fields): checked all
+    before any is written, then one UPDATE for all and an audit event each."""
+    moving = [change for change in changes if getattr(change[0], field) != to_status]
+    for change in moving:
+        _check_transition(change[0], getattr(change[0], field), to_status, field)
+    if not moving:
+        return
+    names = {field}
+    for obj, data, extra_fields in moving:
+        from_status = getattr(obj, field)
+        setattr(obj, field, to_status)
+        for name, value in extra_fields.items():
+            setattr(obj, name, value)
+        names.update(extra_fields)
+        audit_record(
+            actor=actor,
+            obj=obj,
+            action=action or f"status:{to_status}",
+            from_status=from_status,
+            to_status=to_status,
+            data=data,
+        )
+    update_rows(
+        type(moving[0][0]),
+        {obj.pk: {name: getattr(obj, name) for name in names} for obj, _, _ in moving},
+    )
+
+
+def _check_transition(obj, from_status: str, to_status: str, field: str) -> None:
+    allowed = type(obj).TRANSITIONS.get(from_status, frozenset())
+    if to_status not in allowed:
+        raise ConflictError(
+            "invalid_transition",
+            _(
+                "%(kind)s %(document)s is %(from_status)s; it cannot become "
+                "%(to_status)s."
+            )
+            % {
+                "kind": obj._meta.verbose_name.capitalize(),
+                "document": obj,
+                "from_status": from_status,
+                "to_status": to_status,
+            },
+            field=field,
+        )
 
 
 def next_number(name: str, *, prefix: str) -> str:

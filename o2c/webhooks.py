@@ -45,7 +45,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from contextvars import ContextVar
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -268,20 +268,29 @@ def event_emit(
     payment's allocations), so that serializing it reads none back. A caller
     sending many may pass the :func:`active_endpoints` it read once."""
     if obj is not None:
-        with _prefetched(obj, related or {}):
-            return events_emit(event_type, [obj], endpoints=endpoints)
+        return events_emit(
+            event_type, [obj], related=[related or {}], endpoints=endpoints
+        )
     event = _event(event_type, event_type.split(".")[0], data["id"], data)
     return _record([event], endpoints)
 
 
 def events_emit(
-    event_type: str, objects: list, *, endpoints: list[WebhookEndpoint] | None = None
+    event_type: str,
+    objects: list,
+    *,
+    related: list[dict[str, list]] | None = None,
+    endpoints: list[WebhookEndpoint] | None = None,
 ) -> list[WebhookDelivery]:
-    """:func:`event_emit` for many objects of one model, serialized in one pass."""
+    """:func:`event_emit` for many objects of one model, serialized in one pass
+    (``related``: each object's, in the same order)."""
     if not objects:
         return []
     name, serialize = _OBJECTS[objects[0]._meta.label_lower]
-    data = serialize(objects)
+    with ExitStack() as stack:
+        for obj, rows in zip(objects, related or (), strict=False):
+            stack.enter_context(_prefetched(obj, rows))
+        data = serialize(objects)
     events = [
         _event(event_type, name, obj.pk, item)
         for obj, item in zip(objects, data, strict=True)

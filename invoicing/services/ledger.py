@@ -31,7 +31,7 @@ from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import ConflictError, DomainError
 from o2c.money import quantize
 from o2c.rows import update_column
-from o2c.services import Actor, transition
+from o2c.services import Actor, transition_many
 from o2c.tenancy import current_organization
 from o2c.webhooks import events_emit
 
@@ -317,10 +317,11 @@ def _sync_invoices(
     actor: Actor,
 ) -> None:
     """Set cached open amounts from the ledger and derive the payment statuses:
-    one UPDATE per invoice whose status changes (with its open amount), one for
-    all those whose open amount alone changes."""
+    one UPDATE per status reached (with the open amounts), one for all the
+    invoices whose open amount alone changes."""
     fees = _fees_where_needed(invoices, totals)
     amount_only, paid = [], []
+    moving: dict[str, list] = defaultdict(list)
     for invoice in invoices.values():
         open_amount, last_posting = totals.get(invoice.pk, (Decimal(0), None))
         open_amount = quantize(open_amount, invoice.currency)
@@ -336,20 +337,15 @@ def _sync_invoices(
         if derived != invoice.status:
             if derived == Invoice.Status.PAID:
                 paid.append(invoice)
-            transition(
-                obj=invoice,
-                to_status=derived,
-                actor=actor,
-                locked=True,
-                extra_fields={
-                    "open_amount": open_amount,
-                    "settled_date": last_posting
-                    if derived == Invoice.Status.PAID
-                    else None,
-                },
+            settled = last_posting if derived == Invoice.Status.PAID else None
+            moving[derived].append(
+                (invoice, None, {"open_amount": open_amount, "settled_date": settled})
             )
         elif changed:
             amount_only.append(invoice)
+    # One UPDATE per status reached; the invoices are locked (ledger_post).
+    for status, changes in moving.items():
+        transition_many(changes, to_status=status, actor=actor)
     # However it got there: cash, a credit note, a write-off or a discount.
     events_emit("invoice.paid", paid)
     if len(amount_only) == 1:
