@@ -177,30 +177,57 @@ def customer_bank_account_learn(
 
     An account already known for another customer is left alone (a shared account,
     e.g. a parent company's, must not silently move); a person edits it."""
-    account = compact_account(line.payer_account)
-    if not account:
-        return None
-    known = CustomerBankAccount.objects.filter(account=account).first()
-    if known is not None:
-        if known.customer_id == customer.pk and not known.confirmed:
-            known.confirmed = True
-            known.save(update_fields=["confirmed"])
-        return known
-    record = CustomerBankAccount.objects.create(
-        organization=current_organization(),
-        customer=customer,
-        account=account,
-        payer_name=line.payer_name[:200],
-        learnt_from=line,
-        confirmed=True,
-    )
-    audit_record(
-        actor=actor,
-        obj=record,
-        action="learnt",
-        data={"customer": customer.number, "account": account, "line": line.pk},
-    )
-    return record
+    return customer_bank_accounts_learn([(line, customer)], actor=actor)[0]
+
+
+def customer_bank_accounts_learn(
+    matches: list[tuple[StatementLine, Customer]], *, actor: Actor
+) -> list[CustomerBankAccount | None]:
+    """:func:`customer_bank_account_learn` for several confirmed matches: one
+    lookup of their accounts, and one INSERT of those not known yet (the first
+    match of an account decides when two name it)."""
+    accounts = [compact_account(line.payer_account) for line, _ in matches]
+    known = {
+        record.account: record
+        for record in CustomerBankAccount.objects.filter(
+            account__in={account for account in accounts if account}
+        )
+    }
+    new, confirmed, result = [], [], []
+    for (line, customer), account in zip(matches, accounts, strict=True):
+        record = known.get(account) if account else None
+        if not account:
+            result.append(None)
+            continue
+        if record is None:
+            record = CustomerBankAccount(
+                organization=current_organization(),
+                customer=customer,
+                account=account,
+                payer_name=line.payer_name[:200],
+                learnt_from=line,
+                confirmed=True,
+            )
+            known[account] = record
+            new.append(record)
+        elif record.customer_id == customer.pk and not record.confirmed:
+            record.confirmed = True
+            confirmed.append(record.pk)
+        result.append(record)
+    if confirmed:
+        CustomerBankAccount.objects.filter(pk__in=confirmed).update(confirmed=True)
+    for record in CustomerBankAccount.objects.bulk_create(new):
+        audit_record(
+            actor=actor,
+            obj=record,
+            action="learnt",
+            data={
+                "customer": record.customer.number,
+                "account": record.account,
+                "line": record.learnt_from_id,
+            },
+        )
+    return result
 
 
 def reconciliation_settings() -> ReconciliationSettings:

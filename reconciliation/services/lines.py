@@ -20,6 +20,7 @@ the line; the customer's is the account's view of it.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -30,7 +31,13 @@ from django.utils.translation import gettext
 from invoicing.models import Invoice
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize
-from o2c.services import Actor, audit_batch, audit_record, transition
+from o2c.services import (
+    Actor,
+    audit_batch,
+    audit_record,
+    transition,
+    transition_many,
+)
 from o2c.tenancy import current_organization
 from orders.models import Customer
 from reconciliation.models import (
@@ -41,17 +48,18 @@ from reconciliation.models import (
     WriteOff,
 )
 from reconciliation.services.bank_accounts import (
-    customer_bank_account_learn,
+    customer_bank_accounts_learn,
     reconciliation_settings,
 )
 from reconciliation.services.payments import (
     AllocationInput,
+    PaymentInput,
     discount_allowed,
     discount_create,
     discount_reverse,
     discount_words,
-    payment_create,
     payment_reverse,
+    payments_create,
     write_off_create,
     write_off_reverse,
 )
@@ -80,21 +88,22 @@ class LineDiscount:
     amount: Decimal
 
 
-@transaction.atomic
-@audit_batch()
-def line_apply(
-    *,
-    line: StatementLine,
-    allocations: list[LineAllocation] = (),
-    on_account: Customer | None = None,
-    write_offs: list[LineWriteOff] = (),
-    discounts: list[LineDiscount] = (),
-    automatic: bool = False,
-    reason: str = "",
-    confidence: int | None = None,
-    learn: bool = True,
-    actor: Actor,
-) -> StatementLine:
+@dataclass(frozen=True)
+class LineApplication:
+    """What :func:`lines_apply` does with one line (see :func:`line_apply`)."""
+
+    line: StatementLine
+    allocations: Sequence[LineAllocation] = ()
+    on_account: Customer | None = None
+    write_offs: Sequence[LineWriteOff] = ()
+    discounts: Sequence[LineDiscount] = ()
+    automatic: bool = False
+    reason: str = ""
+    confidence: int | None = None
+    learn: bool = True
+
+
+def line_apply(*, actor: Actor, **fields) -> StatementLine:
     """Apply the line's cash: ``allocations`` (over one or several customers),
     the rest on ``on_account`` (or on the only customer's account), and
     ``write_offs`` of short-paid differences and ``discounts``: early-payment
@@ -102,9 +111,94 @@ def line_apply(
     no later than the discount date plus the organization's grace days).
 
     A person's application marks the line ``matched_manual`` (``on_account`` when
-    nothing reaches an invoice); the engine's marks it ``matched_auto``."""
-    line = L.objects.select_for_update().get(pk=line.pk)
+    nothing reaches an invoice); the engine's marks it ``matched_auto``. The
+    fields are those of :class:`LineApplication`."""
+    return lines_apply([LineApplication(**fields)], actor=actor)[0]
+
+
+@transaction.atomic
+@audit_batch()
+def lines_apply(
+    applications: Sequence[LineApplication], *, actor: Actor
+) -> list[StatementLine]:
+    """:func:`line_apply` for many lines at once, all or nothing: their
+    payments go through one :func:`payments_create` (one ledger posting), their
+    statuses change in one UPDATE per outcome."""
+    locked = {
+        line.pk: line
+        for line in L.objects.select_for_update()
+        .filter(pk__in=[a.line.pk for a in applications])
+        .order_by("pk")
+    }
+    plans = [_plan(locked[a.line.pk], a) for a in applications]
+    payments = iter(
+        payments_create([item for plan in plans for item in plan.inputs], actor=actor)
+    )
+    outcomes: dict[tuple[str, str], list] = defaultdict(list)
+    learnt = []
+    for plan in plans:
+        line, application = plan.line, plan.application
+        placed = [_Placed(next(payments), *where) for where in plan.placed]
+        _write_off(line, application.write_offs, actor)
+        _grant_discounts(line, application.discounts, actor)
+        if application.automatic:
+            status = L.Status.MATCHED_AUTO
+        elif application.allocations:
+            status = L.Status.MATCHED_MANUAL
+        else:
+            status = L.Status.ON_ACCOUNT
+        action = "matched" if application.allocations else "put_on_account"
+        outcomes[status, action].append(
+            (
+                line,
+                {
+                    "reason": application.reason,
+                    "confidence": application.confidence,
+                    "payments": [item.payment.number for item in placed],
+                    "invoices": [
+                        {
+                            "invoice": a.invoice.number,
+                            "amount": str(quantize(a.amount, line.currency)),
+                        }
+                        for a in application.allocations
+                    ],
+                },
+                {
+                    "matched_by": actor.label[:150],
+                    "match_reason": application.reason,
+                    "confidence": application.confidence,
+                    "customer": plan.customers[0],
+                },
+            )
+        )
+        if application.learn and len(plan.customers) == 1:
+            learnt.append((line, plan.customers[0]))
+        _record_on_customers(
+            line=line,
+            placed=placed,
+            action=_CUSTOMER_ACTIONS[status],
+            reason=application.reason,
+            actor=actor,
+        )
+    for (status, action), changes in outcomes.items():
+        transition_many(changes, to_status=status, actor=actor, action=action)
+    customer_bank_accounts_learn(learnt, actor=actor)
+    return [plan.line for plan in plans]
+
+
+@dataclass
+class _LinePlan:
+    line: StatementLine
+    application: LineApplication
+    inputs: list[PaymentInput]  # one payment per customer
+    placed: list[tuple]  # per payment: (customer, applied, on account)
+    customers: list[Customer]
+
+
+def _plan(line: StatementLine, application: LineApplication) -> _LinePlan:
+    """The payments a line's application makes, checked before any is written."""
     _check_open_credit(line)
+    allocations = application.allocations
     per_customer = _allocations_per_customer(line, allocations)
     allocated = sum((a.amount for a in allocations), Decimal(0))
     if allocated > line.amount:
@@ -122,19 +216,38 @@ def line_apply(
             field="allocations",
         )
     rest = line.amount - allocated
-    rest_customer = _customer_for_rest(rest, per_customer, on_account)
+    rest_customer = _customer_for_rest(rest, per_customer, application.on_account)
     if rest_customer is not None:
         per_customer.setdefault(rest_customer, [])
-    payments, placed = [], []
+    inputs, placed = [], []
     for customer, customer_allocations in per_customer.items():
-        amount = sum((a.amount for a in customer_allocations), Decimal(0))
-        if customer == rest_customer:
-            amount += rest
-        payment = _pay(line, customer, amount, customer_allocations, actor)
-        payments.append(payment)
-        applied = [(a.invoice.number, a.amount) for a in customer_allocations]
-        on_account = amount - sum((a.amount for a in customer_allocations), Decimal(0))
-        placed.append(_Placed(payment, customer, applied, on_account))
+        applied = sum((a.amount for a in customer_allocations), Decimal(0))
+        amount = applied + (rest if customer == rest_customer else 0)
+        inputs.append(
+            PaymentInput(
+                customer=customer,
+                amount=amount,
+                currency=line.currency,
+                received_date=line.booking_date,
+                reference=(line.structured_reference or line.remittance)[:200],
+                payer_name=line.payer_name,
+                allocations=[
+                    AllocationInput(a.invoice, a.amount) for a in customer_allocations
+                ],
+                statement_line=line,
+            )
+        )
+        placed.append(
+            (
+                customer,
+                [(a.invoice.number, a.amount) for a in customer_allocations],
+                amount - applied,
+            )
+        )
+    return _LinePlan(line, application, inputs, placed, list(per_customer))
+
+
+def _write_off(line, write_offs: Sequence[LineWriteOff], actor: Actor) -> None:
     for write_off in write_offs:
         invoice = write_off.invoice
         write_off_create(
@@ -145,49 +258,6 @@ def line_apply(
             statement_line=line,
             actor=actor,
         )
-    _grant_discounts(line, discounts, actor)
-    if automatic:
-        status = L.Status.MATCHED_AUTO
-    elif allocations:
-        status = L.Status.MATCHED_MANUAL
-    else:
-        status = L.Status.ON_ACCOUNT
-    customers = list(per_customer)
-    line = transition(
-        obj=line,
-        locked=True,
-        to_status=status,
-        actor=actor,
-        action="matched" if allocations else "put_on_account",
-        data={
-            "reason": reason,
-            "confidence": confidence,
-            "payments": [payment.number for payment in payments],
-            "invoices": [
-                {
-                    "invoice": a.invoice.number,
-                    "amount": str(quantize(a.amount, line.currency)),
-                }
-                for a in allocations
-            ],
-        },
-        extra_fields={
-            "matched_by": actor.label[:150],
-            "match_reason": reason,
-            "confidence": confidence,
-            "customer": customers[0],
-        },
-    )
-    if learn and len(customers) == 1:
-        customer_bank_account_learn(line=line, customer=customers[0], actor=actor)
-    _record_on_customers(
-        line=line,
-        placed=placed,
-        action=_CUSTOMER_ACTIONS[status],
-        reason=reason,
-        actor=actor,
-    )
-    return line
 
 
 def discount_offered(invoice: Invoice, line: StatementLine) -> Decimal:
@@ -289,22 +359,6 @@ def _customer_for_rest(rest, per_customer, on_account) -> Customer | None:
         % {"rest": rest},
         field="on_account",
     )
-
-
-def _pay(line, customer, amount, allocations, actor) -> Payment:
-    payment = payment_create(
-        customer=customer,
-        amount=amount,
-        currency=line.currency,
-        received_date=line.booking_date,
-        reference=(line.structured_reference or line.remittance)[:200],
-        payer_name=line.payer_name,
-        allocations=[AllocationInput(a.invoice, a.amount) for a in allocations],
-        statement_line=line,
-        actor=actor,
-    )
-    # payment_create emits payment.received and payment.applied.
-    return payment
 
 
 @transaction.atomic

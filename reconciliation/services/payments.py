@@ -9,6 +9,7 @@ new payment's is what its own allocations leave, stored when it is created.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from copy import copy
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -26,7 +27,7 @@ from invoicing.services.ledger import (
 )
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
-from o2c.services import Actor, audit_batch, audit_record, next_number, transition
+from o2c.services import Actor, audit_batch, audit_record, next_numbers, transition
 from o2c.tenancy import current_organization
 from o2c.webhooks import event_batch, event_emit, events_emit
 from orders.models import Customer
@@ -45,107 +46,146 @@ class AllocationInput:
     allocation_date: date | None = None
 
 
+@dataclass(frozen=True)
+class PaymentInput:
+    """One payment for :func:`payments_create`, as :func:`payment_create` takes it."""
+
+    customer: Customer
+    amount: object
+    currency: str
+    received_date: date
+    method: str = Payment.Method.BANK_TRANSFER
+    reference: str = ""
+    payer_name: str = ""
+    external_id: str | None = None
+    allocations: Sequence[AllocationInput] = ()
+    statement_line: object = None
+
+
+def payment_create(*, actor: Actor, **fields) -> Payment:
+    """Record cash received, post it on account, then apply ``allocations``
+    (the fields of :class:`PaymentInput`)."""
+    return payments_create([PaymentInput(**fields)], actor=actor)[0]
+
+
 @transaction.atomic
 @audit_batch()
-def payment_create(
-    *,
-    customer: Customer,
-    amount,
-    currency: str,
-    received_date: date,
-    method: str = Payment.Method.BANK_TRANSFER,
-    reference: str = "",
-    payer_name: str = "",
-    external_id: str | None = None,
-    allocations: list[AllocationInput] = (),
-    statement_line=None,
-    actor: Actor,
-) -> Payment:
-    """Record cash received, post it on account, then apply ``allocations``."""
-    currency = validate_currency(currency)
-    amount = exact_amount(amount, currency)
-    if amount <= 0:
-        raise DomainError(
-            "invalid_amount", gettext("Amount must be positive."), field="amount"
+def payments_create(inputs: Sequence[PaymentInput], *, actor: Actor) -> list[Payment]:
+    """Record several payments and their allocations at once: one number
+    reservation, one lock of every invoice they pay, one INSERT per table and one
+    ledger posting, however many there are. All or nothing; the checks are those
+    of one payment, each allocation seeing what the earlier ones (of any of the
+    payments) leave of its invoice."""
+    if not inputs:
+        return []
+    payments = [_new_payment(data) for data in inputs]
+    numbers = next_numbers("payment", prefix="PAY-", count=len(payments))
+    for payment, number in zip(payments, numbers, strict=True):
+        payment.number = number
+    invoices = {
+        invoice.pk: invoice
+        for invoice in Invoice.objects.select_for_update()
+        .filter(pk__in={a.invoice.pk for data in inputs for a in data.allocations})
+        .order_by("pk")
+    }
+    open_amounts: dict[int, Decimal] = {}
+    checks = []
+    for payment, data in zip(payments, inputs, strict=True):
+        checked = _allocations_check(payment, data.allocations, invoices, open_amounts)
+        # All of the new payment's entries are posted below, so what its
+        # allocations leave is its unapplied cash: stored, not read back.
+        payment.unapplied_amount = payment.amount - sum(
+            (amount for _, amount, _, _ in checked), Decimal(0)
         )
-    if method not in Payment.Method.values:
-        raise DomainError(
-            "invalid_choice",
-            gettext("Unknown payment method '%(method)s'.") % {"method": method},
-            field="method",
-        )
-    payment = Payment(
-        organization=current_organization(),
-        number=next_number("payment", prefix="PAY-"),
-        customer=customer,
-        method=method,
-        amount=amount,
-        currency=currency,
-        received_date=received_date,
-        unapplied_amount=amount,
-        reference=reference,
-        payer_name=payer_name,
-        external_id=external_id or None,
-        statement_line=statement_line,
-    )
-    checked, invoices = _allocations_check(payment, allocations)
-    # All of the new payment's entries are posted below, so what its allocations
-    # leave is its unapplied cash: stored with the payment, not read back.
-    payment.unapplied_amount = amount - sum((a[1] for a in checked), Decimal(0))
+        checks.append(checked)
     try:
         # No savepoint: the error leaves the service, whose own atomic block
         # rolls the transaction back.
-        payment.save()
+        Payment.objects.bulk_create(payments)
     except IntegrityError:
         raise ConflictError(
             "duplicate",
             gettext("A payment with external id '%(id)s' is already recorded.")
-            % {"id": external_id},
+            % {"id": ", ".join(p.external_id for p in payments if p.external_id)},
             field="external_id",
         ) from None
-    applied = _allocations_create(payment, checked)
-    postings = [
-        Posting(
-            customer_id=customer.pk,
-            payment_id=payment.pk,
-            kind=LedgerEntry.Kind.PAYMENT,
-            amount=-amount,
-            currency=currency,
-            posting_date=received_date,
-            document_type=PAYMENT_DOC,
-            document_id=payment.pk,
-            memo=f"Payment {payment.number}",
+    applied = _allocations_create(payments, checks)
+    postings = []
+    for payment, payment_applied in zip(payments, applied, strict=True):
+        postings.append(_receipt_posting(payment))
+        # The cash and its allocations go to the ledger in one posting: one
+        # lock of the invoices, one history check, one refresh of open amounts.
+        for allocation, invoice, field in payment_applied:
+            postings += _allocation_postings(payment, allocation, invoice, field)
+        audit_record(
+            actor=actor, obj=payment, action="received", to_status=payment.status
         )
-    ]
-    # The cash and its allocations go to the ledger in one posting: one lock of
-    # the invoices, one history check, one refresh of the open amounts.
-    for allocation, invoice, field in applied:
-        postings += _allocation_postings(payment, allocation, invoice, field)
-    audit_record(actor=actor, obj=payment, action="received", to_status=payment.status)
     # Emitted before the ledger posting, so that an invoice it pays reads in
     # the order it happened: received, applied, paid.
-    allocations = [allocation for allocation, _, _ in applied]
-    event_emit("payment.received", payment, related={"allocations": allocations})
-    events_emit("payment.applied", allocations)
+    events_emit(
+        "payment.received",
+        payments,
+        related=[{"allocations": [a for a, _, _ in items]} for items in applied],
+    )
+    events_emit("payment.applied", [a for items in applied for a, _, _ in items])
     ledger_post(postings=postings, actor=actor, locked_invoices=invoices)
-    for allocation, invoice, _ in applied:
-        _audit_allocated(allocation, invoice, actor)
-    return payment
+    for payment_applied in applied:
+        for allocation, invoice, _ in payment_applied:
+            _audit_allocated(allocation, invoice, actor)
+    return payments
 
 
-def _allocations_check(payment: Payment, allocations) -> tuple[list[tuple], dict]:
+def _new_payment(data: PaymentInput) -> Payment:
+    currency = validate_currency(data.currency)
+    amount = exact_amount(data.amount, currency)
+    if amount <= 0:
+        raise DomainError(
+            "invalid_amount", gettext("Amount must be positive."), field="amount"
+        )
+    if data.method not in Payment.Method.values:
+        raise DomainError(
+            "invalid_choice",
+            gettext("Unknown payment method '%(method)s'.") % {"method": data.method},
+            field="method",
+        )
+    return Payment(
+        organization=current_organization(),
+        customer=data.customer,
+        method=data.method,
+        amount=amount,
+        currency=currency,
+        received_date=data.received_date,
+        unapplied_amount=amount,
+        reference=data.reference,
+        payer_name=data.payer_name,
+        external_id=data.external_id or None,
+        statement_line=data.statement_line,
+    )
+
+
+def _receipt_posting(payment: Payment) -> Posting:
+    return Posting(
+        customer_id=payment.customer_id,
+        payment_id=payment.pk,
+        kind=LedgerEntry.Kind.PAYMENT,
+        amount=-payment.amount,
+        currency=payment.currency,
+        posting_date=payment.received_date,
+        document_type=PAYMENT_DOC,
+        document_id=payment.pk,
+        memo=f"Payment {payment.number}",
+    )
+
+
+def _allocations_check(
+    payment: Payment, allocations, invoices: dict[int, Invoice], open_amounts: dict
+) -> list[tuple]:
     """Check the allocations of a new payment, in order, as
     :func:`allocation_create` would one by one: (invoice, amount, date, field)
-    each, and the invoices, locked in one query."""
-    invoices = {
-        invoice.pk: invoice
-        for invoice in Invoice.objects.select_for_update()
-        .filter(pk__in={a.invoice.pk for a in allocations})
-        .order_by("pk")
-    }
+    each. ``invoices`` are locked; ``open_amounts`` is what earlier allocations
+    of this call leave of them."""
     checked = []
     unapplied = payment.amount
-    open_amounts: dict[int, Decimal] = {}
     for index, allocation in enumerate(allocations):
         prefix = f"allocations[{index}]."
         invoice = invoices.get(allocation.invoice.pk)
@@ -165,7 +205,7 @@ def _allocations_check(payment: Payment, allocations) -> tuple[list[tuple], dict
         unapplied -= amount
         open_amounts[invoice.pk] -= amount
         checked.append((invoice, amount, allocation_date, f"{prefix}amount"))
-    return checked, invoices
+    return checked
 
 
 def _with_open_amount(invoice: Invoice, open_amount: Decimal) -> Invoice:
@@ -177,20 +217,25 @@ def _with_open_amount(invoice: Invoice, open_amount: Decimal) -> Invoice:
     return view
 
 
-def _allocations_create(payment: Payment, checked: list[tuple]) -> list[tuple]:
-    rows = Allocation.objects.bulk_create(
-        Allocation(
-            organization=payment.organization,
-            payment=payment,
-            invoice=invoice,
-            amount=amount,
-            allocation_date=allocation_date,
+def _allocations_create(payments: list[Payment], checks: list[list]) -> list[list]:
+    """The allocations of new payments in one INSERT: per payment, its
+    (allocation, invoice, field) triples."""
+    rows = iter(
+        Allocation.objects.bulk_create(
+            Allocation(
+                organization=payment.organization,
+                payment=payment,
+                invoice=invoice,
+                amount=amount,
+                allocation_date=allocation_date,
+            )
+            for payment, checked in zip(payments, checks, strict=True)
+            for invoice, amount, allocation_date, _ in checked
         )
-        for invoice, amount, allocation_date, _ in checked
     )
     return [
-        (row, invoice, field)
-        for row, (invoice, _, _, field) in zip(rows, checked, strict=True)
+        [(next(rows), invoice, field) for invoice, _, _, field in checked]
+        for checked in checks
     ]
 
 
