@@ -36,6 +36,8 @@ from datetime import timedelta
 from decimal import Decimal
 from itertools import combinations
 
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 
 from invoicing.models import Invoice
@@ -117,6 +119,15 @@ class MatchContext:
     #: (currency, amount) of the customers' open remittance advice, read once per
     #: run, so that a line of another amount costs no query for it.
     advised: frozenset = frozenset()
+    #: What :meth:`prefetch` read for a batch of lines, in one query per kind:
+    #: payer accounts, invoices by number, open invoices by amount, the known
+    #: payers' oldest open invoices. A lookup outside it asks the database.
+    _payers: dict | None = None
+    _numbered: dict | None = None
+    _amounts: dict | None = None
+    _customers_open: dict = field(default_factory=dict)
+    _numbers: dict = field(default_factory=dict)
+    _names: dict = field(default_factory=dict)
 
     @classmethod
     def load(cls, settings: ReconciliationSettings) -> MatchContext:
@@ -134,6 +145,105 @@ class MatchContext:
             prefix=sequence.prefix,
             padding=sequence.padding,
             advised=advised,
+        )
+
+    # --- lookups, from the batch's prefetch where there is one -----------------
+
+    def prefetch(self, lines: list[StatementLine]) -> None:
+        """Read what the engine will look up for ``lines``, one query per kind
+        instead of one per line. Valid until the next write to the invoices or
+        payer accounts: call :meth:`forget` after applying anything."""
+        accounts = {line.payer_account for line in lines if line.payer_account}
+        self._payers = dict.fromkeys(accounts)
+        if accounts:
+            for payer in CustomerBankAccount.objects.filter(
+                account__in=accounts
+            ).select_related("customer"):
+                self._payers[payer.account] = payer
+        numbers = set()
+        for line in lines:
+            numbers.update(self.numbers_in(line))
+        self._numbered = dict.fromkeys(numbers)
+        if numbers:
+            for invoice in Invoice.objects.filter(number__in=numbers).select_related(
+                "customer"
+            ):
+                self._numbered[invoice.number] = invoice
+        self._amounts = _open_by_amount({(li.currency, li.amount) for li in lines})
+        self._customers_open = _open_of_customers(
+            {
+                (payer.customer_id, line.currency)
+                for line in lines
+                if (payer := self._payers.get(line.payer_account)) is not None
+            }
+        )
+
+    def forget(self) -> None:
+        self._payers = self._numbered = self._amounts = None
+        self._customers_open = {}
+
+    def numbers_in(self, line: StatementLine) -> dict[str, str]:
+        """The invoice numbers the line's texts may name, with their evidence
+        (read once per line and run)."""
+        key = (line.structured_reference, line.remittance)
+        if key not in self._numbers:
+            references = read_references(*key)
+            self._numbers[key] = (
+                invoice_number_candidates(
+                    references, prefix=self.prefix, padding=self.padding
+                )
+                if references
+                else {}
+            )
+        return self._numbers[key]
+
+    def customers_named(self, payer_name: str) -> list[NameMatch]:
+        """Customers whose name resembles the payer's (once per name and run:
+        a payer who pays several invoices is looked up once)."""
+        if payer_name not in self._names:
+            self._names[payer_name] = customers_named(payer_name)
+        return self._names[payer_name]
+
+    def payer(self, account: str) -> CustomerBankAccount | None:
+        if self._payers is not None and account in self._payers:
+            return self._payers[account]
+        return (
+            CustomerBankAccount.objects.filter(account=account)
+            .select_related("customer")
+            .first()
+        )
+
+    def invoices_numbered(self, numbers) -> list[Invoice]:
+        if self._numbered is not None and all(n in self._numbered for n in numbers):
+            return [self._numbered[n] for n in sorted(numbers) if self._numbered[n]]
+        return list(
+            Invoice.objects.filter(number__in=list(numbers))
+            .select_related("customer")
+            .order_by("number")
+        )
+
+    def open_of_amount(self, currency: str, amount: Decimal) -> list[Invoice]:
+        """The oldest open invoices of exactly ``amount`` (index
+        ``invoice_open_amount_idx``), as many as the engine looks at."""
+        if self._amounts is not None and (currency, amount) in self._amounts:
+            return self._amounts[currency, amount]
+        return list(
+            Invoice.objects.filter(
+                currency=currency, open_amount=amount, status__in=OPEN_STATUSES
+            )
+            .select_related("customer")
+            .order_by("due_date", "pk")[:AMOUNT_MATCHES]
+        )
+
+    def open_invoices_of(self, customer, currency: str) -> list[Invoice]:
+        """The customer's oldest open invoices in the currency (index
+        ``invoice_open_customer_idx``), as many as the subset search tries."""
+        if (customer.pk, currency) in self._customers_open:
+            return self._customers_open[customer.pk, currency]
+        return list(
+            Invoice.objects.filter(
+                customer=customer, currency=currency, status__in=OPEN_STATUSES
+            ).order_by("due_date", "pk")[:SUBSET_INVOICES]
         )
 
     def tolerance(self, amount: Decimal, currency: str) -> Decimal:
@@ -158,6 +268,56 @@ class MatchContext:
         return discount if discount < invoice.open_amount else Decimal(0)
 
 
+def _open_by_amount(pairs: set[tuple[str, Decimal]]) -> dict:
+    """(currency, amount) → its oldest open invoices, for every pair at once."""
+    found = {pair: [] for pair in pairs}
+    if not pairs:
+        return found
+    condition = Q()
+    for currency in {currency for currency, _ in pairs}:
+        amounts = [amount for c, amount in pairs if c == currency]
+        condition |= Q(currency=currency, open_amount__in=amounts)
+    rows = (
+        Invoice.objects.filter(condition, status__in=OPEN_STATUSES)
+        .select_related("customer")
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("currency"), F("open_amount")],
+                order_by=[F("due_date").asc(), F("pk").asc()],
+            )
+        )
+        .filter(rank__lte=AMOUNT_MATCHES)
+    )
+    for invoice in sorted(rows, key=lambda i: (i.due_date, i.pk)):
+        found[invoice.currency, invoice.open_amount].append(invoice)
+    return found
+
+
+def _open_of_customers(keys: set[tuple[int, str]]) -> dict:
+    """(customer id, currency) → the customer's oldest open invoices in it."""
+    found = {key: [] for key in keys}
+    if not keys:
+        return found
+    condition = Q()
+    for customer_id, currency in keys:
+        condition |= Q(customer_id=customer_id, currency=currency)
+    rows = (
+        Invoice.objects.filter(condition, status__in=OPEN_STATUSES)
+        .annotate(
+            rank=Window(
+                RowNumber(),
+                partition_by=[F("customer_id"), F("currency")],
+                order_by=[F("due_date").asc(), F("pk").asc()],
+            )
+        )
+        .filter(rank__lte=SUBSET_INVOICES)
+    )
+    for invoice in sorted(rows, key=lambda i: (i.due_date, i.pk)):
+        found[invoice.customer_id, invoice.currency].append(invoice)
+    return found
+
+
 @dataclass
 class MatchResult:
     candidates: list[Candidate]
@@ -166,12 +326,12 @@ class MatchResult:
 
 def candidates_for(line: StatementLine, context: MatchContext) -> MatchResult:
     notes: list[str] = []
-    payer = _known_payer(line)
+    payer = context.payer(line.payer_account) if line.payer_account else None
     found, names_invoices = _by_reference(line, context, payer, notes)
     found += _by_payer(line, context, payer, notes)
     if payer is None and not names_invoices:
         found += _by_name(line, context)
-    found += _by_amount(line, payer)
+    found += _by_amount(line, context, payer)
     if (line.currency, line.amount) in context.advised:
         found += _by_remittance_advice(line, payer)
     ranked = _merge(found)
@@ -187,15 +347,10 @@ def _by_reference(line, context, payer, notes) -> tuple[list[Candidate], bool]:
     """Candidates from the invoices the text names, and whether it names any
     invoice at all (usable or not: one already paid or in another currency
     still says the payer meant that one)."""
-    references = read_references(line.structured_reference, line.remittance)
-    if not references:
+    numbers = context.numbers_in(line)
+    if not numbers:
         return [], False
-    numbers = invoice_number_candidates(
-        references, prefix=context.prefix, padding=context.padding
-    )
-    invoices = list(
-        Invoice.objects.filter(number__in=list(numbers)).select_related("customer")
-    )
+    invoices = context.invoices_numbered(numbers)
     usable = []
     for invoice in invoices:
         if invoice.currency != line.currency:
@@ -361,16 +516,6 @@ def _oldest_first(invoices, amount) -> list[tuple[Invoice, Decimal]]:
 # --- payer ----------------------------------------------------------------------------
 
 
-def _known_payer(line) -> CustomerBankAccount | None:
-    if not line.payer_account:
-        return None
-    return (
-        CustomerBankAccount.objects.filter(account=line.payer_account)
-        .select_related("customer")
-        .first()
-    )
-
-
 def _weigh_payer(candidate: Candidate, line, payer) -> None:
     if payer is None:
         if line.payer_name and _similar(line.payer_name, candidate.customer_name):
@@ -393,7 +538,7 @@ def _by_payer(line, context, payer, notes) -> list[Candidate]:
     customer = payer.customer
     label = f"{customer.number} {customer.name}"
     reason = f"payer account {payer.account} is known for {customer.number}"
-    open_invoices = _open_invoices_of(customer, line.currency)
+    open_invoices = context.open_invoices_of(customer, line.currency)
     exact = _exact_fits(open_invoices, line, context)
     if exact:
         confidence = 96 if len(exact) == 1 else 70
@@ -414,16 +559,6 @@ def _by_payer(line, context, payer, notes) -> list[Candidate]:
             action=A.ON_ACCOUNT,
         )
     ]
-
-
-def _open_invoices_of(customer, currency: str) -> list[Invoice]:
-    """The customer's oldest open invoices in the currency (index
-    ``invoice_open_customer_idx``), as many as the subset search tries."""
-    return list(
-        Invoice.objects.filter(
-            customer=customer, currency=currency, status__in=OPEN_STATUSES
-        ).order_by("due_date", "pk")[:SUBSET_INVOICES]
-    )
 
 
 def _exact_fits(invoices, line, context) -> list[tuple[Invoice, Decimal]]:
@@ -502,7 +637,7 @@ def _by_name(line, context) -> list[Candidate]:
         return []
     matches = [
         match
-        for match in customers_named(line.payer_name)
+        for match in context.customers_named(line.payer_name)
         if match.score >= NAME_CONSIDERED
     ]
     if not matches:
@@ -535,7 +670,7 @@ def _name_words(line, match: NameMatch) -> str:
 def _name_candidates(line, context, match, strong, reasons) -> list[Candidate]:
     customer = match.customer
     label = f"{customer.number} {customer.name}"
-    open_invoices = _open_invoices_of(customer, line.currency)
+    open_invoices = context.open_invoices_of(customer, line.currency)
     exact = _exact_fits(open_invoices, line, context)
     if len(exact) == 1:
         confidence = 95 if strong else 80 if match.score >= NAME_STRONG else 70
@@ -572,14 +707,8 @@ def _name_candidates(line, context, match, strong, reasons) -> list[Candidate]:
 # --- amount alone ---------------------------------------------------------------------
 
 
-def _by_amount(line, payer) -> list[Candidate]:
-    invoices = list(
-        Invoice.objects.filter(
-            currency=line.currency, open_amount=line.amount, status__in=OPEN_STATUSES
-        )
-        .select_related("customer")
-        .order_by("due_date", "pk")[:AMOUNT_MATCHES]
-    )
+def _by_amount(line, context, payer) -> list[Candidate]:
+    invoices = context.open_of_amount(line.currency, line.amount)
     candidates = []
     for invoice in invoices:
         customer = invoice.customer

@@ -12,6 +12,8 @@ line no longer open is skipped.
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 
 from django.db import transaction
@@ -21,15 +23,17 @@ from invoicing.models import Invoice
 from o2c.errors import DomainError
 from o2c.models import Job
 from o2c.money import quantize
-from o2c.services import Actor, transition
+from o2c.services import Actor, audit_batch, transition_many
 from reconciliation.matching.engine import Candidate, MatchContext, candidates_for
 from reconciliation.models import MatchSuggestion, StatementLine
 from reconciliation.services.bank_accounts import reconciliation_settings
 from reconciliation.services.lines import (
     LineAllocation,
+    LineApplication,
     LineDiscount,
     LineWriteOff,
     line_apply,
+    lines_apply,
 )
 from reconciliation.services.statements import job_actor, job_claim, job_finish
 
@@ -37,14 +41,20 @@ logger = logging.getLogger(__name__)
 
 MATCH_JOB = "match_bank_lines"
 PROGRESS_EVERY = 100
+CHUNK = 100  # lines matched in one transaction
 ENGINE = Actor.system("matching engine")
 L = StatementLine
 
 
 def lines_match(
-    *, line_ids: list[int], job: Job | None = None, again: bool = False
+    *,
+    line_ids: list[int],
+    again: bool = False,
+    progress: Callable[[int, list[str]], None] | None = None,
 ) -> dict:
-    """Match each line in its own transaction; returns counts by outcome.
+    """Match the lines, up to :data:`CHUNK` in a transaction; returns counts by
+    outcome. ``progress`` hears, after each transaction, how many lines are
+    done and the outcomes of that transaction's lines.
 
     Lines the engine has looked at already (in the queue) are left alone unless
     ``again`` (a person asks for a fresh look after adding invoices or payer
@@ -52,35 +62,114 @@ def lines_match(
     context = MatchContext.load(reconciliation_settings())
     counts = {"matched_auto": 0, "needs_review": 0, "skipped": 0}
     statuses = L.OPEN if again else (L.Status.NEW,)
-    for done, line_id in enumerate(line_ids, start=1):
-        outcome = line_match(line_id=line_id, context=context, statuses=statuses)
-        counts[outcome] += 1
-        if job is not None and done % PROGRESS_EVERY == 0:
-            Job.objects.filter(pk=job.pk).update(progress=done)
+    waiting, done = list(line_ids), 0
+    while waiting:
+        outcomes = _match_run(waiting[:CHUNK], context, statuses)
+        waiting = waiting[len(outcomes) :]
+        done += len(outcomes)
+        for outcome in outcomes:
+            counts[outcome] += 1
+        if progress is not None:
+            progress(done, outcomes)
     return counts
 
 
-@transaction.atomic
 def line_match(*, line_id: int, context: MatchContext, statuses=(L.Status.NEW,)) -> str:
-    line = L.objects.select_for_update().filter(pk=line_id).first()
-    if line is None or line.status not in statuses:
-        return "skipped"
-    if line.direction != L.Direction.CREDIT or line.is_reversal:
-        _to_queue(line, ["a reversal of an outgoing payment, not a receipt"], [])
-        return "needs_review"
-    result = candidates_for(line, context)
-    suggestions = _store_suggestions(line, result.candidates)
-    best = result.candidates[0] if result.candidates else None
-    reason = _why_not_automatic(result.candidates, context)
-    if best is not None and reason is None:
-        try:
-            with transaction.atomic():
-                _apply(line, best)
-            return "matched_auto"
-        except DomainError as error:
-            reason = f"applying the best match failed: {error.message}"
-    _to_queue(line, [*(result.notes), *([reason] if reason else [])], suggestions)
-    return "needs_review"
+    """Match one line (see :func:`lines_match`)."""
+    return _match_run([line_id], context, statuses)[0]
+
+
+@transaction.atomic
+@audit_batch()
+def _match_run(line_ids: list[int], context: MatchContext, statuses) -> list[str]:
+    """Match a leading run of ``line_ids`` in one transaction and return their
+    outcomes, in order.
+
+    Every line's candidates are found before anything is applied, from one
+    prefetch for all of them, and the automatic matches are applied together
+    (one payment service call, one ledger posting). So that each line still
+    sees what the lines before it did, as if matched one by one, the run stops
+    at the first line whose candidates concern an invoice, a customer or a
+    payer account that an earlier line of the run is about to change: that line
+    and the rest are the next run's (the first line of a run always goes)."""
+    lines = {
+        line.pk: line
+        for line in L.objects.select_for_update().filter(pk__in=line_ids).order_by("pk")
+    }
+    waiting = [
+        line
+        for pk in line_ids
+        if (line := lines.get(pk)) is not None and line.status in statuses
+    ]
+    context.prefetch([line for line in waiting if _is_receipt(line)])
+    claims = _Claims()
+    outcomes: dict[int, str] = {}
+    found: list[tuple[StatementLine, list[Candidate]]] = []
+    automatic: list[tuple[StatementLine, Candidate, list[str]]] = []
+    queued: list[tuple[StatementLine, list[str]]] = []
+    taken = []
+    try:
+        for pk in line_ids:
+            line = lines.get(pk)
+            if line is None or line.status not in statuses:
+                outcomes[pk] = "skipped"
+                taken.append(pk)
+                continue
+            if not _is_receipt(line):
+                queued.append((line, [NOT_A_RECEIPT]))
+                taken.append(pk)
+                continue
+            result = candidates_for(line, context)
+            if claims.touched(line, result.candidates):
+                break
+            taken.append(pk)
+            found.append((line, result.candidates))
+            reason = _why_not_automatic(result.candidates, context)
+            if reason is None:
+                claims.claim(line, result.candidates[0])
+                automatic.append((line, result.candidates[0], result.notes))
+            else:
+                queued.append((line, [*result.notes, reason]))
+    finally:
+        context.forget()
+    suggestions = _store_suggestions(found)
+    queued += _apply(automatic, outcomes)
+    _to_queue(queued, suggestions)
+    for line, _ in queued:
+        outcomes[line.pk] = "needs_review"
+    return [outcomes[pk] for pk in taken]
+
+
+NOT_A_RECEIPT = "a reversal of an outgoing payment, not a receipt"
+
+
+def _is_receipt(line: StatementLine) -> bool:
+    return line.direction == L.Direction.CREDIT and not line.is_reversal
+
+
+class _Claims:
+    """What the automatic matches of a run will change: a later line of the run
+    whose candidates concern any of it waits for the next run."""
+
+    def __init__(self):
+        self.invoices: set[int] = set()
+        self.customers: set[int] = set()
+        self.accounts: set[str] = set()
+
+    def touched(self, line: StatementLine, candidates: list[Candidate]) -> bool:
+        if line.payer_account and line.payer_account in self.accounts:
+            return True
+        return any(
+            candidate.customer_id in self.customers
+            or any(invoice.pk in self.invoices for invoice, _ in candidate.allocations)
+            for candidate in candidates
+        )
+
+    def claim(self, line: StatementLine, best: Candidate) -> None:
+        self.customers.add(best.customer_id)
+        self.invoices.update(invoice.pk for invoice, _ in best.allocations)
+        if best.learn and line.payer_account:
+            self.accounts.add(line.payer_account)
 
 
 def _why_not_automatic(candidates: list[Candidate], context) -> str | None:
@@ -105,8 +194,36 @@ def _why_not_automatic(candidates: list[Candidate], context) -> str | None:
     return None
 
 
-def _apply(line: StatementLine, best: Candidate) -> None:
-    line_apply(
+def _apply(automatic, outcomes: dict[int, str]) -> list[tuple]:
+    """Apply the automatic matches, all together; when that is refused, one by
+    one, so that only the refused ones go to the queue (returned with their
+    reasons)."""
+    if not automatic:
+        return []
+    try:
+        with transaction.atomic():
+            lines_apply(
+                [_application(line, best) for line, best, _ in automatic], actor=ENGINE
+            )
+    except DomainError:
+        pass
+    else:
+        outcomes.update((line.pk, "matched_auto") for line, _, _ in automatic)
+        return []
+    refused = []
+    for line, best, notes in automatic:
+        try:
+            with transaction.atomic():
+                lines_apply([_application(line, best)], actor=ENGINE)
+            outcomes[line.pk] = "matched_auto"
+        except DomainError as error:
+            reason = f"applying the best match failed: {error.message}"
+            refused.append((line, [*notes, reason]))
+    return refused
+
+
+def _application(line: StatementLine, best: Candidate) -> LineApplication:
+    return LineApplication(
         line=line,
         allocations=[
             LineAllocation(invoice, amount) for invoice, amount in best.allocations
@@ -120,13 +237,14 @@ def _apply(line: StatementLine, best: Candidate) -> None:
         reason="; ".join(best.reasons),
         confidence=best.confidence,
         learn=best.learn,
-        actor=ENGINE,
     )
 
 
-def _store_suggestions(line, candidates: list[Candidate]) -> list[MatchSuggestion]:
-    MatchSuggestion.objects.filter(line=line).delete()
-    return MatchSuggestion.objects.bulk_create(
+def _store_suggestions(found) -> dict[int, list[MatchSuggestion]]:
+    """Each line's candidates as its ranked suggestions (replacing earlier
+    ones): one DELETE and one INSERT for all the lines."""
+    MatchSuggestion.objects.filter(line__in=[line for line, _ in found]).delete()
+    rows = MatchSuggestion.objects.bulk_create(
         MatchSuggestion(
             organization_id=line.organization_id,
             line=line,
@@ -146,8 +264,13 @@ def _store_suggestions(line, candidates: list[Candidate]) -> list[MatchSuggestio
             reasons=candidate.reasons,
             action=candidate.action,
         )
+        for line, candidates in found
         for rank, candidate in enumerate(candidates, start=1)
     )
+    per_line = defaultdict(list)
+    for row in rows:
+        per_line[row.line_id].append(row)
+    return per_line
 
 
 def _write_off_of(candidate: Candidate, invoice, currency: str) -> dict:
@@ -164,16 +287,22 @@ def _discount_of(candidate: Candidate, invoice, currency: str) -> dict:
     return {}
 
 
-def _to_queue(line, reasons: list[str], suggestions) -> None:
-    best = suggestions[0].confidence if suggestions else None
-    transition(
-        obj=line,
-        locked=True,  # by line_match
-        to_status=L.Status.NEEDS_REVIEW,
-        actor=ENGINE,
-        action="queued",
-        data={"reasons": reasons, "suggestions": len(suggestions)},
-        extra_fields={"match_reason": "; ".join(reasons), "confidence": best},
+def _to_queue(queued, suggestions: dict[int, list[MatchSuggestion]]) -> None:
+    changes = []
+    for line, reasons in queued:
+        ranked = suggestions.get(line.pk, [])
+        changes.append(
+            (
+                line,
+                {"reasons": reasons, "suggestions": len(ranked)},
+                {
+                    "match_reason": "; ".join(reasons),
+                    "confidence": ranked[0].confidence if ranked else None,
+                },
+            )
+        )
+    transition_many(
+        changes, to_status=L.Status.NEEDS_REVIEW, actor=ENGINE, action="queued"
     )
 
 
@@ -214,6 +343,19 @@ def line_apply_suggestion(
 # --- the matching job -----------------------------------------------------------------
 
 
+def _job_progress(job: Job) -> Callable[[int, list[str]], None]:
+    """Keep the job's progress, every :data:`PROGRESS_EVERY` lines or so."""
+    shown = 0
+
+    def progress(done: int, outcomes: list[str]) -> None:
+        nonlocal shown
+        if done - shown >= PROGRESS_EVERY:
+            Job.objects.filter(pk=job.pk).update(progress=done)
+            shown = done
+
+    return progress
+
+
 def match_job_run(*, job_id: int) -> Job | None:
     """Run a queued matching job once; lines matched meanwhile are skipped."""
     job = job_claim(job_id, kind=MATCH_JOB)
@@ -221,7 +363,10 @@ def match_job_run(*, job_id: int) -> Job | None:
         return None
     actor = job_actor(job)
     try:
-        counts = lines_match(line_ids=job.parameters.get("line_ids", []), job=job)
+        counts = lines_match(
+            line_ids=job.parameters.get("line_ids", []),
+            progress=_job_progress(job),
+        )
     except Exception:
         logger.exception("Matching job %s stopped", job.pk)
         return job_finish(

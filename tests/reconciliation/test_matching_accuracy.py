@@ -32,6 +32,7 @@ from io import StringIO
 import pytest
 import time_machine
 from django.core.management import call_command
+from django.db import transaction
 
 from demo.services import seed_demo
 from invoicing.models import Invoice, LedgerEntry
@@ -44,6 +45,7 @@ from reconciliation.models import (
     StatementLine,
     WriteOff,
 )
+from reconciliation.services import matching
 from reconciliation.services.bank_accounts import (
     bank_account_save,
     reconciliation_settings_update,
@@ -437,6 +439,42 @@ def snapshot():
     )
 
 
+class _Rollback(Exception):
+    pass
+
+
+def outcome_when_matched(line_ids, *, chunk: int) -> dict:
+    """Each line's outcome when the lines are matched ``chunk`` per
+    transaction; the database is left as it was."""
+    original = matching.CHUNK
+    matching.CHUNK = chunk
+    try:
+        with transaction.atomic():
+            lines_match(line_ids=line_ids)
+            outcome = outcome_of_lines()
+            raise _Rollback
+    except _Rollback:
+        return outcome
+    finally:
+        matching.CHUNK = original
+
+
+def outcome_of_lines() -> dict:
+    return {
+        line.bank_reference: (
+            line.status,
+            line.match_reason,
+            line.confidence,
+            applied(line),
+            [
+                (s.rank, s.customer_id, s.invoices, s.confidence, s.reasons)
+                for s in line.suggestions.order_by("rank")
+            ],
+        )
+        for line in StatementLine.objects.order_by("pk")
+    }
+
+
 def test_a_thousand_payments_over_the_demo_company(clock):
     started = time.monotonic()
     # The company's invoices and payments only: the demo's own bank account and
@@ -474,9 +512,14 @@ def test_a_thousand_payments_over_the_demo_company(clock):
         new_lines = []
         for account, statements in files:
             new_lines += import_statements(account, statements).new_credit_line_ids
+        one_by_one = outcome_when_matched(new_lines, chunk=1)
         matching_started = time.monotonic()
         lines_match(line_ids=new_lines)
         matching_seconds = time.monotonic() - matching_started
+        # Matched a hundred lines per transaction, every line ends as it does
+        # matched alone, after the lines before it: same status, reasons,
+        # suggestions and cash applied.
+        assert outcome_of_lines() == one_by_one
 
         lines = list(StatementLine.objects.all())
         assert len(lines) == LINES  # the doubled transaction is one line
