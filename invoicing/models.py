@@ -113,10 +113,11 @@ class Invoice(TenantModel):
                 condition=models.Q(status__in=["open", "partially_paid"]),
                 name="invoice_open_customer_idx",
             ),
-            # Open invoices by amount: the matching engine looks up "an open
-            # invoice of exactly this amount" per bank line.
+            # Open invoices by amount: the matching engine looks up "the oldest
+            # open invoices of exactly this amount" per bank line, a few index
+            # entries however many invoices share the amount.
             models.Index(
-                fields=["organization", "currency", "open_amount"],
+                fields=["organization", "currency", "open_amount", "due_date"],
                 condition=models.Q(status__in=["open", "partially_paid"]),
                 name="invoice_open_amount_idx",
             ),

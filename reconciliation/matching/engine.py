@@ -36,6 +36,7 @@ from datetime import timedelta
 from decimal import Decimal
 from itertools import combinations
 
+from django.db import connection
 from django.db.models import F, Q, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
@@ -44,6 +45,7 @@ from invoicing.models import Invoice
 from invoicing.selectors import OPEN_STATUSES
 from o2c.models import Sequence
 from o2c.money import quantize
+from o2c.tenancy import current_organization
 from reconciliation.matching.names import (
     NameMatch,
     customers_named,
@@ -273,25 +275,62 @@ def _open_by_amount(pairs: set[tuple[str, Decimal]]) -> dict:
     found = {pair: [] for pair in pairs}
     if not pairs:
         return found
-    condition = Q()
-    for currency in {currency for currency, _ in pairs}:
-        amounts = [amount for c, amount in pairs if c == currency]
-        condition |= Q(currency=currency, open_amount__in=amounts)
-    rows = (
-        Invoice.objects.filter(condition, status__in=OPEN_STATUSES)
-        .select_related("customer")
-        .annotate(
-            rank=Window(
-                RowNumber(),
-                partition_by=[F("currency"), F("open_amount")],
-                order_by=[F("due_date").asc(), F("pk").asc()],
+    if connection.vendor == "postgresql":
+        # Per pair the first entries of ``invoice_open_amount_idx`` (amount,
+        # then due date): a few rows read however many invoices share a
+        # common amount.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                _OLDEST_OF_AMOUNT,
+                [
+                    [currency for currency, _ in pairs],
+                    [amount for _, amount in pairs],
+                    current_organization().pk,
+                    list(OPEN_STATUSES),
+                    AMOUNT_MATCHES,
+                ],
             )
+            ids = [row[0] for row in cursor.fetchall()]
+        rows = Invoice.objects.select_related("customer").in_bulk(ids).values()
+    else:
+        rows = (
+            Invoice.objects.filter(
+                _any_of(Q(currency=c, open_amount=amount) for c, amount in pairs),
+                status__in=OPEN_STATUSES,
+            )
+            .select_related("customer")
+            .annotate(
+                rank=Window(
+                    RowNumber(),
+                    partition_by=[F("currency"), F("open_amount")],
+                    order_by=[F("due_date").asc(), F("pk").asc()],
+                )
+            )
+            .filter(rank__lte=AMOUNT_MATCHES)
         )
-        .filter(rank__lte=AMOUNT_MATCHES)
-    )
     for invoice in sorted(rows, key=lambda i: (i.due_date, i.pk)):
         found[invoice.currency, invoice.open_amount].append(invoice)
     return found
+
+
+_OLDEST_OF_AMOUNT = """
+SELECT invoice.id
+FROM unnest(%s::varchar[], %s::numeric[]) AS wanted(currency, amount)
+CROSS JOIN LATERAL (
+    SELECT id FROM invoicing_invoice
+    WHERE organization_id = %s AND currency = wanted.currency
+      AND open_amount = wanted.amount AND status = ANY(%s)
+    ORDER BY due_date, id
+    LIMIT %s
+) AS invoice
+"""
+
+
+def _any_of(conditions) -> Q:
+    combined = Q()
+    for condition in conditions:
+        combined |= condition
+    return combined
 
 
 def _open_of_customers(keys: set[tuple[int, str]]) -> dict:
@@ -299,11 +338,11 @@ def _open_of_customers(keys: set[tuple[int, str]]) -> dict:
     found = {key: [] for key in keys}
     if not keys:
         return found
-    condition = Q()
-    for customer_id, currency in keys:
-        condition |= Q(customer_id=customer_id, currency=currency)
     rows = (
-        Invoice.objects.filter(condition, status__in=OPEN_STATUSES)
+        Invoice.objects.filter(
+            _any_of(Q(customer_id=c, currency=currency) for c, currency in keys),
+            status__in=OPEN_STATUSES,
+        )
         .annotate(
             rank=Window(
                 RowNumber(),
