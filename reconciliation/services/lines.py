@@ -119,18 +119,22 @@ def line_apply(*, actor: Actor, **fields) -> StatementLine:
 @transaction.atomic
 @audit_batch()
 def lines_apply(
-    applications: Sequence[LineApplication], *, actor: Actor
+    applications: Sequence[LineApplication], *, actor: Actor, locked: bool = False
 ) -> list[StatementLine]:
     """:func:`line_apply` for many lines at once, all or nothing: their
     payments go through one :func:`payments_create` (one ledger posting), their
-    statuses change in one UPDATE per outcome."""
-    locked = {
-        line.pk: line
-        for line in L.objects.select_for_update()
-        .filter(pk__in=[a.line.pk for a in applications])
-        .order_by("pk")
-    }
-    plans = [_plan(locked[a.line.pk], a) for a in applications]
+    statuses change in one UPDATE per outcome. ``locked=True`` says the caller
+    read the lines under a row lock in this transaction."""
+    if locked:
+        lines = {a.line.pk: a.line for a in applications}
+    else:
+        lines = {
+            line.pk: line
+            for line in L.objects.select_for_update()
+            .filter(pk__in=[a.line.pk for a in applications])
+            .order_by("pk")
+        }
+    plans = [_plan(lines[a.line.pk], a) for a in applications]
     payments = iter(
         payments_create([item for plan in plans for item in plan.inputs], actor=actor)
     )

@@ -2,11 +2,14 @@
 
 For each open incoming line the engine's candidates are stored as ranked
 suggestions. The best one is applied automatically, through
-:func:`reconciliation.services.lines.line_apply`, only when its confidence reaches
-the organization's threshold **and** it leads the next candidate by the margin;
-otherwise the line waits in the exceptions queue (``needs_review``) with its
-suggestions and the reasons nothing was applied. Running it twice is harmless: a
-line no longer open is skipped.
+:func:`reconciliation.services.lines.lines_apply`, only when its confidence
+reaches the organization's threshold **and** it leads the next candidate by the
+margin; otherwise the line waits in the exceptions queue (``needs_review``) with
+its suggestions and the reasons nothing was applied. Running it twice is
+harmless: a line no longer open is skipped.
+
+Lines are matched in runs of up to :data:`CHUNK` per transaction (see
+:func:`_match_run`), each line ending as it would matched alone.
 """
 
 from __future__ import annotations
@@ -203,7 +206,9 @@ def _apply(automatic, outcomes: dict[int, str]) -> list[tuple]:
     try:
         with transaction.atomic():
             lines_apply(
-                [_application(line, best) for line, best, _ in automatic], actor=ENGINE
+                [_application(line, best) for line, best, _ in automatic],
+                actor=ENGINE,
+                locked=True,  # by _match_run
             )
     except DomainError:
         pass
@@ -212,9 +217,10 @@ def _apply(automatic, outcomes: dict[int, str]) -> list[tuple]:
         return []
     refused = []
     for line, best, notes in automatic:
+        line.refresh_from_db()  # as the rolled-back attempt left it
         try:
             with transaction.atomic():
-                lines_apply([_application(line, best)], actor=ENGINE)
+                lines_apply([_application(line, best)], actor=ENGINE, locked=True)
             outcomes[line.pk] = "matched_auto"
         except DomainError as error:
             reason = f"applying the best match failed: {error.message}"

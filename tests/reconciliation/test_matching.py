@@ -260,3 +260,46 @@ def test_matching_twice_changes_nothing(account, customer):
 
     assert Payment.objects.count() == 1
     assert open_amount(invoice) == 0
+
+
+def test_a_refused_application_queues_that_line_only(account, monkeypatch):
+    """The lines of a run are applied together; when the ledger refuses one of
+    them, the others are still applied and only that one waits, with why."""
+    from o2c.errors import DomainError
+    from reconciliation.services import lines as line_services
+
+    customers = [CustomerFactory(name=f"Kunde {n} GmbH") for n in range(3)]
+    # Amounts of their own, so the three lines are matched in one run.
+    invoices = [
+        issued_invoice(c, amount, invoice_date=JAN)
+        for c, amount in zip(customers, ("200.00", "300.00", "400.00"), strict=True)
+    ]
+    refused = invoices[1]
+    real_payments_create = line_services.payments_create
+
+    def refusing(inputs, *, actor):
+        if any(a.invoice.pk == refused.pk for i in inputs for a in i.allocations):
+            raise DomainError("exceeds_open_amount", "The ledger says no.")
+        return real_payments_create(inputs, actor=actor)
+
+    monkeypatch.setattr(line_services, "payments_create", refusing)
+    lines = receive(
+        account,
+        *(
+            entry(str(invoice.total), structured_reference=payment_reference(invoice))
+            for invoice in invoices
+        ),
+    )
+
+    assert [line.status for line in lines] == [
+        L.MATCHED_AUTO,
+        L.NEEDS_REVIEW,
+        L.MATCHED_AUTO,
+    ]
+    assert (
+        "applying the best match failed: The ledger says no." in lines[1].match_reason
+    )
+    assert [open_amount(invoice) for invoice in invoices] == [0, 300, 0]
+    assert not Payment.objects.filter(statement_line=lines[1]).exists()
+    assert lines[1].suggestions.first().invoices[0]["number"] == refused.number
+    assert not run_ledger_checks()
