@@ -15,8 +15,8 @@ Who writes it
     partial index ``invoice_receivable_idx``, open amount > 0: an invoice being
     issued is open by then while its status is still draft). The upsert takes
     the row lock itself; a fixed order (customer, currency) keeps two postings
-    from deadlocking. Bulk loads rebuild
-    the organization's rows at the end (:func:`summary_rebuild`).
+    from deadlocking. Bulk loads rebuild the organization's rows at the end
+    (:func:`summary_rebuild`).
 
 Overdue and the passing of days
     An invoice becomes overdue by the calendar alone, with no posting. A row's
@@ -26,7 +26,10 @@ Overdue and the passing of days
     rows whose ``next_due_date`` is before the organization's today (found through
     an index). Recomputing a touched row on each posting, rather than adjusting
     its overdue by the posting's amounts, keeps ``oldest_due_date`` exact when the
-    oldest invoice is settled and costs the same statement.
+    oldest invoice is settled and costs the same statement (three index probes
+    of the customer's open invoices, about 0.1 ms of the upsert's 0.6 ms).
+    Organization days only move forward: a clock set back would leave rows
+    computed for a later day until their next posting.
 
 The statements are plain SQL that PostgreSQL and SQLite both run (``ON CONFLICT …
 DO UPDATE`` and correlated subqueries); sums are rounded to the money columns'
@@ -170,3 +173,8 @@ def summary_rebuild() -> None:
     with connection.cursor() as cursor:
         for statement in rebuild_sql(organization.pk, organization.today()):
             cursor.execute(statement)
+        if connection.vendor == "postgresql":
+            # Fresh planner statistics: with none (a new or refilled table)
+            # PostgreSQL misjudges how many rows a page of the customer list
+            # joins, and sorts them all instead of walking the amount index.
+            cursor.execute(f"ANALYZE {SUMMARY}")
