@@ -113,6 +113,20 @@ class Invoice(TenantModel):
                 condition=models.Q(status__in=["open", "partially_paid"]),
                 name="invoice_open_customer_idx",
             ),
+            # The same by open amount rather than status: the ledger service
+            # reads it for the receivables summary while an invoice being issued
+            # still has its draft status, and today's aging sums it (index-only).
+            models.Index(
+                fields=[
+                    "organization",
+                    "customer",
+                    "currency",
+                    "due_date",
+                    "open_amount",
+                ],
+                condition=models.Q(open_amount__gt=0),
+                name="invoice_receivable_idx",
+            ),
             # Open invoices by amount: the matching engine looks up "the oldest
             # open invoices of exactly this amount" per bank line, a few index
             # entries however many invoices share the amount.
@@ -311,6 +325,63 @@ class LedgerEntry(TenantModel):
             models.Index(
                 fields=["organization", "document_type", "document_id"],
                 name="ledger_document_idx",
+            ),
+        ]
+
+
+class ReceivablesSummary(TenantModel):
+    """A customer's receivables in one currency, kept for sorted lists and totals.
+
+    Written by the ledger service only, in the statement after each posting
+    (``invoicing.services.summary``), and rebuilt from the ledger after a bulk
+    load; ``verify_ledger`` checks it against the ledger and the open invoices.
+
+    ``balance`` is the sum of the customer's entries in the currency (open on
+    invoices minus cash on account), ``invoices_open`` the part on invoices and
+    ``unapplied_cash`` the cash received and not applied (positive).
+    ``overdue`` is what is open on invoices due before the day it was computed,
+    and stays right until ``next_due_date`` has passed: the earliest due date among
+    the open invoices not counted as overdue (never later than it, None when there
+    is none). A reader refreshes the rows whose ``next_due_date`` is before its
+    today first. ``oldest_due_date`` is the earliest due date among open invoices.
+    A customer without a row has nothing in that currency.
+    """
+
+    customer = models.ForeignKey(
+        Customer, on_delete=models.PROTECT, related_name="receivables"
+    )
+    currency = models.CharField(max_length=3)
+    balance = models.DecimalField(**MONEY, default=Decimal(0))
+    invoices_open = models.DecimalField(**MONEY, default=Decimal(0))
+    unapplied_cash = models.DecimalField(**MONEY, default=Decimal(0))
+    overdue = models.DecimalField(**MONEY, default=Decimal(0))
+    oldest_due_date = models.DateField(null=True, blank=True)
+    next_due_date = models.DateField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "receivables summaries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "customer", "currency"],
+                name="receivables_unique_customer",
+            ),
+        ]
+        indexes = [
+            # The customer list sorted by balance or overdue, largest first,
+            # walks one of these in its order (currency, amount descending, id
+            # descending) and stops after a page.
+            models.Index(
+                fields=["organization", "currency", "-balance", "-customer"],
+                name="receivables_balance_idx",
+            ),
+            models.Index(
+                fields=["organization", "currency", "-overdue", "-customer"],
+                name="receivables_overdue_idx",
+            ),
+            # The rows whose overdue figure has expired.
+            models.Index(
+                fields=["organization", "next_due_date"],
+                name="receivables_next_due_idx",
             ),
         ]
 

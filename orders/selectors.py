@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 import operator
 from collections.abc import Sequence
@@ -70,11 +71,37 @@ def keyset_page(
     ``ordering`` names attributes of the rows (fields or annotations, ``-`` for
     descending) and must end with a unique one (``id``) so that the order is total.
     """
+    return keyset_page_merged(
+        [queryset], ordering=ordering, cursor=cursor, page_size=page_size
+    )
+
+
+def keyset_page_merged(
+    querysets: Sequence[QuerySet],
+    *,
+    ordering: Sequence[str],
+    cursor: str = "",
+    page_size: int = PAGE_SIZE,
+) -> Page:
+    """:func:`keyset_page` over the union of ``querysets``: disjoint sets of rows
+    with the same ``ordering`` attributes, each read at most a page deep in that
+    order (an index walk that stops) and merged here.
+
+    Once a page is full, the next queryset is asked only for rows that sort
+    before the last one kept, which often leaves it nothing to read.
+    """
     position, backwards = _decode_cursor(cursor, len(ordering))
     order = [_reverse(key) for key in ordering] if backwards else list(ordering)
-    if position is not None:
-        queryset = queryset.filter(_after(order, position))
-    rows = list(queryset.order_by(*order)[: page_size + 1])
+    in_order = functools.cmp_to_key(functools.partial(_compare, order))
+    rows: list = []
+    for queryset in querysets:
+        if position is not None:
+            queryset = queryset.filter(_after(order, position))
+        if len(rows) > page_size:
+            last = [_plain(getattr(rows[-1], key.lstrip("-"))) for key in order]
+            queryset = queryset.filter(_after([_reverse(k) for k in order], last))
+        more_rows = list(queryset.order_by(*order)[: page_size + 1])
+        rows = sorted([*rows, *more_rows], key=in_order)[: page_size + 1]
     more = len(rows) > page_size
     rows = rows[:page_size]
     if backwards:
@@ -97,6 +124,17 @@ def keyset_page(
         else "",
         is_first=position is None,
     )
+
+
+def _compare(order: list[str], row, other) -> int:
+    """-1, 0 or 1: ``row`` before, level with or after ``other`` in ``order``."""
+    for key in order:
+        name = key.lstrip("-")
+        mine, theirs = getattr(row, name), getattr(other, name)
+        if mine != theirs:
+            result = -1 if mine < theirs else 1
+            return -result if key.startswith("-") else result
+    return 0
 
 
 def _reverse(key: str) -> str:

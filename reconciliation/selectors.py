@@ -9,24 +9,25 @@ from decimal import Decimal, InvalidOperation
 
 from django.db.models import (
     DecimalField,
-    ExpressionWrapper,
+    Exists,
     F,
+    FilteredRelation,
     OuterRef,
     Q,
     QuerySet,
-    Subquery,
     Sum,
     Value,
 )
 from django.db.models.functions import Coalesce
 
-from invoicing.models import Invoice
+from invoicing.models import Invoice, ReceivablesSummary
 from invoicing.references import PayTo
 from invoicing.selectors import OPEN_STATUSES, CustomerBalance
 from o2c.models import Sequence
 from o2c.money import quantize
 from o2c.tenancy import current_organization
 from orders.models import MONEY, Customer
+from orders.selectors import PAGE_SIZE, Page, keyset_page_merged
 from reconciliation.matching.text import invoice_number_candidates, read_references
 from reconciliation.models import Allocation, BankAccount, Payment, WriteOff
 
@@ -35,115 +36,100 @@ _AMOUNT = DecimalField(**MONEY)
 # --- The customer list ----------------------------------------------------------
 #
 # Each row shows, in the customer's account currency and as of today, what is open
-# on its invoices (``Invoice.open_amount``), the cash received but not applied
-# (``Payment.unapplied_amount``), the balance (open minus unapplied) and what is
-# overdue. Both amounts are caches the ledger service keeps in step with the
-# ledger, so they agree with ``customer_balances`` (the tests hold them to it);
-# summing the ledger's on-account entries instead means ~120 rows per customer and
-# was 5x slower.
+# on its invoices, the cash received but not applied, the balance (open minus
+# unapplied) and what is overdue: the customer's receivables summary row in that
+# currency (``invoicing.models.ReceivablesSummary``, kept by the ledger service in
+# the posting's transaction and checked by ``verify_ledger``). The view refreshes
+# the summary's expired overdue figures first (``summary_refresh``).
 #
-# Each figure is a correlated subquery (an index probe per customer), so a page
-# sorted by name or number computes them for its 50 rows only: the keyset cursor
-# walks the (organization, name) index, no OFFSET, and the one COUNT(*) is over the
-# filtered customer table, never a join. Sorting by balance or overdue needs every
-# matching customer's figure: the database probes once per customer, keeps the top
-# 50, and the cursor carries the amount so the next page is a range condition.
-# That is O(matching customers), ~15 µs each with index-only probes; we chose it
-# over a GROUP BY over all open invoices and unapplied payments (measured no
-# faster) because it stays one ORM query that composes with every filter.
-#
-# Measured on PostgreSQL 15, 50,000 customers, 2,000,000 invoices (120,000 open),
-# 1,500,000 payments, on a shared 2-core machine under load: page by name 15-35 ms,
-# search 100-150 ms; sorted by overdue 0.35 s and by balance 1-2 s with two partial
-# indexes that make every probe index-only (invoices on (organization, customer,
-# currency, due_date, open_amount) where open or partially paid; payments on
-# (organization, customer, currency) where unapplied_amount > 0), 3-5 s without.
-# Amounts of different currencies are never compared: amount sorts group customers
-# by account currency first.
+# Sorted by name or number, the keyset cursor walks the (organization, name)
+# index and each of the page's rows joins its summary row (a LEFT JOIN: a customer
+# without one has nothing open). Sorted by balance or overdue, the page merges two
+# index walks that stop after a page: the summary rows in the account currency
+# through ``receivables_balance_idx`` / ``receivables_overdue_idx`` (currency,
+# amount descending, customer descending), and the customers without such a row,
+# whose amounts are zero. Zero is where they fall in the order: after the
+# positive balances and before the negative ones (credits: more cash on account
+# than open on invoices), so "largest first" lists what customers owe, then the
+# settled accounts, then those the organization owes. Amounts of different
+# currencies are never compared: amount sorts group customers by account currency
+# first. The one COUNT(*) is over the filtered customer table, never a join.
 
-
-def _summed(queryset, field: str):
-    """``SUM(field)`` of ``queryset`` (correlated on the outer customer), 0 if none."""
-    total = (
-        queryset.order_by()
-        .values("customer")
-        .annotate(total=Sum(field))
-        .values("total")
-    )
-    return Coalesce(
-        Subquery(total, output_field=_AMOUNT), Value(Decimal(0)), output_field=_AMOUNT
-    )
+FIGURES = ("balance", "invoices_open", "unapplied_cash", "overdue")
 
 
 def customers_with_balances(customers: QuerySet[Customer]) -> QuerySet[Customer]:
     """``customers`` annotated with ``invoices_open``, ``overdue``, ``unapplied_cash``
-    and ``balance`` (open minus unapplied) in each one's account currency, today."""
-    today = current_organization().today()
-    open_invoices = Invoice.objects.filter(
-        customer=OuterRef("pk"),
-        currency=OuterRef("currency"),
-        status__in=OPEN_STATUSES,
+    and ``balance`` (open minus unapplied) in each one's account currency, today
+    (after :func:`~invoicing.services.summary.summary_refresh`)."""
+    organization = current_organization()
+    account = FilteredRelation(
+        "receivables",
+        condition=Q(
+            receivables__organization=organization,
+            receivables__currency=F("currency"),
+        ),
     )
-    unapplied = Payment.objects.filter(
-        customer=OuterRef("pk"),
-        currency=OuterRef("currency"),
-        status=Payment.Status.RECEIVED,
-        unapplied_amount__gt=0,
+    return customers.annotate(account=account).annotate(
+        **{
+            name: Coalesce(
+                F(f"account__{name}"), Value(Decimal(0)), output_field=_AMOUNT
+            )
+            for name in FIGURES
+        }
     )
-    return customers.annotate(
-        invoices_open=_summed(open_invoices, "open_amount"),
-        overdue=_summed(open_invoices.filter(due_date__lt=today), "open_amount"),
-        unapplied_cash=_summed(unapplied, "unapplied_amount"),
-    ).annotate(
-        balance=ExpressionWrapper(
-            F("invoices_open") - F("unapplied_cash"), output_field=_AMOUNT
+
+
+def customers_by_amount(
+    customers: QuerySet[Customer],
+    *,
+    ordering: list[str],
+    cursor: str = "",
+    page_size: int = PAGE_SIZE,
+) -> Page:
+    """A page of ``customers`` with their figures (as :func:`customers_with_balances`)
+    sorted by ``ordering`` (currency, then balance or overdue, then id), read
+    through the summary's amount indexes."""
+    organization = current_organization()
+    with_summary = customers.filter(
+        receivables__organization=organization,
+        receivables__currency=F("currency"),
+    ).annotate(**{name: F(f"receivables__{name}") for name in FIGURES})
+    without_summary = customers.filter(
+        ~Exists(
+            ReceivablesSummary.objects.filter(
+                customer=OuterRef("pk"), currency=OuterRef("currency")
+            )
         )
+    ).annotate(**{name: Value(Decimal(0), output_field=_AMOUNT) for name in FIGURES})
+    return keyset_page_merged(
+        [with_summary, without_summary],
+        ordering=ordering,
+        cursor=cursor,
+        page_size=page_size,
     )
 
 
 def other_currency_balances(
     *, customers: list[Customer]
 ) -> dict[int, list[CustomerBalance]]:
-    """Balances of the listed customers in currencies other than their account's.
-
-    Rare (an invoice issued in a foreign currency), so two grouped queries over the
-    page's customers rather than more subqueries per row.
-    """
-    today = current_organization().today()
-    ids = [customer.pk for customer in customers]
-    invoices = (
-        Invoice.objects.filter(customer_id__in=ids, status__in=OPEN_STATUSES)
+    """Balances of the listed customers in currencies other than their account's
+    (rare: an invoice issued in a foreign currency), from their summary rows."""
+    rows = (
+        ReceivablesSummary.objects.filter(customer__in=[c.pk for c in customers])
         .exclude(currency=F("customer__currency"))
-        .values("customer_id", "currency")
-        .annotate(
-            open_total=Sum("open_amount"),
-            overdue_total=Sum("open_amount", filter=Q(due_date__lt=today)),
-        )
+        .exclude(balance=0, invoices_open=0, unapplied_cash=0, overdue=0)
+        .order_by("customer_id", "currency")
     )
-    cash = (
-        Payment.objects.filter(
-            customer_id__in=ids,
-            status=Payment.Status.RECEIVED,
-            unapplied_amount__gt=0,
-        )
-        .exclude(currency=F("customer__currency"))
-        .values("customer_id", "currency")
-        .annotate(unapplied_total=Sum("unapplied_amount"))
-    )
-    figures: dict[tuple[int, str], dict] = {}
-    for row in [*invoices, *cash]:
-        figures.setdefault((row["customer_id"], row["currency"]), {}).update(row)
     balances: dict[int, list[CustomerBalance]] = {}
-    for (customer_id, currency), row in sorted(figures.items()):
-        invoices_open = row.get("open_total") or Decimal(0)
-        unapplied_cash = row.get("unapplied_total") or Decimal(0)
-        balances.setdefault(customer_id, []).append(
+    for row in rows:
+        balances.setdefault(row.customer_id, []).append(
             CustomerBalance(
-                currency=currency,
-                balance=quantize(invoices_open - unapplied_cash, currency),
-                invoices_open=quantize(invoices_open, currency),
-                unapplied_cash=quantize(unapplied_cash, currency),
-                overdue=quantize(row.get("overdue_total") or 0, currency),
+                currency=row.currency,
+                balance=quantize(row.balance, row.currency),
+                invoices_open=quantize(row.invoices_open, row.currency),
+                unapplied_cash=quantize(row.unapplied_cash, row.currency),
+                overdue=quantize(row.overdue, row.currency),
             )
         )
     return balances

@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import Invoice
+from invoicing.services.summary import summary_refresh
 from o2c.dates import OrgDateField
 from o2c.roles import role_can
 from o2c.views import (
@@ -31,6 +32,7 @@ from reconciliation.selectors import (
     PaymentFilters,
     customer_payments,
     customer_unapplied_payments,
+    customers_by_amount,
     customers_with_balances,
     invoice_allocations,
     invoice_write_offs,
@@ -46,6 +48,7 @@ CUSTOMER_SORTS = {
     "balance": ["currency", "balance", "id"],
     "overdue": ["currency", "overdue", "id"],
 }
+AMOUNT_SORTS = {"balance", "overdue"}
 
 
 class CustomerFilterForm(forms.Form):
@@ -82,13 +85,16 @@ def customer_list(request):
     )
     sort = data.get("sort") or "name"
     direction = data.get("dir") or "asc"
-    page = keyset_page(
-        customers_with_balances(customers).select_related("collector", "payment_term"),
-        ordering=sort_ordering(
-            CUSTOMER_SORTS[sort], direction, grouped_by={"currency"}
-        ),
-        cursor=request.GET.get("cursor", ""),
-    )
+    ordering = sort_ordering(CUSTOMER_SORTS[sort], direction, grouped_by={"currency"})
+    cursor = request.GET.get("cursor", "")
+    summary_refresh()
+    listed = customers.select_related("collector", "payment_term")
+    if sort in AMOUNT_SORTS:
+        page = customers_by_amount(listed, ordering=ordering, cursor=cursor)
+    else:
+        page = keyset_page(
+            customers_with_balances(listed), ordering=ordering, cursor=cursor
+        )
     others = other_currency_balances(customers=page.rows)
     for customer in page.rows:
         customer.other_balances = others.get(customer.pk, [])

@@ -54,6 +54,7 @@ from invoicing.models import (
     InvoiceLine,
     LedgerEntry,
 )
+from invoicing.services.summary import summary_rebuild
 from invoicing.status import payment_status
 from o2c.services import next_numbers
 from o2c.tenancy import current_organization
@@ -428,12 +429,16 @@ class InvoiceLoader:
             del self._awaiting[invoice.id]
 
     def finish(self) -> None:
+        """Refuse a load that left planned credits unposted, then rebuild the
+        customers' receivables summary from the ledger (set-based). Call it after
+        the last :meth:`BulkWriter.flush`."""
         if self._awaiting:
             numbers = [spec.number for spec in list(self._awaiting.values())[:5]]
             raise BulkLoadError(
                 f"{len(self._awaiting)} invoice(s) did not receive their planned "
                 f"credits, e.g. {numbers}."
             )
+        summary_rebuild()
 
     # --- invoices ------------------------------------------------------------------
     def add_invoices(self, specs: list[InvoiceSpec]) -> None:

@@ -2,8 +2,10 @@
 
 Every debit and credit of the receivables goes through :func:`ledger_post`; it also
 keeps each invoice's cached ``open_amount`` and derived status in step with the
-entries, in the same transaction, under a row lock. Nothing else writes
-``LedgerEntry`` rows or ``Invoice.open_amount``.
+entries, in the same transaction, under a row lock, and the customers' receivables
+summary (:mod:`invoicing.services.summary`) in one more statement. Nothing else
+writes ``LedgerEntry`` rows, ``Invoice.open_amount`` or the summary (bulk loads
+rebuild it when they finish).
 
 Invariants it enforces (and ``verify_ledger`` re-checks):
 
@@ -27,6 +29,7 @@ from django.db.models import Sum
 from django.utils.translation import gettext as _
 
 from invoicing.models import Invoice, LedgerEntry
+from invoicing.services.summary import summary_post
 from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import ConflictError, DomainError
 from o2c.money import quantize
@@ -97,6 +100,8 @@ def ledger_post(
         ]
     )
     _sync_invoices(invoices, totals, actor=actor)
+    # After the invoices: the summary's overdue figures read their open amounts.
+    summary_post(postings)
     return entries
 
 

@@ -72,9 +72,10 @@ def test_invoice_issue(customer, django_assert_num_queries):
     draft = invoice_create(
         customer=customer, invoice_date=JAN, lines=lines(), actor=SYSTEM
     )
-    # lock, number (UPDATE … RETURNING), ledger debit, open amount, number and
-    # status UPDATE, delivery row, audit events (one INSERT), event
-    with django_assert_num_queries(2 + 8):
+    # lock, number (UPDATE … RETURNING), ledger debit, open amount, receivables
+    # summary (one upsert), number and status UPDATE, delivery row, audit events
+    # (one INSERT), event
+    with django_assert_num_queries(2 + 9):
         invoice = invoice_issue(invoice=draft, actor=SYSTEM)
     assert (invoice.number, invoice.status, invoice.open_amount) == (
         "INV-000002",
@@ -87,8 +88,9 @@ def test_payment_with_one_allocation(customer, django_assert_num_queries):
     invoice = issued_invoice(customer, "119.00", invoice_date=JAN)
     # number, invoice lock, payment, allocations, the invoice's history (the
     # new payment has none), ledger entries, invoice status and open amount in
-    # one UPDATE, audit events, events (received, applied, paid: one INSERT)
-    with django_assert_num_queries(2 + 9):
+    # one UPDATE, receivables summary (one upsert), audit events, events
+    # (received, applied, paid: one INSERT)
+    with django_assert_num_queries(2 + 10):
         payment = payment_create(
             customer=customer,
             amount=Decimal("119.00"),
@@ -105,7 +107,7 @@ def test_payment_with_one_allocation(customer, django_assert_num_queries):
 def test_more_allocations_cost_no_more_queries(customer, django_assert_num_queries):
     """Four invoices paid cost one UPDATE, as one does."""
     invoices = [issued_invoice(customer, "100.00", invoice_date=JAN) for _ in range(4)]
-    with django_assert_num_queries(2 + 8 + 1):
+    with django_assert_num_queries(2 + 9 + 1):
         payment_create(
             customer=customer,
             amount=Decimal("450.00"),
@@ -142,8 +144,9 @@ def test_a_bank_line_matched_and_applied(customer, django_assert_max_num_queries
     context = MatchContext.load(reconciliation_settings())  # once per job
     # The line's lock, the engine's candidates and suggestions, the payment and
     # its allocation (as above), the line's status, one audit INSERT for all of
-    # it, and the savepoints of line_match, its apply and the two services.
-    with django_assert_max_num_queries(24):
+    # it, the receivables summary's upsert, and the savepoints of line_match,
+    # its apply and the two services.
+    with django_assert_max_num_queries(25):
         line_match(line_id=second, context=context)
     assert StatementLine.objects.get(pk=second).status == "matched_auto"
 
@@ -160,8 +163,9 @@ def test_a_batch_costs_the_same_queries_for_ten_invoices_or_two_hundred(
     ]
     # duplicates check not needed (no numbers or external ids given); number
     # block, invoices, lines, instalments, ledger debits, fees, open amounts,
-    # deliveries, audit events, events (created and issued: one INSERT)
-    with django_assert_num_queries(2 + 10):
+    # receivables summary (one upsert for all customers), deliveries, audit
+    # events, events (created and issued: one INSERT)
+    with django_assert_num_queries(2 + 11):
         created = invoice_batch_create(invoices=batch, issue=True, actor=SYSTEM)
     assert created[-1].number == f"INV-{count + 1:06d}"
 
@@ -177,8 +181,8 @@ def test_a_subscribed_endpoint_costs_its_lookup_and_one_insert_of_deliveries(
         secret="whsec_x",
     )
     invoice = issued_invoice(customer, "119.00", invoice_date=JAN)
-    # As above (2 + 9), plus the endpoints and the deliveries of the three events.
-    with django_assert_num_queries(2 + 9 + 2):
+    # As above (2 + 10), plus the endpoints and the deliveries of the three events.
+    with django_assert_num_queries(2 + 10 + 2):
         payment_create(
             customer=customer,
             amount=Decimal("119.00"),
