@@ -10,8 +10,10 @@ page — each as median and p95 over ``--samples`` requests.
 
 The baseline is the same tenant (same seed, same size) alone in a database of its
 own (``<bench database>_alone``, created and migrated if missing), timed in the
-same run by a process of its own (``python -m bench.alone``) running the same
-function. A ratio near 1 says the other tenants cost this one nothing.
+same run by a process of its own (``python -m bench.alone``) with the same code.
+The two take turns, a few requests each, page by page, so a busy moment of the
+machine falls on both alike. A ratio near 1 says the other tenants cost this one
+nothing.
 
 Each page's queries in the shared database are EXPLAIN ANALYZEd; a plan that reads
 across tenants is flagged with its nodes: a sequential scan of a tenant table of
@@ -25,12 +27,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import re
 import statistics
 import subprocess
 import sys
 import time
+from contextlib import ExitStack
 from urllib.parse import quote, urlparse
 
 from django.db import connection
@@ -76,31 +78,64 @@ def bench_tenants(
     number = (tenants + 1) // 2
     label = tenant_label(number)
     measured = Organization.objects.get(slug=f"bench-{label}")
-    print(f"\nTiming bench-{label} in the shared database…", flush=True)
-    shared = tenant_pages(measured, samples=samples, explain=True)
-    print(f"Timing bench-{label} alone in its own database…", flush=True)
-    alone = _alone(
-        database_url,
+    print(f"\nTiming bench-{label} here and alone in its own database…", flush=True)
+    alone_process = AloneProcess(
+        _alone_url(database_url),
         label=label,
         customers=customers,
         months=months,
         seed=tenant_seed(seed, number),
-        samples=samples,
     )
-    flagged = {
-        page: figures["flags"] for page, figures in shared.items() if figures["flags"]
-    }
+    with PageTimer(measured) as shared, alone_process as alone:
+        if alone.pages != list(shared.pages):
+            print(f"  ! the alone tenant's pages differ: {alone.pages}", flush=True)
+        pages = compare_pages(shared, alone, samples)
     results["tenants"] = {
         "tenants": tenants,
         "tenant_invoices": invoices,
         "measured": f"bench-{label}",
         "scale": setup.scale_of(measured),
         "alone_database": urlparse(_alone_url(database_url)).path.lstrip("/"),
-        "shared": shared,
-        "alone": alone,
-        "flagged": flagged,
+        "alone_scale": alone.scale,
+        "pages": pages,
+        "flagged": {
+            page: figures["plans"]["flags"]
+            for page, figures in pages.items()
+            if figures["plans"]["flags"]
+        },
     }
     print_report(results["tenants"], large=organization.slug)
+
+
+ROUND = 5  # requests in a row on one side before the other side's turn
+
+
+def compare_pages(shared: PageTimer, alone: AloneProcess, samples: int) -> dict:
+    """Each page timed in turns of ``ROUND`` requests, here then alone, so a
+    busy moment of the machine falls on both sides alike."""
+    pages = {}
+    for index, name in enumerate(shared.pages):
+        here, there = [], []
+        for turn in range(0, samples, ROUND):
+            count = min(ROUND, samples - turn)
+            here += shared.times(name, count)
+            there += alone.times(index, count)
+        pages[name] = {
+            "shared": _summary(here),
+            "alone": _summary(there),
+            "urls": shared.pages[name][1],
+            "plans": shared.explained(name),
+        }
+    return pages
+
+
+def _summary(times: list[float]) -> dict:
+    times = sorted(times)
+    return {
+        "median_ms": statistics.median(times),
+        "p95_ms": times[max(0, math.ceil(0.95 * len(times)) - 1)],
+        "samples": len(times),
+    }
 
 
 # --- seeding -------------------------------------------------------------------------
@@ -109,14 +144,13 @@ def seed_tenants(*, count: int, customers: int, months: int, seed: int) -> None:
     started, seeded = time.monotonic(), 0
     for number in range(1, count + 1):
         label = tenant_label(number)
-        messages = []
         began = time.monotonic()
         _, figures = setup.bench_organization(
             label=label,
             customers=customers,
             months=months,
             seed=tenant_seed(seed, number),
-            progress=messages.append,
+            progress=_silent,  # one line per tenant below, not one per month
             # One ANALYZE after the lot: each samples the whole table, and 200
             # of them over the large tenant's tables would double the seeding.
             analyze=False,
@@ -142,33 +176,68 @@ def seed_tenants(*, count: int, customers: int, months: int, seed: int) -> None:
     )
 
 
+def _silent(message: str) -> None:
+    pass
+
+
 # --- the pages -----------------------------------------------------------------------
-def tenant_pages(
-    organization: Organization, *, samples: int, explain: bool = False
-) -> dict:
-    """{page: median and p95 ms over ``samples`` requests (and the plans)}.
+class PageTimer:
+    """One tenant's pages, signed in as its admin (and with an API key for the
+    API), timed request by request.
 
     The customer, invoice and search term are chosen by their numbers and names,
     not their ids, so the same tenant seeded in another database is timed on
     the same rows."""
-    with tenant_context(organization):
+
+    def __init__(self, organization: Organization):
+        self.organization = organization
+        self.pages: dict[str, tuple[Client, list[str]]] = {}
+        self._stack = ExitStack()
+        self._warm: set[str] = set()
+
+    def __enter__(self) -> PageTimer:
+        self._stack.enter_context(tenant_context(self.organization))
         metrics_refresh()  # the dashboard reads the month-end snapshot
-        staff = _signed_in(organization)
         record, key = OrganizationAPIKey.objects.create_key(
-            name="bench tenants", organization=organization, role=Role.FINANCE
+            name="bench tenants", organization=self.organization, role=Role.FINANCE
         )
+        self._stack.callback(_revoke, record)
         api = Client(headers={"authorization": f"Api-Key {key}"})
-        try:
-            pages = {}
-            for name, client, urls in _pages(staff, api):
-                pages[name] = _latencies(client, urls, samples)
-                pages[name]["urls"] = urls
-                if explain:
-                    pages[name] |= _explained(client, urls)
-        finally:
-            record.revoked = True
-            record.save(update_fields=["revoked"])
-    return pages
+        staff = _signed_in(self.organization)
+        self.pages = {name: (client, urls) for name, client, urls in _pages(staff, api)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stack.close()
+
+    def times(self, name: str, count: int) -> list[float]:
+        """Milliseconds of ``count`` requests of the page (warmed once first)."""
+        client, urls = self.pages[name]
+        if name not in self._warm:
+            _request(client, urls)  # caches and connections warm on both sides
+            self._warm.add(name)
+        times = []
+        for _ in range(count):
+            started = time.perf_counter()
+            _request(client, urls)
+            times.append((time.perf_counter() - started) * 1000)
+        return times
+
+    def explained(self, name: str) -> dict:
+        client, urls = self.pages[name]
+        return _explained(client, urls)
+
+
+def _revoke(record: OrganizationAPIKey) -> None:
+    record.revoked = True
+    record.save(update_fields=["revoked"])
+
+
+def _request(client: Client, urls: list[str]) -> None:
+    for url in urls:
+        response = client.get(url)
+        if response.status_code != 200:
+            raise RuntimeError(f"{url} answered {response.status_code}")
 
 
 def _pages(staff: Client, api: Client) -> list[tuple[str, Client, list[str]]]:
@@ -231,27 +300,6 @@ def _signed_in(organization: Organization) -> Client:
     client = Client()
     client.force_login(membership.user)
     return client
-
-
-def _latencies(client: Client, urls: list[str], samples: int) -> dict:
-    def request():
-        for url in urls:
-            response = client.get(url)
-            if response.status_code != 200:
-                raise RuntimeError(f"{url} answered {response.status_code}")
-
-    request()  # warm caches and connections on both sides alike
-    times = []
-    for _ in range(samples):
-        started = time.perf_counter()
-        request()
-        times.append((time.perf_counter() - started) * 1000)
-    times.sort()
-    return {
-        "median_ms": statistics.median(times),
-        "p95_ms": times[max(0, math.ceil(0.95 * len(times)) - 1)],
-        "samples": len(times),
-    }
 
 
 # --- plans ---------------------------------------------------------------------------
@@ -354,36 +402,61 @@ def _alone_url(database_url: str) -> str:
     return url._replace(path=f"{url.path}_alone").geturl()
 
 
-def _alone(database_url: str, **options) -> dict:
-    command = [sys.executable, "-m", "bench.alone", _alone_url(database_url)]
-    command += [f"--{key}={value}" for key, value in options.items()]
-    completed = subprocess.run(
-        command, capture_output=True, text=True, check=False, env=os.environ.copy()
-    )
-    for line in completed.stdout.splitlines():
-        if line.startswith(ALONE_MARKER):
-            return json.loads(line.removeprefix(ALONE_MARKER))
-        print(f"  | {line}", flush=True)
-    raise RuntimeError(
-        f"the alone baseline failed ({completed.returncode}): "
-        f"{completed.stderr[-2000:]}"
-    )
+class AloneProcess:
+    """``python -m bench.alone``: the same tenant in its own database, timed by
+    a process of its own page by page when asked (one JSON line each way)."""
+
+    def __init__(self, database_url: str, **options):
+        self.command = [sys.executable, "-m", "bench.alone", database_url]
+        self.command += [f"--{key}={value}" for key, value in options.items()]
+        self.pages: list[str] = []
+        self.scale: dict = {}
+
+    def __enter__(self) -> AloneProcess:
+        self.process = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+        ready = self._answer()
+        self.pages, self.scale = ready["pages"], ready["scale"]
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.process.stdin.close()
+        self.process.wait(timeout=60)
+
+    def times(self, page: int, count: int) -> list[float]:
+        self.process.stdin.write(json.dumps({"page": page, "count": count}) + "\n")
+        self.process.stdin.flush()
+        return self._answer()["times"]
+
+    def _answer(self) -> dict:
+        for line in self.process.stdout:
+            if line.startswith(ALONE_MARKER):
+                return json.loads(line.removeprefix(ALONE_MARKER))
+            print(f"  | {line.rstrip()}", flush=True)  # its seeding's progress
+        raise RuntimeError(f"the alone process ended ({self.process.wait()})")
 
 
-def alone_figures(*, label: str, customers: int, months: int, seed: int, samples):
-    """In the alone database: the tenant seeded (once) and its pages timed."""
+def serve_alone(*, label: str, customers: int, months: int, seed: int) -> None:
+    """The alone process: seed the tenant (once), then time the pages asked for
+    on standard input until it closes."""
     organization, _ = setup.bench_organization(
         label=label, customers=customers, months=months, seed=seed
     )
-    return {
-        "scale": setup.scale_of(organization),
-        "pages": tenant_pages(organization, samples=samples),
-    }
+    with PageTimer(organization) as timer:
+        names = list(timer.pages)
+        _answer(pages=names, scale=setup.scale_of(organization))
+        for line in sys.stdin:
+            asked = json.loads(line)
+            _answer(times=timer.times(names[asked["page"]], asked["count"]))
+
+
+def _answer(**figures) -> None:
+    print(ALONE_MARKER + json.dumps(figures), flush=True)
 
 
 # --- report --------------------------------------------------------------------------
 def print_report(figures: dict, *, large: str) -> None:
-    alone = figures["alone"]["pages"]
     scale = figures["scale"]
     print(
         f"\nMany tenants on one database — {figures['measured']} "
@@ -392,20 +465,17 @@ def print_report(figures: dict, *, large: str) -> None:
         f"{figures['tenants'] - 1} more small tenants, and alone in "
         f"{figures['alone_database']}"
     )
-    rows = []
-    for page, shared in figures["shared"].items():
-        baseline = alone.get(page)
-        rows.append(
-            (
-                page,
-                _latency(shared),
-                _latency(baseline) if baseline else "-",
-                f"{shared['median_ms'] / baseline['median_ms']:.2f}x"
-                if baseline
-                else "",
-                f"{shared['queries']} queries, slowest {shared['slowest_ms']:.1f} ms",
-            )
+    rows = [
+        (
+            page,
+            _latency(timed["shared"]),
+            _latency(timed["alone"]),
+            f"{timed['shared']['median_ms'] / timed['alone']['median_ms']:.2f}x",
+            f"{timed['plans']['queries']} queries, slowest "
+            f"{timed['plans']['slowest_ms']:.1f} ms",
         )
+        for page, timed in figures["pages"].items()
+    ]
     header = ("page", "shared database", "alone", "ratio", "plans (shared)")
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(5)]
     for row in [header, tuple("-" * w for w in widths), *rows]:
@@ -413,12 +483,14 @@ def print_report(figures: dict, *, large: str) -> None:
             "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths, strict=True))
         )
     print(
-        "\nMedian / p95 over the samples; ratio = shared median / alone median. "
+        "\nMedian / p95 over the samples, taken in turns of "
+        f"{ROUND} requests on each side; ratio = shared median / alone median. "
         "Each page's slowest query in the shared database:"
     )
-    for page, shared in figures["shared"].items():
-        print(f"- {page}: {shared['slowest_ms']:.2f} ms: {shared['slowest_sql'][:200]}")
-        for line in shared["slowest_plan"]:
+    for page, timed in figures["pages"].items():
+        plans = timed["plans"]
+        print(f"- {page}: {plans['slowest_ms']:.2f} ms: {plans['slowest_sql'][:200]}")
+        for line in plans["slowest_plan"]:
             print(f"      {line}")
     if not figures["flagged"]:
         print(
