@@ -19,8 +19,8 @@ Each page's queries in the shared database are EXPLAIN ANALYZEd; a plan that rea
 across tenants is flagged with its nodes: a sequential scan of a tenant table of
 more than 50,000 rows, or an index scan whose index does not lead with
 ``organization_id`` — the primary key and keys scoped by a tenant row (such as
-``customer_id``) pass when the scan pins them to a value, which selects one
-tenant's rows by construction.
+``customer_id``) or a person (``user_id``) pass when the scan pins them to a
+value, which selects one tenant's (or one person's) rows by construction.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ import time
 from contextlib import ExitStack
 from urllib.parse import quote, urlparse
 
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count
 from django.test import Client
@@ -354,7 +355,8 @@ def _selects_one_tenant(node: dict, scoped: bool, column: str | None) -> bool:
 
 
 # Each index on a tenant table: whether it is the primary key or leads with a
-# foreign key to another tenant table (a customer's id is one organization's),
+# foreign key to another tenant table (a customer's id is one organization's) or
+# to a person (a user's memberships and work are in their few organizations),
 # and its leading column (None for an expression). tests/platform/
 # test_tenant_indexes.py holds the schema to this rule.
 INDEXES_SQL = """
@@ -365,7 +367,11 @@ SELECT i.relname,
                               AND o.attname = 'organization_id'
                               AND NOT o.attisdropped
            WHERE f.conrelid = x.indrelid AND f.contype = 'f'
-             AND f.conkey[1] = x.indkey[0]),
+             AND f.conkey[1] = x.indkey[0])
+       OR EXISTS (
+           SELECT 1 FROM pg_constraint f
+           WHERE f.conrelid = x.indrelid AND f.contype = 'f'
+             AND f.conkey[1] = x.indkey[0] AND f.confrelid = %s::regclass),
        lead.attname
 FROM pg_index x
 JOIN pg_class i ON i.oid = x.indexrelid
@@ -386,7 +392,8 @@ WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace
 
 def _index_leads() -> dict[str, tuple[bool, str | None]]:
     with connection.cursor() as cursor:
-        cursor.execute(INDEXES_SQL)
+        user_table = get_user_model()._meta.db_table
+        cursor.execute(INDEXES_SQL, [connection.ops.quote_name(user_table)])
         return {name: (scoped, column) for name, scoped, column in cursor.fetchall()}
 
 
