@@ -311,6 +311,10 @@ class LedgerEntry(TenantModel):
                 fields=["organization", "document_type", "document_id"],
                 name="ledger_document_idx",
             ),
+            # "Any entry after id N?" (the metrics snapshot's freshness check on
+            # every dashboard): one tenant's newest entries, not all of its
+            # entries filtered, nor the later tenants' ids walked through.
+            models.Index(fields=["organization", "id"], name="ledger_org_id_idx"),
         ]
 
 
