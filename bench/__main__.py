@@ -19,7 +19,10 @@ cases of ``bench/cases.py``; ``web`` times the browser pages and the invoice PDF
 matches a 10,000-line bank statement (``bench/reconciliation.py``); ``prediction``
 trains the payment-date prediction and scores every open invoice, each in a
 process of its own whose peak memory is read (``bench/prediction.py``); ``load``
-runs 50 API clients against gunicorn for ``--load-seconds`` (``bench/load.py``).
+runs 50 API clients against gunicorn for ``--load-seconds`` (``bench/load.py``);
+``tenants`` seeds ``--tenants`` small organizations of ``--tenant-invoices`` each
+beside the large one and times a small tenant's pages there and alone in a
+database of its own (``bench/tenants.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ SUITES = (
     "reconciliation",
     "prediction",
     "load",
+    "tenants",
 )
 FULL_CUSTOMERS = 50_000
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -79,6 +83,18 @@ def main(argv=None) -> int:
     )
     parser.add_argument(
         "--load-workers", type=int, default=4, help="gunicorn workers serving them."
+    )
+    parser.add_argument(
+        "--tenants",
+        type=int,
+        default=200,
+        help="Small organizations seeded beside the large one (tenants suite).",
+    )
+    parser.add_argument(
+        "--tenant-invoices",
+        type=int,
+        default=10_000,
+        help="Invoices of each small organization (tenants suite).",
     )
     options = parser.parse_args(argv)
     suites = [name.strip() for name in options.suites.split(",") if name.strip()]
@@ -173,6 +189,19 @@ def _run_suite(suite: str, organization, results: dict, options) -> None:
             clients=options.load_clients,
             workers=options.load_workers,
             seed=options.seed,
+        )
+    elif suite == "tenants":
+        from bench.tenants import bench_tenants
+
+        bench_tenants(
+            organization,
+            results,
+            tenants=options.tenants,
+            invoices=options.tenant_invoices,
+            months=options.months,
+            seed=options.seed,
+            samples=options.samples,
+            database_url=options.database_url,
         )
 
 

@@ -546,25 +546,31 @@ def _fetch(sql: str, params: list) -> list:
         return cursor.fetchall()
 
 
-def _explain_request(client: Client, url: str) -> dict:
-    """How many queries one request runs, and the plan of the slowest."""
+def _explain_request(client: Client, url: str, *, trees: bool = False) -> dict:
+    """How many queries one request runs, and the plan of the slowest.
+
+    With ``trees`` every SELECT's plan is kept as PostgreSQL's JSON tree under
+    ``plans``, for a caller that inspects the nodes."""
     with CaptureQueriesContext(connection) as captured:
         client.get(url)
     plans = [
-        {"sql": q["sql"], **_plan(q["sql"], None)}
+        {"sql": q["sql"], **_plan(q["sql"], None, tree=trees)}
         for q in captured.captured_queries
         if q["sql"].lstrip().upper().startswith("SELECT")
     ]
     slowest = max(plans, key=lambda plan: plan["execution_ms"])
-    return {
+    explained = {
         "count": len(captured.captured_queries),
         "slowest_ms": slowest["execution_ms"],
         "slowest_sql": slowest["sql"],
         "slowest_plan": slowest,
     }
+    if trees:
+        explained["plans"] = plans
+    return explained
 
 
-def _plan(sql: str, params) -> dict:
+def _plan(sql: str, params, *, tree: bool = False) -> dict:
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) {sql}", params)
         (plan,) = cursor.fetchone()[0]
@@ -588,7 +594,10 @@ def _plan(sql: str, params) -> dict:
             walk(child, depth + 1)
 
     walk(plan["Plan"])
-    return {"execution_ms": plan.get("Execution Time"), "nodes": nodes}
+    figures = {"execution_ms": plan.get("Execution Time"), "nodes": nodes}
+    if tree:
+        figures["tree"] = plan["Plan"]
+    return figures
 
 
 # --- report ---

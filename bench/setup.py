@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from demo.services import SEEDED, customers_for_invoices, seed_demo
 from o2c.models import AuditEvent, Organization
 from o2c.tenancy import tenant_context
 
 customers_for = customers_for_invoices
+
+
+def _print(message: str) -> None:
+    print(message, flush=True)
 
 
 def seeded_with(organization: Organization) -> dict:
@@ -25,18 +31,29 @@ def scale_of(organization: Organization) -> dict:
     return {key: data.get(key) for key in keys}
 
 
-def bench_organization(*, label: str, customers: int, months: int, seed: int):
-    """(organization, seeding figures) for ``bench-<label>``, seeding it if needed."""
+def bench_organization(
+    *,
+    label: str,
+    customers: int,
+    months: int,
+    seed: int,
+    progress: Callable[[str], None] = _print,
+    analyze: bool = True,
+):
+    """(organization, seeding figures) for ``bench-<label>``, seeding it if needed.
+
+    ``progress`` receives what is being done (reused, seeded, each month loaded);
+    ``analyze`` is ``seed_demo``'s."""
     slug = f"bench-{label}"
     organization = Organization.objects.filter(slug=slug).first()
     if organization is not None:
         data = seeded_with(organization)
         wanted = {"customers": customers, "months": months, "seed": seed}
         if all(data.get(key) == value for key, value in wanted.items()):
-            print(f"Reusing {slug}: {data.get('invoices', 0):,} invoices.")
+            progress(f"Reusing {slug}: {data.get('invoices', 0):,} invoices.")
             return organization, _seeding(data, reused=True)
-        print(f"{slug} was seeded differently ({data}); seeding it again.")
-    print(f"Seeding {slug}: {customers:,} customers over {months} months…")
+        progress(f"{slug} was seeded differently ({data}); seeding it again.")
+    progress(f"Seeding {slug}: {customers:,} customers over {months} months…")
     result = seed_demo(
         slug=slug,
         name=f"Northwind Supplies ({slug})",
@@ -47,7 +64,8 @@ def bench_organization(*, label: str, customers: int, months: int, seed: int):
         # The collecting benchmark builds its own organization; replaying 36
         # months of collections over 2,000,000 invoices would only slow seeding.
         collection_history=False,
-        progress=lambda message: print(message, flush=True),
+        analyze=analyze,
+        progress=progress,
     )
     return result.organization, _seeding(seeded_with(result.organization), False)
 

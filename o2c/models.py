@@ -140,7 +140,7 @@ class OrganizationAPIKey(AbstractAPIKey):
 class AuditEvent(TenantModel):
     """Who changed what, when, from which status to which. Written by services."""
 
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
     actor_user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
     )
@@ -157,7 +157,11 @@ class AuditEvent(TenantModel):
             models.Index(
                 fields=["organization", "object_type", "object_id"],
                 name="audit_object_idx",
-            )
+            ),
+            # The audit log's date filters are one organization's.
+            models.Index(
+                fields=["organization", "created_at"], name="audit_created_idx"
+            ),
         ]
 
     def __str__(self):

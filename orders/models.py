@@ -85,7 +85,7 @@ class Customer(TenantModel):
         on_delete=models.SET_NULL,
         related_name="collected_customers",
     )
-    segment = models.CharField(max_length=50, blank=True, db_index=True)
+    segment = models.CharField(max_length=50, blank=True)
     risk_class = models.CharField(
         max_length=10, choices=Risk.choices, default=Risk.MEDIUM
     )
@@ -102,6 +102,10 @@ class Customer(TenantModel):
         ]
         indexes = [
             models.Index(fields=["organization", "name"], name="customer_name_idx"),
+            # Filters by segment (customers, aging) are one organization's.
+            models.Index(
+                fields=["organization", "segment"], name="customer_segment_idx"
+            ),
         ]
 
     def __str__(self):

@@ -33,7 +33,7 @@ def fill(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoicing', '0011_portal_access_and_settings'),
+        ('invoicing', '0012_open_invoices_by_amount_and_due_date'),
         ('o2c', '0006_events_row_level_security'),
         ('orders', '0005_row_level_security'),
     ]
