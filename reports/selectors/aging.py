@@ -507,20 +507,11 @@ class _AgingQuery:
     # --- bucketed and grouped --------------------------------------------------
     def _union(self, key: str) -> tuple[str, list]:
         """Per (key, currency): the buckets, the total and the unapplied cash."""
-        sums, sum_params = [], []
-        for bucket in self.buckets:
-            earliest, latest = bucket.due_dates(self.as_of)
-            conditions = []
-            if earliest is not None:
-                conditions.append("x.due_date >= %s")
-                sum_params.append(earliest)
-            if latest is not None:
-                conditions.append("x.due_date <= %s")
-                sum_params.append(latest)
-            sums.append(
-                f"SUM(CASE WHEN {' AND '.join(conditions)} THEN x.amount ELSE 0 END)"
-                f" AS b{bucket.index}"
-            )
+        cases, sum_params = self._bucket_cases("x.due_date", "x.amount")
+        sums = [
+            f"{case} AS b{bucket.index}"
+            for case, bucket in zip(cases, self.buckets, strict=True)
+        ]
         zeros = ", ".join(f"0 AS b{bucket.index}" for bucket in self.buckets)
         open_sql, open_params = self._open_items(key)
         cash_sql, cash_params = self._unapplied_items(key)
@@ -617,21 +608,25 @@ class _AgingQuery:
         return fetch_all(sql, [self.organization_id])[0][0]
 
     def _bucket_sums(self) -> tuple[str, list]:
+        sums, params = self._bucket_cases("i.due_date", "i.open_amount")
+        return ", ".join(sums), params
+
+    def _bucket_cases(self, due_date: str, amount: str) -> tuple[list[str], list]:
+        """Per bucket, the sum of ``amount`` whose ``due_date`` falls in it."""
         sums, params = [], []
         for bucket in self.buckets:
             earliest, latest = bucket.due_dates(self.as_of)
             conditions = []
             if earliest is not None:
-                conditions.append("i.due_date >= %s")
+                conditions.append(f"{due_date} >= %s")
                 params.append(earliest)
             if latest is not None:
-                conditions.append("i.due_date <= %s")
+                conditions.append(f"{due_date} <= %s")
                 params.append(latest)
             sums.append(
-                f"SUM(CASE WHEN {' AND '.join(conditions)} "
-                "THEN i.open_amount ELSE 0 END)"
+                f"SUM(CASE WHEN {' AND '.join(conditions)} THEN {amount} ELSE 0 END)"
             )
-        return ", ".join(sums), params
+        return sums, params
 
     def _page_rows(self, keys, rank_rates) -> list[tuple]:
         """The page's lines in rank order (a customer's currencies next to each
