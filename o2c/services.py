@@ -159,23 +159,12 @@ def _transition(
     obj, to_status, actor, action, data, field, extra_fields, *, already_locked
 ):
     locked = obj if already_locked else lock(obj)
-    from_status = getattr(locked, field)
-    if from_status == to_status:
+    if getattr(locked, field) == to_status:
         return locked
-    _check_transition(locked, from_status, to_status, field)
-    setattr(locked, field, to_status)
-    for name, value in (extra_fields or {}).items():
-        setattr(locked, name, value)
-    locked.save(update_fields=[field, *(extra_fields or {})])
-    audit_record(
-        actor=actor,
-        obj=locked,
-        action=action or f"status:{to_status}",
-        from_status=from_status,
-        to_status=to_status,
-        data=data,
-    )
-    for name in (field, *(extra_fields or {})):
+    _check_transition(locked, getattr(locked, field), to_status, field)
+    _move(locked, to_status, actor, action, data, field, extra_fields)
+    locked.save(update_fields=[field, *extra_fields])
+    for name in (field, *extra_fields):
         setattr(obj, name, getattr(locked, name))
     return locked
 
@@ -198,22 +187,28 @@ def transition_many(
         return
     names = {field}
     for obj, data, extra_fields in moving:
-        from_status = getattr(obj, field)
-        setattr(obj, field, to_status)
-        for name, value in extra_fields.items():
-            setattr(obj, name, value)
+        _move(obj, to_status, actor, action, data, field, extra_fields)
         names.update(extra_fields)
-        audit_record(
-            actor=actor,
-            obj=obj,
-            action=action or f"status:{to_status}",
-            from_status=from_status,
-            to_status=to_status,
-            data=data,
-        )
     update_rows(
         type(moving[0][0]),
         {obj.pk: {name: getattr(obj, name) for name in names} for obj, _, _ in moving},
+    )
+
+
+def _move(obj, to_status, actor, action, data, field, extra_fields) -> None:
+    """Set a checked transition's fields on ``obj`` and record it (the caller
+    writes the row)."""
+    from_status = getattr(obj, field)
+    setattr(obj, field, to_status)
+    for name, value in extra_fields.items():
+        setattr(obj, name, value)
+    audit_record(
+        actor=actor,
+        obj=obj,
+        action=action or f"status:{to_status}",
+        from_status=from_status,
+        to_status=to_status,
+        data=data,
     )
 
 

@@ -272,45 +272,25 @@ class MatchContext:
 
 def _open_by_amount(pairs: set[tuple[str, Decimal]]) -> dict:
     """(currency, amount) → its oldest open invoices, for every pair at once."""
-    found = {pair: [] for pair in pairs}
-    if not pairs:
-        return found
-    if connection.vendor == "postgresql":
-        # Per pair the first entries of ``invoice_open_amount_idx`` (amount,
-        # then due date): a few rows read however many invoices share a
-        # common amount.
-        with connection.cursor() as cursor:
-            cursor.execute(
-                _OLDEST_OF_AMOUNT,
-                [
-                    [currency for currency, _ in pairs],
-                    [amount for _, amount in pairs],
-                    current_organization().pk,
-                    list(OPEN_STATUSES),
-                    AMOUNT_MATCHES,
-                ],
-            )
-            ids = [row[0] for row in cursor.fetchall()]
-        rows = Invoice.objects.select_related("customer").in_bulk(ids).values()
-    else:
-        rows = (
-            Invoice.objects.filter(
-                _any_of(Q(currency=c, open_amount=amount) for c, amount in pairs),
-                status__in=OPEN_STATUSES,
-            )
-            .select_related("customer")
-            .annotate(
-                rank=Window(
-                    RowNumber(),
-                    partition_by=[F("currency"), F("open_amount")],
-                    order_by=[F("due_date").asc(), F("pk").asc()],
-                )
-            )
-            .filter(rank__lte=AMOUNT_MATCHES)
+    fields = ("currency", "open_amount")
+    if connection.vendor != "postgresql" or not pairs:
+        return _oldest_open(pairs, fields, AMOUNT_MATCHES, related=("customer",))
+    # Per pair the first entries of ``invoice_open_amount_idx`` (amount, then
+    # due date): a few rows read however many invoices share a common amount.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _OLDEST_OF_AMOUNT,
+            [
+                [currency for currency, _ in pairs],
+                [amount for _, amount in pairs],
+                current_organization().pk,
+                list(OPEN_STATUSES),
+                AMOUNT_MATCHES,
+            ],
         )
-    for invoice in sorted(rows, key=lambda i: (i.due_date, i.pk)):
-        found[invoice.currency, invoice.open_amount].append(invoice)
-    return found
+        ids = [row[0] for row in cursor.fetchall()]
+    rows = Invoice.objects.select_related("customer").in_bulk(ids).values()
+    return _by_key(pairs, fields, rows)
 
 
 _OLDEST_OF_AMOUNT = """
@@ -326,34 +306,38 @@ CROSS JOIN LATERAL (
 """
 
 
-def _any_of(conditions) -> Q:
-    combined = Q()
-    for condition in conditions:
-        combined |= condition
-    return combined
-
-
 def _open_of_customers(keys: set[tuple[int, str]]) -> dict:
     """(customer id, currency) → the customer's oldest open invoices in it."""
-    found = {key: [] for key in keys}
+    return _oldest_open(keys, ("customer_id", "currency"), SUBSET_INVOICES)
+
+
+def _oldest_open(keys: set[tuple], fields: tuple[str, ...], limit: int, related=()):
+    """Values of ``fields`` → the oldest ``limit`` open invoices with them (due
+    date, then id), for every key at once: one query ranking per key."""
     if not keys:
-        return found
+        return {}
+    condition = Q()
+    for key in keys:
+        condition |= Q(**dict(zip(fields, key, strict=True)))
     rows = (
-        Invoice.objects.filter(
-            _any_of(Q(customer_id=c, currency=currency) for c, currency in keys),
-            status__in=OPEN_STATUSES,
-        )
+        Invoice.objects.filter(condition, status__in=OPEN_STATUSES)
+        .select_related(*related)
         .annotate(
             rank=Window(
                 RowNumber(),
-                partition_by=[F("customer_id"), F("currency")],
+                partition_by=[F(name) for name in fields],
                 order_by=[F("due_date").asc(), F("pk").asc()],
             )
         )
-        .filter(rank__lte=SUBSET_INVOICES)
+        .filter(rank__lte=limit)
     )
-    for invoice in sorted(rows, key=lambda i: (i.due_date, i.pk)):
-        found[invoice.customer_id, invoice.currency].append(invoice)
+    return _by_key(keys, fields, rows)
+
+
+def _by_key(keys: set[tuple], fields: tuple[str, ...], invoices) -> dict:
+    found = {key: [] for key in keys}
+    for invoice in sorted(invoices, key=lambda i: (i.due_date, i.pk)):
+        found[tuple(getattr(invoice, name) for name in fields)].append(invoice)
     return found
 
 
