@@ -127,6 +127,15 @@ class Invoice(TenantModel):
                 condition=models.Q(open_amount__gt=0),
                 name="invoice_receivable_idx",
             ),
+            # The overdue invoices by due date with their amounts: today's
+            # aging totals read the buckets past due from these entries alone
+            # (index-only) and take "Current" from the receivables summary.
+            models.Index(
+                fields=["organization", "due_date"],
+                include=["currency", "open_amount"],
+                condition=models.Q(open_amount__gt=0),
+                name="invoice_overdue_idx",
+            ),
             # Open invoices by amount: the matching engine looks up "the oldest
             # open invoices of exactly this amount" per bank line, a few index
             # entries however many invoices share the amount.
@@ -394,6 +403,19 @@ class ReceivablesSummary(TenantModel):
             models.Index(
                 fields=["organization", "next_due_date"],
                 name="receivables_next_due_idx",
+            ),
+            # Today's aging ranks customers by open or overdue amount (ties by
+            # id ascending), only those with figures: a page is read in the
+            # order of one of these and stops after it.
+            models.Index(
+                fields=["organization", "currency", "-invoices_open", "customer"],
+                condition=~models.Q(invoices_open=0) | ~models.Q(unapplied_cash=0),
+                name="receivables_open_rank_idx",
+            ),
+            models.Index(
+                fields=["organization", "currency", "-overdue", "customer"],
+                condition=~models.Q(invoices_open=0) | ~models.Q(unapplied_cash=0),
+                name="receivables_overdue_rank_idx",
             ),
         ]
 

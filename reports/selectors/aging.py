@@ -561,60 +561,88 @@ class _AgingQuery:
         (or of customer and currency) is ranked from the summary (one row per
         customer and currency, its open and overdue amounts kept by the ledger
         service); the page's buckets come from those customers' open invoices;
-        and the totals per currency and bucket from every open invoice, read
-        from the partial index ``invoice_receivable_idx`` alone (index-only),
-        with the unapplied cash summed from the summary.
+        and the totals per currency: the open amount and the unapplied cash
+        summed from the summary, the overdue buckets from the overdue invoices
+        alone (``invoice_overdue_idx``, index-only), and "Current" as what
+        is open and not overdue.
         """
         summary_refresh(today=self.as_of)
-        keys, count = self._ranked_from_summary(rank_rates, sort, offset, limit)
-        if not keys and offset:
-            count = self._count_from_summary(rank_rates)
-        return self._totals_from_summary(), self._page_rows(keys, rank_rates), count
+        totals, ranked_rows = self._totals_from_summary()
+        keys, count = self._ranked_from_summary(
+            rank_rates, sort, offset, limit, ranked_rows
+        )
+        return totals, self._page_rows(keys, rank_rates), count
 
     _HAS_FIGURES = "(s.invoices_open <> 0 OR s.unapplied_cash <> 0)"
 
-    def _ranked_from_summary(self, rank_rates, sort, offset, limit):
-        amount = {"total": "s.invoices_open", "overdue": "s.overdue"}[sort]
-        where = f"s.organization_id = %s AND {self._HAS_FIGURES}"
-        if rank_rates:
-            # A customer's currencies at the rates, as run() ranks them.
-            rate_sql = "CASE s.currency" + " WHEN %s THEN %s" * len(rank_rates)
-            rate_params = [v for q in rank_rates.values() for v in q.as_params()]
-            sql = (
-                f"SELECT s.customer_id, NULL, COUNT(*) OVER () "
-                f"FROM {table(ReceivablesSummary)} s WHERE {where} "
-                f"GROUP BY s.customer_id ORDER BY "
-                f"SUM({amount} * {rate_sql} ELSE 1 END) DESC, s.customer_id "
-                "LIMIT %s OFFSET %s"
-            )
-            params = [self.organization_id, *rate_params, limit, offset]
-        else:
-            sql = (
-                f"SELECT s.customer_id, s.currency, COUNT(*) OVER () "
-                f"FROM {table(ReceivablesSummary)} s WHERE {where} "
-                f"ORDER BY s.currency, {amount} DESC, s.customer_id "
-                "LIMIT %s OFFSET %s"
-            )
-            params = [self.organization_id, limit, offset]
-        rows = fetch_all(sql, params)
-        return [(row[0], row[1]) for row in rows], (rows[0][2] if rows else 0)
+    def _ranked_from_summary(self, rank_rates, sort, offset, limit, ranked_rows):
+        """The page's (customer, currency) keys in rank order, and how many
+        groups there are; ``ranked_rows`` counts the summary rows with figures
+        per currency.
 
-    def _count_from_summary(self, rank_rates) -> int:
-        identity = "DISTINCT s.customer_id" if rank_rates else "*"
-        sql = (
-            f"SELECT COUNT({identity}) FROM {table(ReceivablesSummary)} s "
-            f"WHERE s.organization_id = %s AND {self._HAS_FIGURES}"
+        Without rates the page is read in the order of the partial index
+        ``receivables_open_rank_idx`` or ``receivables_overdue_rank_idx`` and
+        stops after it. With rates a customer's currencies are added up, but
+        only for the customers that can reach the page: the first ``offset +
+        limit`` of the most common currency in index order, and every customer
+        with figures in another currency. One whose only row is in the common
+        currency and not among those first is outranked by each of them (the
+        amounts are never negative and rates are positive) and cannot."""
+        amount = {"total": "s.invoices_open", "overdue": "s.overdue"}[sort]
+        summary = table(ReceivablesSummary)
+        where = f"s.organization_id = %s AND {self._HAS_FIGURES}"
+        if not rank_rates:
+            rows = fetch_all(
+                f"SELECT s.customer_id, s.currency FROM {summary} s WHERE {where} "
+                f"ORDER BY s.currency, {amount} DESC, s.customer_id "
+                "LIMIT %s OFFSET %s",
+                [self.organization_id, limit, offset],
+            )
+            return [(row[0], row[1]) for row in rows], sum(ranked_rows.values())
+        if not ranked_rows:
+            return [], 0
+        common = max(
+            ranked_rows, key=lambda currency: (ranked_rows[currency], currency)
         )
-        return fetch_all(sql, [self.organization_id])[0][0]
+        rate_sql = "CASE s.currency" + " WHEN %s THEN %s" * len(rank_rates)
+        rate_params = [v for q in rank_rates.values() for v in q.as_params()]
+        org = self.organization_id
+        candidates = [org, common, offset + limit, org, common]
+        rows = fetch_all(
+            f"SELECT s.customer_id, SUM(COUNT(*) - 1) OVER () FROM {summary} s "
+            f"WHERE {where} AND s.customer_id IN ("
+            f"SELECT f.customer_id FROM (SELECT s.customer_id FROM {summary} s "
+            f"WHERE {where} AND s.currency = %s "
+            f"ORDER BY {amount} DESC, s.customer_id LIMIT %s) f "
+            f"UNION SELECT s.customer_id FROM {summary} s "
+            f"WHERE {where} AND s.currency <> %s) "
+            f"GROUP BY s.customer_id ORDER BY "
+            f"SUM({amount} * {rate_sql} ELSE 1 END) DESC, s.customer_id "
+            "LIMIT %s OFFSET %s",
+            [org, *candidates, *rate_params, limit, offset],
+        )
+        if rows or not offset:
+            # Rows beyond a customer's first, among the only customers that
+            # can have several: every customer's currencies but one are in it.
+            extra = rows[0][1] if rows else 0
+            return [(row[0], None) for row in rows], sum(ranked_rows.values()) - extra
+        count = fetch_all(
+            f"SELECT COUNT(DISTINCT s.customer_id) FROM {summary} s WHERE {where}",
+            [org],
+        )[0][0]
+        return [], count
 
     def _bucket_sums(self) -> tuple[str, list]:
         sums, params = self._bucket_cases("i.due_date", "i.open_amount")
         return ", ".join(sums), params
 
-    def _bucket_cases(self, due_date: str, amount: str) -> tuple[list[str], list]:
-        """Per bucket, the sum of ``amount`` whose ``due_date`` falls in it."""
+    def _bucket_cases(
+        self, due_date: str, amount: str, *, buckets=None
+    ) -> tuple[list[str], list]:
+        """Per bucket (default all), the sum of ``amount`` whose ``due_date``
+        falls in it."""
         sums, params = [], []
-        for bucket in self.buckets:
+        for bucket in self.buckets if buckets is None else buckets:
             earliest, latest = bucket.due_dates(self.as_of)
             conditions = []
             if earliest is not None:
@@ -667,40 +695,43 @@ class _AgingQuery:
                 rows.append(self._row((*group, *figures, unapplied.get(group, 0))))
         return rows
 
-    def _totals_from_summary(self) -> list[tuple]:
-        sums, params = self._bucket_sums()
-        open_rows = {
+    def _totals_from_summary(self) -> tuple[list[tuple], dict[str, int]]:
+        """Totals per currency, and how many summary rows have figures in each.
+
+        What is open and the cash on account come from the summary (one row per
+        customer and currency); only the overdue invoices are read for the
+        buckets past due, and "Current" is the open amount not in them. The
+        summary's open amount is the sum of its invoices' (``verify_ledger``
+        checks it), so the buckets add up to the total as before."""
+        summary = fetch_all(
+            f"SELECT s.currency, SUM(s.invoices_open), SUM(s.unapplied_cash), "
+            f"COUNT(*) FILTER (WHERE {self._HAS_FIGURES}) "
+            f"FROM {table(ReceivablesSummary)} s WHERE s.organization_id = %s "
+            "GROUP BY s.currency",
+            [self.organization_id],
+        )
+        overdue_buckets = self.buckets[1:]
+        sums, params = self._bucket_cases(
+            "i.due_date", "i.open_amount", buckets=overdue_buckets
+        )
+        overdue = {
             row[0]: row[1:]
             for row in fetch_all(
-                f"SELECT i.currency, {sums} FROM {table(Invoice)} i "
+                f"SELECT i.currency, {', '.join(sums)} FROM {table(Invoice)} i "
                 "WHERE i.organization_id = %s AND i.open_amount > 0 "
-                "GROUP BY i.currency",
-                [*params, self.organization_id],
+                "AND i.due_date < %s GROUP BY i.currency",
+                [*params, self.organization_id, self.as_of],
                 jit=False,
             )
         }
-        cash = dict(
-            fetch_all(
-                f"SELECT s.currency, SUM(s.unapplied_cash) "
-                f"FROM {table(ReceivablesSummary)} s WHERE s.organization_id = %s "
-                "GROUP BY s.currency",
-                [self.organization_id],
-            )
-        )
-        width = len(self.buckets)
         totals = []
-        for currency in sorted({*open_rows, *cash}):
-            row = self._row(
-                (
-                    None,
-                    currency,
-                    *open_rows.get(currency, [0] * width),
-                    cash.get(currency),
-                )
-            )
-            if currency in open_rows or row[3]:
+        for currency, open_total, cash, _ranked in sorted(summary):
+            past_due = overdue.get(currency, [0] * len(overdue_buckets))
+            current = (open_total or 0) - sum(past_due)
+            row = self._row((None, currency, current, *past_due, cash))
+            if any(row[2]) or row[3]:
                 totals.append(row)
-        return totals
+        return totals, {row[0]: row[3] for row in summary if row[3]}
 
     def run(self, *, group_by, rank_rates, sort, offset, limit):
         """Totals per currency, one page of rows and how many groups there are,

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from django.contrib.auth import get_user_model
-from django.db.models import Max
 from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import LedgerEntry
@@ -49,17 +48,19 @@ def snapshot_is_stale(snapshot: MetricsSnapshot | None) -> bool:
     """Whether the stored month-end figures may differ from the ledger's."""
     if snapshot is None or snapshot.through_month != last_closed_month():
         return True
-    # The organization's newest entry first (``ledger_org_id_idx``, one index
-    # entry): asked at once, the planner expected other tenants' newer entries
-    # to be this one's too and read the whole table to find none.
-    newest = LedgerEntry.objects.aggregate(newest=Max("pk"))["newest"] or 0
-    if newest <= snapshot.ledger_high_water:
-        return False
-    return LedgerEntry.objects.filter(
-        pk__gt=snapshot.ledger_high_water,
-        pk__lte=newest,
-        posting_date__lte=month_end(snapshot.through_month),
-    ).exists()
+    # Walked in id order through ``ledger_org_id_idx`` (organization, id): the
+    # organization's entries since the mark, and no others. Asked as a bare
+    # EXISTS, the planner took other tenants' newer ids for this one's, expected
+    # a match at once and scanned the whole table to find none.
+    since = (
+        LedgerEntry.objects.filter(
+            pk__gt=snapshot.ledger_high_water,
+            posting_date__lte=month_end(snapshot.through_month),
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)[:1]
+    )
+    return bool(list(since))
 
 
 def profiles_are_old(snapshot: MetricsSnapshot | None) -> bool:
