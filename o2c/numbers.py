@@ -39,6 +39,7 @@ from o2c.tenancy import current_organization_or_none
 # no-break space, sv with a no-break space, de-CH with an apostrophe.
 _LOOK_ALIKE_GROUPS = (" \u00a0\u202f", "'\u2019")
 _MINUS_SIGNS = "-\u2212\u2013"  # hyphen-minus, minus sign (sv writes it), en dash
+_SIGNS = _MINUS_SIGNS + "+"
 _PLAIN = re.compile(r"(\d+(\.\d*)?|\.\d+)\Z")
 EXAMPLE = Decimal("1250.00")
 
@@ -74,8 +75,9 @@ def parse_number(text, locale_name: str | None = None) -> Decimal:
     """
     locale = _locale(locale_name)
     negative, body = _split_sign(str(text).strip())
-    # Babel reads "1e5", "NaN" and "Infinity"; an amount is digits and separators.
-    if not body or any(character.isalpha() for character in body):
+    # Babel reads "1e5", "NaN", "Infinity" and a second sign ("--5"); an amount is
+    # one sign, digits and separators.
+    if not body or any(c.isalpha() or c in _SIGNS for c in body):
         raise NotANumber(text)
     try:
         value = parse_decimal(_with_locale_group(body, locale), locale, strict=True)
@@ -114,9 +116,8 @@ def format_number(value, locale_name: str | None = None) -> str:
     has: Decimal("1.250") is "1.250" in en and "1,250" in de, never rounded."""
     value = Decimal(value)
     decimals = max(0, -value.as_tuple().exponent)
-    return _pattern(_locale(locale_name), decimals).apply(
-        value, _locale(locale_name), decimal_quantization=False
-    )
+    locale = _locale(locale_name)
+    return _pattern(locale, decimals).apply(value, locale, decimal_quantization=False)
 
 
 @cache

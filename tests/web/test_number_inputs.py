@@ -354,7 +354,9 @@ def test_what_a_keyboard_types_for_the_locales_symbols_is_read(locale, typed, va
     assert parse_number(typed, locale) == value
 
 
-@pytest.mark.parametrize("typed", ["", "-", "Infinity", "1,2", "1 250.00", "0x10"])
+@pytest.mark.parametrize(
+    "typed", ["", "-", "Infinity", "1,2", "1 250.00", "0x10", "--5", "+-5", "5-"]
+)
 def test_no_number_is_guessed(typed):
     with pytest.raises(NotANumber):
         parse_number(typed, "en")
