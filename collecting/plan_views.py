@@ -40,6 +40,7 @@ from collecting.services.commitments import (
 )
 from invoicing.models import Invoice
 from o2c.errors import DomainError
+from o2c.numbers import number_example
 from o2c.roles import role_can
 from o2c.views import actor_of, capability_required, is_htmx
 from orders.forms import AmountField, BusinessDateField, show_domain_error
@@ -94,8 +95,8 @@ class InstalmentRowForm(forms.Form):
             "number": number
         }
         self.fields["amount"].error_messages["invalid"] = _(
-            "Instalment %(number)s: enter the amount as a number."
-        ) % {"number": number}
+            "Instalment %(number)s: enter the amount as a number, e.g. %(example)s."
+        ) % {"number": number, "example": number_example()}
 
 
 class BaseInstalmentRows(forms.BaseFormSet):

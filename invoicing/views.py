@@ -3,6 +3,8 @@ the panels invoicing contributes to customer, order and home pages, and the form
 of invoices and credit notes (through the same services as the API; a refused
 input answers 422 with the form again and nothing written)."""
 
+from decimal import Decimal
+
 from django import forms
 from django.contrib import messages
 from django.db.models import Count, Max, Q
@@ -41,6 +43,7 @@ from invoicing.services import invoices
 from o2c.dates import OrgDateField
 from o2c.errors import DomainError
 from o2c.money import quantize
+from o2c.numbers import OrgNumberInput
 from o2c.roles import role_can
 from o2c.views import (
     DIRECTIONS,
@@ -54,7 +57,13 @@ from o2c.views import (
     render_htmx,
     sort_ordering,
 )
-from orders.forms import edited_rows, is_row_edit, show_domain_error, tenant_object
+from orders.forms import (
+    AmountField,
+    edited_rows,
+    is_row_edit,
+    show_domain_error,
+    tenant_object,
+)
 from orders.models import Customer, SalesOrder
 from orders.selectors import (
     CustomerFilters,
@@ -182,8 +191,12 @@ class InvoiceFilterForm(forms.Form):
     currency = forms.CharField(required=False, max_length=3)
     due_from = OrgDateField(required=False)
     due_to = OrgDateField(required=False)
-    amount_min = forms.DecimalField(required=False, max_digits=18, decimal_places=3)
-    amount_max = forms.DecimalField(required=False, max_digits=18, decimal_places=3)
+    amount_min = AmountField(
+        required=False, min_value=0, widget=OrgNumberInput({"id": "invoice-amount-min"})
+    )
+    amount_max = AmountField(
+        required=False, min_value=0, widget=OrgNumberInput({"id": "invoice-amount-max"})
+    )
     overdue = forms.BooleanField(required=False)
     sort = forms.ChoiceField(required=False, choices=[(k, k) for k in INVOICE_SORTS])
     dir = forms.ChoiceField(required=False, choices=DIRECTIONS)
@@ -477,9 +490,12 @@ def order_invoice_create(request, pk):
     return response
 
 
-def _as_typed(quantity) -> str:
-    """6, not 6.000: a quantity as a clerk would type it."""
-    return f"{quantity.normalize():f}"
+def _as_typed(quantity: Decimal) -> Decimal:
+    """6, not 6.000: a quantity as a clerk would type it (the input writes it in
+    the organization's locale: 2.5 is 2,5 in de)."""
+    if quantity == quantity.to_integral_value():
+        return quantity.quantize(Decimal(1))
+    return quantity.normalize()
 
 
 @require_POST

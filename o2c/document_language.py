@@ -122,6 +122,11 @@ def speaking(language: str, organization: Organization) -> Iterator[DocumentLang
         _speaking.reset(token)
 
 
+def speaking_now() -> DocumentLanguage | None:
+    """The language of the document or customer page being rendered, if any."""
+    return _speaking.get()
+
+
 def current_document_language(organization: Organization | None) -> DocumentLanguage:
     """The language of the document being rendered; outside one, the
     organization's own (English without an organization)."""

@@ -1,8 +1,9 @@
 """Forms of the finance desk: customers, contacts, sales orders and shipments.
 
-The forms only read the input (a number is a number, a date is a real date); every
-business rule — a positive quantity, a known currency, a credit limit in the
-currency's minor unit, the credit check — is the services' and comes back as a
+The forms only read the input (a number is a number as the organization writes it,
+see :mod:`o2c.numbers`; a date is a real date); every business rule — a positive
+quantity, a known currency, a credit limit in the currency's minor unit, the
+credit check — is the services' and comes back as a
 :class:`~o2c.errors.DomainError`, which :func:`show_domain_error` puts next to the
 input it names (``lines[1].quantity`` is the quantity of the second row), the way
 the API names it.
@@ -22,6 +23,7 @@ from o2c.api.fields import organization_members
 from o2c.dates import OrgDateField
 from o2c.errors import DomainError
 from o2c.money import quantize
+from o2c.numbers import OrgDecimalField, OrgNumberInput
 from orders.models import QUANTITY, Contact, Customer, Item, PaymentTerm
 
 MONEY_DIGITS = {"max_digits": 18, "decimal_places": 3}
@@ -44,28 +46,22 @@ LANGUAGES = [
 BusinessDateField = OrgDateField
 
 
-class AmountField(forms.DecimalField):
+class AmountField(OrgDecimalField):
     """An amount as typed; its currency's minor unit is checked by the service."""
-
-    widget = forms.TextInput(attrs={"inputmode": "decimal", "class": "num"})
 
     def __init__(self, **kwargs):
         super().__init__(**MONEY_DIGITS, **kwargs)
 
 
-class QuantityField(forms.DecimalField):
+class QuantityField(OrgDecimalField):
     """A quantity as typed; the service refuses zero and negative ones."""
-
-    widget = forms.TextInput(attrs={"inputmode": "decimal", "class": "num"})
 
     def __init__(self, **kwargs):
         super().__init__(**QUANTITY, **kwargs)
 
 
-class TaxRateField(forms.DecimalField):
-    widget = forms.TextInput(
-        attrs={"inputmode": "decimal", "class": "num", "placeholder": "0"}
-    )
+class TaxRateField(OrgDecimalField):
+    widget = OrgNumberInput(attrs={"placeholder": "0"})
 
     def __init__(self, **kwargs):
         super().__init__(max_digits=6, decimal_places=3, **kwargs)
@@ -385,9 +381,20 @@ class LineFormSet(forms.BaseFormSet):
     """Rows of a line table; a row left blank is no line (not an error)."""
 
     def _construct_form(self, i, **kwargs):
-        kwargs["empty_permitted"] = True
+        # Blank means nothing typed, not "as it was": a stored line shown and
+        # saved unchanged equals its initial values and must still be a line.
+        kwargs["empty_permitted"] = not self._has_input(i)
         kwargs["use_required_attribute"] = False
         return super()._construct_form(i, **kwargs)
+
+    def _has_input(self, i) -> bool:
+        if not self.is_bound:
+            return False
+        prefix = self.add_prefix(i)
+        return any(
+            str(self.data.get(f"{prefix}-{name}", "")).strip()
+            for name in self.form.base_fields
+        )
 
     def filled_forms(self) -> list:
         """The rows with input, in order: ``lines[i]`` of the service."""

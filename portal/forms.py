@@ -9,6 +9,7 @@ from django.conf import settings
 from django.utils.translation import gettext_lazy as _
 
 from collecting.models import Dispute
+from o2c.numbers import OrgDecimalField
 
 
 class SignInForm(forms.Form):
@@ -94,7 +95,7 @@ class PromiseForm(forms.Form):
     promised_date = forms.DateField(
         label=_("I will pay on"), widget=forms.DateInput(attrs={"type": "date"})
     )
-    amount = forms.DecimalField(label=_("Amount"), min_value=0, decimal_places=3)
+    amount = OrgDecimalField(label=_("Amount"), min_value=0, decimal_places=3)
 
     def __init__(self, *args, today, window_days: int, **kwargs):
         super().__init__(*args, **kwargs)
@@ -120,7 +121,7 @@ class RemittanceForm(forms.Form):
     invoices = forms.MultipleChoiceField(
         label=_("Invoices paid"), widget=forms.CheckboxSelectMultiple
     )
-    amount = forms.DecimalField(
+    amount = OrgDecimalField(
         label=_("Amount transferred"), min_value=0, decimal_places=3
     )
     paid_on = forms.DateField(

@@ -4,7 +4,7 @@ remainder. The services decide; a refused input answers 422 with the form again,
 the input kept, the service's message next to the input it names, nothing written.
 """
 
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 from django.db import transaction
 from django.http import Http404
@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from invoicing.selectors import customer_open_invoices, invoice_detail
 from o2c.errors import DomainError
 from o2c.money import quantize
+from o2c.numbers import NotANumber, parse_number
 from o2c.roles import role_can
 from o2c.views import (
     actor_of,
@@ -55,9 +56,10 @@ def _open_invoices(customer, currency: str) -> list:
 
 
 def _typed_amount(text: str) -> Decimal | None:
+    """The payment's amount as the clerk typed it (as the amount input reads it)."""
     try:
-        return Decimal(text.strip())
-    except (InvalidOperation, AttributeError):
+        return parse_number(text)
+    except NotANumber:
         return None
 
 

@@ -201,7 +201,7 @@ def test_a_collector_creates_a_plan_that_pauses_dunning_and_shows_on_the_timelin
                 ("10.04.2026", "sixty"),
                 ("10.05.2026", "40.00"),
             ],
-            "Instalment 2: enter the amount as a number.",
+            "Instalment 2: enter the amount as a number, e.g. 1,250.00.",
             2,
         ),
     ],

@@ -96,7 +96,7 @@ def test_a_collector_creates_a_payment_plan_in_three_instalments(
     amounts = [
         rows.nth(i).locator("input[name$='-amount']").input_value() for i in range(3)
     ]
-    assert amounts == ["500.00", "500.00", "500.00"]
+    assert amounts == ["500,00", "500,00", "500,00"]  # as the organization writes
 
     # A different first date proposes the rows afresh, in the organization's format.
     first = books["today"] + timedelta(days=14)
