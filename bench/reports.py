@@ -14,7 +14,8 @@ d. a statement of account (the customer with the most ledger entries, the last
 e. the dashboard page, GET ``/`` signed in, with the snapshot fresh,
    and the two panels it loads after showing (cash forecast, collections today);
 f. the aging export's peak memory (tracemalloc) for a quarter of the open
-   invoices and for all of them: flat means the chunked writer works.
+   invoices and for all of them: flat means the chunked writer works; its time
+   is measured in a run of its own, without tracemalloc.
 
 Figures are checked against their baseline (the same totals), so a fast wrong
 answer fails the bench. ``report(name, seconds, baseline_seconds, note)`` is the
@@ -380,23 +381,28 @@ def _dashboard(organization, report, samples) -> None:
 
 
 def _export_memory(organization, report) -> None:
-    def peak(raw: dict) -> tuple[int, float, float]:
+    def write(raw: dict) -> int:
         spec = exports.export_spec("aging_invoices", "csv", raw)
-        tracemalloc.start()
-        started = time.perf_counter()
         with tempfile.TemporaryFile() as stream:
-            rows = export_write(spec, stream)
-        seconds = time.perf_counter() - started
+            return export_write(spec, stream)
+
+    def peak(raw: dict) -> tuple[int, float]:
+        tracemalloc.start()
+        rows = write(raw)
         _, top = tracemalloc.get_traced_memory()
         tracemalloc.stop()
-        return rows, top / 1e6, seconds
+        return rows, top / 1e6
 
-    small_rows, small_mb, _ = peak({"bucket": "1"})
-    all_rows, all_mb, seconds = peak({})
+    small_rows, small_mb = peak({"bucket": "1"})
+    all_rows, all_mb = peak({})
+    # Timed apart: tracemalloc records every allocation and made the export
+    # several times slower than a user's.
+    seconds, _ = _timed(lambda: write({}), 1)
     report(
         "aging invoices export, CSV (all open invoices)",
         seconds,
         None,
         f"peak {all_mb:.1f} MB for {all_rows:,} rows; {small_mb:.1f} MB for "
-        f"{small_rows:,} rows (tracemalloc, chunks of {exports.CHUNK_SIZE})",
+        f"{small_rows:,} rows (tracemalloc, chunks of {exports.CHUNK_SIZE}); "
+        "goal <4 s",
     )

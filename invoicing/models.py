@@ -144,6 +144,13 @@ class Invoice(TenantModel):
                 condition=models.Q(status__in=["open", "partially_paid"]),
                 name="invoice_open_amount_idx",
             ),
+            # The invoices receivable on a past date (issued by then, settled
+            # after it or not at all): the aging as of that date reads these
+            # index ranges rather than every invoice of the organization.
+            models.Index(
+                fields=["organization", "settled_date", "invoice_date"],
+                name="invoice_receivable_on_idx",
+            ),
         ]
 
     def __str__(self):
@@ -347,6 +354,15 @@ class LedgerEntry(TenantModel):
             # entries filtered, nor the later tenants' ids walked through. It is
             # also the organization foreign key's index (see above).
             models.Index(fields=["organization", "id"], name="ledger_org_id_idx"),
+            # Cash on account by posting date, with what the aging as of a past
+            # date sums (index-only): a tenant's on-account entries up to or
+            # after that date, not every entry of every tenant filtered.
+            models.Index(
+                fields=["organization", "posting_date"],
+                include=["customer", "currency", "amount"],
+                condition=models.Q(invoice__isnull=True),
+                name="ledger_on_account_date_idx",
+            ),
         ]
 
 

@@ -2,10 +2,11 @@
 
 An :class:`ExportSpec` names the report and its parameters (JSON, so it travels in
 ``Job.parameters``). Rows come from the database ``CHUNK_SIZE`` at a time — a
-server-side cursor or ``QuerySet.iterator`` — and each chunk becomes a pandas
-frame written straight to the file: CSV appended chunk by chunk, XLSX through
-openpyxl's write-only workbook, which streams rows to disk. Memory therefore
-depends on the chunk size, not on the number of rows.
+server-side cursor or ``QuerySet.iterator`` — and each chunk is written straight
+to the file: CSV by the csv module, chunk by chunk (a pandas frame per chunk cost
+more than the query), XLSX as a pandas frame through openpyxl's write-only
+workbook, which streams rows to disk. Memory therefore depends on the chunk size,
+not on the number of rows.
 
 Amounts are written as numbers at their currency's minor unit with the
 currency in its own column; dates as dates. An XLSX file opens on a title row
@@ -15,11 +16,12 @@ currency's minor units and dates as dates, and ends with a totals row per curren
 
 from __future__ import annotations
 
+import csv
 import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pandas as pd
 from django.db.models import F
@@ -29,7 +31,7 @@ from openpyxl.styles import Font
 
 from invoicing.models import Invoice
 from o2c.errors import DomainError, ForeignObject
-from o2c.money import minor_units, validate_currency
+from o2c.money import minor_units, quantum, validate_currency
 from o2c.tenancy import current_organization
 from orders.models import Customer
 from reports.selectors.aging import (
@@ -317,10 +319,15 @@ def _aging_invoice_chunks(spec: ExportSpec, size: int) -> Iterator[list[tuple]]:
         "open_as_of",
         "total",
     )
+    # Per row only arithmetic and dictionary look-ups: a bucket's label is
+    # translated once, an amount rounded with its currency's quantum found once.
+    labels = [str(each.label) for each in buckets]
+    amount = _Amounts()
+    as_of_ordinal = as_of.toordinal()
     for rows in _batched(invoices.iterator(size), size):
         chunk = []
         for number, c_number, c_name, currency, i_date, due, open_, total in rows:
-            days = (as_of - due).days
+            days = as_of_ordinal - due.toordinal()
             chunk.append(
                 (
                     number,
@@ -330,12 +337,31 @@ def _aging_invoice_chunks(spec: ExportSpec, size: int) -> Iterator[list[tuple]]:
                     i_date,
                     due,
                     max(days, 0),
-                    str(_bucket_of(buckets, days).label),
-                    exact(open_, currency),
-                    exact(total, currency),
+                    labels[_bucket_of(buckets, days).index],
+                    amount(open_, currency),
+                    amount(total, currency),
                 )
             )
         yield chunk
+
+
+class _Amounts:
+    """``exact(value, currency)`` for many rows: the quantum of each currency is
+    looked up once (the same half-up rounding, never "-0.00")."""
+
+    def __init__(self):
+        self._quanta: dict[str, Decimal] = {}
+
+    def __call__(self, value, currency: str) -> Decimal:
+        quantum_ = self._quanta.get(currency)
+        if quantum_ is None:
+            quantum_ = self._quanta[currency] = quantum(currency)
+        if value is None:
+            return quantum_ * 0
+        if not isinstance(value, Decimal):
+            return exact(value, currency)
+        amount = value.quantize(quantum_, rounding=ROUND_HALF_UP)
+        return amount if amount else abs(amount)
 
 
 def _bucket_of(buckets, days_past_due: int):
@@ -406,12 +432,21 @@ def write_table(
     done = 0
     if spec.format == "csv":
         text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
-        # Excel opens a BOM-marked UTF-8 file with the right accents.
-        pd.DataFrame(columns=header).to_csv(text, index=False)
+        # Excel opens a BOM-marked UTF-8 file with the right accents. The csv
+        # module writes a chunk's tuples as they are (an amount as its Decimal,
+        # a date as ISO, None as an empty field) without building a frame.
+        # A chunk is formatted in memory and handed to the file in one write.
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(header)
         for chunk in chunks(spec):
-            _frame(chunk, header).to_csv(text, header=False, index=False)
+            writer.writerows(chunk)
+            text.write(buffer.getvalue())
+            buffer.seek(0)
+            buffer.truncate()
             done += len(chunk)
             progress(done)
+        text.write(buffer.getvalue())
         text.flush()
         text.detach()
         return done

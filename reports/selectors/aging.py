@@ -17,7 +17,10 @@ Today and the past
     the invoices that were receivable on D (issued on or before D and not settled
     by D), and every on-account entry posted on or before D. Today's figures are
     therefore the ledger's as of today as long as nothing is posted with a future
-    date (tests check they agree).
+    date (tests check they agree). When D is nearer today than the first posting
+    on account, the cash on account on D is counted back instead: the receivables
+    summary's unapplied cash (the sum of every on-account entry, kept by the
+    ledger service) less the on-account entries posted after D, which are fewer.
 
 Currencies
     Every total is per currency. With ``in_base`` the amounts are converted to the
@@ -445,19 +448,28 @@ class _AgingQuery:
             params = [self.organization_id, *OPEN_STATUSES]
         else:
             # Only invoices receivable on the date (issued by then, not settled by
-            # then), each summing its own entries through the (invoice, posting
-            # date) index: a few lookups per open invoice instead of a pass over
-            # the whole ledger.
+            # then: ``invoice_receivable_on_idx``), each summing its own entries
+            # through ``ledger_invoice_date_idx`` (organization, invoice, posting
+            # date): a few lookups per open invoice instead of a pass over the
+            # whole ledger. Materialized, so that the planner picks the invoices
+            # by those dates rather than walking every invoice in customer order
+            # for the grouping above.
+            where, where_params = self._filter_sql("i")
             posted = (
                 f"(SELECT SUM(e.amount) FROM {table(LedgerEntry)} e "
-                "WHERE e.invoice_id = i.id AND e.posting_date <= %s)"
+                "WHERE e.organization_id = i.organization_id "
+                "AND e.invoice_id = i.id AND e.posting_date <= %s)"
             )
+            materialized = "MATERIALIZED " if connection.vendor == "postgresql" else ""
             sql = (
-                f"SELECT {columns}, {posted} AS amount FROM {invoices} i{join} "
+                f"WITH receivable AS {materialized}(SELECT {columns}, "
+                f"{posted} AS amount FROM {invoices} i{join} "
                 "WHERE i.organization_id = %s AND i.invoice_date <= %s "
-                "AND (i.settled_date IS NULL OR i.settled_date > %s)"
+                f"AND (i.settled_date IS NULL OR i.settled_date > %s){where}) "
+                "SELECT * FROM receivable"
             )
             params = [self.as_of, self.organization_id, self.as_of, self.as_of]
+            return sql, params + where_params
         where, where_params = self._filter_sql("i")
         return sql + where, params + where_params
 
@@ -473,6 +485,30 @@ class _AgingQuery:
             )
             params = [self.organization_id]
             where, where_params = self._filter_sql("p")
+        elif self._cash_from_later_entries():
+            # The cash on account now (the receivables summary, kept with each
+            # posting) less what was posted on account after the as-of date: for
+            # a recent date far fewer entries than everything before it.
+            customer, join = self._customer_join("s", key)
+            summary_where, summary_params = self._filter_sql("s")
+            later_customer, later_join = self._customer_join("e", key)
+            later_where, later_params = self._filter_sql("e")
+            sql = (
+                f"SELECT {customer}, s.currency AS currency, "
+                f"s.unapplied_cash AS amount FROM {table(ReceivablesSummary)} s"
+                f"{join} WHERE s.organization_id = %s{summary_where} "
+                f"UNION ALL SELECT {later_customer}, e.currency AS currency, "
+                f"e.amount AS amount FROM {table(LedgerEntry)} e{later_join} "
+                "WHERE e.organization_id = %s AND e.invoice_id IS NULL "
+                f"AND e.posting_date > %s{later_where}"
+            )
+            return sql, [
+                self.organization_id,
+                *summary_params,
+                self.organization_id,
+                self.as_of,
+                *later_params,
+            ]
         else:
             customer, join = self._customer_join("e", key)
             sql = (
@@ -484,6 +520,19 @@ class _AgingQuery:
             params = [self.organization_id, self.as_of]
             where, where_params = self._filter_sql("e")
         return sql + where, params + where_params
+
+    def _cash_from_later_entries(self) -> bool:
+        """Whether the as-of date is nearer today than the first posting on
+        account (one entry of ``ledger_on_account_date_idx``), so that fewer
+        entries were posted on account after it than before."""
+        first = (
+            LedgerEntry.objects.filter(invoice__isnull=True)
+            .order_by("posting_date")
+            .values_list("posting_date", flat=True)
+            .first()
+        )
+        today = current_organization().today()
+        return first is not None and (today - self.as_of) < (self.as_of - first)
 
     def _filter_sql(self, alias: str) -> tuple[str, list]:
         f = self.filters

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Q, Sum
+from django.db.models import Case, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
@@ -188,74 +188,96 @@ def ledger_month_sums(
     """Month-end sums for every month from ``first_month`` to ``last_month`` and
     every scope: the organization, each collector, each segment.
 
-    Three grouped queries over the ledger, by (collector, segment, currency):
-    receivables before the first month, each month's movement and credit sales,
-    and current receivables at each month end; the scopes are rolled up from
-    those few hundred rows.
+    One grouped pass over the entries on invoices posted up to the last month
+    end, by (collector, segment, currency, posting month, the invoice's due
+    month, whether the invoice is due on a month end): a few thousand rows,
+    from which Python rolls up the balances before the first month, each
+    month's movement and credit sales, and the current receivables of each
+    month end (see :func:`_current_months`); the scopes are rolled up from the
+    same rows.
     """
     months = _months_ending(last_month, _months_between(first_month, last_month))
     ends = [month_end(m) for m in months]
+    index_of = {month: index for index, month in enumerate(months)}
     group = ("customer__collector_id", "customer__segment", "currency")
-    on_invoices = LedgerEntry.objects.filter(invoice__isnull=False).order_by()
-
-    opening = (
-        on_invoices.filter(posting_date__lt=months[0])
-        .values(*group)
-        .annotate(total=Sum("amount"))
-    )
     sales = Q(kind__in=SALES_KINDS) | Q(
         kind=LedgerEntry.Kind.REVERSAL, reverses__kind__in=SALES_KINDS
     )
-    moves = (
-        on_invoices.filter(posting_date__gte=months[0], posting_date__lte=ends[-1])
-        .annotate(month=TruncMonth("posting_date"))
-        .values(*group, "month")
+    rows = (
+        LedgerEntry.objects.filter(invoice__isnull=False, posting_date__lte=ends[-1])
+        .order_by()
+        .annotate(
+            month=TruncMonth("posting_date"),
+            due_month=TruncMonth("invoice__due_date"),
+            # Due on the last day of its month: still current at that month end.
+            due_on_end=Case(
+                When(invoice__due_date__in=ends, then=Value(1)),
+                default=Value(0),
+                output_field=IntegerField(),
+            ),
+        )
+        .values(*group, "month", "due_month", "due_on_end")
         .annotate(movement=Sum("amount"), credit_sales=Sum("amount", filter=sales))
     )
-    # An entry counts towards the current AR of every month end between its
-    # posting date and its invoice's due date.
-    current = (
-        on_invoices.filter(invoice__due_date__gte=ends[0], posting_date__lte=ends[-1])
-        .values(*group)
-        .annotate(
-            **{
-                f"c{index}": Sum(
-                    "amount",
-                    filter=Q(posting_date__lte=end, invoice__due_date__gte=end),
-                )
-                for index, end in enumerate(ends)
-            }
-        )
-    )
     balances: dict[ScopeKey, Decimal] = defaultdict(Decimal)
-    result: dict[ScopeKey, dict[date, MonthSums]] = defaultdict(
-        lambda: {month: MonthSums() for month in months}
-    )
-    for row in opening:
-        for scope_key in _scope_keys(row):
-            balances[scope_key] += exact(row["total"], row["currency"])
     movements: dict[ScopeKey, dict[date, Decimal]] = defaultdict(
         lambda: defaultdict(Decimal)
     )
-    for row in moves:
+    current: dict[ScopeKey, list[Decimal]] = {}
+    result: dict[ScopeKey, dict[date, MonthSums]] = defaultdict(
+        lambda: {month: MonthSums() for month in months}
+    )
+    for row in rows:
+        currency = row["currency"]
+        movement = exact(row["movement"], currency)
         month = _as_date(row["month"])
-        for scope_key in _scope_keys(row):
-            movements[scope_key][month] += exact(row["movement"], row["currency"])
-            result[scope_key][month].credit_sales += exact(
-                row["credit_sales"], row["currency"]
+        scope_keys = _scope_keys(row)
+        for scope_key in scope_keys:
+            if month < months[0]:
+                balances[scope_key] += movement
+            else:
+                movements[scope_key][month] += movement
+                result[scope_key][month].credit_sales += exact(
+                    row["credit_sales"], currency
+                )
+        counted = _current_months(
+            posted=month,
+            due_month=_as_date(row["due_month"]),
+            due_on_end=bool(row["due_on_end"]),
+            months=months,
+            index_of=index_of,
+        )
+        for scope_key in scope_keys:
+            figures = current.setdefault(
+                scope_key, [quantize(0, currency)] * len(months)
             )
-    for scope_key in set(balances) | set(movements):
+            for index in counted:
+                figures[index] += movement
+    for scope_key in current:  # every scope with a row
         balance = balances[scope_key]
-        for month in months:
+        for index, month in enumerate(months):
             balance += movements[scope_key][month]
             result[scope_key][month].receivables = balance
-    for row in current:
-        for scope_key in _scope_keys(row):
-            for index, month in enumerate(months):
-                result[scope_key][month].current_receivables += exact(
-                    row[f"c{index}"], row["currency"]
-                )
+            if scope_key in current:
+                result[scope_key][month].current_receivables = current[scope_key][index]
     return dict(result)
+
+
+def _current_months(
+    *, posted: date, due_month: date, due_on_end: bool, months, index_of
+) -> range:
+    """Indexes of the month ends at which an entry posted in ``posted``'s month on
+    an invoice due in ``due_month`` is current receivables: those on or after its
+    posting and on or before its due date (the due month's own end only when the
+    invoice is due on that last day)."""
+    first = index_of.get(posted, 0 if posted < months[0] else len(months))
+    if due_month > months[-1]:
+        last = len(months) - 1
+    elif due_month < months[0]:
+        return range(0)
+    else:
+        last = index_of[due_month] - (0 if due_on_end else 1)
+    return range(first, last + 1)
 
 
 def _scope_keys(row) -> list[ScopeKey]:

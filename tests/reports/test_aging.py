@@ -173,6 +173,39 @@ def test_back_dated_allocation_changes_the_past(tenant):
     assert _totals() == {}
 
 
+def test_cash_on_account_on_a_recent_date_counts_back_from_today(tenant):
+    """Cash on account since 5 January: 20 June is nearer today than that first
+    receipt, so its cash on account is today's less what was posted after it
+    (an allocation on 25 June, a receipt on 28 June)."""
+    customer = CustomerFactory()
+    other = CustomerFactory()
+    invoice = _invoice(customer, "500.00", 20)  # due 10 June
+    received_payment(customer, "50.00", received_date=date(2026, 1, 5))
+    payment = received_payment(customer, "300.00", received_date=date(2026, 6, 15))
+    allocation_create(
+        payment=payment,
+        invoice=invoice,
+        amount=D("120.00"),
+        allocation_date=date(2026, 6, 25),
+        actor=SYSTEM,
+    )
+    received_payment(other, "70.00", received_date=date(2026, 6, 28))
+    on_20_june = {
+        line.key: line for line in aging_report(as_of=date(2026, 6, 20)).lines
+    }
+    assert set(on_20_june) == {customer.pk}
+    line = on_20_june[customer.pk]
+    assert line.buckets == [D(0), D("500.00"), D(0), D(0), D(0)]
+    assert line.unapplied == D("350.00")
+    assert line.net == D("150.00")
+    today = {line.key: line for line in aging_report().lines}
+    assert (today[customer.pk].total, today[customer.pk].unapplied) == (
+        D("380.00"),
+        D("230.00"),
+    )
+    assert today[other.pk].unapplied == D("70.00")
+
+
 def test_amounts_per_currency_and_converted_to_base(tenant):
     eur_customer = CustomerFactory(currency="EUR")
     usd_customer = CustomerFactory(currency="USD")

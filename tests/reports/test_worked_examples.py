@@ -110,3 +110,28 @@ def test_metrics_from_the_ledger_match_a_hand_computation(tenant):
     assert april.cei == D("25.33")
     assert april.percent_current == D("47.17")
     assert april.overdue == D("112000.00")
+
+
+@pytest.mark.django_db
+@time_machine.travel("2026-05-15 12:00 +0000", tick=False)
+def test_receivables_from_before_the_window_stay_current_until_due(tenant):
+    """Three invoices of February 2025, long before April 2026's window and its
+    twelve months of history: 60,000 due 30 June 2026 and 5,000 due 30 April
+    2026 (its month's last day) are current at the end of April; 2,000 due
+    31 March 2026 is overdue."""
+    customer = CustomerFactory()
+    for amount, due in [
+        ("60000.00", date(2026, 6, 30)),
+        ("5000.00", date(2026, 4, 30)),
+        ("2000.00", date(2026, 3, 31)),
+    ]:
+        issued_invoice(customer, amount, invoice_date=date(2025, 2, 10), due_date=due)
+    sums, months, _ = month_sums(months=1, stored=False)
+    (series,) = metric_series(sums=sums, months=months, in_base=False)
+    april = series.latest
+    assert april.month == date(2026, 4, 1)
+    assert april.receivables == D("67000.00")
+    assert april.current_receivables == D("65000.00")
+    assert april.overdue == D("2000.00")
+    assert april.credit_sales == 0
+    assert april.percent_current == D("97.01")  # 65,000 / 67,000
