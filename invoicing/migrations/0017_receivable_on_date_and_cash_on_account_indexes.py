@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('invoicing', '0015_ledger_organization_indexed_by_pair'),
+        ('invoicing', '0016_aging_today_indexes'),
         ('o2c', '0007_audit_created_index_by_organization'),
         ('orders', '0007_customer_name_lookup_sqlite_again'),
     ]
