@@ -138,15 +138,7 @@ def _post_issued(invoice: Invoice, *, actor: Actor, email: bool) -> None:
     in the ledger, the audit event, the events and the email."""
     issued_status = invoice.status
     if invoice.total > 0:
-        # Posted as a draft, as invoice_issue posts: the ledger then only sets
-        # the open amount (the row's status is written already).
-        invoice.status = Invoice.Status.DRAFT
-        ledger_post(
-            postings=[invoice_debit(invoice)],
-            actor=actor,
-            locked_invoices={invoice.pk: invoice},
-        )
-        invoice.status = issued_status
+        post_new_invoices([invoice], actor=actor)
     audit_record(
         actor=actor,
         obj=invoice,
@@ -520,6 +512,28 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
     if email:
         invoice_delivery_on_issue(invoice=invoice, actor=actor)
     return invoice
+
+
+def post_new_invoices(invoices: list[Invoice], *, actor: Actor) -> None:
+    """Post the debits of invoices whose rows were just written issued (in this
+    transaction: no other sees them, let alone locks them).
+
+    Posted as drafts, as :func:`invoice_issue` posts: the ledger then only sets
+    their open amounts, with no status to derive (the rows' statuses are
+    written already) and so no fees to read (a new invoice has none).
+    """
+    statuses = [invoice.status for invoice in invoices]
+    for invoice in invoices:
+        invoice.status = Invoice.Status.DRAFT
+    try:
+        ledger_post(
+            postings=[invoice_debit(invoice) for invoice in invoices],
+            actor=actor,
+            locked_invoices={invoice.pk: invoice for invoice in invoices},
+        )
+    finally:
+        for invoice, status in zip(invoices, statuses, strict=True):
+            invoice.status = status
 
 
 def invoice_debit(invoice: Invoice, number: str | None = None) -> Posting:

@@ -6,6 +6,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connection
+from django.db.models import Q
 
 from invoicing.models import Invoice, InvoiceDelivery, LedgerEntry, ReceivablesSummary
 from invoicing.services.invoices import LineInput, invoice_create, invoice_issue
@@ -87,7 +89,11 @@ def written(invoice):
     deliveries = list(InvoiceDelivery.objects.filter(invoice=invoice))
     trail = list(
         AuditEvent.objects.filter(
-            object_id__in=[str(invoice.pk), *(str(d.pk) for d in deliveries)]
+            Q(object_type="invoicing.invoice", object_id=str(invoice.pk))
+            | Q(
+                object_type="invoicing.invoicedelivery",
+                object_id__in=[str(d.pk) for d in deliveries],
+            )
         )
         .order_by("pk")
         .values_list("object_type", "action", "from_status", "to_status")
@@ -212,8 +218,10 @@ def test_one_call_costs_one_statement_per_table_and_no_read_back(
 ):
     customer = Customer.objects.select_related("payment_term").get(pk=customer.pk)
     one_call(customer, lines("1.00"))  # first use creates the sequence
-    # savepoint, number, invoice, lines, instalments, ledger debit, open amount,
-    # receivables summary, delivery, audit events (one INSERT), events (one
-    # INSERT), release: the draft is not written, locked and read back.
-    with django_assert_num_queries(12):
+    # savepoint, number, invoice, lines, instalments, the ledger's writes
+    # (debit, open amount, receivables summary: one round trip on PostgreSQL),
+    # delivery, audit events (one INSERT), events (one INSERT), release: the
+    # draft is not written, locked and read back.
+    ledger_writes = 1 if connection.vendor == "postgresql" else 3
+    with django_assert_num_queries(9 + ledger_writes):
         one_call(customer, lines("100.00", "20.00", "5.00"))
