@@ -36,7 +36,7 @@ from django.utils import timezone
 from invoicing.models import Invoice, InvoiceInstalment, InvoiceLine, LedgerEntry
 from invoicing.selectors import customer_balances, overdue_invoices
 from invoicing.services.batch import BatchInvoice, invoice_batch_create
-from invoicing.services.invoices import LineInput, invoice_create, invoice_issue
+from invoicing.services.invoices import LineInput, invoice_create
 from o2c.models import Organization, OrganizationAPIKey, Role
 from o2c.services import Actor
 from o2c.tenancy import tenant_context
@@ -200,8 +200,9 @@ def _batch_rates(organization: Organization, client: Client) -> dict:
 
 @transaction.atomic
 def _service_invoice(customer: Customer, today: date) -> Invoice:
-    # One transaction, as one ``POST /api/v1/invoices/`` with ``issue`` is.
-    draft = invoice_create(
+    # One transaction, as one ``POST /api/v1/invoices/`` with ``issue`` is (and
+    # through the same service call).
+    return invoice_create(
         customer=customer,
         invoice_date=today,
         lines=[
@@ -212,9 +213,9 @@ def _service_invoice(customer: Customer, today: date) -> Invoice:
                 tax_rate=TAX_RATE,
             )
         ],
+        issue=True,
         actor=ACTOR,
     )
-    return invoice_issue(invoice=draft, actor=ACTOR)
 
 
 class _RawWriter:

@@ -21,13 +21,10 @@ def _register_event_objects():
     and without the nightly prediction, a score rather than part of the event)."""
     from invoicing import apis
     from invoicing.models import CreditNote, Invoice
+    from o2c.api.serializers import representations
     from o2c.webhooks import register_event_object
 
+    register_event_object(Invoice, "invoice", representations(apis.InvoiceEventOutput))
     register_event_object(
-        Invoice, "invoice", lambda objs: apis.InvoiceEventOutput(objs, many=True).data
-    )
-    register_event_object(
-        CreditNote,
-        "credit_note",
-        lambda objs: apis.CreditNoteOutput(objs, many=True).data,
+        CreditNote, "credit_note", representations(apis.CreditNoteOutput)
     )

@@ -91,6 +91,8 @@ def fees_charged_sql():
 
 def fees_by_invoice(invoice_ids) -> dict[int, Decimal]:
     """The net fees charged per invoice, for the Python form (absent = none)."""
+    if not invoice_ids:
+        return {}  # as the query would answer, without building it
     rows = (
         LedgerEntry.objects.filter(FEE_ENTRIES, invoice_id__in=invoice_ids)
         .values("invoice_id", "currency")

@@ -21,10 +21,58 @@ from django.db import connection, models
 from django.utils import timezone
 
 
-def insert_rows(model: type[models.Model], rows: list[dict]) -> list[int]:
+class RoundTrip:
+    """Writes that go to the database together.
+
+    On PostgreSQL the statements given to :meth:`execute` are held and sent with
+    the last one (:meth:`send`) as one query string, which psycopg2 sends in one
+    round trip: each statement still sees the effects of those before it, and
+    an error in any fails the call (and the transaction) as it would alone.
+    Elsewhere (SQLite, in-process) each runs when it is given.
+
+    For a service that writes a few rows of several tables per document, the
+    round trips, not the statements, are most of its time.
+    """
+
+    def __init__(self):
+        self.together = connection.vendor == "postgresql"
+        self._statements: list[str] = []
+        self._params: list = []
+
+    def execute(self, sql: str, params=()) -> None:
+        if not self.together:
+            with connection.cursor() as cursor:
+                cursor.execute(sql, params)
+            return
+        self._statements.append(sql)
+        self._params.extend(params)
+
+    def send(self, sql: str | None = None, params=()) -> list[tuple]:
+        """Send the held statements, then ``sql``; return the rows ``sql``
+        returns."""
+        if sql is not None and self.together:
+            self._statements.append(sql)
+            self._params.extend(params)
+        if self.together:
+            if not self._statements:
+                return []
+            sql, params = ";\n".join(self._statements), self._params
+            self._statements, self._params = [], []
+        elif sql is None:
+            return []
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchall() if cursor.description else []
+
+
+def insert_rows(
+    model: type[models.Model], rows: list[dict], *, trip: RoundTrip | None = None
+) -> list[int]:
     """Insert ``rows`` (attribute name → value; defaults for the rest) and return
-    their new ids, in order."""
+    their new ids, in order; with ``trip``, sent last of its statements."""
     if not rows:
+        if trip is not None:
+            trip.send()
         return []
     fields = [f for f in model._meta.concrete_fields if not f.primary_key]
     values = {f.attname: _column(f, rows) for f in fields}
@@ -43,21 +91,30 @@ def insert_rows(model: type[models.Model], rows: list[dict]) -> list[int]:
         f"({', '.join(quote(f.column) for f in fields)}) "
         f"SELECT * FROM unnest({arrays}) RETURNING {quote(model._meta.pk.column)}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [values[f.attname] for f in fields])
-        return [row[0] for row in cursor.fetchall()]
+    returned = (trip or RoundTrip()).send(sql, [values[f.attname] for f in fields])
+    return [row[0] for row in returned]
 
 
 def update_column(
-    model: type[models.Model], column: str, values: dict[int, object]
+    model: type[models.Model],
+    column: str,
+    values: dict[int, object],
+    *,
+    trip: RoundTrip | None = None,
 ) -> None:
     """Set ``column`` of each row by id to its value, in one statement."""
-    update_rows(model, {pk: {column: value} for pk, value in values.items()})
+    update_rows(model, {pk: {column: value} for pk, value in values.items()}, trip=trip)
 
 
-def update_rows(model: type[models.Model], rows: dict[int, dict[str, object]]) -> None:
+def update_rows(
+    model: type[models.Model],
+    rows: dict[int, dict[str, object]],
+    *,
+    trip: RoundTrip | None = None,
+) -> None:
     """Set the fields of each row by id (field name → value, the same fields
-    for every row; a foreign key by its instance or its id) in one statement."""
+    for every row; a foreign key by its instance or its id) in one statement;
+    with ``trip``, held for its round trip."""
     if not rows:
         return
     names = list(next(iter(rows.values())))
@@ -90,13 +147,16 @@ def update_rows(model: type[models.Model], rows: dict[int, dict[str, object]]) -
         _prepared(field, [_db_value(row[name]) for row in rows.values()])
         for name, field in zip(names, fields, strict=True)
     ]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE {table} SET {assignments} FROM unnest(%s::bigint[], {arrays}) "
-            f"AS v(id, {', '.join(columns)}) "
-            f"WHERE {table}.{quote(model._meta.pk.column)} = v.id",
-            [list(rows), *values],
-        )
+    sql = (
+        f"UPDATE {table} SET {assignments} FROM unnest(%s::bigint[], {arrays}) "
+        f"AS v(id, {', '.join(columns)}) "
+        f"WHERE {table}.{quote(model._meta.pk.column)} = v.id"
+    )
+    if trip is None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [list(rows), *values])
+    else:
+        trip.execute(sql, [list(rows), *values])
 
 
 def _db_value(value):

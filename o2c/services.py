@@ -12,7 +12,7 @@ from django.utils.translation import gettext as _
 
 from o2c.errors import ConflictError
 from o2c.models import AuditEvent, Membership, Organization, Role, Sequence
-from o2c.rows import insert_rows, update_rows
+from o2c.rows import RoundTrip, insert_rows, update_rows
 from o2c.tenancy import current_organization
 from o2c.webhooks import event_batch
 
@@ -176,10 +176,12 @@ def transition_many(
     actor: Actor,
     action: str | None = None,
     field: str = "status",
+    trip: RoundTrip | None = None,
 ) -> None:
     """:func:`transition` for many objects of one model that the caller holds
     locked, each given as (object, audit data, extra fields): checked all
-    before any is written, then one UPDATE for all and an audit event each."""
+    before any is written, then one UPDATE for all (held for ``trip``, when
+    given) and an audit event each."""
     moving = [change for change in changes if getattr(change[0], field) != to_status]
     for change in moving:
         _check_transition(change[0], getattr(change[0], field), to_status, field)
@@ -192,6 +194,7 @@ def transition_many(
     update_rows(
         type(moving[0][0]),
         {obj.pk: {name: getattr(obj, name) for name in names} for obj, _, _ in moving},
+        trip=trip,
     )
 
 

@@ -17,6 +17,7 @@ class ReconciliationConfig(AppConfig):
 
 def _register_event_objects():
     """Events show payments, allocations and write-offs as the REST API does."""
+    from o2c.api.serializers import representations
     from o2c.webhooks import register_event_object
     from reconciliation import apis
     from reconciliation.models import Allocation, Payment, WriteOff
@@ -26,6 +27,4 @@ def _register_event_objects():
         (Allocation, "allocation", apis.AllocationOutput),
         (WriteOff, "write_off", apis.WriteOffOutput),
     ]:
-        register_event_object(
-            model, name, lambda objs, s=serializer: s(objs, many=True).data
-        )
+        register_event_object(model, name, representations(serializer))

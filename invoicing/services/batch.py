@@ -34,12 +34,11 @@ from invoicing.models import (
 from invoicing.services.delivery import enqueue_on_commit
 from invoicing.services.invoices import (
     LineInput,
-    invoice_debit,
     keep_discount_as_issued,
+    post_new_invoices,
     priced_lines,
     totals_and_schedule,
 )
-from invoicing.services.ledger import ledger_post
 from o2c.errors import ConflictError, DomainError
 from o2c.money import validate_currency
 from o2c.rows import insert_rows
@@ -259,12 +258,7 @@ def _post(invoices: list[Invoice], *, actor: Actor, email: bool) -> None:
         )
     debited = [invoice for invoice in invoices if invoice.total > 0]
     if debited:
-        ledger_post(
-            postings=[invoice_debit(invoice) for invoice in debited],
-            actor=actor,
-            # New rows: no other transaction sees them, let alone locks them.
-            locked_invoices={invoice.pk: invoice for invoice in debited},
-        )
+        post_new_invoices(debited, actor=actor)
     if email:
         deliveries = InvoiceDelivery.objects.bulk_create(
             InvoiceDelivery(organization=invoice.organization, invoice=invoice)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from copy import copy
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -64,11 +65,21 @@ def invoice_create(
     customer_reference: str = "",
     notes: str = "",
     source: str = Invoice.Source.DIRECT,
+    issue: bool = False,
+    email: bool = True,
     actor: Actor,
 ) -> Invoice:
     """A draft invoice entered directly (or received from another billing system).
 
     ``number`` is for invoices numbered elsewhere; ours are numbered at issue.
+
+    ``issue`` issues it in the same call, as :func:`invoice_issue` right after
+    would (``email`` as there): the same rows, audit trail (``created``, then
+    ``issued`` from draft) and events (``invoice.created`` showing the draft,
+    then ``invoice.issued``), the same numbering. The row is written once,
+    already numbered and open, instead of written as a draft, then locked, read
+    back and updated: a new row is seen by no other transaction, so there is
+    nothing to lock.
     """
     currency = validate_currency(currency or customer.currency)
     if not lines:
@@ -87,10 +98,59 @@ def invoice_create(
         notes=notes,
         source=source,
         lines=[(p, line.item, None) for p, line in zip(priced, lines, strict=True)],
+        issue=issue,
     )
-    audit_record(actor=actor, obj=invoice, action="created", to_status=invoice.status)
-    event_emit("invoice.created", invoice)
+    audit_record(
+        actor=actor, obj=invoice, action="created", to_status=Invoice.Status.DRAFT
+    )
+    if not issue:
+        event_emit("invoice.created", invoice)
+        return invoice
+    event_emit("invoice.created", _as_drafted(invoice, number=number))
+    _post_issued(invoice, actor=actor, email=email)
     return invoice
+
+
+def _set_issued(invoice: Invoice) -> None:
+    """Number a priced draft (unless numbered elsewhere) and set what
+    :func:`invoice_issue` sets, before its row is first written."""
+    invoice.number = invoice.number or next_number("invoice", prefix="INV-")
+    keep_discount_as_issued(invoice)
+    invoice.status = Invoice.Status.OPEN if invoice.total > 0 else Invoice.Status.PAID
+    invoice.issued_at = timezone.now()
+    invoice.settled_date = None if invoice.total else invoice.invoice_date
+
+
+def _as_drafted(invoice: Invoice, *, number: str | None) -> Invoice:
+    """The invoice as ``invoice_create`` alone leaves it: a draft, unnumbered
+    unless numbered elsewhere, nothing open (for its ``invoice.created``)."""
+    draft = copy(invoice)
+    draft.number = number or None
+    draft.status = Invoice.Status.DRAFT
+    draft.issued_at = draft.settled_date = None
+    draft.discount_percent = draft.discount_date = draft.discount_amount = None
+    draft.open_amount = Decimal(0)
+    return draft
+
+
+def _post_issued(invoice: Invoice, *, actor: Actor, email: bool) -> None:
+    """The rest of issuing a new invoice whose row was written issued: its debit
+    in the ledger, the audit event, the events and the email."""
+    issued_status = invoice.status
+    if invoice.total > 0:
+        post_new_invoices([invoice], actor=actor)
+    audit_record(
+        actor=actor,
+        obj=invoice,
+        action="issued",
+        from_status=Invoice.Status.DRAFT,
+        to_status=issued_status,
+    )
+    event_emit("invoice.issued", invoice)
+    if issued_status == Invoice.Status.PAID:  # a zero total: nothing to pay
+        event_emit("invoice.paid", invoice)
+    if email:
+        invoice_delivery_on_issue(invoice=invoice, actor=actor)
 
 
 def priced_lines(lines: list[LineInput], currency: str) -> list[PricedLine]:
@@ -293,6 +353,7 @@ def _new_invoice(
     customer_reference="",
     notes="",
     source,
+    issue: bool = False,
 ) -> Invoice:
     invoice = Invoice(
         organization=current_organization(),
@@ -312,6 +373,7 @@ def _new_invoice(
         lines,
         due_date=due_date,
         duplicate_field="number" if number else "external_id",
+        issue=issue,
     )
     return invoice
 
@@ -348,10 +410,15 @@ def _write_lines_and_schedule(
     *,
     due_date: date | None,
     duplicate_field: str = "external_id",
+    issue: bool = False,
 ) -> None:
-    """Totals and due dates from ``lines``; saves the invoice, its lines and its
-    instalments (the invoice has none of either yet)."""
+    """Totals and due dates from ``lines``; saves the invoice (numbered and
+    issued when ``issue``), its lines and its instalments (the invoice has none
+    of either yet)."""
     schedule = totals_and_schedule(invoice, [p for p, _, _ in lines], due_date=due_date)
+    if issue:
+        # After every check: a refusal leaves the sequence untouched.
+        _set_issued(invoice)
     try:
         # No savepoint: the error leaves the service, whose own atomic block
         # rolls the transaction back.
@@ -445,6 +512,28 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
     if email:
         invoice_delivery_on_issue(invoice=invoice, actor=actor)
     return invoice
+
+
+def post_new_invoices(invoices: list[Invoice], *, actor: Actor) -> None:
+    """Post the debits of invoices whose rows were just written issued (in this
+    transaction: no other sees them, let alone locks them).
+
+    Posted as drafts, as :func:`invoice_issue` posts: the ledger then only sets
+    their open amounts, with no status to derive (the rows' statuses are
+    written already) and so no fees to read (a new invoice has none).
+    """
+    statuses = [invoice.status for invoice in invoices]
+    for invoice in invoices:
+        invoice.status = Invoice.Status.DRAFT
+    try:
+        ledger_post(
+            postings=[invoice_debit(invoice) for invoice in invoices],
+            actor=actor,
+            locked_invoices={invoice.pk: invoice for invoice in invoices},
+        )
+    finally:
+        for invoice, status in zip(invoices, statuses, strict=True):
+            invoice.status = status
 
 
 def invoice_debit(invoice: Invoice, number: str | None = None) -> Posting:

@@ -26,6 +26,7 @@ from decimal import Decimal
 
 from django.db import connection, transaction
 from django.db.models import Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from invoicing.models import Invoice, LedgerEntry
@@ -33,7 +34,7 @@ from invoicing.services.summary import summary_post
 from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import ConflictError, DomainError
 from o2c.money import quantize
-from o2c.rows import update_column
+from o2c.rows import RoundTrip, insert_rows, update_column
 from o2c.services import Actor, transition_many
 from o2c.tenancy import current_organization
 from o2c.webhooks import events_emit
@@ -80,28 +81,49 @@ def ledger_post(
     for posting in postings:
         _check_posting(posting, invoices.get(posting.invoice_id))
     totals = _check_history(postings, invoices)
-    entries = LedgerEntry.objects.bulk_create(
-        [
-            LedgerEntry(
-                organization=organization,
-                customer_id=p.customer_id,
-                invoice_id=p.invoice_id,
-                kind=p.kind,
-                amount=p.amount,
-                currency=p.currency,
-                posting_date=p.posting_date,
-                document_type=p.document_type,
-                document_id=p.document_id,
-                payment_id=p.payment_id,
-                reverses_id=p.reverses_id,
-                memo=p.memo,
-            )
-            for p in postings
-        ]
+    # Every check is done: the invoices' open amounts and statuses, the
+    # summary and the entries go to the database in one round trip, unless a
+    # status depends on the fees, which are read with the entries in the ledger.
+    fee_dependent = _fee_dependent(invoices, totals)
+    entries = _append(organization, postings, RoundTrip()) if fee_dependent else None
+    trip = RoundTrip()
+    _sync_invoices(
+        invoices, totals, fees_by_invoice(fee_dependent), actor=actor, trip=trip
     )
-    _sync_invoices(invoices, totals, actor=actor)
     # After the invoices: the summary's overdue figures read their open amounts.
-    summary_post(postings)
+    summary_post(postings, trip=trip)
+    if entries is not None:
+        trip.send()
+        return entries
+    return _append(organization, postings, trip)
+
+
+def _append(organization, postings: list[Posting], trip: RoundTrip):
+    """The ledger entries of ``postings``, written last of ``trip``."""
+    created_at = timezone.now()
+    rows = [
+        {
+            "organization_id": organization.pk,
+            "customer_id": p.customer_id,
+            "invoice_id": p.invoice_id,
+            "kind": p.kind,
+            "amount": p.amount,
+            "currency": p.currency,
+            "posting_date": p.posting_date,
+            "document_type": p.document_type,
+            "document_id": p.document_id,
+            "payment_id": p.payment_id,
+            "reverses_id": p.reverses_id,
+            "memo": p.memo,
+            "created_at": created_at,
+        }
+        for p in postings
+    ]
+    entries = []
+    for pk, row in zip(insert_rows(LedgerEntry, rows, trip=trip), rows, strict=True):
+        entry = LedgerEntry(pk=pk, **row)
+        entry._state.adding, entry._state.db = False, connection.alias
+        entries.append(entry)
     return entries
 
 
@@ -318,13 +340,15 @@ def _running_balances(
 def _sync_invoices(
     invoices: dict[int, Invoice],
     totals: dict[int, tuple[Decimal, date]],
+    fees: dict[int, Decimal],
     *,
     actor: Actor,
+    trip: RoundTrip,
 ) -> None:
-    """Set cached open amounts from the ledger and derive the payment statuses:
-    one UPDATE per status reached (with the open amounts), one for all the
-    invoices whose open amount alone changes."""
-    fees = _fees_where_needed(invoices, totals)
+    """Set cached open amounts from the ledger and derive the payment statuses
+    (``fees``: those of :func:`_fee_dependent`): one UPDATE per status reached
+    (with the open amounts), one for all the invoices whose open amount alone
+    changes (held for ``trip``)."""
     amount_only, paid = [], []
     moving: dict[str, list] = defaultdict(list)
     for invoice in invoices.values():
@@ -350,31 +374,25 @@ def _sync_invoices(
             amount_only.append(invoice)
     # One UPDATE per status reached; the invoices are locked (ledger_post).
     for status, changes in moving.items():
-        transition_many(changes, to_status=status, actor=actor)
+        transition_many(changes, to_status=status, actor=actor, trip=trip)
     # However it got there: cash, a credit note, a write-off or a discount.
     events_emit("invoice.paid", paid)
-    if len(amount_only) == 1:
-        (invoice,) = amount_only
-        Invoice.objects.filter(pk=invoice.pk).update(open_amount=invoice.open_amount)
-    elif amount_only:
-        update_column(
-            Invoice, "open_amount", {i.pk: i.open_amount for i in amount_only}
-        )
-
-
-def _fees_where_needed(invoices, totals) -> dict[int, Decimal]:
-    """The fees of the issued invoices whose status depends on them: nothing
-    open is paid and less open than the total is partly paid, whatever the fees
-    (they are never negative); between the two, the fees decide."""
-    return fees_by_invoice(
-        [
-            pk
-            for pk, invoice in invoices.items()
-            if invoice.status in Invoice.ISSUED
-            and totals.get(pk, (Decimal(0), None))[0] >= invoice.total
-            and totals.get(pk, (Decimal(0), None))[0] != 0
-        ]
+    update_column(
+        Invoice, "open_amount", {i.pk: i.open_amount for i in amount_only}, trip=trip
     )
+
+
+def _fee_dependent(invoices, totals) -> list[int]:
+    """The issued invoices whose status depends on their fees: nothing open is
+    paid and less open than the total is partly paid, whatever the fees (they
+    are never negative); between the two, the fees decide."""
+    return [
+        pk
+        for pk, invoice in invoices.items()
+        if invoice.status in Invoice.ISSUED
+        and totals.get(pk, (Decimal(0), None))[0] >= invoice.total
+        and totals.get(pk, (Decimal(0), None))[0] != 0
+    ]
 
 
 def unapplied_by_payment(payment_ids) -> dict[int, Decimal]:

@@ -47,6 +47,7 @@ from decimal import Decimal
 from django.db import connection
 
 from invoicing.models import ReceivablesSummary
+from o2c.rows import RoundTrip
 from o2c.tenancy import current_organization
 
 SUMMARY = "invoicing_receivablessummary"
@@ -77,9 +78,10 @@ def _open_invoice_figures(organization_id: int, customer: str, currency: str, to
     )
 
 
-def summary_post(postings: Iterable) -> None:
+def summary_post(postings: Iterable, *, trip: RoundTrip | None = None) -> None:
     """Add ``postings`` (:class:`~invoicing.services.ledger.Posting`) to the
-    summary, after the ledger service has brought their invoices in step."""
+    summary, after the ledger service has brought their invoices in step (or
+    held its statements for ``trip``, before this one)."""
     deltas: dict[tuple[int, str], list[Decimal]] = defaultdict(
         lambda: [Decimal(0), Decimal(0), Decimal(0)]
     )
@@ -120,6 +122,9 @@ def summary_post(postings: Iterable) -> None:
         "overdue = excluded.overdue, oldest_due_date = excluded.oldest_due_date, "
         "next_due_date = excluded.next_due_date"
     )
+    if trip is not None:
+        trip.execute(sql, params)
+        return
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
 

@@ -9,7 +9,7 @@ query string also carries pagination and other parameters.
 """
 
 import difflib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from django.db import models
 from django.http import QueryDict
@@ -128,3 +128,24 @@ class ModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DecimalField: PlainDecimalField,
     }
+
+
+def representations(serializer_class) -> Callable[[list], list[dict]]:
+    """A function showing a list of instances as ``serializer_class(objs,
+    many=True).data`` does, for the events of a model.
+
+    One serializer, made on first use, serves every call: a serializer builds its
+    fields (and a model serializer derives them from the model) each time it is
+    made, which for one invoice or payment event costs more than showing it.
+    Showing an instance only reads it (no request, no context), so the one
+    serializer can be shared.
+    """
+    serializer = None
+
+    def represent(objects: list) -> list[dict]:
+        nonlocal serializer
+        if serializer is None:
+            serializer = serializer_class()
+        return [serializer.to_representation(obj) for obj in objects]
+
+    return represent

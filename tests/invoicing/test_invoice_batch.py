@@ -283,3 +283,23 @@ def test_issued_in_a_batch_an_invoice_keeps_its_early_payment_discount(api, org)
         invoice = Invoice.objects.get()
         assert str(invoice.discount_date) == "2026-03-12"
         assert invoice.discount_amount == Decimal("2.88")
+
+
+def test_the_answer_reads_nothing_per_invoice(api, org, customers):
+    """Twenty invoices cost the queries of five: the customers are read in one
+    query, the rows written one INSERT per table, and the answer shows what was
+    written (a new invoice has no payment prediction yet: none is read)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    counts = []
+    for size in (1, 5, 20):  # the first takes the API key and creates the sequence
+        items = [
+            item_of(customers, i) | {"external_id": f"Q{size}-{i}"} for i in range(size)
+        ]
+        with CaptureQueriesContext(connection) as queries:
+            response = post(api, {"issue": True, "invoices": items})
+        assert response.status_code == 201
+        assert [i["prediction"] for i in response.json()["invoices"]] == [None] * size
+        counts.append(len(queries))
+    assert counts[1] == counts[2]
