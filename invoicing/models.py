@@ -100,6 +100,19 @@ class Invoice(TenantModel):
                 name="invoice_status_due_idx",
             ),
             models.Index(fields=["organization", "-id"], name="invoice_org_id_idx"),
+            # Lists newest first by status, and of the open ones (overdue):
+            # with only the two above, PostgreSQL took other tenants' newer
+            # invoices for this one's and walked the primary key backwards
+            # through all of them (a second at 2,000,000 invoices and 200
+            # tenants) to fill a page.
+            models.Index(
+                fields=["organization", "status", "-id"], name="invoice_status_id_idx"
+            ),
+            models.Index(
+                fields=["organization", "-id"],
+                condition=models.Q(status__in=["open", "partially_paid"]),
+                name="invoice_open_id_idx",
+            ),
             # Open receivables per customer and currency (balances, overdue): a
             # small partial index, since most invoices of a mature book are paid.
             models.Index(
