@@ -40,7 +40,7 @@ from collecting.services.commitments import (
 )
 from invoicing.models import Invoice
 from o2c.errors import DomainError
-from o2c.numbers import number_example
+from o2c.numbers import NotANumber, number_example, parse_number
 from o2c.roles import role_can
 from o2c.views import actor_of, capability_required, is_htmx
 from orders.forms import AmountField, BusinessDateField, show_domain_error
@@ -241,8 +241,8 @@ def _summary(form, choosable, rows) -> dict:
     for row in rows.forms if rows.is_bound else []:
         typed = (row.data.get(row.add_prefix("amount")) or "").strip()
         try:
-            scheduled += Decimal(typed.replace(",", "")) if typed else Decimal(0)
-        except ArithmeticError:
+            scheduled += parse_number(typed) if typed else Decimal(0)
+        except NotANumber:
             unreadable = True
     if not rows.is_bound:
         scheduled = sum(

@@ -9,7 +9,7 @@ with an empty row body when the account has left today's queue.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import PurePath
 
 from django import forms
@@ -61,6 +61,7 @@ from o2c.dates import OrgDateField, parse_org_date
 from o2c.errors import DomainError
 from o2c.models import Role
 from o2c.money import minor_units, quantize
+from o2c.numbers import NotANumber, number_example, parse_number
 from o2c.roles import role_can
 from o2c.templatetags.o2c_tags import orgdate
 from o2c.views import actor_of, capability_required, is_htmx
@@ -379,16 +380,17 @@ def _parsed_date(raw: str, *, field: str, label: str) -> date | None:
 
 
 def _parsed_amount(raw: str, *, field: str) -> Decimal:
-    """An amount as typed: thousands separators are dropped, the decimal is a point."""
+    """An amount as the organization writes numbers (1,250.00 in en, 1.250,00 in
+    de), or plain, as every form's number input reads it (:mod:`o2c.numbers`)."""
     try:
-        amount = Decimal(raw.replace(",", "").replace(" ", ""))
-    except InvalidOperation:
+        return parse_number(raw)
+    except NotANumber:
         raise DomainError(
-            "invalid", _("Enter the amount as a number, e.g. 1250.00."), field=field
+            "invalid",
+            _("Enter the amount as a number, e.g. %(example)s.")
+            % {"example": number_example()},
+            field=field,
         ) from None
-    if not amount.is_finite():
-        raise DomainError("invalid", _("Enter the amount as a number."), field=field)
-    return amount
 
 
 def _in_queue(entry: WorklistEntry, today: date) -> bool:

@@ -20,6 +20,7 @@ from o2c.dates import OrgDateInput
 from o2c.errors import DomainError
 from o2c.money import format_amount as format_money_amount
 from o2c.money import known_locale
+from o2c.numbers import format_number
 from o2c.tenancy import current_organization_or_none
 
 register = template.Library()
@@ -84,6 +85,15 @@ def quantity(value):
     return format_decimal(
         normalized, locale=known_locale(_locale()), decimal_quantization=False
     )
+
+
+@register.filter
+def typed_number(value):
+    """A number as an input shows it for typing over: the organization's locale
+    (1.250,00 in de), every decimal kept, so the server reads it back exactly."""
+    if value is None or value == "":
+        return ""
+    return format_number(value)
 
 
 @register.filter

@@ -13,20 +13,40 @@
       minimumFractionDigits: units,
       maximumFractionDigits: units,
     }).format(value);
-    return { plain: value.toFixed(units), shown: grouped + " " + box.dataset.currency };
+    return { typed: grouped, shown: grouped + " " + box.dataset.currency };
   }
 
-  // A typed amount in minor units (as the server reads it: separators dropped).
-  function typedMinor(text, units) {
-    var cleaned = text.replace(/[,\s]/g, "");
-    if (!/^\d+(\.\d*)?$/.test(cleaned)) return NaN;
-    return Math.round(Number(cleaned) * Math.pow(10, units));
+  function escaped(text) {
+    return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   }
 
-  function amountCheck(input, ticked, total, units) {
+  // A typed amount in minor units, read as the server reads it (o2c.numbers):
+  // as the locale writes numbers (1,250.00 en, 1.250,00 de), else plain (12.5).
+  function typedMinor(text, units, locale) {
+    var group = ",", decimal = ".";
+    new Intl.NumberFormat(locale).formatToParts(12345.6).forEach(function (part) {
+      if (part.type === "group") group = part.value;
+      if (part.type === "decimal") decimal = part.value;
+    });
+    var cleaned = text.trim();
+    if (/^\s$/.test(group)) cleaned = cleaned.replace(/\s/g, group);
+    var g = escaped(group), d = escaped(decimal);
+    var local = new RegExp("^(\\d{1,3}(" + g + "\\d{3})+|\\d+)(" + d + "\\d+)?$");
+    var number;
+    if (local.test(cleaned)) {
+      number = cleaned.split(group).join("").split(decimal).join(".");
+    } else if (/^\d+(\.\d+)?$/.test(cleaned)) {
+      number = cleaned;
+    } else {
+      return NaN;
+    }
+    return Math.round(Number(number) * Math.pow(10, units));
+  }
+
+  function amountCheck(input, ticked, total, units, locale) {
     var check = input.parentElement.querySelector("[data-amount-check]");
     if (!check) return;
-    var amount = typedMinor(input.value, units);
+    var amount = typedMinor(input.value, units, locale);
     check.classList.remove("text-danger");
     if (ticked.count === 0) {
       check.textContent = "Tick the invoices it is for.";
@@ -58,8 +78,8 @@
     });
     panel.querySelectorAll("[data-promise-amount]").forEach(function (input) {
       // The amount follows the ticks until the collector types one.
-      if (!input.hasAttribute("data-edited")) input.value = total.plain;
-      amountCheck(input, ticked, total, units);
+      if (!input.hasAttribute("data-edited")) input.value = total.typed;
+      amountCheck(input, ticked, total, units, box.dataset.locale || "en");
     });
   }
 

@@ -411,3 +411,57 @@ def test_a_section_row_acts_in_its_own_panel(org, day):
 
     assert f'id="panel-callbacks-{entry.pk}"' in noted.content.decode()
     assert "Note added." in text(noted.content.decode())
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("locale", "typed", "promised"),
+    [
+        ("de", "12,50", "12.50"),
+        ("de", "1.250,00", "1250.00"),
+        ("de", "12.5", "12.50"),  # not the locale's grouping: read plain
+        ("en", "1,250.00", "1250.00"),
+    ],
+)
+def test_a_promise_amount_is_read_as_the_organization_writes_numbers(
+    org, day, locale, typed, promised
+):
+    org.locale = locale
+    org.save(update_fields=["locale"])
+    entry = day["entries"]["Crane"]
+
+    response = client_for(day["carla"]).post(
+        f"/collections/my-day/{entry.pk}/promise/",
+        {"amount": typed, "promised_date": "2026-02-20",
+         "invoices": [day["Crane invoice"].pk]},
+        headers={"HX-Request": "true"},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    with tenant_context(org):
+        promise = PromiseToPay.objects.get(customer=day["Crane"])
+        assert promise.amount == Decimal(promised)
+
+
+@pytest.mark.django_db
+def test_a_promise_amount_in_another_grouping_is_refused_with_an_example(org, day):
+    org.locale = "de"
+    org.save(update_fields=["locale"])
+    entry = day["entries"]["Crane"]
+    panel = client_for(day["carla"]).get(f"/collections/my-day/{entry.pk}/panel/")
+    # The suggested amount (the ticked invoice's 500.00) is written the German
+    # way, so it reads back as itself.
+    amount = re.search(r'<input[^>]*name="amount"[^>]*>', panel.content.decode())
+    assert 'value="500,00"' in amount.group(0)
+
+    response = client_for(day["carla"]).post(
+        f"/collections/my-day/{entry.pk}/promise/",
+        {"amount": "1,250.00", "promised_date": "2026-02-20",
+         "invoices": [day["Crane invoice"].pk]},
+        headers={"HX-Request": "true"},
+    )  # fmt: skip
+
+    assert response.status_code == 422
+    assert "1.250,00" in text(response.content.decode())
+    with tenant_context(org):
+        assert not PromiseToPay.objects.filter(customer=day["Crane"]).exists()
