@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -130,6 +131,19 @@ def fetch_all(sql: str, params, *, jit: bool = True) -> list[tuple]:
             cursor.execute("SET LOCAL jit = off")
         cursor.execute(sql, params)
         return cursor.fetchall()
+
+
+@contextmanager
+def serial_plan():
+    """Within it, PostgreSQL plans the report reads without parallel workers:
+    for a query it wrongly expects to read millions of rows (one tenant's
+    newest entries, say), starting the workers costs more than the read."""
+    database = report_database()
+    with transaction.atomic(using=database):
+        if connections[database].vendor == "postgresql":
+            with connections[database].cursor() as cursor:
+                cursor.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        yield
 
 
 def table(model) -> str:

@@ -20,9 +20,10 @@ from django.utils.translation import gettext_lazy as _
 
 from invoicing.models import LedgerEntry
 from o2c.errors import DomainError
+from o2c.replica import report_database
 from o2c.tenancy import current_organization
 from reports.models import MetricsSnapshot, MonthEndFigure
-from reports.selectors.common import add_months, month_end
+from reports.selectors.common import add_months, month_end, serial_plan
 from reports.selectors.metrics import (
     LOOKBACK_MONTHS,
     MetricSeries,
@@ -48,19 +49,21 @@ def snapshot_is_stale(snapshot: MetricsSnapshot | None) -> bool:
     """Whether the stored month-end figures may differ from the ledger's."""
     if snapshot is None or snapshot.through_month != last_closed_month():
         return True
-    # Walked in id order through ``ledger_org_id_idx`` (organization, id): the
-    # organization's entries since the mark, and no others. Asked as a bare
-    # EXISTS, the planner took other tenants' newer ids for this one's, expected
-    # a match at once and scanned the whole table to find none.
-    since = (
-        LedgerEntry.objects.filter(
-            pk__gt=snapshot.ledger_high_water,
-            posting_date__lte=month_end(snapshot.through_month),
+    # Counted, not asked for the first: ``ledger_org_id_idx`` (organization,
+    # id, carrying the posting date) answers it alone, reading only this
+    # organization's entries since the mark. Asked for the first one (EXISTS,
+    # or ORDER BY id LIMIT 1), PostgreSQL took later tenants' ids for this
+    # one's, expected a match at once on the primary key and walked them all.
+    with serial_plan():
+        return (
+            LedgerEntry.objects.using(report_database())
+            .filter(
+                pk__gt=snapshot.ledger_high_water,
+                posting_date__lte=month_end(snapshot.through_month),
+            )
+            .count()
+            > 0
         )
-        .order_by("pk")
-        .values_list("pk", flat=True)[:1]
-    )
-    return bool(list(since))
 
 
 def profiles_are_old(snapshot: MetricsSnapshot | None) -> bool:
