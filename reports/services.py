@@ -39,6 +39,7 @@ from django.utils.translation import gettext
 
 from invoicing.models import LedgerEntry, PortalAccess
 from invoicing.portal import portal_link_issue
+from o2c import celery
 from o2c.document_language import speaking
 from o2c.errors import DomainError
 from o2c.jobs import job_claim
@@ -270,9 +271,9 @@ def export_job_create(*, spec: exports.ExportSpec, actor: Actor) -> Job:
         to_status=job.status,
         data={"kind": spec.kind, "format": spec.format},
     )
-    from reports.tasks import run_export  # the task calls this module
-
-    transaction.on_commit(partial(run_export.delay, organization.pk, job.pk))
+    transaction.on_commit(
+        partial(celery.enqueue, "reports.run_export", organization.pk, job.pk)
+    )
     return job
 
 

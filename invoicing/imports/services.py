@@ -86,6 +86,7 @@ from invoicing.models import (
 from invoicing.services.invoices import invoice_debit
 from invoicing.services.ledger import Posting, ledger_post
 from invoicing.status import fees_by_invoice, payment_status
+from o2c import celery
 from o2c.errors import DomainError
 from o2c.jobs import job_claim, storable
 from o2c.models import AuditEvent, Job, Role, Sequence
@@ -184,9 +185,9 @@ def import_job_create(
         to_status=job.status,
         data={"file": file.name, "sha256": job.input_sha256, "kind": kind},
     )
-    from invoicing.imports.tasks import run_import  # the task calls this module
-
-    transaction.on_commit(partial(run_import.delay, organization.pk, job.pk))
+    transaction.on_commit(
+        partial(celery.enqueue, "invoicing.run_import", organization.pk, job.pk)
+    )
     return job
 
 
