@@ -38,6 +38,7 @@ from django.utils.translation import gettext as _
 from invoicing.models import CreditNote, Invoice, InvoiceDelivery, PortalAccess
 from invoicing.portal import portal_link_issue
 from invoicing.services.email_text import invoice_email_render
+from o2c import celery
 from o2c.document_language import speaking
 from o2c.errors import ConflictError, DomainError
 from o2c.services import Actor, audit_record, lock, transition
@@ -182,13 +183,10 @@ def _schedule(*, actor: Actor, invoice=None, credit_note=None) -> InvoiceDeliver
 
 
 def enqueue_on_commit(delivery: InvoiceDelivery) -> None:
-    # The task module imports this one.
-    from invoicing.tasks import send_invoice_delivery
-
     organization_id, delivery_id = delivery.organization_id, delivery.pk
 
     def enqueue():
-        send_invoice_delivery.delay(organization_id, delivery_id)
+        celery.enqueue("invoicing.send_invoice_delivery", organization_id, delivery_id)
 
     # robust: a broker outage must not fail a request whose transaction has
     # already committed; the row stays pending, visible to a person. (A named

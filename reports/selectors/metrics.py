@@ -45,7 +45,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Case, IntegerField, Q, Sum, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    IntegerField,
+    OuterRef,
+    Q,
+    Sum,
+    Value,
+    When,
+)
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
@@ -200,8 +209,15 @@ def ledger_month_sums(
     ends = [month_end(m) for m in months]
     index_of = {month: index for index, month in enumerate(months)}
     group = ("customer__collector_id", "customer__segment", "currency")
+    # A reversal's original is looked up for reversals only (AND evaluates left
+    # to right): a join of the ledger to itself would hash every entry.
     sales = Q(kind__in=SALES_KINDS) | Q(
-        kind=LedgerEntry.Kind.REVERSAL, reverses__kind__in=SALES_KINDS
+        Q(kind=LedgerEntry.Kind.REVERSAL),
+        Exists(
+            LedgerEntry.objects.filter(
+                pk=OuterRef("reverses_id"), kind__in=SALES_KINDS
+            ).order_by()
+        ),
     )
     rows = (
         LedgerEntry.objects.filter(invoice__isnull=False, posting_date__lte=ends[-1])
