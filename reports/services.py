@@ -393,10 +393,13 @@ def statement_email_request(
         data={"customer": customer.number, "recipients": recipients},
     )
     if recipients:
-        from reports.tasks import send_statement  # the task calls this module
-
         transaction.on_commit(
-            partial(send_statement.delay, organization.pk, delivery.pk)
+            partial(
+                celery.enqueue,
+                "reports.send_statement",
+                organization.pk,
+                delivery.pk,
+            )
         )
     return delivery
 

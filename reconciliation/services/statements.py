@@ -33,6 +33,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
+from o2c import celery
 from o2c.errors import DomainError
 from o2c.jobs import job_claim as claim_job
 from o2c.jobs import storable
@@ -384,9 +385,11 @@ def statement_import_job_create(
         to_status=job.status,
         data={"file": file.name, "bank_account": bank_account.pk},
     )
-    from reconciliation.tasks import import_statement  # the task calls this module
-
-    transaction.on_commit(partial(import_statement.delay, organization.pk, job.pk))
+    transaction.on_commit(
+        partial(
+            celery.enqueue, "reconciliation.import_statement", organization.pk, job.pk
+        )
+    )
     return job
 
 
@@ -491,7 +494,12 @@ def matching_job_create(*, line_ids: list[int], actor: Actor, requested_by=None)
             "import_job": getattr(requested_by, "pk", None),
         },
     )
-    from reconciliation.tasks import match_statement_lines
-
-    transaction.on_commit(partial(match_statement_lines.delay, organization.pk, job.pk))
+    transaction.on_commit(
+        partial(
+            celery.enqueue,
+            "reconciliation.match_statement_lines",
+            organization.pk,
+            job.pk,
+        )
+    )
     return job
