@@ -383,6 +383,13 @@ class LedgerEntry(TenantModel):
                 condition=models.Q(invoice__isnull=True),
                 name="ledger_on_account_date_idx",
             ),
+            # Reversals by posting date: the metrics read the voids of invoices
+            # and fees (negative sales) apart from the pass over every entry.
+            models.Index(
+                fields=["organization", "posting_date"],
+                condition=models.Q(kind="reversal"),
+                name="ledger_reversal_date_idx",
+            ),
         ]
 
 

@@ -44,17 +44,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import chain
 
-from django.db.models import (
-    Case,
-    Exists,
-    IntegerField,
-    OuterRef,
-    Q,
-    Sum,
-    Value,
-    When,
-)
+from django.db.models import Case, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
@@ -209,17 +201,7 @@ def ledger_month_sums(
     ends = [month_end(m) for m in months]
     index_of = {month: index for index, month in enumerate(months)}
     group = ("customer__collector_id", "customer__segment", "currency")
-    # A reversal's original is looked up for reversals only (AND evaluates left
-    # to right): a join of the ledger to itself would hash every entry.
-    sales = Q(kind__in=SALES_KINDS) | Q(
-        Q(kind=LedgerEntry.Kind.REVERSAL),
-        Exists(
-            LedgerEntry.objects.filter(
-                pk=OuterRef("reverses_id"), kind__in=SALES_KINDS
-            ).order_by()
-        ),
-    )
-    rows = (
+    entries = (
         LedgerEntry.objects.filter(invoice__isnull=False, posting_date__lte=ends[-1])
         .order_by()
         .annotate(
@@ -233,8 +215,19 @@ def ledger_month_sums(
             ),
         )
         .values(*group, "month", "due_month", "due_on_end")
-        .annotate(movement=Sum("amount"), credit_sales=Sum("amount", filter=sales))
     )
+    rows = entries.annotate(
+        movement=Sum("amount"),
+        credit_sales=Sum("amount", filter=Q(kind__in=SALES_KINDS)),
+    )
+    # Voids of invoices and fees are negative sales: the few reversals, read
+    # apart through ``ledger_reversal_date_idx`` with their originals, so that
+    # the pass over every entry joins no second copy of the ledger.
+    voided_sales = entries.filter(
+        kind=LedgerEntry.Kind.REVERSAL,
+        reverses__kind__in=SALES_KINDS,
+        posting_date__gte=months[0],
+    ).annotate(movement=Value(0), credit_sales=Sum("amount"))
     balances: dict[ScopeKey, Decimal] = defaultdict(Decimal)
     movements: dict[ScopeKey, dict[date, Decimal]] = defaultdict(
         lambda: defaultdict(Decimal)
@@ -243,7 +236,7 @@ def ledger_month_sums(
     result: dict[ScopeKey, dict[date, MonthSums]] = defaultdict(
         lambda: {month: MonthSums() for month in months}
     )
-    for row in rows:
+    for row in chain(rows, voided_sales):
         currency = row["currency"]
         movement = exact(row["movement"], currency)
         month = _as_date(row["month"])

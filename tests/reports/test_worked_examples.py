@@ -6,7 +6,9 @@ from decimal import Decimal
 import pytest
 import time_machine
 
+from invoicing.services.invoices import invoice_void
 from o2c.errors import DomainError
+from o2c.services import Actor
 from reports.selectors.aging import make_buckets, parse_boundaries
 from reports.selectors.metrics import (
     ar_turnover,
@@ -135,3 +137,25 @@ def test_receivables_from_before_the_window_stay_current_until_due(tenant):
     assert april.overdue == D("2000.00")
     assert april.credit_sales == 0
     assert april.percent_current == D("97.01")  # 65,000 / 67,000
+
+
+@pytest.mark.django_db
+@time_machine.travel("2026-05-15 12:00 +0000", tick=False)
+def test_voided_invoices_are_negative_credit_sales_in_the_month_of_the_void(tenant):
+    """March: 10,000 and 4,000 invoiced, the 4,000 voided in March; April:
+    6,000 invoiced and the 10,000 voided. March sold 10,000 net, April -4,000;
+    a credit note, by contrast, counts as collected, not as a negative sale."""
+    customer = CustomerFactory()
+    big = issued_invoice(customer, "10000.00", invoice_date=date(2026, 3, 5))
+    small = issued_invoice(customer, "4000.00", invoice_date=date(2026, 3, 6))
+    issued_invoice(customer, "6000.00", invoice_date=date(2026, 4, 2))
+    actor = Actor.system("test")
+    invoice_void(invoice=small, actor=actor, void_date=date(2026, 3, 20))
+    invoice_void(invoice=big, actor=actor, void_date=date(2026, 4, 8))
+    sums, months, _ = month_sums(months=2, stored=False)
+    (series,) = metric_series(sums=sums, months=months, in_base=False)
+    march, april = series.months
+    assert march.credit_sales == D("10000.00")
+    assert march.receivables == D("10000.00")
+    assert april.credit_sales == D("-4000.00")
+    assert april.receivables == D("6000.00")
