@@ -34,6 +34,7 @@ from invoicing.models import (
 from invoicing.services.delivery import enqueue_on_commit
 from invoicing.services.invoices import (
     LineInput,
+    as_drafted,
     keep_discount_as_issued,
     post_new_invoices,
     priced_lines,
@@ -94,6 +95,7 @@ def invoice_batch_create(
             drafts.append(_checked_draft(organization, item))
     _check_duplicates(drafts)
     created = [invoice for invoice, _ in drafts]
+    given_numbers = [invoice.number for invoice in created]  # numbered elsewhere
     if issue:
         _issued_state(created)
     _insert(drafts)
@@ -101,8 +103,17 @@ def invoice_batch_create(
         audit_record(
             actor=actor, obj=invoice, action="created", to_status=Invoice.Status.DRAFT
         )
-    # Written with the batch's other events in one INSERT (audit_batch).
-    events_emit("invoice.created", created)
+    # invoice.created shows the draft, as one ``invoice_create`` with ``issue``
+    # shows it. Written with the batch's other events in one INSERT (audit_batch).
+    events_emit(
+        "invoice.created",
+        [
+            as_drafted(invoice, number=number)
+            for invoice, number in zip(created, given_numbers, strict=True)
+        ]
+        if issue
+        else created,
+    )
     if issue:
         _post(created, actor=actor, email=email)
         events_emit("invoice.issued", created)

@@ -106,7 +106,7 @@ def invoice_create(
     if not issue:
         event_emit("invoice.created", invoice)
         return invoice
-    event_emit("invoice.created", _as_drafted(invoice, number=number))
+    event_emit("invoice.created", as_drafted(invoice, number=number))
     _post_issued(invoice, actor=actor, email=email)
     return invoice
 
@@ -121,7 +121,7 @@ def _set_issued(invoice: Invoice) -> None:
     invoice.settled_date = None if invoice.total else invoice.invoice_date
 
 
-def _as_drafted(invoice: Invoice, *, number: str | None) -> Invoice:
+def as_drafted(invoice: Invoice, *, number: str | None) -> Invoice:
     """The invoice as ``invoice_create`` alone leaves it: a draft, unnumbered
     unless numbered elsewhere, nothing open (for its ``invoice.created``)."""
     draft = copy(invoice)

@@ -8,7 +8,7 @@ from django.db.models import Sum
 
 from invoicing.models import Invoice, InvoiceDelivery, InvoiceLine, LedgerEntry
 from o2c.checks import run_ledger_checks
-from o2c.models import AuditEvent
+from o2c.models import AuditEvent, Event
 from o2c.tenancy import tenant_context
 from orders.models import Item
 from tests.factories import CustomerFactory, PaymentTermFactory, issued_invoice
@@ -303,3 +303,31 @@ def test_the_answer_reads_nothing_per_invoice(api, org, customers):
         assert [i["prediction"] for i in response.json()["invoices"]] == [None] * size
         counts.append(len(queries))
     assert counts[1] == counts[2]
+
+
+def test_each_invoice_tells_integrations_what_one_by_one_would(api, org, customers):
+    """``invoice.created`` shows the draft (unnumbered, nothing open), then
+    ``invoice.issued`` the issued invoice, as ``POST /invoices/`` with ``issue``
+    does: a webhook consumer cannot tell a batch from single calls."""
+    response = post(api, {"issue": True, "invoices": [item_of(customers, 0)]})
+
+    assert response.status_code == 201, response.json()
+    with tenant_context(org):
+        invoice = Invoice.objects.get()
+        events = [
+            (event.type, event.data)
+            for event in Event.objects.filter(object_id=str(invoice.pk)).order_by("id")
+        ]
+    assert [kind for kind, _ in events] == ["invoice.created", "invoice.issued"]
+    created, issued = events[0][1], events[1][1]
+    assert (created["status"], created["number"], created["open_amount"]) == (
+        "draft",
+        None,
+        "0.00",
+    )
+    assert created["issued_at"] is None
+    assert (issued["status"], issued["number"], issued["open_amount"]) == (
+        "open",
+        invoice.number,
+        "144.00",
+    )
