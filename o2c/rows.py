@@ -15,6 +15,7 @@ validation, no signals, no ``save()`` (none of the project's models rely on them
 from __future__ import annotations
 
 import json
+from functools import cache
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
@@ -74,7 +75,7 @@ def insert_rows(
         if trip is not None:
             trip.send()
         return []
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
+    fields = _fields(model)
     values = {f.attname: _column(f, rows) for f in fields}
     if connection.vendor != "postgresql":
         created = model._base_manager.bulk_create(
@@ -84,15 +85,29 @@ def insert_rows(
             ]
         )
         return [obj.pk for obj in created]
+    returned = (trip or RoundTrip()).send(
+        _insert_sql(model), [values[f.attname] for f in fields]
+    )
+    return [row[0] for row in returned]
+
+
+@cache
+def _fields(model: type[models.Model]) -> list[models.Field]:
+    return [f for f in model._meta.concrete_fields if not f.primary_key]
+
+
+@cache
+def _insert_sql(model: type[models.Model]) -> str:
+    """The INSERT of a model's rows (made once: for one invoice's few rows,
+    typing every column again cost as much as the database's work)."""
     quote = connection.ops.quote_name
+    fields = _fields(model)
     arrays = ", ".join(f"%s::{_array_type(f)}" for f in fields)
-    sql = (
+    return (
         f"INSERT INTO {quote(model._meta.db_table)} "
         f"({', '.join(quote(f.column) for f in fields)}) "
         f"SELECT * FROM unnest({arrays}) RETURNING {quote(model._meta.pk.column)}"
     )
-    returned = (trip or RoundTrip()).send(sql, [values[f.attname] for f in fields])
-    return [row[0] for row in returned]
 
 
 def update_column(
@@ -184,6 +199,7 @@ def _column(field: models.Field, rows: list[dict]) -> list:
     return column
 
 
+@cache
 def _array_type(field: models.Field) -> str:
     if isinstance(field, models.JSONField):
         return "jsonb[]"
