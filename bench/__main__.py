@@ -117,6 +117,7 @@ def main(argv=None) -> int:
         months=options.months,
         seed=options.seed,
     )
+    setup.vacuum_if_unattended()
     results = {
         "database": _redacted(options.database_url),
         "organization": organization.slug,

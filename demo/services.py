@@ -148,8 +148,11 @@ def seed_demo(
             connection.ops.quote_name(apps.get_model(label)._meta.db_table)
             for label in result.tables
         )
+        # Fresh statistics for the planner and, outside a transaction (VACUUM
+        # cannot run in one), the visibility map that index-only scans read.
+        command = "ANALYZE" if connection.in_atomic_block else "VACUUM (ANALYZE)"
         with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {tables}")  # fresh statistics for the planner
+            cursor.execute(f"{command} {tables}")
     return result
 
 
