@@ -169,10 +169,12 @@ def test_a_finance_user_edits_the_german_reminder_and_previews_it_for_a_customer
 
     page.get_by_label("Vorschau für den Kunden").fill("Müller")
     preview = page.locator("#email-preview")
-    # The preview follows the typing: wait for the text as last typed.
+    # The preview follows the typing: wait for the text as last typed (a
+    # preview of the text half typed, "{{ invoices_", may come first).
     page.wait_for_function(
-        "() => (document.querySelector('#preview-body') || {innerHTML: ''})"
-        ".innerHTML.includes('</b>.')"
+        "() => { const body = (document.querySelector('#preview-body') || "
+        "{innerHTML: ''}).innerHTML; "
+        "return body.includes('</b>.') && !body.includes('{{'); }"
     )
     assert page.locator("#preview-subject").inner_text() == (
         "Erinnerung: 1.500,00 EUR offen"
