@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -60,6 +62,21 @@ def task_for(kind: str) -> str | None:
         if pattern.endswith("*") and kind.startswith(pattern[:-1]):
             return task_name
     return None
+
+
+def job_enqueue_on_commit(job: Job) -> None:
+    """Start the task registered for ``job``'s kind once the transaction that
+    queued the job commits (if the enqueue is lost, :func:`jobs_sweep` brings
+    it back)."""
+    transaction.on_commit(partial(_enqueue, job.kind, job.organization_id, job.pk))
+
+
+def _enqueue(kind: str, organization_id: int, job_id: int) -> None:
+    if task_for(kind) is None:
+        # A web process has not imported the apps' task modules, which
+        # register their kinds (workers do at start): run the discovery once.
+        celery.app.loader.import_default_modules()
+    celery.enqueue(task_for(kind), organization_id, job_id)
 
 
 def _dead_before(now):

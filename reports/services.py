@@ -42,7 +42,7 @@ from invoicing.portal import portal_link_issue
 from o2c import celery
 from o2c.document_language import speaking
 from o2c.errors import DomainError
-from o2c.jobs import job_claim
+from o2c.jobs import job_claim, job_enqueue_on_commit
 from o2c.models import Job, Role
 from o2c.replica import report_reads
 from o2c.services import Actor, audit_record, transition
@@ -271,9 +271,7 @@ def export_job_create(*, spec: exports.ExportSpec, actor: Actor) -> Job:
         to_status=job.status,
         data={"kind": spec.kind, "format": spec.format},
     )
-    transaction.on_commit(
-        partial(celery.enqueue, "reports.run_export", organization.pk, job.pk)
-    )
+    job_enqueue_on_commit(job)
     return job
 
 

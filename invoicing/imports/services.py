@@ -47,7 +47,6 @@ from collections import defaultdict
 from contextlib import contextmanager
 from datetime import datetime, time
 from decimal import Decimal
-from functools import partial
 
 from django.core.files.storage import default_storage
 from django.db import (
@@ -86,9 +85,8 @@ from invoicing.models import (
 from invoicing.services.invoices import invoice_debit
 from invoicing.services.ledger import Posting, ledger_post
 from invoicing.status import fees_by_invoice, payment_status
-from o2c import celery
 from o2c.errors import DomainError
-from o2c.jobs import job_claim, storable
+from o2c.jobs import job_claim, job_enqueue_on_commit, storable
 from o2c.models import AuditEvent, Job, Role, Sequence
 from o2c.money import quantize
 from o2c.services import Actor, audit_record, next_number, transition
@@ -185,9 +183,7 @@ def import_job_create(
         to_status=job.status,
         data={"file": file.name, "sha256": job.input_sha256, "kind": kind},
     )
-    transaction.on_commit(
-        partial(celery.enqueue, "invoicing.run_import", organization.pk, job.pk)
-    )
+    job_enqueue_on_commit(job)
     return job
 
 

@@ -26,17 +26,15 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import partial
 
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.text import get_valid_filename
 
-from o2c import celery
 from o2c.errors import DomainError
 from o2c.jobs import job_claim as claim_job
-from o2c.jobs import storable
+from o2c.jobs import job_enqueue_on_commit, storable
 from o2c.models import Job, Role
 from o2c.money import exact_amount, validate_currency
 from o2c.services import Actor, audit_record, transition
@@ -385,11 +383,7 @@ def statement_import_job_create(
         to_status=job.status,
         data={"file": file.name, "bank_account": bank_account.pk},
     )
-    transaction.on_commit(
-        partial(
-            celery.enqueue, "reconciliation.import_statement", organization.pk, job.pk
-        )
-    )
+    job_enqueue_on_commit(job)
     return job
 
 
@@ -494,12 +488,5 @@ def matching_job_create(*, line_ids: list[int], actor: Actor, requested_by=None)
             "import_job": getattr(requested_by, "pk", None),
         },
     )
-    transaction.on_commit(
-        partial(
-            celery.enqueue,
-            "reconciliation.match_statement_lines",
-            organization.pk,
-            job.pk,
-        )
-    )
+    job_enqueue_on_commit(job)
     return job
