@@ -44,7 +44,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from itertools import chain
 
 from django.db.models import Case, IntegerField, Q, Sum, Value, When
 from django.db.models.functions import TruncMonth
@@ -227,7 +226,7 @@ def ledger_month_sums(
         kind=LedgerEntry.Kind.REVERSAL,
         reverses__kind__in=SALES_KINDS,
         posting_date__gte=months[0],
-    ).annotate(movement=Value(0), credit_sales=Sum("amount"))
+    ).annotate(credit_sales=Sum("amount"))
     balances: dict[ScopeKey, Decimal] = defaultdict(Decimal)
     movements: dict[ScopeKey, dict[date, Decimal]] = defaultdict(
         lambda: defaultdict(Decimal)
@@ -236,7 +235,7 @@ def ledger_month_sums(
     result: dict[ScopeKey, dict[date, MonthSums]] = defaultdict(
         lambda: {month: MonthSums() for month in months}
     )
-    for row in chain(rows, voided_sales):
+    for row in rows:
         currency = row["currency"]
         movement = exact(row["movement"], currency)
         month = _as_date(row["month"])
@@ -262,6 +261,11 @@ def ledger_month_sums(
             )
             for index in counted:
                 figures[index] += movement
+    for row in voided_sales:
+        for scope_key in _scope_keys(row):
+            result[scope_key][_as_date(row["month"])].credit_sales += exact(
+                row["credit_sales"], row["currency"]
+            )
     for scope_key in current:  # every scope with a row
         balance = balances[scope_key]
         for index, month in enumerate(months):
