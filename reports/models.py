@@ -100,6 +100,71 @@ class MonthEndFigure(TenantModel):
         ]
 
 
+class LedgerCompaction(TenantModel):
+    """How far the receivables ledger has been folded into ``LedgerMonthTotal``.
+
+    Every entry with an id up to ``through_entry`` is counted there, under the
+    collector and segment its customer had then (``LedgerAttribution``); entries
+    above it are the live tail the metrics add when they read
+    (``reports.selectors.metrics``). ``invoicing.services.ledger.ledger_settled_id``
+    draws the line: no entry at or below it can still be uncommitted.
+    """
+
+    through_entry = models.BigIntegerField(default=0)
+    computed_at = models.DateTimeField()
+    seconds = models.FloatField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization"], name="ledgercompaction_one_per_org"
+            )
+        ]
+
+
+class LedgerMonthTotal(TenantModel):
+    """The sum of the ledger entries on invoices up to the compaction line, by
+    collector, segment, currency, posting month, the invoice's due month and
+    whether it is due on that month's last day: what the month-end metrics need
+    of each entry, a few thousand rows where the ledger has millions.
+
+    ``credit_sales`` holds invoices and fees less voids of them (a void's row
+    has no movement of its own when it is written apart)."""
+
+    collector_id = models.BigIntegerField(null=True)
+    segment = models.CharField(max_length=50, blank=True)
+    currency = models.CharField(max_length=3)
+    month = models.DateField()
+    due_month = models.DateField()
+    due_on_end = models.BooleanField()
+    movement = models.DecimalField(**MONEY)
+    credit_sales = models.DecimalField(**MONEY)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["organization", "month"], name="ledgermonth_org_idx")
+        ]
+
+
+class LedgerAttribution(TenantModel):
+    """A customer's collector and segment when the ledger was compacted: the key
+    its entries were counted under in ``LedgerMonthTotal``. A customer whose
+    collector or segment differs now has its compacted entries moved to the new
+    key when the metrics are read."""
+
+    customer_id = models.BigIntegerField()
+    collector_id = models.BigIntegerField(null=True)
+    segment = models.CharField(max_length=50, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "customer_id"],
+                name="ledgerattribution_unique",
+            )
+        ]
+
+
 class PaymentProfile(TenantModel):
     """How a customer has paid: invoices settled in the twelve months before
     ``computed_on`` (the cash forecast shifts due dates by ``expected_delay_days``)."""

@@ -30,7 +30,7 @@ from functools import partial
 from django.conf import settings
 from django.core.files import File
 from django.core.mail import EmailMessage
-from django.db import transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import Max, Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -39,12 +39,14 @@ from django.utils.translation import gettext
 
 from invoicing.models import LedgerEntry, PortalAccess
 from invoicing.portal import portal_link_issue
+from invoicing.services.ledger import ledger_settled_id
 from o2c import celery
 from o2c.document_language import speaking
 from o2c.errors import DomainError
 from o2c.jobs import job_claim, job_enqueue_on_commit
 from o2c.models import Job, Role
 from o2c.replica import report_reads
+from o2c.rows import insert_rows
 from o2c.services import Actor, audit_record, transition
 from o2c.tenancy import current_organization
 from orders.models import Contact, Customer
@@ -53,6 +55,9 @@ from reports.documents import aging_pdf, statement_pdf
 from reports.models import (
     AgingBucketSet,
     ForecastSnapshot,
+    LedgerAttribution,
+    LedgerCompaction,
+    LedgerMonthTotal,
     MetricsSnapshot,
     MonthEndFigure,
     PaymentProfile,
@@ -69,6 +74,7 @@ from reports.selectors.history import (
 )
 from reports.selectors.metrics import (
     LOOKBACK_MONTHS,
+    compaction_groups,
     last_closed_month,
     ledger_month_sums,
 )
@@ -117,6 +123,96 @@ def metrics_refresh(*, force: bool = False) -> MetricsSnapshot:
         snapshot.profiles_computed_on = organization.today()
     snapshot.save()
     return snapshot
+
+
+# Entries posted since the last compaction above which an unforced refresh
+# compacts again: the metrics group the entries since then on every read.
+COMPACT_AFTER_ENTRIES = 20_000
+
+
+def ledger_compact(*, force: bool = False) -> LedgerCompaction | None:
+    """Fold the ledger's entries on invoices up to the settled line
+    (``ledger_settled_id``) into ``LedgerMonthTotal``, each customer's under its
+    collector and segment now (written down in ``LedgerAttribution``), so that
+    the metrics group only the entries posted since.
+
+    Unless ``force``, only when ``COMPACT_AFTER_ENTRIES`` entries have been
+    posted since the last time. The rows are rebuilt whole in one transaction
+    that reads the customers and the entries as of one moment (REPEATABLE READ
+    on PostgreSQL; SQLite's transactions are serializable); a second compaction
+    running at once finds the row locked and gives way. Call it outside a
+    transaction: the settled line is drawn in a transaction of its own first.
+    Returns the compaction, or None when none could be made now.
+    """
+    organization = current_organization()
+    compaction = LedgerCompaction.objects.first()
+    if not force and compaction is not None:
+        since = LedgerEntry.objects.filter(pk__gt=compaction.through_entry)
+        if since[:COMPACT_AFTER_ENTRIES].count() < COMPACT_AFTER_ENTRIES:
+            return compaction
+    through = ledger_settled_id()
+    if through is None:
+        logger.info("ledger_compact: entries kept being appended; later")
+        return compaction
+    if compaction is None:
+        compaction, _ = LedgerCompaction.objects.get_or_create(
+            organization=organization, defaults={"computed_at": timezone.now()}
+        )
+    started = time.monotonic()
+    outermost = not transaction.get_connection().in_atomic_block
+    try:
+        with transaction.atomic():
+            if outermost and connection.vendor == "postgresql":
+                with connection.cursor() as cursor:
+                    cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            compaction = LedgerCompaction.objects.select_for_update(nowait=True).get(
+                pk=compaction.pk
+            )
+            if compaction.through_entry >= through and not force:
+                return compaction
+            LedgerAttribution.objects.all().delete()
+            LedgerMonthTotal.objects.all().delete()
+            insert_rows(
+                LedgerAttribution,
+                [
+                    {
+                        "organization_id": organization.pk,
+                        "customer_id": pk,
+                        "collector_id": collector,
+                        "segment": segment,
+                    }
+                    for pk, collector, segment in Customer.objects.values_list(
+                        "pk", "collector_id", "segment"
+                    )
+                ],
+            )
+            insert_rows(
+                LedgerMonthTotal,
+                [
+                    {
+                        "organization_id": organization.pk,
+                        "collector_id": collector,
+                        "segment": segment,
+                        "currency": currency,
+                        "month": month,
+                        "due_month": due_month,
+                        "due_on_end": due_on_end,
+                        "movement": movement,
+                        "credit_sales": sales,
+                    }
+                    for (
+                        collector, segment, currency, month, due_month, due_on_end
+                    ), movement, sales in compaction_groups(through)
+                ],
+            )  # fmt: skip
+            compaction.through_entry = through
+            compaction.computed_at = timezone.now()
+            compaction.seconds = time.monotonic() - started
+            compaction.save()
+    except OperationalError:  # locked by another compaction, or serialization
+        logger.info("ledger_compact: another compaction is running")
+        return None
+    return compaction
 
 
 def _refresh_figures(snapshot: MetricsSnapshot, *, first, through) -> None:

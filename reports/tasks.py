@@ -1,7 +1,8 @@
 """Background work of the reports: exports, month-end figures, statement emails.
 
-Beat runs ``reports.refresh_all_metrics`` nightly (one refresh per organization);
-the dashboard also asks for a refresh when it finds the figures stale.
+Beat runs ``reports.refresh_all_metrics`` nightly (one refresh per organization,
+which compacts the ledger first); the dashboard also asks for a refresh when it
+finds the figures stale.
 """
 
 from celery import shared_task
@@ -12,6 +13,7 @@ from o2c.tasks import tenant_task
 from reports.services import (
     export_run,
     forecast_snapshot_take,
+    ledger_compact,
     metrics_refresh,
     statement_email_send,
 )
@@ -30,7 +32,9 @@ register_job_task("export_*", "reports.run_export")
 @shared_task(name="reports.refresh_metrics", acks_late=True)
 @tenant_task
 def refresh_metrics(organization_id: int, force: bool = False) -> None:
-    """A no-op when the stored figures are fresh (unless ``force``)."""
+    """A no-op when the stored figures are fresh and few entries were posted
+    since the ledger was compacted (unless ``force``)."""
+    ledger_compact(force=force)
     metrics_refresh(force=force)
 
 

@@ -54,6 +54,7 @@ from invoicing.models import (
     InvoiceLine,
     LedgerEntry,
 )
+from invoicing.services.ledger import APPEND_LOCK, APPEND_LOCK_SQL
 from invoicing.services.summary import summary_rebuild
 from invoicing.status import payment_status
 from o2c.services import next_numbers
@@ -133,6 +134,10 @@ class BulkWriter:
     def _reserve_ids(self, model, count: int) -> list[int]:
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                if model is LedgerEntry:  # as ledger_post: see ledger_settled_id
+                    cursor.execute(
+                        APPEND_LOCK_SQL, [APPEND_LOCK, current_organization().pk]
+                    )
                 cursor.execute(
                     "SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
                     "FROM generate_series(1, %s)",

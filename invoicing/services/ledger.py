@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from django.db import connection, transaction
-from django.db.models import Sum
+from django.db import OperationalError, connection, transaction
+from django.db.models import Max, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -38,6 +38,13 @@ from o2c.rows import RoundTrip, insert_rows, update_column
 from o2c.services import Actor, transition_many
 from o2c.tenancy import current_organization
 from o2c.webhooks import events_emit
+
+# The advisory lock "entries of this organization are being appended", PostgreSQL's
+# two-key form: (this class, the organization's id). Every transaction that
+# appends entries holds it shared until it ends; ``ledger_settled_id`` takes it
+# alone for a moment to draw a line no uncommitted entry is below.
+APPEND_LOCK = 0x0200C
+APPEND_LOCK_SQL = "SELECT pg_advisory_xact_lock_shared(%s, %s)"
 
 
 @dataclass(frozen=True)
@@ -119,12 +126,46 @@ def _append(organization, postings: list[Posting], trip: RoundTrip):
         }
         for p in postings
     ]
+    if trip.together:  # PostgreSQL: the lock before the entries take their ids
+        trip.execute(APPEND_LOCK_SQL, [APPEND_LOCK, organization.pk])
     entries = []
     for pk, row in zip(insert_rows(LedgerEntry, rows, trip=trip), rows, strict=True):
         entry = LedgerEntry(pk=pk, **row)
         entry._state.adding, entry._state.db = False, connection.alias
         entries.append(entry)
     return entries
+
+
+def ledger_settled_id(*, wait_seconds: float = 2) -> int | None:
+    """The largest id of this organization's ledger entries such that no entry
+    with a smaller id can still appear: every one of them is committed.
+
+    Ids are taken from a sequence when an entry is written, not when it is
+    committed, so the largest id visible now may have smaller ones below it in
+    transactions still open. On PostgreSQL each appending transaction holds
+    ``APPEND_LOCK`` shared; this takes it exclusively, which waits for them to
+    end (and holds new ones back meanwhile, at most ``wait_seconds``), reads the
+    largest id and lets go. None when appending went on longer than that: ask
+    again later. Call it outside a transaction, so the lock is let go at once.
+    Elsewhere (SQLite) one writer at a time: every entry below the largest
+    committed one is committed.
+    """
+    organization = current_organization()
+    if connection.vendor == "postgresql":
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute(
+                    "SET LOCAL lock_timeout = %s", [f"{int(wait_seconds * 1000)}ms"]
+                )
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(%s, %s)",
+                    [APPEND_LOCK, organization.pk],
+                )
+                cursor.execute("SET LOCAL lock_timeout = DEFAULT")
+                return LedgerEntry.objects.aggregate(top=Max("id"))["top"] or 0
+        except OperationalError:  # lock_timeout
+            return None
+    return LedgerEntry.objects.aggregate(top=Max("id"))["top"] or 0
 
 
 def ledger_reverse(

@@ -9,7 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import connection, connections, transaction
-from django.db.models import Func, IntegerField
+from django.db.models import BooleanField, Func, IntegerField
 
 from o2c.errors import DomainError
 from o2c.models import FxRate
@@ -118,6 +118,20 @@ class DaysBetween(Func):
         else:  # PostgreSQL: date - date is an integer number of days
             sql = f"({end_sql} - {start_sql})"
         return sql, (*end_params, *start_params)
+
+
+class IsMonthsLastDay(Func):
+    """Whether a date is the last day of its month (the next day is a 1st)."""
+
+    output_field = BooleanField()
+    arity = 1
+
+    def as_sql(self, compiler, connection, **extra_context):
+        sql, params = compiler.compile(self.get_source_expressions()[0])
+        if connection.vendor == "sqlite":
+            return f"(strftime('%%d', {sql}, '+1 day') = '01')", params
+        # PostgreSQL: date + integer is a date
+        return f"(EXTRACT(DAY FROM {sql} + 1) = 1)", params
 
 
 def fetch_all(sql: str, params, *, jit: bool = True) -> list[tuple]:

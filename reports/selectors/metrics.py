@@ -41,11 +41,13 @@ segment now, not when the invoice was issued.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from itertools import chain
 
-from django.db.models import Case, IntegerField, Q, Sum, Value, When
+from django.db.models import DecimalField, Q, Sum, Value
 from django.db.models.functions import TruncMonth
 from django.utils.translation import gettext_lazy as _
 
@@ -53,8 +55,20 @@ from invoicing.models import LedgerEntry
 from o2c.errors import DomainError
 from o2c.money import quantize
 from o2c.tenancy import current_organization
-from reports.models import MonthEndFigure
-from reports.selectors.common import FxRates, add_months, exact, month_end
+from orders.models import Customer
+from reports.models import (
+    LedgerAttribution,
+    LedgerCompaction,
+    LedgerMonthTotal,
+    MonthEndFigure,
+)
+from reports.selectors.common import (
+    FxRates,
+    IsMonthsLastDay,
+    add_months,
+    exact,
+    month_end,
+)
 
 SCOPES = MonthEndFigure.Scope
 # Shown beside each figure (web pages, PDF, API): what it is and how it is made.
@@ -182,51 +196,176 @@ def _months_ending(end_month: date, months: int) -> list[date]:
 # --- the sums, from the ledger ------------------------------------------------
 
 
+# A key of the month sums' grouping: (collector id, segment, currency, posting
+# month, the invoice's due month, due on that month's last day).
+GroupKey = tuple[int | None, str, str, date, date, bool]
+# A grouped row: the key, the movement and the credit sales.
+GroupRow = tuple[GroupKey, Decimal, Decimal]
+
+
 def ledger_month_sums(
-    *, first_month: date, last_month: date
+    *, first_month: date, last_month: date, compacted: bool = True
 ) -> dict[ScopeKey, dict[date, MonthSums]]:
     """Month-end sums for every month from ``first_month`` to ``last_month`` and
     every scope: the organization, each collector, each segment.
 
-    One grouped pass over the entries on invoices posted up to the last month
-    end, by (collector, segment, currency, posting month, the invoice's due
-    month, whether the invoice is due on a month end): a few thousand rows,
+    Every entry on an invoice posted up to the last month end counts, grouped
+    by (collector, segment, currency, posting month, the invoice's due month,
+    whether the invoice is due on a month's last day): a few thousand rows,
     from which Python rolls up the balances before the first month, each
     month's movement and credit sales, and the current receivables of each
     month end (see :func:`_current_months`); the scopes are rolled up from the
     same rows.
+
+    The rows are the compacted ledger (``LedgerMonthTotal``: the entries up to
+    the compaction line, see ``reports.services.ledger_compact``), the entries
+    posted since, grouped now, and a move of the compacted entries of each
+    customer whose collector or segment has changed since. With
+    ``compacted=False``, or before the first compaction, every entry is grouped
+    now; both give the same sums (``reports.checks.check_compaction``).
     """
     months = _months_ending(last_month, _months_between(first_month, last_month))
-    ends = [month_end(m) for m in months]
-    index_of = {month: index for index, month in enumerate(months)}
-    group = ("customer__collector_id", "customer__segment", "currency")
+    last_end = month_end(months[-1])
+    compaction = LedgerCompaction.objects.first() if compacted else None
+    through = compaction.through_entry if compaction else 0
+    since = LedgerEntry.objects.filter(pk__gt=through, posting_date__lte=last_end)
+    rows = _attributed(_entry_groups(since, months[0], by_customer=False))
+    if through:
+        rows = chain(
+            _compacted_groups(last_end),
+            _reattributed(through, last_end, months[0]),
+            rows,
+        )
+    return _rolled_up(_netted(rows), months)
+
+
+def _netted(rows: Iterable[GroupRow]) -> Iterator[GroupRow]:
+    """One row per key, without those that come to nothing: a group whose entries
+    cancel out shows the same whichever way it was read (a customer moved after
+    the compaction leaves its old key's rows at zero)."""
+    sums: dict[GroupKey, list[Decimal]] = {}
+    for key, movement, sales in rows:
+        if (pair := sums.get(key)) is None:
+            sums[key] = [movement, sales]
+        else:
+            pair[0] += movement
+            pair[1] += sales
+    return ((key, m, s) for key, (m, s) in sums.items() if m or s)
+
+
+def _entry_groups(entries, first_month: date, *, by_customer: bool):
+    """The sums of ``entries`` (those on invoices), grouped by the customer's
+    collector and segment now, or by the customer: rows of (the collector and
+    segment, or the customer id), (currency, posting month, due month, due on
+    the month's last day), the movement and the credit sales.
+
+    Voids of invoices and fees, negative sales, are read apart through
+    ``ledger_reversal_date_idx`` with their originals (only from
+    ``first_month``: earlier sales are not shown), so that the pass over every
+    entry joins no second copy of the ledger."""
+    by = ("customer_id",) if by_customer else _BY_COLLECTOR_AND_SEGMENT
+    group = (*by, "currency", "month", "due_month", "due_on_end")
     entries = (
-        LedgerEntry.objects.filter(invoice__isnull=False, posting_date__lte=ends[-1])
+        entries.filter(invoice__isnull=False)
         .order_by()
         .annotate(
             month=TruncMonth("posting_date"),
             due_month=TruncMonth("invoice__due_date"),
-            # Due on the last day of its month: still current at that month end.
-            due_on_end=Case(
-                When(invoice__due_date__in=ends, then=Value(1)),
-                default=Value(0),
-                output_field=IntegerField(),
-            ),
+            # Due on the last day of its month: current at that month end.
+            due_on_end=IsMonthsLastDay("invoice__due_date"),
         )
-        .values(*group, "month", "due_month", "due_on_end")
+        .values(*group)
     )
-    rows = entries.annotate(
+    sums = entries.annotate(
         movement=Sum("amount"),
         credit_sales=Sum("amount", filter=Q(kind__in=SALES_KINDS)),
+    ).values_list(*group, "movement", "credit_sales")
+    voids = (
+        entries.filter(
+            kind=LedgerEntry.Kind.REVERSAL,
+            reverses__kind__in=SALES_KINDS,
+            posting_date__gte=first_month,
+        )
+        .annotate(movement=Value(0, DecimalField()), credit_sales=Sum("amount"))
+        .values_list(*group, "movement", "credit_sales")
     )
-    # Voids of invoices and fees are negative sales: the few reversals, read
-    # apart through ``ledger_reversal_date_idx`` with their originals, so that
-    # the pass over every entry joins no second copy of the ledger.
-    voided_sales = entries.filter(
-        kind=LedgerEntry.Kind.REVERSAL,
-        reverses__kind__in=SALES_KINDS,
-        posting_date__gte=months[0],
-    ).annotate(credit_sales=Sum("amount"))
+    width = len(by)
+    for row in chain(sums, voids):
+        currency, month, due_month, due_on_end, movement, sales = row[width:]
+        key = (currency, _as_date(month), _as_date(due_month), bool(due_on_end))
+        yield row[:width], key, exact(movement, currency), exact(sales or 0, currency)
+
+
+_BY_COLLECTOR_AND_SEGMENT = ("customer__collector_id", "customer__segment")
+
+
+def _attributed(groups) -> Iterator[GroupRow]:
+    for (collector, segment), key, movement, sales in groups:
+        yield (collector, segment or "", *key), movement, sales
+
+
+def _compacted_groups(last_end: date) -> Iterator[GroupRow]:
+    rows = (
+        LedgerMonthTotal.objects.filter(month__lte=last_end)
+        .order_by()
+        .values_list(
+            "collector_id",
+            "segment",
+            "currency",
+            "month",
+            "due_month",
+            "due_on_end",
+            "movement",
+            "credit_sales",
+        )
+    )
+    for *key, movement, sales in rows.iterator(chunk_size=10_000):
+        currency = key[2]
+        yield tuple(key), exact(movement, currency), exact(sales, currency)
+
+
+def compaction_groups(through: int) -> Iterator[GroupRow]:
+    """The grouped rows of every entry up to ``through``, attributed to their
+    customers' collector and segment now: what ``ledger_compact`` stores."""
+    entries = LedgerEntry.objects.filter(pk__lte=through)
+    return _attributed(_entry_groups(entries, date.min, by_customer=False))
+
+
+def _reattributed(
+    through: int, last_end: date, first_month: date
+) -> Iterator[GroupRow]:
+    """The compacted entries of each customer whose collector or segment has
+    changed since the compaction: taken from the key they were counted under and
+    added under the customer's key now."""
+    now = {
+        pk: (collector, segment)
+        for pk, collector, segment in Customer.objects.values_list(
+            "pk", "collector_id", "segment"
+        )
+    }
+    counted_as = {
+        customer: (collector, segment)
+        for customer, collector, segment in LedgerAttribution.objects.values_list(
+            "customer_id", "collector_id", "segment"
+        )
+        if now[customer] != (collector, segment)
+    }
+    if not counted_as:
+        return
+    entries = LedgerEntry.objects.filter(
+        pk__lte=through, posting_date__lte=last_end, customer_id__in=list(counted_as)
+    )
+    for (customer,), key, movement, sales in _entry_groups(
+        entries, first_month, by_customer=True
+    ):
+        yield (*counted_as[customer], *key), -movement, -sales
+        yield (*now[customer], *key), movement, sales
+
+
+def _rolled_up(
+    rows: Iterable[GroupRow], months: list[date]
+) -> dict[ScopeKey, dict[date, MonthSums]]:
+    index_of = {month: index for index, month in enumerate(months)}
     balances: dict[ScopeKey, Decimal] = defaultdict(Decimal)
     movements: dict[ScopeKey, dict[date, Decimal]] = defaultdict(
         lambda: defaultdict(Decimal)
@@ -235,23 +374,19 @@ def ledger_month_sums(
     result: dict[ScopeKey, dict[date, MonthSums]] = defaultdict(
         lambda: {month: MonthSums() for month in months}
     )
-    for row in rows:
-        currency = row["currency"]
-        movement = exact(row["movement"], currency)
-        month = _as_date(row["month"])
-        scope_keys = _scope_keys(row)
+    for key, movement, credit_sales in rows:
+        collector, segment, currency, month, due_month, due_on_end = key
+        scope_keys = _scope_keys(collector, segment, currency)
         for scope_key in scope_keys:
             if month < months[0]:
                 balances[scope_key] += movement
             else:
                 movements[scope_key][month] += movement
-                result[scope_key][month].credit_sales += exact(
-                    row["credit_sales"], currency
-                )
+                result[scope_key][month].credit_sales += credit_sales
         counted = _current_months(
             posted=month,
-            due_month=_as_date(row["due_month"]),
-            due_on_end=bool(row["due_on_end"]),
+            due_month=due_month,
+            due_on_end=due_on_end,
             months=months,
             index_of=index_of,
         )
@@ -261,18 +396,12 @@ def ledger_month_sums(
             )
             for index in counted:
                 figures[index] += movement
-    for row in voided_sales:
-        for scope_key in _scope_keys(row):
-            result[scope_key][_as_date(row["month"])].credit_sales += exact(
-                row["credit_sales"], row["currency"]
-            )
     for scope_key in current:  # every scope with a row
         balance = balances[scope_key]
         for index, month in enumerate(months):
             balance += movements[scope_key][month]
             result[scope_key][month].receivables = balance
-            if scope_key in current:
-                result[scope_key][month].current_receivables = current[scope_key][index]
+            result[scope_key][month].current_receivables = current[scope_key][index]
     return dict(result)
 
 
@@ -293,13 +422,11 @@ def _current_months(
     return range(first, last + 1)
 
 
-def _scope_keys(row) -> list[ScopeKey]:
-    currency = row["currency"]
-    collector = row["customer__collector_id"]
+def _scope_keys(collector: int | None, segment: str, currency: str) -> list[ScopeKey]:
     return [
         (SCOPES.ORGANIZATION, "", currency),
         (SCOPES.COLLECTOR, str(collector) if collector else "", currency),
-        (SCOPES.SEGMENT, row["customer__segment"] or "", currency),
+        (SCOPES.SEGMENT, segment, currency),
     ]
 
 
