@@ -263,13 +263,14 @@ def _metrics(organization, report, samples) -> None:
     compaction = ledger_compact()
     if compaction is None:
         raise AssertionError("the ledger could not be compacted")
-    if before is None or compaction.through_entry != before.through_entry:
-        report(
-            f"ledger compaction, entries up to #{compaction.through_entry:,}",
-            time.perf_counter() - started,
-            None,
-            f"{LedgerMonthTotal.objects.count():,} month totals; nightly, in a worker",
-        )
+    ran = before is None or compaction.through_entry != before.through_entry
+    report(
+        f"ledger compaction, entries up to #{compaction.through_entry:,}",
+        time.perf_counter() - started if ran else compaction.seconds,
+        None,
+        f"{LedgerMonthTotal.objects.count():,} month totals; nightly, in a worker"
+        + ("" if ran else f"; when it ran, {compaction.computed_at:%Y-%m-%d %H:%M}"),
+    )
     tail = LedgerEntry.objects.filter(pk__gt=compaction.through_entry).count()
 
     def live():

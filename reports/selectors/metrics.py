@@ -236,21 +236,7 @@ def ledger_month_sums(
             _reattributed(through, last_end, months[0]),
             rows,
         )
-    return _rolled_up(_netted(rows), months)
-
-
-def _netted(rows: Iterable[GroupRow]) -> Iterator[GroupRow]:
-    """One row per key, without those that come to nothing: a group whose entries
-    cancel out shows the same whichever way it was read (a customer moved after
-    the compaction leaves its old key's rows at zero)."""
-    sums: dict[GroupKey, list[Decimal]] = {}
-    for key, movement, sales in rows:
-        if (pair := sums.get(key)) is None:
-            sums[key] = [movement, sales]
-        else:
-            pair[0] += movement
-            pair[1] += sales
-    return ((key, m, s) for key, (m, s) in sums.items() if m or s)
+    return _rolled_up(rows, months)
 
 
 def _entry_groups(entries, first_month: date, *, by_customer: bool):
@@ -319,9 +305,9 @@ def _compacted_groups(last_end: date) -> Iterator[GroupRow]:
             "credit_sales",
         )
     )
+    # Exact decimals: quantized to the currency when the month sums are.
     for *key, movement, sales in rows.iterator(chunk_size=10_000):
-        currency = key[2]
-        yield tuple(key), exact(movement, currency), exact(sales, currency)
+        yield tuple(key), movement, sales
 
 
 def compaction_groups(through: int) -> Iterator[GroupRow]:
@@ -365,24 +351,16 @@ def _reattributed(
 def _rolled_up(
     rows: Iterable[GroupRow], months: list[date]
 ) -> dict[ScopeKey, dict[date, MonthSums]]:
+    """The month sums of every scope with figures from the grouped rows: each
+    row counts in its organization, collector and segment scopes. A scope whose
+    figures are all zero is left out (its rows cancel out: a customer moved
+    since the compaction leaves its old collector's that way)."""
+    count = len(months)
     index_of = {month: index for index, month in enumerate(months)}
-    balances: dict[ScopeKey, Decimal] = defaultdict(Decimal)
-    movements: dict[ScopeKey, dict[date, Decimal]] = defaultdict(
-        lambda: defaultdict(Decimal)
-    )
-    current: dict[ScopeKey, list[Decimal]] = {}
-    result: dict[ScopeKey, dict[date, MonthSums]] = defaultdict(
-        lambda: {month: MonthSums() for month in months}
-    )
+    scopes: dict[ScopeKey, _Running] = {}
     for key, movement, credit_sales in rows:
         collector, segment, currency, month, due_month, due_on_end = key
-        scope_keys = _scope_keys(collector, segment, currency)
-        for scope_key in scope_keys:
-            if month < months[0]:
-                balances[scope_key] += movement
-            else:
-                movements[scope_key][month] += movement
-                result[scope_key][month].credit_sales += credit_sales
+        index = index_of.get(month)
         counted = _current_months(
             posted=month,
             due_month=due_month,
@@ -390,19 +368,52 @@ def _rolled_up(
             months=months,
             index_of=index_of,
         )
-        for scope_key in scope_keys:
-            figures = current.setdefault(
-                scope_key, [quantize(0, currency)] * len(months)
-            )
-            for index in counted:
-                figures[index] += movement
-    for scope_key in current:  # every scope with a row
-        balance = balances[scope_key]
+        for scope_key in _scope_keys(collector, segment, currency):
+            running = scopes.get(scope_key)
+            if running is None:
+                running = scopes[scope_key] = _Running(count)
+            if month < months[0]:  # before the first month: the opening balance
+                running.opening += movement
+            else:  # (the rows end with the last month)
+                running.movements[index] += movement
+                running.sales[index] += credit_sales
+            if counted:  # current at each of these month ends
+                running.current[counted.start] += movement
+                running.current[counted.stop] -= movement
+    result = {}
+    for scope_key, running in scopes.items():
+        currency = scope_key[2]
+        balance = running.opening
+        current = Decimal(0)
+        sums = {}
         for index, month in enumerate(months):
-            balance += movements[scope_key][month]
-            result[scope_key][month].receivables = balance
-            result[scope_key][month].current_receivables = current[scope_key][index]
-    return dict(result)
+            balance += running.movements[index]
+            current += running.current[index]
+            sums[month] = MonthSums(
+                receivables=quantize(balance, currency),
+                current_receivables=quantize(current, currency),
+                credit_sales=quantize(running.sales[index], currency),
+            )
+        if any(
+            f.receivables or f.current_receivables or f.credit_sales
+            for f in sums.values()
+        ):
+            result[scope_key] = sums
+    return result
+
+
+class _Running:
+    """A scope's sums while the rows are read: the balance before the first
+    month, each month's movement and credit sales, and the current receivables
+    as differences (a row current from month i to j adds at i, takes at j+1)."""
+
+    __slots__ = ("current", "movements", "opening", "sales")
+
+    def __init__(self, count: int):
+        self.opening = Decimal(0)
+        self.movements = [Decimal(0)] * count
+        self.sales = [Decimal(0)] * count
+        self.current = [Decimal(0)] * (count + 1)
 
 
 def _current_months(
