@@ -19,6 +19,7 @@ from functools import cache
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, models
+from django.db.models.fields import AutoFieldMixin
 from django.utils import timezone
 
 
@@ -36,7 +37,7 @@ class RoundTrip:
     """
 
     def __init__(self):
-        self.together = connection.vendor == "postgresql"
+        self.together = _on_postgresql()
         self._statements: list[str] = []
         self._params: list = []
 
@@ -77,7 +78,7 @@ def insert_rows(
         return []
     fields = _fields(model)
     values = {f.attname: _column(f, rows) for f in fields}
-    if connection.vendor != "postgresql":
+    if not _on_postgresql():
         created = model._base_manager.bulk_create(
             [
                 model(**{name: values[name][i] for name in values})
@@ -91,9 +92,52 @@ def insert_rows(
     return [row[0] for row in returned]
 
 
+def insert_instances(objs: list[models.Model], *, trip: RoundTrip | None = None):
+    """Insert new instances of one model as ``bulk_create`` would (``auto_now``
+    fields set to now), through :func:`insert_rows`'s prepared INSERT instead
+    of the ORM's compiler: each gets its id and counts as saved. Returns
+    ``objs``."""
+    if not objs:
+        return objs
+    fields = _fields(type(objs[0]))
+    stamped = [
+        f
+        for f in fields
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    ]
+    now = timezone.now()
+    for obj in objs:
+        for field in stamped:
+            if field.auto_now or getattr(obj, field.attname) is None:
+                setattr(obj, field.attname, now)
+    rows = [{f.attname: getattr(obj, f.attname) for f in fields} for obj in objs]
+    for obj, pk in zip(objs, insert_rows(type(objs[0]), rows, trip=trip), strict=True):
+        obj.pk = pk
+        obj._state.adding, obj._state.db = False, connection.alias
+    return objs
+
+
+def queue_rows(model: type[models.Model], rows: list[dict], trip: RoundTrip) -> None:
+    """Insert ``rows`` with ``trip``'s next send (their ids are not returned);
+    elsewhere (SQLite) at once."""
+    if not rows:
+        return
+    if not trip.together:
+        insert_rows(model, rows)
+        return
+    fields = _fields(model)
+    sql = _insert_sql(model).rpartition(" RETURNING ")[0]
+    trip.execute(sql, [_column(f, rows) for f in fields])
+
+
 @cache
 def _fields(model: type[models.Model]) -> list[models.Field]:
-    return [f for f in model._meta.concrete_fields if not f.primary_key]
+    """The columns an INSERT gives: all but an id the database numbers."""
+    return [
+        f
+        for f in model._meta.concrete_fields
+        if not (f.primary_key and isinstance(f, AutoFieldMixin))
+    ]
 
 
 @cache
@@ -194,9 +238,16 @@ def _column(field: models.Field, rows: list[dict]) -> list:
         return [row.get(name) or now for row in rows]
     default = field.get_default()
     column = [row.get(name, default) for row in rows]
-    if connection.vendor == "postgresql":
+    if _on_postgresql():
         return _prepared(field, column)
     return column
+
+
+@cache
+def _on_postgresql() -> bool:
+    """Whether the default database is PostgreSQL (fixed for the process; asked
+    through ``connection`` it costs a thread-local lookup each time)."""
+    return connection.vendor == "postgresql"
 
 
 @cache

@@ -60,6 +60,7 @@ from django.utils import timezone
 
 from o2c.errors import ConflictError, DomainError
 from o2c.models import Event, Organization, WebhookDelivery, WebhookEndpoint
+from o2c.rows import insert_instances
 from o2c.tenancy import current_organization, current_organization_or_none
 
 SIGNATURE_HEADER = "X-O2C-Signature"
@@ -362,7 +363,7 @@ def _write(events: list[Event], endpoints) -> list[WebhookDelivery]:
         return []
     if endpoints is None:
         endpoints = active_endpoints()
-    Event.objects.bulk_create(events)
+    insert_instances(events)
     return queue_deliveries(
         [
             WebhookDelivery(

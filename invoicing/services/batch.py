@@ -42,7 +42,7 @@ from invoicing.services.invoices import (
 )
 from o2c.errors import ConflictError, DomainError
 from o2c.money import validate_currency
-from o2c.rows import insert_rows
+from o2c.rows import RoundTrip, insert_instances, queue_rows
 from o2c.services import Actor, audit_batch, audit_record, next_numbers
 from o2c.tenancy import current_organization
 from o2c.webhooks import events_emit
@@ -238,7 +238,7 @@ def _insert(drafts) -> None:
     try:
         # No savepoint: the error leaves the service, whose own atomic block
         # rolls the transaction back.
-        Invoice.objects.bulk_create(invoices, batch_size=MAX_BATCH)
+        insert_instances(invoices)
     except IntegrityError:
         # Another request took a number or external id since the check above.
         raise ConflictError(
@@ -252,8 +252,10 @@ def _insert(drafts) -> None:
             row["invoice_id"] = invoice.pk
         lines += invoice_lines
         instalments += invoice_instalments
-    insert_rows(InvoiceLine, lines)
-    insert_rows(InvoiceInstalment, instalments)
+    trip = RoundTrip()
+    queue_rows(InvoiceLine, lines, trip)
+    queue_rows(InvoiceInstalment, instalments, trip)
+    trip.send()
 
 
 def _post(invoices: list[Invoice], *, actor: Actor, email: bool) -> None:

@@ -41,6 +41,7 @@ from invoicing.services.email_text import invoice_email_render
 from o2c import celery
 from o2c.document_language import speaking
 from o2c.errors import ConflictError, DomainError
+from o2c.rows import insert_instances
 from o2c.services import Actor, audit_record, lock, transition
 from o2c.tenancy import current_organization
 from orders.models import Contact, Customer
@@ -174,8 +175,14 @@ def delivery_reconcile(
 
 
 def _schedule(*, actor: Actor, invoice=None, credit_note=None) -> InvoiceDelivery:
-    delivery = InvoiceDelivery.objects.create(
-        organization=current_organization(), invoice=invoice, credit_note=credit_note
+    (delivery,) = insert_instances(
+        [
+            InvoiceDelivery(
+                organization=current_organization(),
+                invoice=invoice,
+                credit_note=credit_note,
+            )
+        ]
     )
     audit_record(actor=actor, obj=delivery, action="requested", to_status="pending")
     enqueue_on_commit(delivery)

@@ -27,6 +27,7 @@ from invoicing.services.delivery import (
 from invoicing.services.ledger import Posting, ledger_post, ledger_reverse
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
+from o2c.rows import RoundTrip, insert_instances, queue_rows
 from o2c.services import Actor, audit_batch, audit_record, next_number, transition
 from o2c.tenancy import current_organization
 from o2c.webhooks import event_batch, event_emit
@@ -412,9 +413,9 @@ def _write_lines_and_schedule(
     duplicate_field: str = "external_id",
     issue: bool = False,
 ) -> None:
-    """Totals and due dates from ``lines``; saves the invoice (numbered and
-    issued when ``issue``), its lines and its instalments (the invoice has none
-    of either yet)."""
+    """Totals and due dates from ``lines``; saves the invoice (new, or a draft
+    edited; numbered and issued when ``issue``), its lines and its instalments
+    (the invoice has none of either yet)."""
     schedule = totals_and_schedule(invoice, [p for p, _, _ in lines], due_date=due_date)
     if issue:
         # After every check: a refusal leaves the sequence untouched.
@@ -422,39 +423,53 @@ def _write_lines_and_schedule(
     try:
         # No savepoint: the error leaves the service, whose own atomic block
         # rolls the transaction back.
-        invoice.save()
+        if invoice.pk is None:
+            insert_instances([invoice])
+        else:  # a draft edited
+            invoice.save()
     except IntegrityError:
         raise ConflictError(
             "duplicate",
             _("An invoice with this number or external id already exists."),
             field=duplicate_field,
         ) from None
-    InvoiceLine.objects.bulk_create(
-        InvoiceLine(
-            organization=invoice.organization,
-            invoice=invoice,
-            position=position,
-            order_line=order_line,
-            item=item,
-            description=p.description,
-            quantity=p.quantity,
-            unit_price=p.unit_price,
-            net_amount=p.net_amount,
-            tax_rate=p.tax_rate,
-            tax_amount=p.tax_amount,
-        )
-        for position, (p, item, order_line) in enumerate(lines, start=1)
+    # The lines and the instalments in one round trip.
+    trip, organization_id = RoundTrip(), invoice.organization_id
+    queue_rows(
+        InvoiceLine,
+        [
+            {
+                "organization_id": organization_id,
+                "invoice_id": invoice.pk,
+                "position": position,
+                "order_line_id": order_line.pk if order_line else None,
+                "item_id": item.pk if item else None,
+                "description": p.description,
+                "quantity": p.quantity,
+                "unit_price": p.unit_price,
+                "net_amount": p.net_amount,
+                "tax_rate": p.tax_rate,
+                "tax_amount": p.tax_amount,
+            }
+            for position, (p, item, order_line) in enumerate(lines, start=1)
+        ],
+        trip,
     )
-    InvoiceInstalment.objects.bulk_create(
-        InvoiceInstalment(
-            organization=invoice.organization,
-            invoice=invoice,
-            sequence=sequence,
-            due_date=due,
-            amount=amount,
-        )
-        for sequence, (due, amount) in enumerate(schedule, start=1)
+    queue_rows(
+        InvoiceInstalment,
+        [
+            {
+                "organization_id": organization_id,
+                "invoice_id": invoice.pk,
+                "sequence": sequence,
+                "due_date": due,
+                "amount": amount,
+            }
+            for sequence, (due, amount) in enumerate(schedule, start=1)
+        ],
+        trip,
     )
+    trip.send()
 
 
 @transaction.atomic

@@ -27,6 +27,7 @@ from invoicing.services.ledger import (
 )
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
+from o2c.rows import insert_instances
 from o2c.services import Actor, audit_batch, audit_record, next_numbers, transition
 from o2c.tenancy import current_organization
 from o2c.webhooks import event_batch, event_emit, events_emit
@@ -101,7 +102,7 @@ def payments_create(inputs: Sequence[PaymentInput], *, actor: Actor) -> list[Pay
     try:
         # No savepoint: the error leaves the service, whose own atomic block
         # rolls the transaction back.
-        Payment.objects.bulk_create(payments)
+        insert_instances(payments)
     except IntegrityError:
         raise ConflictError(
             "duplicate",
@@ -221,16 +222,18 @@ def _allocations_create(payments: list[Payment], checks: list[list]) -> list[lis
     """The allocations of new payments in one INSERT: per payment, its
     (allocation, invoice, field) triples."""
     rows = iter(
-        Allocation.objects.bulk_create(
-            Allocation(
-                organization=payment.organization,
-                payment=payment,
-                invoice=invoice,
-                amount=amount,
-                allocation_date=allocation_date,
-            )
-            for payment, checked in zip(payments, checks, strict=True)
-            for invoice, amount, allocation_date, _ in checked
+        insert_instances(
+            [
+                Allocation(
+                    organization=payment.organization,
+                    payment=payment,
+                    invoice=invoice,
+                    amount=amount,
+                    allocation_date=allocation_date,
+                )
+                for payment, checked in zip(payments, checks, strict=True)
+                for invoice, amount, allocation_date, _ in checked
+            ]
         )
     )
     return [
