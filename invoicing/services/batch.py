@@ -161,12 +161,7 @@ def _checked_draft(organization, item: BatchInvoice):
             "organization_id": organization.pk,
             "position": position,
             "item_id": line.item.pk if line.item else None,
-            "description": p.description,
-            "quantity": p.quantity,
-            "unit_price": p.unit_price,
-            "net_amount": p.net_amount,
-            "tax_rate": p.tax_rate,
-            "tax_amount": p.tax_amount,
+            **p.columns(),
         }
         for position, (p, line) in enumerate(zip(priced, item.lines, strict=True), 1)
     ]

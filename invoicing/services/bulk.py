@@ -510,12 +510,7 @@ class InvoiceLoader:
                     "position": position,
                     "order_line_id": line.order_line_id,
                     "item_id": line.item_id,
-                    "description": p.description,
-                    "quantity": p.quantity,
-                    "unit_price": p.unit_price,
-                    "net_amount": p.net_amount,
-                    "tax_rate": p.tax_rate,
-                    "tax_amount": p.tax_amount,
+                    **p.columns(),
                 },
             )
         for sequence, (due, amount) in enumerate(spec.schedule, 1):

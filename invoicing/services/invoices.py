@@ -444,12 +444,7 @@ def _write_lines_and_schedule(
                 "position": position,
                 "order_line_id": order_line.pk if order_line else None,
                 "item_id": item.pk if item else None,
-                "description": p.description,
-                "quantity": p.quantity,
-                "unit_price": p.unit_price,
-                "net_amount": p.net_amount,
-                "tax_rate": p.tax_rate,
-                "tax_amount": p.tax_amount,
+                **p.columns(),
             }
             for position, (p, item, order_line) in enumerate(lines, start=1)
         ],

@@ -63,6 +63,10 @@ class PricedLine:
     def total(self) -> Decimal:
         return self.net_amount + self.tax_amount
 
+    def columns(self) -> dict:
+        """The priced fields, named as the columns of a stored line."""
+        return dict(self.__dict__)
+
 
 def price_line(
     *,
