@@ -50,8 +50,9 @@ class AgingBucketSet(TenantModel):
 class MetricsSnapshot(TenantModel):
     """Which ledger state the stored month-end figures reflect.
 
-    ``ledger_high_water`` is the largest ledger entry id read; an entry above it
-    dated on or before ``through_month``'s end makes the figures stale.
+    ``ledger_high_water`` is the ledger's settled line when the figures were
+    summed (every entry up to it is in them); an entry above it dated on or
+    before ``through_month``'s end makes the figures stale.
     """
 
     first_month = models.DateField()

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.mail import EmailMessage
 from django.db import OperationalError, connection, transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.text import get_valid_filename
@@ -94,14 +94,23 @@ DIRECT_EXPORT_ROWS = 5000
 # --- month-end figures and payment profiles ------------------------------------
 
 
-@transaction.atomic
 def metrics_refresh(*, force: bool = False) -> MetricsSnapshot:
     """Rebuild the month-end figures if the ledger has changed behind them, and
     the payment profiles if they are from an earlier day (both with ``force``).
 
     The snapshot row is locked for the rebuild, so two workers asked at once
-    rebuild once: the second finds it fresh.
+    rebuild once: the second finds it fresh. The figures' mark is the settled
+    line (``ledger_settled_id``), drawn before the transaction: the largest id
+    seen could have an entry still uncommitted below it, which would then never
+    make them stale. (Without a line, the mark is 0: stale at once, rebuilt at
+    the next refresh.)
     """
+    high_water = ledger_settled_id() or 0
+    with transaction.atomic():
+        return _metrics_refresh(force=force, high_water=high_water)
+
+
+def _metrics_refresh(*, force: bool, high_water: int) -> MetricsSnapshot:
     organization = current_organization()
     started = time.monotonic()
     through = last_closed_month()
@@ -116,7 +125,7 @@ def metrics_refresh(*, force: bool = False) -> MetricsSnapshot:
     )
     snapshot = MetricsSnapshot.objects.select_for_update().get(pk=snapshot.pk)
     if created or force or snapshot_is_stale(snapshot):
-        _refresh_figures(snapshot, first=first, through=through)
+        _refresh_figures(snapshot, first=first, through=through, high_water=high_water)
         snapshot.seconds = time.monotonic() - started
     if force or profiles_are_old(snapshot):
         _refresh_payment_profiles(organization)
@@ -215,11 +224,10 @@ def ledger_compact(*, force: bool = False) -> LedgerCompaction | None:
     return compaction
 
 
-def _refresh_figures(snapshot: MetricsSnapshot, *, first, through) -> None:
+def _refresh_figures(
+    snapshot: MetricsSnapshot, *, first, through, high_water: int
+) -> None:
     organization = snapshot.organization
-    # Read before summing: an entry committed meanwhile is above the mark and
-    # makes the next check stale rather than being missed.
-    high_water = LedgerEntry.objects.aggregate(top=Max("id"))["top"] or 0
     sums = ledger_month_sums(first_month=first, last_month=through)
     MonthEndFigure.objects.filter(snapshot=snapshot).delete()
     MonthEndFigure.objects.bulk_create(

@@ -2,7 +2,9 @@
 
 The figures (``MonthEndFigure``) are sums of the ledger for closed months; they
 stay right until an entry is posted into one of those months. The snapshot
-records the largest ledger entry id it read: a newer entry dated on or before
+records the ledger's settled line when it was summed (every entry up to it is
+counted; ``invoicing.services.ledger.ledger_settled_id``): a newer entry dated
+on or before
 the last stored month end, or a month closing, makes them stale, and
 ``reports.services.metrics_refresh`` rebuilds them. The payment profiles look at
 the last twelve months and are rebuilt once a day. Collector and segment

@@ -269,3 +269,51 @@ def test_the_settled_line_waits_for_an_entry_still_being_written(org):
         after = ledger_settled_id()
         assert after > before
         assert ledger_compact(force=True).through_entry == after
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_stored_figures_miss_no_entry_committed_after_a_later_one(org):
+    """A payment of Ana's May invoice is being recorded (its transaction still
+    open) while Ben's May invoice commits with a larger ledger id and the stored
+    figures are refreshed. Once the payment commits, May's receivables read
+    100.00, Ben's invoice alone, as the ledger says. (Marked with the largest
+    id seen, the figures would hold 400.00 and pass for fresh.)"""
+    from reports.selectors.snapshot import month_sums
+    from reports.services import metrics_refresh
+
+    may = {"invoice_date": dt.date(2026, 5, 4), "due_date": dt.date(2026, 6, 3)}
+    with tenant_context(org):
+        ana, ben = CustomerFactory(), CustomerFactory()
+        invoice = issued_invoice(ana, "300.00", **may)
+    posted, release = threading.Event(), threading.Event()
+
+    def pay_and_wait():
+        try:
+            with tenant_context(org), transaction.atomic():
+                received_payment(
+                    ana,
+                    "300.00",
+                    received_date=dt.date(2026, 5, 30),
+                    allocations=[(invoice, "300.00")],
+                )
+                posted.set()
+                release.wait(timeout=30)
+        finally:
+            connections.close_all()
+
+    with time_machine.travel(dt.datetime(2026, 6, 15, 10, 0, tzinfo=dt.UTC)):
+        writer = threading.Thread(target=pay_and_wait)
+        writer.start()
+        try:
+            assert posted.wait(timeout=30)
+            with tenant_context(org):
+                issued_invoice(ben, "100.00", **may)  # a larger id, committed
+                metrics_refresh()
+        finally:
+            release.set()
+            writer.join(timeout=30)
+        with tenant_context(org):
+            sums, _, _ = month_sums(months=1)
+    may_sums = sums[(MonthEndFigure.Scope.ORGANIZATION, "", "EUR")][dt.date(2026, 5, 1)]
+    assert may_sums.receivables == Decimal("100.00")
