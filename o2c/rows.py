@@ -99,6 +99,9 @@ def insert_instances(objs: list[models.Model], *, trip: RoundTrip | None = None)
     ``objs``."""
     if not objs:
         return objs
+    if not _on_postgresql():  # the instances themselves, stamped by the ORM
+        type(objs[0])._base_manager.bulk_create(objs)
+        return objs
     fields = _fields(type(objs[0]))
     stamped = [
         f
