@@ -74,6 +74,7 @@ from reports.selectors.history import (
 )
 from reports.selectors.metrics import (
     LOOKBACK_MONTHS,
+    MONTH_TOTAL_COLUMNS,
     compaction_groups,
     last_closed_month,
     ledger_month_sums,
@@ -198,22 +199,13 @@ def ledger_compact(*, force: bool = False) -> LedgerCompaction | None:
             insert_rows(
                 LedgerMonthTotal,
                 [
-                    {
-                        "organization_id": organization.pk,
-                        "collector_id": collector,
-                        "segment": segment,
-                        "currency": currency,
-                        "month": month,
-                        "due_month": due_month,
-                        "due_on_end": due_on_end,
-                        "movement": movement,
-                        "credit_sales": sales,
-                    }
-                    for (
-                        collector, segment, currency, month, due_month, due_on_end
-                    ), movement, sales in compaction_groups(through)
+                    dict(
+                        zip(MONTH_TOTAL_COLUMNS, (*key, movement, sales), strict=True),
+                        organization_id=organization.pk,
+                    )
+                    for key, movement, sales in compaction_groups(through)
                 ],
-            )  # fmt: skip
+            )
             compaction.through_entry = through
             compaction.computed_at = timezone.now()
             compaction.seconds = time.monotonic() - started

@@ -150,21 +150,24 @@ def ledger_settled_id(*, wait_seconds: float = 2) -> int | None:
     Elsewhere (SQLite) one writer at a time: every entry below the largest
     committed one is committed.
     """
-    organization = current_organization()
-    if connection.vendor == "postgresql":
-        try:
-            with transaction.atomic(), connection.cursor() as cursor:
-                cursor.execute(
-                    "SET LOCAL lock_timeout = %s", [f"{int(wait_seconds * 1000)}ms"]
-                )
-                cursor.execute(
-                    "SELECT pg_advisory_xact_lock(%s, %s)",
-                    [APPEND_LOCK, organization.pk],
-                )
-                cursor.execute("SET LOCAL lock_timeout = DEFAULT")
-                return LedgerEntry.objects.aggregate(top=Max("id"))["top"] or 0
-        except OperationalError:  # lock_timeout
-            return None
+    if connection.vendor != "postgresql":
+        return _largest_entry_id()
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                "SET LOCAL lock_timeout = %s", [f"{int(wait_seconds * 1000)}ms"]
+            )
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                [APPEND_LOCK, current_organization().pk],
+            )
+            cursor.execute("SET LOCAL lock_timeout = DEFAULT")
+            return _largest_entry_id()
+    except OperationalError:  # lock_timeout
+        return None
+
+
+def _largest_entry_id() -> int:
     return LedgerEntry.objects.aggregate(top=Max("id"))["top"] or 0
 
 

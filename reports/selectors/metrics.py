@@ -290,20 +290,24 @@ def _attributed(groups) -> Iterator[GroupRow]:
         yield (collector, segment or "", *key), movement, sales
 
 
+# ``LedgerMonthTotal``'s columns in the order of a grouped row.
+MONTH_TOTAL_COLUMNS = (
+    "collector_id",
+    "segment",
+    "currency",
+    "month",
+    "due_month",
+    "due_on_end",
+    "movement",
+    "credit_sales",
+)
+
+
 def _compacted_groups(last_end: date) -> Iterator[GroupRow]:
     rows = (
         LedgerMonthTotal.objects.filter(month__lte=last_end)
         .order_by()
-        .values_list(
-            "collector_id",
-            "segment",
-            "currency",
-            "month",
-            "due_month",
-            "due_on_end",
-            "movement",
-            "credit_sales",
-        )
+        .values_list(*MONTH_TOTAL_COLUMNS)
     )
     # Exact decimals: quantized to the currency when the month sums are.
     for *key, movement, sales in rows.iterator(chunk_size=10_000):
