@@ -6,9 +6,10 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "o2c.settings.dev")
 
 app = Celery("o2c")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-app.autodiscover_tasks()
 # Task modules below an app's top level are not found by the default discovery.
-app.autodiscover_tasks(["invoicing.imports"])
+_NESTED_TASK_PACKAGES = ["invoicing.imports"]
+app.autodiscover_tasks()
+app.autodiscover_tasks(_NESTED_TASK_PACKAGES)
 
 
 def enqueue(name: str, *args, countdown: float | None = None, **kwargs) -> None:
@@ -17,6 +18,9 @@ def enqueue(name: str, *args, countdown: float | None = None, **kwargs) -> None:
     imports them). Eager mode (tests) runs it at once, as ``delay`` would."""
     if name not in app.tasks:
         # A web process has not imported the apps' task modules (workers do at
-        # start): run the autodiscovery once.
-        app.loader.import_default_modules()
+        # start): import them now. Not through ``import_default_modules``,
+        # whose Django fix-up runs every system check first (a second's pause
+        # in the first request of each web process).
+        app.autodiscover_tasks(force=True)
+        app.autodiscover_tasks(_NESTED_TASK_PACKAGES, force=True)
     app.tasks[name].apply_async(args=args, kwargs=kwargs, countdown=countdown)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -42,6 +43,43 @@ class Actor:
         """The signed-in person of a request (``request.membership``)."""
         user = membership.user
         return cls(label=user.get_username(), role=membership.role, user=user)
+
+
+_savepoint_needed: ContextVar[bool] = ContextVar("o2c_savepoint_needed", default=True)
+
+
+@contextmanager
+def request_transaction():
+    """The one transaction of a write request (an API call): it commits or rolls
+    back as a whole, and a service failing inside it fails the request. The
+    services it calls directly then need no savepoint of their own — two round
+    trips (``SAVEPOINT``, ``RELEASE``) of every write — since nothing in the
+    request goes on after one of them fails."""
+    with transaction.atomic():
+        token = _savepoint_needed.set(False)
+        try:
+            yield
+        finally:
+            _savepoint_needed.reset(token)
+
+
+def service_transaction(func):
+    """``transaction.atomic`` for a service: a savepoint when called inside
+    another transaction (a caller may catch the service's error and go on), none
+    when called directly by :func:`request_transaction`, whose failure ends with
+    the service's. The services it calls in turn keep their savepoints."""
+
+    @functools.wraps(func)
+    def inner(*args, **kwargs):
+        savepoint = _savepoint_needed.get()
+        token = _savepoint_needed.set(True)
+        try:
+            with transaction.atomic(savepoint=savepoint):
+                return func(*args, **kwargs)
+        finally:
+            _savepoint_needed.reset(token)
+
+    return inner
 
 
 _pending_audit: ContextVar[list[dict] | None] = ContextVar(

@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from invoicing.models import (
@@ -43,7 +43,13 @@ from invoicing.services.invoices import (
 from o2c.errors import ConflictError, DomainError
 from o2c.money import validate_currency
 from o2c.rows import RoundTrip, insert_instances, queue_rows
-from o2c.services import Actor, audit_batch, audit_record, next_numbers
+from o2c.services import (
+    Actor,
+    audit_batch,
+    audit_record,
+    next_numbers,
+    service_transaction,
+)
 from o2c.tenancy import current_organization
 from o2c.webhooks import events_emit
 from orders.models import Customer
@@ -66,7 +72,7 @@ class BatchInvoice:
     notes: str = ""
 
 
-@transaction.atomic
+@service_transaction
 @audit_batch()
 def invoice_batch_create(
     *,

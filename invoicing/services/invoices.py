@@ -28,7 +28,14 @@ from invoicing.services.ledger import Posting, ledger_post, ledger_reverse
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
 from o2c.rows import RoundTrip, insert_instances, queue_rows
-from o2c.services import Actor, audit_batch, audit_record, next_number, transition
+from o2c.services import (
+    Actor,
+    audit_batch,
+    audit_record,
+    next_number,
+    service_transaction,
+    transition,
+)
 from o2c.tenancy import current_organization
 from o2c.webhooks import event_batch, event_emit
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
@@ -52,7 +59,7 @@ class LineInput:
     item: Item | None = None
 
 
-@transaction.atomic
+@service_transaction
 @audit_batch()
 def invoice_create(
     *,
@@ -467,7 +474,7 @@ def _write_lines_and_schedule(
     trip.send()
 
 
-@transaction.atomic
+@service_transaction
 @audit_batch()
 def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invoice:
     """Number the invoice (unless numbered elsewhere) and post it to the ledger.

@@ -26,8 +26,8 @@ Overdue and the passing of days
     rows whose ``next_due_date`` is before the organization's today (found through
     an index). Recomputing a touched row on each posting, rather than adjusting
     its overdue by the posting's amounts, keeps ``oldest_due_date`` exact when the
-    oldest invoice is settled and costs the same statement (three index probes
-    of the customer's open invoices, about 0.1 ms of the upsert's 0.6 ms).
+    oldest invoice is settled and costs the same statement (one grouped scan of
+    the customer's open invoices, joined to the posting's rows).
     Organization days only move forward: a clock set back would leave rows
     computed for a later day until their next posting.
 
@@ -78,6 +78,23 @@ def _open_invoice_figures(organization_id: int, customer: str, currency: str, to
     )
 
 
+def _open_invoice_groups(organization_id: int, today) -> str:
+    """The figures of :func:`_open_invoice_figures` for the customers of the
+    posting (``v``), per (customer, currency), from one grouped scan of their
+    open invoices: a subquery to join on both. Planned once, where the three
+    correlated subqueries are planned each (0.6 ms of a posting's upsert)."""
+    today = _date_literal(today)
+    return (
+        "SELECT i.customer_id, i.currency, "
+        f"ROUND(SUM(CASE WHEN i.due_date < {today} THEN i.open_amount END), "
+        f"{PLACES}) AS overdue, MIN(i.due_date) AS oldest_due_date, "
+        f"MIN(CASE WHEN i.due_date >= {today} THEN i.due_date END) AS next_due_date "
+        f"FROM {INVOICES} i WHERE i.organization_id = {int(organization_id)} "
+        "AND i.customer_id IN (SELECT customer_id FROM v) AND i.open_amount > 0 "
+        "GROUP BY i.customer_id, i.currency"
+    )
+
+
 def summary_post(postings: Iterable, *, trip: RoundTrip | None = None) -> None:
     """Add ``postings`` (:class:`~invoicing.services.ledger.Posting`) to the
     summary, after the ledger service has brought their invoices in step (or
@@ -95,9 +112,6 @@ def summary_post(postings: Iterable, *, trip: RoundTrip | None = None) -> None:
     if not deltas:
         return
     organization = current_organization()
-    overdue, oldest, next_due = _open_invoice_figures(
-        organization.pk, "v.customer_id", "v.currency", organization.today()
-    )
     rows = sorted(deltas.items())
     values = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
     params = [
@@ -112,8 +126,10 @@ def summary_post(postings: Iterable, *, trip: RoundTrip | None = None) -> None:
         "balance, invoices_open, unapplied_cash, overdue, oldest_due_date, "
         f"next_due_date) SELECT {int(organization.pk)}, v.customer_id, v.currency, "
         "v.balance, v.invoices_open, v.unapplied_cash, "
-        f"{overdue}, {oldest}, {next_due} FROM v WHERE true "
-        "ORDER BY v.customer_id, v.currency "
+        "COALESCE(f.overdue, 0), f.oldest_due_date, f.next_due_date FROM v "
+        f"LEFT JOIN ({_open_invoice_groups(organization.pk, organization.today())}) "
+        "f ON f.customer_id = v.customer_id AND f.currency = v.currency "
+        "WHERE true ORDER BY v.customer_id, v.currency "
         "ON CONFLICT (organization_id, customer_id, currency) DO UPDATE SET "
         f"balance = ROUND(s.balance + excluded.balance, {PLACES}), "
         f"invoices_open = ROUND(s.invoices_open + excluded.invoices_open, {PLACES}), "

@@ -16,7 +16,7 @@ from o2c.api.parsers import JSONParser
 from o2c.api.schema import TenantAutoSchema
 from o2c.middleware import active_membership
 from o2c.models import OrganizationAPIKey
-from o2c.services import Actor
+from o2c.services import Actor, request_transaction
 from o2c.tenancy import activate, deactivate
 
 
@@ -30,7 +30,7 @@ class TenantAPIMixin:
         try:
             if request.method in ("GET", "HEAD", "OPTIONS"):
                 return super().dispatch(request, *args, **kwargs)
-            with transaction.atomic():
+            with request_transaction():
                 response = super().dispatch(request, *args, **kwargs)
                 if response.status_code >= 400:
                     # A refused write leaves nothing behind, not even the claim

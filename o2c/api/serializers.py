@@ -16,7 +16,7 @@ from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
 
-from o2c.api.fields import PlainDecimalField
+from o2c.api.fields import PlainDecimalField, UTCDateTimeField
 
 
 class StrictFieldsMixin:
@@ -127,6 +127,7 @@ class ModelSerializer(StrictFieldsMixin, serializers.ModelSerializer):
     serializer_field_mapping = {
         **serializers.ModelSerializer.serializer_field_mapping,
         models.DecimalField: PlainDecimalField,
+        models.DateTimeField: UTCDateTimeField,
     }
 
 

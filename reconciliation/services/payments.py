@@ -28,7 +28,14 @@ from invoicing.services.ledger import (
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
 from o2c.rows import insert_instances
-from o2c.services import Actor, audit_batch, audit_record, next_numbers, transition
+from o2c.services import (
+    Actor,
+    audit_batch,
+    audit_record,
+    next_numbers,
+    service_transaction,
+    transition,
+)
 from o2c.tenancy import current_organization
 from o2c.webhooks import event_batch, event_emit, events_emit
 from orders.models import Customer
@@ -69,7 +76,7 @@ def payment_create(*, actor: Actor, **fields) -> Payment:
     return payments_create([PaymentInput(**fields)], actor=actor)[0]
 
 
-@transaction.atomic
+@service_transaction
 @audit_batch()
 def payments_create(inputs: Sequence[PaymentInput], *, actor: Actor) -> list[Payment]:
     """Record several payments and their allocations at once: one number
@@ -314,7 +321,7 @@ def _audit_allocated(allocation: Allocation, invoice: Invoice, actor: Actor) -> 
     )
 
 
-@transaction.atomic
+@service_transaction
 @event_batch()
 def allocation_create(
     *,

@@ -22,9 +22,12 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 
+from invoicing.models import Invoice
 from invoicing.references import payment_reference
 from invoicing.services.batch import BatchInvoice, invoice_batch_create
 from invoicing.services.invoices import LineInput, invoice_create, invoice_issue
+from o2c.errors import ConflictError
+from o2c.services import request_transaction
 from orders.models import Customer
 from reconciliation.matching.engine import MatchContext
 from reconciliation.models import StatementLine
@@ -91,6 +94,30 @@ def test_invoice_issue(customer, django_assert_num_queries):
         "open",
         Decimal("119.00"),
     )
+
+
+def test_a_request_s_service_runs_without_a_savepoint(
+    customer, django_assert_num_queries
+):
+    """Called by a write request (``request_transaction``, as every API write
+    is), a service shares the request's transaction: two queries fewer than
+    the savepoint and release of ``test_invoice_create_is_one_insert_per_table``."""
+    with request_transaction(), django_assert_num_queries(3 + LINES_AND_INSTALMENTS):
+        invoice_create(
+            customer=customer, invoice_date=JAN, lines=lines(5), actor=SYSTEM
+        )
+
+
+def test_a_service_failing_in_a_request_fails_the_whole_request(customer):
+    """Without a savepoint, a refusal leaves the request's transaction to roll
+    back: nothing of the request stays, not what came before the service."""
+    before = Invoice.objects.count()
+    with pytest.raises(ConflictError), request_transaction():
+        invoice = invoice_create(
+            customer=customer, invoice_date=JAN, lines=lines(), issue=True, actor=SYSTEM
+        )
+        invoice_issue(invoice=invoice, actor=SYSTEM)  # already open: refused
+    assert Invoice.objects.count() == before
 
 
 def test_payment_with_one_allocation(customer, django_assert_num_queries):
