@@ -25,7 +25,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max, OuterRef, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -218,17 +218,31 @@ def ledger_reverse(
     )
 
 
+def locked_for_posting(invoices: QuerySet) -> QuerySet:
+    """``invoices`` locked for a posting, in a fixed order (by id: two concurrent
+    postings never deadlock), each with the date of its latest ledger entry
+    (``last_posted_on``, None: no entry) read in the same query: a credit dated
+    on or after it needs no history from the ledger (:func:`_check_history`)."""
+    latest = (
+        LedgerEntry.objects.filter(invoice=OuterRef("pk"))
+        .order_by("-posting_date")
+        .values("posting_date")[:1]
+    )
+    return (
+        invoices.select_for_update()
+        .annotate(last_posted_on=Subquery(latest))
+        .order_by("pk")
+    )
+
+
 def _lock_invoices(
     invoice_ids: set[int], locked: dict[int, Invoice]
 ) -> dict[int, Invoice]:
     invoices = {pk: locked[pk] for pk in invoice_ids if pk in locked}
-    # A fixed lock order (by id) keeps two concurrent postings from deadlocking.
     if missing := invoice_ids - invoices.keys():
         invoices |= {
             invoice.pk: invoice
-            for invoice in Invoice.objects.select_for_update()
-            .filter(pk__in=missing)
-            .order_by("pk")
+            for invoice in locked_for_posting(Invoice.objects.filter(pk__in=missing))
         }
     return invoices
 
@@ -286,7 +300,12 @@ def _check_history(
     """
     credited = {p.invoice_id for p in postings if p.invoice_id and p.amount < 0}
     invoice_totals = {}
-    for invoice_id, day, balance in _running_balances("invoice_id", credited, postings):
+    for invoice_id, day, balance in _running_balances(
+        "invoice_id",
+        credited,
+        postings,
+        known=_known_histories(credited, invoices, postings),
+    ):
         if balance < 0:
             raise DomainError(
                 "exceeds_open_amount",
@@ -336,6 +355,31 @@ def _check_history(
     return invoice_totals
 
 
+def _known_histories(
+    credited: set[int], invoices: dict[int, Invoice], postings: list[Posting]
+) -> dict[int, tuple[date | None, Decimal]]:
+    """The credited invoices whose history this posting cannot change, each as
+    (date of its latest entry, open amount): those locked by
+    :func:`locked_for_posting` whose postings are all dated on or after their
+    latest entry. Every earlier day keeps its balance, and at the end of that
+    day the balance is the open amount (which this service keeps equal to the
+    entries): the ledger has nothing more to tell."""
+    earliest_posting: dict[int, date] = {}
+    for posting in postings:
+        if posting.invoice_id in credited:
+            day = earliest_posting.get(posting.invoice_id, posting.posting_date)
+            earliest_posting[posting.invoice_id] = min(day, posting.posting_date)
+    known = {}
+    for invoice_id, earliest in earliest_posting.items():
+        invoice = invoices[invoice_id]
+        if "last_posted_on" not in invoice.__dict__:  # not read with its lock
+            continue
+        last = invoice.last_posted_on
+        if last is None or earliest >= last:
+            known[invoice_id] = (last, invoice.open_amount)
+    return known
+
+
 def _field_for(postings, **match) -> str:
     for posting in postings:
         if all(getattr(posting, k) == v for k, v in match.items()):
@@ -344,20 +388,30 @@ def _field_for(postings, **match) -> str:
 
 
 def _running_balances(
-    key: str, ids: set[int], postings: list[Posting], unposted=frozenset(), **filters
+    key: str,
+    ids: set[int],
+    postings: list[Posting],
+    unposted=frozenset(),
+    known: dict[int, tuple[date | None, Decimal]] | None = None,
+    **filters,
 ):
     """(id, day, balance at the end of day) for every day with entries, in order,
     the ledger's entries and ``postings`` together.
 
     One grouped query for all ``ids`` but the ``unposted`` (known to have no
-    entries yet); a handful of rows per invoice or payment.
+    entries yet) and the ``known`` (whose entries come to the given balance on
+    the given day, the last with any); a handful of rows per invoice or payment.
     """
     if not ids:
         return
+    known = known or {}
     on_account_only = filters.get("invoice__isnull", False)
     per_day: dict[int, dict[date, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+    for owner, (day, balance) in known.items():
+        if day is not None:
+            per_day[owner][day] += balance
     rows = []
-    if posted := ids - unposted:
+    if posted := ids - unposted - known.keys():
         rows = (
             LedgerEntry.objects.filter(**{f"{key}__in": posted}, **filters)
             .values(key, "posting_date", "currency")

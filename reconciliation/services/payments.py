@@ -23,6 +23,7 @@ from invoicing.services.ledger import (
     Posting,
     ledger_post,
     ledger_reverse,
+    locked_for_posting,
     unapplied_by_payment,
 )
 from o2c.errors import ConflictError, DomainError
@@ -92,9 +93,11 @@ def payments_create(inputs: Sequence[PaymentInput], *, actor: Actor) -> list[Pay
         payment.number = number
     invoices = {
         invoice.pk: invoice
-        for invoice in Invoice.objects.select_for_update()
-        .filter(pk__in={a.invoice.pk for data in inputs for a in data.allocations})
-        .order_by("pk")
+        for invoice in locked_for_posting(
+            Invoice.objects.filter(
+                pk__in={a.invoice.pk for data in inputs for a in data.allocations}
+            )
+        )
     }
     open_amounts: dict[int, Decimal] = {}
     checks = []
