@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from o2c.errors import ConflictError
 from o2c.models import AuditEvent, Membership, Organization, Role, Sequence
-from o2c.rows import RoundTrip, insert_rows, update_rows
+from o2c.rows import RoundTrip, queue_rows, update_rows
 from o2c.tenancy import current_organization
 from o2c.webhooks import event_batch
 
@@ -129,14 +129,19 @@ def audit_batch():
     raises, its events are dropped with the rest of the rolled-back work. Wrap a
     service's whole body (inside its ``transaction.atomic``), so that the batch
     ends where the transaction or savepoint does. The block is an
-    ``o2c.webhooks.event_batch`` too: its events are written together at the end.
+    ``o2c.webhooks.event_batch`` too: its events are written together at the end,
+    in the same round trip as the audit events when both batches end here.
     """
-    with event_batch(), _audit_rows_batch():
+    trip = RoundTrip()
+    with event_batch(trip) as events_sent, _audit_rows_batch(trip, events_sent):
         yield
 
 
 @contextmanager
-def _audit_rows_batch():
+def _audit_rows_batch(trip: RoundTrip, events_sent: bool):
+    """The audit half of :func:`audit_batch`: at the end of the outermost batch
+    its rows go with ``trip`` — sent then with the events, unless the events
+    belong to an outer batch (``events_sent`` false), when it is sent here."""
     outer = _pending_audit.get()
     if outer is not None:
         mark = len(outer)
@@ -154,7 +159,9 @@ def _audit_rows_batch():
         yield
         _pending_audit.reset(token)
         token = None
-        insert_rows(AuditEvent, events)
+        queue_rows(AuditEvent, events, trip)
+        if not events_sent:
+            trip.send()
     finally:
         if token is not None:
             _pending_audit.reset(token)

@@ -60,7 +60,7 @@ from django.utils import timezone
 
 from o2c.errors import ConflictError, DomainError
 from o2c.models import Event, Organization, WebhookDelivery, WebhookEndpoint
-from o2c.rows import insert_instances
+from o2c.rows import RoundTrip, insert_instances
 from o2c.tenancy import current_organization, current_organization_or_none
 
 SIGNATURE_HEADER = "X-O2C-Signature"
@@ -228,15 +228,18 @@ _pending: ContextVar[_Pending | None] = ContextVar("o2c_pending_events", default
 
 
 @contextmanager
-def event_batch():
+def event_batch(trip: RoundTrip | None = None):
     """Write the events emitted inside the block together when it ends (same
     rules as ``o2c.services.audit_batch``, which opens one: nested batches join
-    the outermost, a block that raises drops its events)."""
+    the outermost, a block that raises drops its events).
+
+    Yields whether this batch writes its events (it is the outermost); they are
+    then sent last of ``trip``'s statements, which are sent in any case."""
     outer = _pending.get()
     if outer is not None:
         mark = len(outer.events)
         try:
-            yield
+            yield False
         except BaseException:
             del outer.events[mark:]
             raise
@@ -244,10 +247,10 @@ def event_batch():
     pending = _Pending()
     token = _pending.set(pending)
     try:
-        yield
+        yield True
         _pending.reset(token)
         token = None
-        _write(pending.events, pending.endpoints)
+        _write(pending.events, pending.endpoints, trip)
     finally:
         if token is not None:
             _pending.reset(token)
@@ -356,14 +359,18 @@ def _record(events: list[Event], endpoints) -> list[WebhookDelivery]:
     return []
 
 
-def _write(events: list[Event], endpoints) -> list[WebhookDelivery]:
-    """One INSERT of the events; one of their deliveries to subscribed endpoints,
-    sent once the transaction commits."""
+def _write(
+    events: list[Event], endpoints, trip: RoundTrip | None = None
+) -> list[WebhookDelivery]:
+    """One INSERT of the events (last of ``trip``'s statements); one of their
+    deliveries to subscribed endpoints, sent once the transaction commits."""
     if not events:
+        if trip is not None:
+            trip.send()
         return []
     if endpoints is None:
         endpoints = active_endpoints()
-    insert_instances(events)
+    insert_instances(events, trip=trip)
     return queue_deliveries(
         [
             WebhookDelivery(
