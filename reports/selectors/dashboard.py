@@ -26,7 +26,12 @@ from reconciliation.models import Payment
 from reports.selectors.aging import AgingLine, AgingReport, aging_report
 from reports.selectors.common import add_months, exact
 from reports.selectors.forecast import CashForecast, cash_forecast
-from reports.selectors.metrics import MetricSeries, metric_series, month_window
+from reports.selectors.metrics import (
+    SCOPES,
+    MetricSeries,
+    metric_series,
+    month_window,
+)
 from reports.selectors.snapshot import (
     STORED_MONTHS,
     current_snapshot,
@@ -112,7 +117,7 @@ def _metrics(*, in_base: bool) -> tuple[list[MetricSeries], str, object]:
     if snapshot is None:
         return [], "missing", None
     state = "stale" if snapshot_is_stale(snapshot) else "fresh"
-    sums = stored_month_sums(snapshot)
+    sums = stored_month_sums(snapshot, scope=SCOPES.ORGANIZATION)
     # From the first month with figures (a young company has fewer than 24).
     active = [month for by_month in sums.values() for month in by_month]
     window = month_window(snapshot.through_month, STORED_MONTHS)

@@ -81,14 +81,36 @@ def needs_refresh(snapshot: MetricsSnapshot | None) -> bool:
 
 
 def stored_month_sums(
-    snapshot: MetricsSnapshot,
+    snapshot: MetricsSnapshot, *, scope: str | None = None
 ) -> dict[ScopeKey, dict[date, MonthSums]]:
+    """The snapshot's sums, of every scope or of ``scope`` only (the dashboard
+    shows the organization's: a tenth of the rows of a company with collectors
+    and segments). Read as plain values, not model instances."""
+    figures = MonthEndFigure.objects.filter(snapshot=snapshot)
+    if scope is not None:
+        figures = figures.filter(scope=scope)
     result: dict[ScopeKey, dict[date, MonthSums]] = defaultdict(dict)
-    for figure in MonthEndFigure.objects.filter(snapshot=snapshot).iterator():
-        result[(figure.scope, figure.key, figure.currency)][figure.month] = MonthSums(
-            receivables=figure.receivables,
-            current_receivables=figure.current_receivables,
-            credit_sales=figure.credit_sales,
+    for (
+        scope_,
+        key,
+        currency,
+        month,
+        receivables,
+        current_receivables,
+        credit_sales,
+    ) in figures.values_list(
+        "scope",
+        "key",
+        "currency",
+        "month",
+        "receivables",
+        "current_receivables",
+        "credit_sales",
+    ).iterator():
+        result[(scope_, key, currency)][month] = MonthSums(
+            receivables=receivables,
+            current_receivables=current_receivables,
+            credit_sales=credit_sales,
         )
     return dict(result)
 
