@@ -106,6 +106,11 @@ class Customer(TenantModel):
             models.Index(
                 fields=["organization", "segment"], name="customer_segment_idx"
             ),
+            # The currencies in use (the lists' currency filters), read by a skip
+            # scan: one probe per currency (orders.selectors.customer_currencies).
+            models.Index(
+                fields=["organization", "currency"], name="customer_currency_idx"
+            ),
         ]
 
     def __str__(self):

@@ -6,7 +6,9 @@ import pytest
 
 from o2c.errors import ConflictError, DomainError
 from o2c.models import AuditEvent
+from o2c.tenancy import tenant_context
 from orders.models import Customer, Item
+from orders.selectors import customer_filter_choices
 from orders.services.master import (
     customer_create,
     customer_set_credit_hold,
@@ -14,7 +16,7 @@ from orders.services.master import (
     item_create,
     payment_term_create,
 )
-from tests.factories import SYSTEM, PaymentTermFactory
+from tests.factories import SYSTEM, CustomerFactory, PaymentTermFactory
 
 
 @pytest.fixture
@@ -166,3 +168,22 @@ def test_item_tax_rate_is_a_percent(tenant, tax_rate):
         )
     assert refused.value.field == "tax_rate"
     assert not Item.objects.exists()
+
+
+def test_the_filters_offer_the_segments_and_currencies_in_use(org, other_org):
+    """Each once, in order, blank segments left out, another organization's
+    values never shown (on PostgreSQL read by a skip scan of an index)."""
+    with tenant_context(other_org):
+        CustomerFactory(currency="CHF", segment="Zoo")
+    with tenant_context(org):
+        for currency, segment in [
+            ("USD", "Retail"),
+            ("EUR", ""),
+            ("EUR", "Enterprise"),
+            ("USD", "Retail"),
+            ("GBP", "Enterprise"),
+        ]:
+            CustomerFactory(currency=currency, segment=segment)
+        choices = customer_filter_choices()
+        assert choices.currencies == ["EUR", "GBP", "USD"]
+        assert choices.segments == ["Enterprise", "Retail"]
