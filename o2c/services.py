@@ -45,7 +45,9 @@ class Actor:
         return cls(label=user.get_username(), role=membership.role, user=user)
 
 
-_savepoint_needed: ContextVar[bool] = ContextVar("o2c_savepoint_needed", default=True)
+# How deep in atomic blocks the write request's own transaction is (None: no
+# request transaction in this context).
+_request_depth: ContextVar[int | None] = ContextVar("o2c_request_depth", default=None)
 
 
 @contextmanager
@@ -56,28 +58,24 @@ def request_transaction():
     trips (``SAVEPOINT``, ``RELEASE``) of every write — since nothing in the
     request goes on after one of them fails."""
     with transaction.atomic():
-        token = _savepoint_needed.set(False)
+        token = _request_depth.set(len(connection.atomic_blocks))
         try:
             yield
         finally:
-            _savepoint_needed.reset(token)
+            _request_depth.reset(token)
 
 
 def service_transaction(func):
     """``transaction.atomic`` for a service: a savepoint when called inside
     another transaction (a caller may catch the service's error and go on), none
-    when called directly by :func:`request_transaction`, whose failure ends with
-    the service's. The services it calls in turn keep their savepoints."""
+    when called directly by :func:`request_transaction` — no other atomic block
+    between them — whose failure ends with the service's."""
 
     @functools.wraps(func)
     def inner(*args, **kwargs):
-        savepoint = _savepoint_needed.get()
-        token = _savepoint_needed.set(True)
-        try:
-            with transaction.atomic(savepoint=savepoint):
-                return func(*args, **kwargs)
-        finally:
-            _savepoint_needed.reset(token)
+        direct = _request_depth.get() == len(connection.atomic_blocks)
+        with transaction.atomic(savepoint=not direct):
+            return func(*args, **kwargs)
 
     return inner
 

@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 
 from invoicing.models import Invoice
 from invoicing.references import payment_reference
@@ -124,6 +124,17 @@ def test_a_service_failing_in_a_request_fails_the_whole_request(customer):
         )
         invoice_issue(invoice=invoice, actor=SYSTEM)  # already open: refused
     assert Invoice.objects.count() == before
+
+
+def test_a_service_inside_another_block_of_the_request_keeps_its_savepoint(customer):
+    """A caller inside the request that may go on after a service's refusal (its
+    own atomic block between them) still has the service's savepoint to go on
+    from."""
+    invoice = issued_invoice(customer, "10.00", invoice_date=JAN)
+    with request_transaction(), transaction.atomic():
+        with pytest.raises(ConflictError):
+            invoice_issue(invoice=invoice, actor=SYSTEM)  # already open: refused
+        assert Invoice.objects.filter(pk=invoice.pk, status="open").exists()
 
 
 def test_payment_with_one_allocation(customer, django_assert_num_queries):
