@@ -197,7 +197,20 @@ def _service_invoice(customer: Customer, today: date) -> Invoice:
     # One transaction, as one ``POST /api/v1/invoices/`` with ``issue`` is (and
     # through the same service call).
     with request_transaction():
-        return _invoice_create(customer, today)
+        return invoice_create(
+            customer=customer,
+            invoice_date=today,
+            lines=[
+                LineInput(
+                    description="Benchmark goods",
+                    quantity=Decimal(1),
+                    unit_price=NET,
+                    tax_rate=TAX_RATE,
+                )
+            ],
+            issue=True,
+            actor=ACTOR,
+        )
 
 
 def _service_payment(invoice: Invoice, today: date) -> None:
@@ -208,23 +221,6 @@ def _service_payment(invoice: Invoice, today: date) -> None:
         received_date=today,
         reference=invoice.number,
         allocations=[AllocationInput(invoice, invoice.total)],
-        actor=ACTOR,
-    )
-
-
-def _invoice_create(customer: Customer, today: date) -> Invoice:
-    return invoice_create(
-        customer=customer,
-        invoice_date=today,
-        lines=[
-            LineInput(
-                description="Benchmark goods",
-                quantity=Decimal(1),
-                unit_price=NET,
-                tax_rate=TAX_RATE,
-            )
-        ],
-        issue=True,
         actor=ACTOR,
     )
 

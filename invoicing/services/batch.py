@@ -28,21 +28,22 @@ from django.utils import timezone
 from invoicing.models import (
     Invoice,
     InvoiceDelivery,
-    InvoiceInstalment,
-    InvoiceLine,
 )
 from invoicing.services.delivery import enqueue_on_commit
 from invoicing.services.invoices import (
     LineInput,
     as_drafted,
+    instalment_rows,
     keep_discount_as_issued,
+    line_rows,
     post_new_invoices,
     priced_lines,
     totals_and_schedule,
+    write_lines_and_instalments,
 )
 from o2c.errors import ConflictError, DomainError
 from o2c.money import validate_currency
-from o2c.rows import RoundTrip, insert_instances, queue_rows
+from o2c.rows import insert_instances
 from o2c.services import (
     Actor,
     audit_batch,
@@ -162,24 +163,11 @@ def _checked_draft(organization, item: BatchInvoice):
         open_amount=0,
     )
     schedule = totals_and_schedule(invoice, priced, due_date=item.due_date)
-    lines = [
-        {
-            "organization_id": organization.pk,
-            "position": position,
-            "item_id": line.item.pk if line.item else None,
-            **p.columns(),
-        }
-        for position, (p, line) in enumerate(zip(priced, item.lines, strict=True), 1)
-    ]
-    instalments = [
-        {
-            "organization_id": organization.pk,
-            "sequence": sequence,
-            "due_date": due,
-            "amount": amount,
-        }
-        for sequence, (due, amount) in enumerate(schedule, start=1)
-    ]
+    lines = line_rows(
+        organization.pk,
+        [(p, line.item, None) for p, line in zip(priced, item.lines, strict=True)],
+    )
+    instalments = instalment_rows(organization.pk, schedule)
     return invoice, (lines, instalments)
 
 
@@ -253,10 +241,7 @@ def _insert(drafts) -> None:
             row["invoice_id"] = invoice.pk
         lines += invoice_lines
         instalments += invoice_instalments
-    trip = RoundTrip()
-    queue_rows(InvoiceLine, lines, trip)
-    queue_rows(InvoiceInstalment, instalments, trip)
-    trip.send()
+    write_lines_and_instalments(lines, instalments)
 
 
 def _post(invoices: list[Invoice], *, actor: Actor, email: bool) -> None:

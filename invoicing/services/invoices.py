@@ -440,37 +440,52 @@ def _write_lines_and_schedule(
             _("An invoice with this number or external id already exists."),
             field=duplicate_field,
         ) from None
-    # The lines and the instalments in one round trip.
-    trip, organization_id = RoundTrip(), invoice.organization_id
-    queue_rows(
-        InvoiceLine,
-        [
-            {
-                "organization_id": organization_id,
-                "invoice_id": invoice.pk,
-                "position": position,
-                "order_line_id": order_line.pk if order_line else None,
-                "item_id": item.pk if item else None,
-                **p.columns(),
-            }
-            for position, (p, item, order_line) in enumerate(lines, start=1)
-        ],
-        trip,
+    line_rows_, instalment_rows_ = (
+        line_rows(invoice.organization_id, lines),
+        instalment_rows(invoice.organization_id, schedule),
     )
-    queue_rows(
-        InvoiceInstalment,
-        [
-            {
-                "organization_id": organization_id,
-                "invoice_id": invoice.pk,
-                "sequence": sequence,
-                "due_date": due,
-                "amount": amount,
-            }
-            for sequence, (due, amount) in enumerate(schedule, start=1)
-        ],
-        trip,
-    )
+    for row in (*line_rows_, *instalment_rows_):
+        row["invoice_id"] = invoice.pk
+    write_lines_and_instalments(line_rows_, instalment_rows_)
+
+
+def line_rows(
+    organization_id: int,
+    lines: list[tuple[PricedLine, Item | None, SalesOrderLine | None]],
+) -> list[dict]:
+    """An invoice's line rows (``invoice_id`` still to set), numbered in order."""
+    return [
+        {
+            "organization_id": organization_id,
+            "position": position,
+            "order_line_id": order_line.pk if order_line else None,
+            "item_id": item.pk if item else None,
+            **p.columns(),
+        }
+        for position, (p, item, order_line) in enumerate(lines, start=1)
+    ]
+
+
+def instalment_rows(organization_id: int, schedule) -> list[dict]:
+    """An invoice's instalment rows from its (due date, amount) schedule
+    (``invoice_id`` still to set)."""
+    return [
+        {
+            "organization_id": organization_id,
+            "sequence": sequence,
+            "due_date": due,
+            "amount": amount,
+        }
+        for sequence, (due, amount) in enumerate(schedule, start=1)
+    ]
+
+
+def write_lines_and_instalments(lines: list[dict], instalments: list[dict]) -> None:
+    """Insert line and instalment rows (of one invoice or many): one round trip
+    on PostgreSQL."""
+    trip = RoundTrip()
+    queue_rows(InvoiceLine, lines, trip)
+    queue_rows(InvoiceInstalment, instalments, trip)
     trip.send()
 
 

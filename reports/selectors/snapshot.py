@@ -4,9 +4,8 @@ The figures (``MonthEndFigure``) are sums of the ledger for closed months; they
 stay right until an entry is posted into one of those months. The snapshot
 records the ledger's settled line when it was summed (every entry up to it is
 counted; ``invoicing.services.ledger.ledger_settled_id``): a newer entry dated
-on or before
-the last stored month end, or a month closing, makes them stale, and
-``reports.services.metrics_refresh`` rebuilds them. The payment profiles look at
+on or before the last stored month end, or a month closing, makes them stale,
+and ``reports.services.metrics_refresh`` rebuilds them. The payment profiles look at
 the last twelve months and are rebuilt once a day. Collector and segment
 changes of customers show at the next rebuild (the nightly task forces one).
 """
@@ -90,15 +89,7 @@ def stored_month_sums(
     if scope is not None:
         figures = figures.filter(scope=scope)
     result: dict[ScopeKey, dict[date, MonthSums]] = defaultdict(dict)
-    for (
-        scope_,
-        key,
-        currency,
-        month,
-        receivables,
-        current_receivables,
-        credit_sales,
-    ) in figures.values_list(
+    rows = figures.values_list(
         "scope",
         "key",
         "currency",
@@ -106,12 +97,9 @@ def stored_month_sums(
         "receivables",
         "current_receivables",
         "credit_sales",
-    ).iterator():
-        result[(scope_, key, currency)][month] = MonthSums(
-            receivables=receivables,
-            current_receivables=current_receivables,
-            credit_sales=credit_sales,
-        )
+    )
+    for scope_, key, currency, month, *sums in rows.iterator():
+        result[(scope_, key, currency)][month] = MonthSums(*sums)
     return dict(result)
 
 
