@@ -34,10 +34,10 @@ from invoicing.services.invoices import (
     LineInput,
     as_drafted,
     instalment_rows,
-    keep_discount_as_issued,
     line_rows,
     post_new_invoices,
     priced_lines,
+    set_issued,
     totals_and_schedule,
     write_lines_and_instalments,
 )
@@ -206,20 +206,14 @@ def _duplicate(index: int, name: str, where: str) -> ConflictError:
 
 def _issued_state(invoices: list[Invoice]) -> None:
     """Number the invoices in the given order (one block of the sequence) and
-    set what ``invoice_issue`` sets: open, or paid when the total is zero, and
-    the early-payment discount as issued."""
+    set what ``invoice_issue`` sets (:func:`set_issued`)."""
     unnumbered = [invoice for invoice in invoices if not invoice.number]
     numbers = next_numbers("invoice", prefix="INV-", count=len(unnumbered))
     for invoice, number in zip(unnumbered, numbers, strict=True):
         invoice.number = number
     issued_at = timezone.now()
     for invoice in invoices:
-        invoice.status = (
-            Invoice.Status.OPEN if invoice.total > 0 else Invoice.Status.PAID
-        )
-        invoice.issued_at = issued_at
-        invoice.settled_date = None if invoice.total else invoice.invoice_date
-        keep_discount_as_issued(invoice)  # the customer's term, read with it
+        set_issued(invoice, issued_at=issued_at)
 
 
 def _insert(drafts) -> None:
@@ -257,11 +251,13 @@ def _post(invoices: list[Invoice], *, actor: Actor, email: bool) -> None:
         )
     debited = [invoice for invoice in invoices if invoice.total > 0]
     if debited:
-        post_new_invoices(debited, actor=actor)
+        post_new_invoices(debited)
     if email:
-        deliveries = InvoiceDelivery.objects.bulk_create(
-            InvoiceDelivery(organization=invoice.organization, invoice=invoice)
-            for invoice in invoices
+        deliveries = insert_instances(
+            [
+                InvoiceDelivery(organization=invoice.organization, invoice=invoice)
+                for invoice in invoices
+            ]
         )
         for delivery in deliveries:
             audit_record(

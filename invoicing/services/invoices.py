@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from copy import copy
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
@@ -24,7 +24,7 @@ from invoicing.services.delivery import (
     credit_note_delivery_schedule,
     invoice_delivery_on_issue,
 )
-from invoicing.services.ledger import Posting, ledger_post, ledger_reverse
+from invoicing.services.ledger import Posting, ledger_open, ledger_post, ledger_reverse
 from o2c.errors import ConflictError, DomainError
 from o2c.money import exact_amount, quantize, validate_currency
 from o2c.rows import RoundTrip, insert_instances, queue_rows
@@ -119,13 +119,15 @@ def invoice_create(
     return invoice
 
 
-def _set_issued(invoice: Invoice) -> None:
-    """Number a priced draft (unless numbered elsewhere) and set what
-    :func:`invoice_issue` sets, before its row is first written."""
-    invoice.number = invoice.number or next_number("invoice", prefix="INV-")
+def set_issued(invoice: Invoice, *, issued_at: datetime) -> None:
+    """Set on a priced, numbered draft what :func:`invoice_issue` sets, before
+    its row is first written: open with its whole total open (the debit
+    :func:`post_new_invoices` appends), or paid when the total is zero, and the
+    early-payment discount as issued."""
     keep_discount_as_issued(invoice)
     invoice.status = Invoice.Status.OPEN if invoice.total > 0 else Invoice.Status.PAID
-    invoice.issued_at = timezone.now()
+    invoice.open_amount = invoice.total
+    invoice.issued_at = issued_at
     invoice.settled_date = None if invoice.total else invoice.invoice_date
 
 
@@ -146,7 +148,7 @@ def _post_issued(invoice: Invoice, *, actor: Actor, email: bool) -> None:
     in the ledger, the audit event, the events and the email."""
     issued_status = invoice.status
     if invoice.total > 0:
-        post_new_invoices([invoice], actor=actor)
+        post_new_invoices([invoice])
     audit_record(
         actor=actor,
         obj=invoice,
@@ -426,7 +428,8 @@ def _write_lines_and_schedule(
     schedule = totals_and_schedule(invoice, [p for p, _, _ in lines], due_date=due_date)
     if issue:
         # After every check: a refusal leaves the sequence untouched.
-        _set_issued(invoice)
+        invoice.number = invoice.number or next_number("invoice", prefix="INV-")
+        set_issued(invoice, issued_at=timezone.now())
     try:
         # No savepoint: the error leaves the service, whose own atomic block
         # rolls the transaction back.
@@ -546,26 +549,13 @@ def invoice_issue(*, invoice: Invoice, actor: Actor, email: bool = True) -> Invo
     return invoice
 
 
-def post_new_invoices(invoices: list[Invoice], *, actor: Actor) -> None:
-    """Post the debits of invoices whose rows were just written issued (in this
-    transaction: no other sees them, let alone locks them).
-
-    Posted as drafts, as :func:`invoice_issue` posts: the ledger then only sets
-    their open amounts, with no status to derive (the rows' statuses are
-    written already) and so no fees to read (a new invoice has none).
-    """
-    statuses = [invoice.status for invoice in invoices]
-    for invoice in invoices:
-        invoice.status = Invoice.Status.DRAFT
-    try:
-        ledger_post(
-            postings=[invoice_debit(invoice) for invoice in invoices],
-            actor=actor,
-            locked_invoices={invoice.pk: invoice for invoice in invoices},
-        )
-    finally:
-        for invoice, status in zip(invoices, statuses, strict=True):
-            invoice.status = status
+def post_new_invoices(invoices: list[Invoice]) -> None:
+    """Post the debits of invoices whose rows were just written issued, their
+    totals open (:func:`set_issued`)."""
+    ledger_open(
+        postings=[invoice_debit(invoice) for invoice in invoices],
+        invoices={invoice.pk: invoice for invoice in invoices},
+    )
 
 
 def invoice_debit(invoice: Invoice, number: str | None = None) -> Posting:

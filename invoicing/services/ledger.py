@@ -5,7 +5,9 @@ keeps each invoice's cached ``open_amount`` and derived status in step with the
 entries, in the same transaction, under a row lock, and the customers' receivables
 summary (:mod:`invoicing.services.summary`) in one more statement. Nothing else
 writes ``LedgerEntry`` rows, ``Invoice.open_amount`` or the summary (bulk loads
-rebuild it when they finish).
+rebuild it when they finish) — but for a new invoice written issued: its row
+goes in with its total open and :func:`ledger_open` appends the matching debit
+in the same transaction.
 
 Invariants it enforces (and ``verify_ledger`` re-checks):
 
@@ -34,7 +36,7 @@ from invoicing.services.summary import summary_post
 from invoicing.status import fees_by_invoice, payment_status
 from o2c.errors import ConflictError, DomainError
 from o2c.money import quantize
-from o2c.rows import RoundTrip, insert_rows, update_column
+from o2c.rows import RoundTrip, insert_rows, queue_rows, update_column
 from o2c.services import Actor, transition_many
 from o2c.tenancy import current_organization
 from o2c.webhooks import events_emit
@@ -105,8 +107,35 @@ def ledger_post(
     return _append(organization, postings, trip)
 
 
-def _append(organization, postings: list[Posting], trip: RoundTrip):
-    """The ledger entries of ``postings``, written last of ``trip``."""
+def ledger_open(*, postings: list[Posting], invoices: dict[int, Invoice]) -> None:
+    """Append the debits of new invoices whose rows were written issued in this
+    transaction already carrying them as their open amounts (``invoices``, by
+    id, each debited once by ``postings``).
+
+    No other transaction sees those rows, so there is nothing to lock, and a
+    first debit has no history to check and no status to derive: the entries
+    and the summary go in one round trip, and the rows are not written again.
+    """
+    for posting in postings:
+        invoice = invoices.get(posting.invoice_id)
+        _check_posting(posting, invoice)
+        if posting.kind != LedgerEntry.Kind.INVOICE or posting.amount != (
+            invoice.open_amount
+        ):
+            raise ValueError(
+                f"Invoice {invoice.pk} is not written with its debit open "
+                f"({invoice.open_amount}, debit {posting.amount})."
+            )
+    trip = RoundTrip()
+    summary_post(postings, trip=trip)
+    _append(current_organization(), postings, trip, instances=False)
+
+
+def _append(
+    organization, postings: list[Posting], trip: RoundTrip, *, instances: bool = True
+):
+    """The ledger entries of ``postings``, written last of ``trip`` (returned
+    as instances unless ``instances`` is false)."""
     created_at = timezone.now()
     rows = [
         {
@@ -128,6 +157,10 @@ def _append(organization, postings: list[Posting], trip: RoundTrip):
     ]
     if trip.together:  # PostgreSQL: the lock before the entries take their ids
         trip.execute(APPEND_LOCK_SQL, [APPEND_LOCK, organization.pk])
+    if not instances:
+        queue_rows(LedgerEntry, rows, trip)
+        trip.send()
+        return []
     entries = []
     for pk, row in zip(insert_rows(LedgerEntry, rows, trip=trip), rows, strict=True):
         entry = LedgerEntry(pk=pk, **row)
