@@ -10,13 +10,17 @@ query string also carries pagination and other parameters.
 
 import difflib
 from collections.abc import Callable, Mapping
+from functools import partial
+from operator import attrgetter
 
 from django.db import models
 from django.http import QueryDict
 from rest_framework import serializers
 from rest_framework.exceptions import ValidationError
+from rest_framework.fields import Field, SkipField
+from rest_framework.relations import PKOnlyObject
 
-from o2c.api.fields import PlainDecimalField, UTCDateTimeField
+from o2c.api.fields import MoneyField, PlainDecimalField, UTCDateTimeField
 
 
 class StrictFieldsMixin:
@@ -139,14 +143,102 @@ def representations(serializer_class) -> Callable[[list], list[dict]]:
     fields (and a model serializer derives them from the model) each time it is
     made, which for one invoice or payment event costs more than showing it.
     Showing an instance only reads it (no request, no context), so the one
-    serializer can be shared.
+    serializer can be shared. Its fields are read through :func:`_field_plan`:
+    a batch of 1,000 invoices makes 2,000 event representations.
     """
-    serializer = None
+    plan = None
 
     def represent(objects: list) -> list[dict]:
-        nonlocal serializer
-        if serializer is None:
-            serializer = serializer_class()
-        return [serializer.to_representation(obj) for obj in objects]
+        nonlocal plan
+        if plan is None:
+            plan = _field_plan(serializer_class())
+        return [_shown(obj, plan) for obj in objects]
 
     return represent
+
+
+def _shown(instance, plan) -> dict:
+    shown = {}
+    for name, show in plan:
+        value = show(instance)
+        if value is not _SKIPPED:
+            shown[name] = value
+    return shown
+
+
+def _field_plan(serializer) -> list[tuple[str, Callable]]:
+    """(name, function of the instance giving the field's JSON) per readable
+    field, as ``Serializer.to_representation`` gives it.
+
+    A field showing one of the model's own columns as it is (a text, number,
+    date, choice or moment) or a foreign key as its id reads the attribute
+    directly, and an amount its value and currency: DRF's generic path (source
+    lookup, callables, ``SkipField``) costs more than the value. Every other
+    field (nested, methods, dotted sources) goes through DRF.
+    """
+    model = getattr(getattr(serializer, "Meta", None), "model", None)
+    columns = {}
+    if model is not None:
+        columns = {f.name: f for f in model._meta.concrete_fields}
+    return [
+        (field.field_name, _shown_by(field, columns.get(field.source)))
+        for field in serializer._readable_fields
+    ]
+
+
+_AS_IS = (
+    serializers.CharField,
+    serializers.IntegerField,
+    serializers.BooleanField,
+    serializers.DecimalField,
+    serializers.DateField,
+    serializers.DateTimeField,
+    serializers.ChoiceField,
+)
+
+
+def _shown_by(field, column) -> Callable:
+    if column is not None and field.source_attrs == [field.source]:
+        if isinstance(field, MoneyField):
+            return _money(field, column.attname)
+        if column.is_relation and type(field) is serializers.PrimaryKeyRelatedField:
+            if field.pk_field is None:
+                return attrgetter(column.attname)
+        elif type(field).get_attribute is Field.get_attribute and isinstance(
+            field, _AS_IS
+        ):
+            read, show = attrgetter(column.attname), field.to_representation
+
+            def column_value(instance):
+                value = read(instance)
+                return None if value is None else show(value)
+
+            return column_value
+    return partial(_generic, field)
+
+
+def _money(field, attname: str) -> Callable:
+    amount_of = attrgetter(attname)
+    currency_of = attrgetter(".".join(field.currency_source))
+
+    def money(instance):
+        amount = amount_of(instance)
+        try:
+            currency = currency_of(instance)
+        except (AttributeError, KeyError):
+            currency = None
+        return field.to_representation((amount, currency))
+
+    return money
+
+
+_SKIPPED = object()  # a field DRF leaves out of the representation
+
+
+def _generic(field, instance):
+    try:
+        attribute = field.get_attribute(instance)
+    except SkipField:
+        return _SKIPPED
+    value = attribute.pk if isinstance(attribute, PKOnlyObject) else attribute
+    return None if value is None else field.to_representation(attribute)
