@@ -29,6 +29,7 @@ TASK_QUEUES = {
     # links (a customer waits for that one: never behind a long export).
     "collecting.send_notices": SENDING,
     "invoicing.send_invoice_delivery": SENDING,
+    "invoicing.send_invoice_deliveries": SENDING,
     "reports.send_statement": SENDING,
     "portal.send_sign_in_links": SENDING,
     # Files people upload, and the matching of what they brought in.

@@ -97,23 +97,38 @@ def audit_record(
     """Record who did what to ``obj`` and return the event; inside
     :func:`audit_batch` the event is written with the batch's others when the
     batch ends (and ``None`` is returned)."""
-    row = {
-        "organization_id": current_organization().pk,
-        "created_at": timezone.now(),
-        "actor_user_id": actor.user.pk if actor.user is not None else None,
-        "actor_label": actor.label,
-        "object_type": obj._meta.label_lower,
-        "object_id": str(obj.pk),
-        "action": action,
-        "from_status": from_status,
-        "to_status": to_status,
-        "data": data or {},
-    }
+    row = _audit_row(actor, obj._meta.label_lower, action, from_status, to_status)
+    row |= {"object_id": str(obj.pk), "data": data or {}}
     pending = _pending_audit.get()
     if pending is not None:
         pending.append(row)
         return None
     return AuditEvent.objects.create(**row)
+
+
+def audit_records(
+    *, actor: Actor, model, ids: list[int], action: str, to_status: str = ""
+) -> None:
+    """:func:`audit_record` for rows of ``model`` just written by id (with no
+    instances made for them), inside :func:`audit_batch`."""
+    pending = _pending_audit.get()
+    if pending is None:
+        raise RuntimeError("audit_records is for use inside audit_batch.")
+    row = _audit_row(actor, model._meta.label_lower, action, "", to_status)
+    pending.extend(row | {"object_id": str(pk), "data": {}} for pk in ids)
+
+
+def _audit_row(actor: Actor, object_type, action, from_status, to_status) -> dict:
+    return {
+        "organization_id": current_organization().pk,
+        "created_at": timezone.now(),
+        "actor_user_id": actor.user.pk if actor.user is not None else None,
+        "actor_label": actor.label,
+        "object_type": object_type,
+        "action": action,
+        "from_status": from_status,
+        "to_status": to_status,
+    }
 
 
 @contextmanager

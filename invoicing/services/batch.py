@@ -25,11 +25,8 @@ from datetime import date
 from django.db import IntegrityError
 from django.utils import timezone
 
-from invoicing.models import (
-    Invoice,
-    InvoiceDelivery,
-)
-from invoicing.services.delivery import enqueue_on_commit
+from invoicing.models import Invoice
+from invoicing.services.delivery import invoice_deliveries_on_issue
 from invoicing.services.invoices import (
     LineInput,
     as_drafted,
@@ -253,14 +250,4 @@ def _post(invoices: list[Invoice], *, actor: Actor, email: bool) -> None:
     if debited:
         post_new_invoices(debited)
     if email:
-        deliveries = insert_instances(
-            [
-                InvoiceDelivery(organization=invoice.organization, invoice=invoice)
-                for invoice in invoices
-            ]
-        )
-        for delivery in deliveries:
-            audit_record(
-                actor=actor, obj=delivery, action="requested", to_status="pending"
-            )
-            enqueue_on_commit(delivery)
+        invoice_deliveries_on_issue(invoices=invoices, actor=actor)

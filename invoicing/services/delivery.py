@@ -6,7 +6,9 @@ silently:
 
 1. :func:`invoice_delivery_on_issue` (called by ``invoice_issue``) and the
    ``*_delivery_schedule`` services write the row ``pending`` and, once that
-   transaction commits, enqueue the task ``invoicing.send_invoice_delivery``.
+   transaction commits, enqueue the task ``invoicing.send_invoice_delivery``
+   (a batch of invoices, :func:`invoice_deliveries_on_issue`, enqueues one task
+   that enqueues it for each).
 2. :func:`delivery_send` (the task's body) claims the row ``pending → sending``
    under a row lock. A second run of the task finds it claimed and does nothing.
    With no billing address the row becomes ``no_recipient`` instead, for a person
@@ -41,8 +43,8 @@ from invoicing.services.email_text import invoice_email_render
 from o2c import celery
 from o2c.document_language import speaking
 from o2c.errors import ConflictError, DomainError
-from o2c.rows import insert_instances
-from o2c.services import Actor, audit_record, lock, transition
+from o2c.rows import insert_instances, insert_rows
+from o2c.services import Actor, audit_record, audit_records, lock, transition
 from o2c.tenancy import current_organization
 from orders.models import Contact, Customer
 
@@ -61,6 +63,35 @@ def invoice_delivery_on_issue(
     if invoice.source == Invoice.Source.IMPORT:
         return None
     return _schedule(invoice=invoice, actor=actor)
+
+
+def invoice_deliveries_on_issue(*, invoices: list[Invoice], actor: Actor) -> None:
+    """:func:`invoice_delivery_on_issue` for many invoices issued together (a
+    batch, inside its ``audit_batch``): their rows in one INSERT and, once the
+    transaction commits, one task (``invoicing.send_invoice_deliveries``) that
+    enqueues each one's sending, instead of the request enqueueing a thousand."""
+    invoices = [i for i in invoices if i.source != Invoice.Source.IMPORT]
+    if not invoices:
+        return
+    organization_id = current_organization().pk
+    delivery_ids = insert_rows(
+        InvoiceDelivery,
+        [{"organization_id": organization_id, "invoice_id": i.pk} for i in invoices],
+    )
+    audit_records(
+        actor=actor,
+        model=InvoiceDelivery,
+        ids=delivery_ids,
+        action="requested",
+        to_status=Status.PENDING,
+    )
+
+    def enqueue():
+        celery.enqueue(
+            "invoicing.send_invoice_deliveries", organization_id, delivery_ids
+        )
+
+    transaction.on_commit(enqueue, robust=True)
 
 
 @transaction.atomic

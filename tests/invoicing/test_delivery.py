@@ -6,6 +6,7 @@ from decimal import Decimal
 import pytest
 
 from invoicing.models import Invoice, InvoiceDelivery
+from invoicing.services.batch import BatchInvoice, invoice_batch_create
 from invoicing.services.delivery import (
     credit_note_delivery_schedule,
     delivery_reconcile,
@@ -123,6 +124,50 @@ def test_a_real_commit_sends_the_invoice(seller, smtp_sink):
     (received,) = smtp_sink.messages
     assert received.rcpt_tos == ["ap@globex.example"]
     assert InvoiceDelivery.objects.get(invoice=invoice).status == Status.SENT
+
+
+def test_a_batch_emails_each_invoice_once_after_its_commit(
+    seller, smtp_sink, django_capture_on_commit_callbacks
+):
+    customers = [CustomerFactory(email=f"ap{n}@globex.example") for n in range(3)]
+    with django_capture_on_commit_callbacks() as callbacks:
+        created = invoice_batch_create(
+            invoices=[
+                BatchInvoice(
+                    customer=customer,
+                    invoice_date=date(2026, 3, 2),
+                    lines=[LineInput("Cordless drill", Decimal(1), Decimal(n + 10))],
+                )
+                for n, customer in enumerate(customers)
+            ],
+            issue=True,
+            actor=SYSTEM,
+        )
+    assert smtp_sink.messages == []  # nothing before the commit
+    assert len(callbacks) == 1  # one task for the batch, not one per invoice
+
+    for callback in callbacks:
+        callback()
+
+    received = sorted(
+        (message.rcpt_tos[0], message.subject, message.attachments())
+        for message in smtp_sink.messages
+    )
+    assert [to for to, _, _ in received] == [c.email for c in customers]
+    for (_, subject, attachments), invoice in zip(received, created, strict=True):
+        assert invoice.number in subject
+        assert [a.get_filename() for a in attachments] == [f"{invoice.number}.pdf"]
+    deliveries = InvoiceDelivery.objects.filter(invoice__in=created)
+    assert sorted(d.status for d in deliveries) == [Status.SENT] * 3
+    assert (
+        AuditEvent.objects.filter(
+            object_type="invoicing.invoicedelivery",
+            object_id__in=[str(d.pk) for d in deliveries],
+            action="requested",
+            to_status="pending",
+        ).count()
+        == 3
+    )
 
 
 def test_the_row_is_written_with_the_invoice_and_sent_only_after_commit(

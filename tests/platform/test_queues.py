@@ -46,6 +46,7 @@ def test_the_work_goes_where_intended():
     assert queue_of("collecting.run_dunning") == "dunning"
     assert queue_of("collecting.send_notices") == "sending"
     assert queue_of("invoicing.send_invoice_delivery") == "sending"
+    assert queue_of("invoicing.send_invoice_deliveries") == "sending"
     assert queue_of("reports.run_export") == "exports"
     assert queue_of("invoicing.run_import") == "imports"
     assert queue_of("reconciliation.import_statement") == "imports"
