@@ -118,6 +118,7 @@ def main(argv=None) -> int:
         seed=options.seed,
     )
     setup.vacuum_if_unattended()
+    setup.warm_cache()
     results = {
         "database": _redacted(options.database_url),
         "organization": organization.slug,
