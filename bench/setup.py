@@ -84,7 +84,9 @@ def _seeding(data: dict, reused: bool) -> dict:
     }
 
 
-def vacuum_if_unattended(progress: Callable[[str], None] = _print) -> None:
+def vacuum_if_unattended(
+    progress: Callable[[str], None] = _print, tables: list[str] | None = None
+) -> None:
     """``VACUUM (ANALYZE)`` the bench database when the server's autovacuum is off.
 
     A PostgreSQL left to itself vacuums tables as rows are written (autovacuum is
@@ -92,13 +94,19 @@ def vacuum_if_unattended(progress: Callable[[str], None] = _print) -> None:
     With it off, as on some build machines, a table just loaded or written makes
     each index-only scan fetch heap pages as well: the dashboard took 381 ms here
     instead of 146 ms. The benchmark measures a database kept as a server keeps
-    it; when nothing is left to do the VACUUM takes seconds."""
+    it; when nothing is left to do the VACUUM takes seconds.
+
+    ``tables``: only those, between benchmarks, as autovacuum would after a
+    few hundred writes to a small table (each document updates its sequence's
+    row; a thousand dead versions of it make the next UPDATE walk them all)."""
     with connection.cursor() as cursor:
         cursor.execute("SHOW autovacuum")
         if cursor.fetchone()[0] == "on":
             return
         started = time.monotonic()
-        cursor.execute("VACUUM (ANALYZE)")
+        cursor.execute(f"VACUUM (ANALYZE) {', '.join(tables or [])}")
+    if tables:
+        return
     progress(
         "autovacuum is off on this server: vacuumed and analyzed as it would have "
         f"({time.monotonic() - started:.0f} s)."
