@@ -37,7 +37,12 @@ from o2c.api.fields import (
     TenantRelatedField,
 )
 from o2c.api.filters import ChoicesFilter, TenantIdFilter
-from o2c.api.serializers import ModelSerializer, QuerySerializer, Serializer
+from o2c.api.serializers import (
+    ModelSerializer,
+    QuerySerializer,
+    Serializer,
+    representations,
+)
 from o2c.errors import DomainError
 from o2c.tenancy import current_organization
 from orders.models import Customer, Item, SalesOrder, SalesOrderLine
@@ -269,6 +274,11 @@ class InvoiceBatchOutput(serializers.Serializer):
     invoices = InvoiceOutput(many=True)
 
 
+# The batch's answer shows up to 1,000 invoices: read through the field plan
+# events use (the same JSON as ``InvoiceOutput``, in a third of the time).
+_shown_invoices = representations(InvoiceOutput)
+
+
 class VoidInput(Serializer):
     reason = serializers.CharField(required=False, default="", allow_blank=True)
     void_date = DateField(required=False)
@@ -406,8 +416,12 @@ class InvoiceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, TenantVie
         # in this transaction: answered without a read per invoice.
         for invoice in created:
             Invoice.prediction.related.set_cached_value(invoice, None)
-        body = {"count": len(created), "issued": values["issue"], "invoices": created}
-        return Response(InvoiceBatchOutput(body).data, status=status.HTTP_201_CREATED)
+        body = {
+            "count": len(created),
+            "issued": values["issue"],
+            "invoices": _shown_invoices(created),
+        }
+        return Response(body, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=None, responses=InvoiceDetailOutput)
     @action(detail=True, methods=["post"])

@@ -331,3 +331,19 @@ def test_each_invoice_tells_integrations_what_one_by_one_would(api, org, custome
         invoice.number,
         "144.00",
     )
+
+
+def test_the_answer_shows_each_invoice_as_the_invoice_list_does(api, org, customers):
+    response = post(
+        api,
+        {"issue": True, "invoices": [item_of(customers, i) for i in range(3)]},
+    )
+    assert response.status_code == 201
+    answered = response.json()
+    assert (answered["count"], answered["issued"]) == (3, True)
+    listed = api.get("/api/v1/invoices/", {"status": "open"}).json()["results"]
+    by_id = {invoice["id"]: invoice for invoice in listed}
+    for shown in answered["invoices"]:
+        assert shown == by_id[shown["id"]]
+        # 100.00 + 19 % and 2 x 12.50 untaxed: 144.00, all of it open.
+        assert (shown["total"], shown["open_amount"]) == ("144.00", "144.00")
