@@ -229,6 +229,10 @@ def _configure_django(database_url: str) -> None:
 
     app.conf.broker_url = "memory://localhost/"
     warnings.filterwarnings("ignore", message="No directory at")
+    # As a web or worker process does once loaded (o2c.wsgi, o2c.celery).
+    from o2c.startup import freeze_loaded_objects
+
+    freeze_loaded_objects()
 
 
 def _create_database(database_url: str) -> None:

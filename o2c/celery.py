@@ -1,6 +1,9 @@
 import os
 
 from celery import Celery
+from celery.signals import worker_init, worker_process_init
+
+from o2c.startup import freeze_loaded_objects
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "o2c.settings.dev")
 
@@ -10,6 +13,14 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 _NESTED_TASK_PACKAGES = ["invoicing.imports"]
 app.autodiscover_tasks()
 app.autodiscover_tasks(_NESTED_TASK_PACKAGES)
+
+
+@worker_init.connect
+@worker_process_init.connect
+def _freeze_loaded_objects(**kwargs):
+    """As the web processes do: the worker before it forks its pool (the
+    children share those pages), then each child with what it loaded since."""
+    freeze_loaded_objects()
 
 
 def enqueue(name: str, *args, countdown: float | None = None, **kwargs) -> None:
