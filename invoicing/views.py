@@ -268,6 +268,7 @@ def _invoice_page(request, invoice, *, action="", action_error=None, void_form=N
             "today": request.organization.today(),
             "prediction": prediction_shown(invoice),
             "can_bill": role_can(request.membership.role, "bill"),
+            "can_void": _can_void(request, invoice),
             "issue_form": IssueForm(initial={"email": True}),
             "void_form": void_form or VoidForm(),
             "action": action,
@@ -277,6 +278,18 @@ def _invoice_page(request, invoice, *, action="", action_error=None, void_form=N
     if action_error or (void_form and void_form.errors):
         response.status_code = 422
     return response
+
+
+def _can_void(request, invoice) -> bool:
+    """The void form is offered only where voiding can succeed: a draft, or an
+    issued invoice with nothing but its debit posted (a paid one is credited)."""
+    if not role_can(request.membership.role, "bill"):
+        return False
+    if invoice.status == Invoice.Status.DRAFT:
+        return True
+    return invoice.is_issued and not invoices.posted_beyond_issue(
+        invoice.ledger_entries.all()
+    )
 
 
 # --- Invoice forms ------------------------------------------------------------------

@@ -591,6 +591,12 @@ def keep_discount_as_issued(invoice: Invoice) -> None:
     invoice.discount_percent, invoice.discount_date, invoice.discount_amount = discount
 
 
+def posted_beyond_issue(entries) -> bool:
+    """Whether an invoice's ledger ``entries`` hold more than its issue debit (a
+    payment, a credit, a fee): it can then no longer be voided, only credited."""
+    return any(entry.kind != LedgerEntry.Kind.INVOICE for entry in entries)
+
+
 @transaction.atomic
 @event_batch()
 def invoice_void(
@@ -603,7 +609,7 @@ def invoice_void(
     """
     invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)
     entries = list(invoice.ledger_entries.all())
-    if any(e.kind != LedgerEntry.Kind.INVOICE for e in entries):
+    if posted_beyond_issue(entries):
         raise ConflictError(
             "has_postings",
             _(

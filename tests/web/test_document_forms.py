@@ -32,6 +32,7 @@ from tests.factories import (
     PaymentTermFactory,
     issued_invoice,
     member,
+    received_payment,
 )
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=ZoneInfo("Europe/Berlin"))
@@ -818,6 +819,26 @@ def test_clerk_voids_an_issued_invoice(client, tenant, acme):
     assert customer_balances(customer=acme) == [] or all(
         b.balance == 0 for b in customer_balances(customer=acme)
     )
+
+
+def test_the_void_form_is_offered_only_where_voiding_can_succeed(client, tenant, acme):
+    untouched = issued_invoice(acme, "100.00", invoice_date=TODAY)
+    partly_paid = issued_invoice(acme, "200.00", invoice_date=TODAY)
+    received_payment(
+        acme, "50.00", received_date=TODAY, allocations=[(partly_paid, "50.00")]
+    )
+
+    def offered(invoice) -> bool:
+        page = client.get(f"/invoices/{invoice.pk}/").content.decode()
+        return 'id="void-form"' in page
+
+    assert offered(untouched)
+    # 50.00 of it is paid: a credit note is the way, and its link is there.
+    assert not offered(partly_paid)
+    page = client.get(f"/invoices/{partly_paid.pk}/").content.decode()
+    assert f'href="/invoices/{partly_paid.pk}/credit/"' in page
+    client.post(f"/invoices/{untouched.pk}/void/", {"reason": "Wrong customer"})
+    assert not offered(untouched)  # void already
 
 
 def test_void_with_an_impossible_date_writes_nothing(client, tenant, acme):
