@@ -56,6 +56,12 @@ ACTOR = Actor.system("bench")
 NET, TAX_RATE = Decimal("100.00"), Decimal(19)
 TAX = Decimal("19.00")
 TOTAL = NET + TAX
+LINE = LineInput(
+    description="Benchmark goods",
+    quantity=Decimal(1),
+    unit_price=NET,
+    tax_rate=TAX_RATE,
+)
 
 
 def run_all(organization: Organization, *, writes: int, samples: int) -> dict:
@@ -154,19 +160,13 @@ def _batch_rates(organization: Organization, client: Client) -> dict:
             .select_related("payment_term")
             .order_by("pk")[:BATCH]
         )
-        line = LineInput(
-            description="Benchmark goods",
-            quantity=Decimal(1),
-            unit_price=NET,
-            tax_rate=TAX_RATE,
-        )
         started = time.perf_counter()
         invoice_batch_create(
             invoices=[
                 BatchInvoice(
                     customer=customers[n % len(customers)],
                     invoice_date=today,
-                    lines=[line],
+                    lines=[LINE],
                 )
                 for n in range(BATCH)
             ],
@@ -218,14 +218,7 @@ def _service_invoice(customer: Customer, today: date) -> Invoice:
         return invoice_create(
             customer=customer,
             invoice_date=today,
-            lines=[
-                LineInput(
-                    description="Benchmark goods",
-                    quantity=Decimal(1),
-                    unit_price=NET,
-                    tax_rate=TAX_RATE,
-                )
-            ],
+            lines=[LINE],
             issue=True,
             actor=ACTOR,
         )

@@ -260,6 +260,7 @@ def invoice_detail_page(request, pk):
 
 
 def _invoice_page(request, invoice, *, action="", action_error=None, void_form=None):
+    can_bill = role_can(request.membership.role, "bill")
     response = render(
         request,
         "invoicing/invoice_detail.html",
@@ -267,8 +268,8 @@ def _invoice_page(request, invoice, *, action="", action_error=None, void_form=N
             "invoice": invoice,
             "today": request.organization.today(),
             "prediction": prediction_shown(invoice),
-            "can_bill": role_can(request.membership.role, "bill"),
-            "can_void": _can_void(request, invoice),
+            "can_bill": can_bill,
+            "can_void": can_bill and _voidable(invoice),
             "issue_form": IssueForm(initial={"email": True}),
             "void_form": void_form or VoidForm(),
             "action": action,
@@ -280,11 +281,9 @@ def _invoice_page(request, invoice, *, action="", action_error=None, void_form=N
     return response
 
 
-def _can_void(request, invoice) -> bool:
+def _voidable(invoice) -> bool:
     """The void form is offered only where voiding can succeed: a draft, or an
     issued invoice with nothing but its debit posted (a paid one is credited)."""
-    if not role_can(request.membership.role, "bill"):
-        return False
     if invoice.status == Invoice.Status.DRAFT:
         return True
     return invoice.is_issued and not invoices.posted_beyond_issue(

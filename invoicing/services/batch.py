@@ -226,13 +226,9 @@ def _insert(drafts) -> None:
             "An invoice with one of these numbers or external ids already exists.",
             field="invoices",
         ) from None
-    lines, instalments = [], []
-    for invoice, (invoice_lines, invoice_instalments) in drafts:
-        for row in (*invoice_lines, *invoice_instalments):
-            row["invoice_id"] = invoice.pk
-        lines += invoice_lines
-        instalments += invoice_instalments
-    write_lines_and_instalments(lines, instalments)
+    write_lines_and_instalments(
+        [(invoice, lines, instalments) for invoice, (lines, instalments) in drafts]
+    )
 
 
 def _post(invoices: list[Invoice], *, actor: Actor, email: bool) -> None:

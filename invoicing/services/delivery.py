@@ -86,12 +86,9 @@ def invoice_deliveries_on_issue(*, invoices: list[Invoice], actor: Actor) -> Non
         to_status=Status.PENDING,
     )
 
-    def enqueue():
-        celery.enqueue(
-            "invoicing.send_invoice_deliveries", organization_id, delivery_ids
-        )
-
-    transaction.on_commit(enqueue, robust=True)
+    _enqueue_on_commit(
+        "invoicing.send_invoice_deliveries", organization_id, delivery_ids
+    )
 
 
 @transaction.atomic
@@ -221,13 +218,20 @@ def _schedule(*, actor: Actor, invoice=None, credit_note=None) -> InvoiceDeliver
 
 
 def enqueue_on_commit(delivery: InvoiceDelivery) -> None:
-    organization_id, delivery_id = delivery.organization_id, delivery.pk
+    _enqueue_on_commit(
+        "invoicing.send_invoice_delivery", delivery.organization_id, delivery.pk
+    )
+
+
+def _enqueue_on_commit(task: str, organization_id: int, deliveries) -> None:
+    """Enqueue ``task`` for the organization's ``deliveries`` (an id or a list
+    of them) once the transaction commits."""
 
     def enqueue():
-        celery.enqueue("invoicing.send_invoice_delivery", organization_id, delivery_id)
+        celery.enqueue(task, organization_id, deliveries)
 
     # robust: a broker outage must not fail a request whose transaction has
-    # already committed; the row stays pending, visible to a person. (A named
+    # already committed; the rows stay pending, visible to a person. (A named
     # function, not a partial: Django logs the failure by ``__qualname__``.)
     transaction.on_commit(enqueue, robust=True)
 

@@ -443,13 +443,15 @@ def _write_lines_and_schedule(
             _("An invoice with this number or external id already exists."),
             field=duplicate_field,
         ) from None
-    line_rows_, instalment_rows_ = (
-        line_rows(invoice.organization_id, lines),
-        instalment_rows(invoice.organization_id, schedule),
+    write_lines_and_instalments(
+        [
+            (
+                invoice,
+                line_rows(invoice.organization_id, lines),
+                instalment_rows(invoice.organization_id, schedule),
+            )
+        ]
     )
-    for row in (*line_rows_, *instalment_rows_):
-        row["invoice_id"] = invoice.pk
-    write_lines_and_instalments(line_rows_, instalment_rows_)
 
 
 def line_rows(
@@ -483,9 +485,18 @@ def instalment_rows(organization_id: int, schedule) -> list[dict]:
     ]
 
 
-def write_lines_and_instalments(lines: list[dict], instalments: list[dict]) -> None:
-    """Insert line and instalment rows (of one invoice or many): one round trip
-    on PostgreSQL."""
+def write_lines_and_instalments(
+    invoices: list[tuple[Invoice, list[dict], list[dict]]],
+) -> None:
+    """Insert each just-written invoice's line and instalment rows (from
+    :func:`line_rows` and :func:`instalment_rows`): one round trip on
+    PostgreSQL, however many invoices."""
+    lines, instalments = [], []
+    for invoice, invoice_lines, invoice_instalments in invoices:
+        for row in (*invoice_lines, *invoice_instalments):
+            row["invoice_id"] = invoice.pk
+        lines += invoice_lines
+        instalments += invoice_instalments
     trip = RoundTrip()
     queue_rows(InvoiceLine, lines, trip)
     queue_rows(InvoiceInstalment, instalments, trip)
