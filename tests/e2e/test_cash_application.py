@@ -161,7 +161,9 @@ def test_finance_user_applies_a_bank_statement(laptop, live_server, books, tmp_p
     account_row.get_by_text("Put on a customer's account").click()
     account_row.get_by_label("Customer number").fill("C-CEDAR")
     account_row.get_by_role("button", name="Put on account").click()
-    account_row.get_by_text("On account").first.wait_for()
+    # The line's status, not the button's "Put on account" (which a substring
+    # match finds at once, before the answer: Enter then went to that button).
+    account_row.get_by_text("On account", exact=True).first.wait_for()
 
     # The amount-only line: Enter opens it, Esc closes it again, "a" applies its
     # top suggestion (Cedar's invoice of that amount).
